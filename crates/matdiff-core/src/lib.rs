@@ -1,0 +1,7 @@
+//! The symbolic core of matdiff: the IR, kinds and shape inference, differentiation,
+//! simplification, printers and code generation. It never depends on a numeric
+//! backend.
+
+pub mod ir;
+
+pub use ir::{Dim, Func, Function, Graph, Id, Kind, Node, Real, Shape, Sym, Variable};

@@ -1,0 +1,1 @@
+//! matdiff-fit

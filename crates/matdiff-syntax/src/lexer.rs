@@ -1,0 +1,1 @@
+//! The lexer: source text to tokens with byte spans. To be written.
