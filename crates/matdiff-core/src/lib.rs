@@ -3,5 +3,10 @@
 //! backend.
 
 pub mod ir;
+pub mod lower;
+pub mod print;
+pub mod shape;
 
 pub use ir::{Dim, Func, Function, Graph, Id, Kind, Node, Real, Shape, Sym, Variable};
+pub use lower::{elaborate, elaborate_in, parse_function};
+pub use shape::Texts;
