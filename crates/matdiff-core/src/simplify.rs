@@ -221,9 +221,16 @@ impl Simplifier<'_> {
             0 => None,
             1 => s.into_iter().next(),
             _ => {
+                // Common content comes out of the parentheses: 2*a - 2*b → 2*(a - b).
+                let s = self.collect(s);
+                if s.is_empty() {
+                    return None;
+                }
+                let (content, s) = common_content(s);
                 let shape = self.g.shape(original);
                 let node = self.rebuild(s, shape);
-                self.atom_term(node).into_iter().next()
+                let body = self.atom_term(node).into_iter().next()?;
+                Some(self.merge(&content, &body))
             }
         }
     }
@@ -916,6 +923,36 @@ impl Simplifier<'_> {
 enum Side {
     Left,
     Right,
+}
+
+/// Splits off what every term shares: a coefficient of equal magnitude (negative
+/// when every term is negative) and the scalar factors they all have.
+fn common_content(mut s: Sum) -> (Term, Sum) {
+    let mut content = Term::constant(1.0);
+    if s.len() < 2 {
+        return (content, s);
+    }
+    let magnitude = s[0].coef.abs();
+    if s.iter().all(|t| t.coef.abs() == magnitude) {
+        let sign = if s.iter().all(|t| t.coef < 0.0) { -1.0 } else { 1.0 };
+        content.coef = sign * magnitude;
+        for t in &mut s {
+            t.coef /= content.coef;
+        }
+    }
+    let shared: Vec<(Id, i32)> = s[0]
+        .scalars
+        .iter()
+        .copied()
+        .filter(|f| s.iter().all(|t| t.scalars.contains(f)))
+        .collect();
+    for &(id, e) in &shared {
+        for t in &mut s {
+            add_exponent(&mut t.scalars, id, -e);
+        }
+        add_exponent(&mut content.scalars, id, e);
+    }
+    (content, s)
 }
 
 fn add_exponent(scalars: &mut Vec<(Id, i32)>, s: Id, e: i32) {
