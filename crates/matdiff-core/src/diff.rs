@@ -1,7 +1,19 @@
 //! Differentiation by the seminar's rules.
+//!
+//! One rule table, three ways of walking it:
+//! - [`gradient`]: adjoints propagated backwards from a scalar root. Each rule moves
+//!   `dX` into the right slot of an inner product, so the result lands in matrix
+//!   notation: `df = <G, dX>`.
+//! - [`differential`]: the forward differential `df` as an expression linear in `dX`,
+//!   for matrix-valued functions (`d(X⁻¹) = −X⁻¹ dX X⁻¹`) and second differentials.
+//! - [`jacobian`]: forward mode on linear maps, `d(node) = J(node) dx`, for vector
+//!   functions of a vector and for Hessians (the Jacobian of the gradient).
 
-use crate::derivative::Derivative;
-use crate::ir::Function;
+use std::collections::BTreeMap;
+
+use crate::derivative::{Derivative, DerivativeKind};
+use crate::ir::{Dim, Func, Function, Graph, Id, Node, Shape, Sym};
+use crate::simplify::simplify;
 
 /// Why a derivative could not be taken.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -15,10 +27,1159 @@ pub enum DiffError {
 }
 
 /// Differentiates `f` with respect to the variable named `wrt`; `order` is 1 or 2.
-/// The result lives in `f.graph`.
+/// The result lives in `f.graph`, simplified to textbook form.
 pub fn derive(f: &mut Function, wrt: &str, order: u8) -> Result<Derivative, DiffError> {
-    let _ = (f, order);
-    Err(DiffError::Unsupported(format!(
-        "differentiation with respect to `{wrt}` is not available yet"
-    )))
+    let var = f
+        .graph
+        .variable_named(wrt)
+        .copied()
+        .ok_or_else(|| DiffError::UnknownVariable(wrt.to_string()))?;
+    let g = &mut f.graph;
+    let root = canonicalize(g, f.root);
+    let f_shape = g.shape(root);
+    let x_shape = var.shape;
+    let x_is_vector = x_shape.cols == Dim::ONE;
+    match (order, f_shape.is_scalar()) {
+        (1, true) => {
+            let expr = gradient(g, root, var.name)?;
+            Ok(Derivative {
+                kind: DerivativeKind::Gradient,
+                wrt: var.name,
+                expr,
+                gradient: None,
+                steps: Vec::new(),
+            })
+        }
+        (1, false) if f_shape.cols == Dim::ONE && x_is_vector => {
+            let j = jacobian(g, root, var.name)?;
+            let expr = match j {
+                Some(j) => simplify(g, j),
+                None => g.zeros(Shape::new(f_shape.rows, x_shape.rows)),
+            };
+            Ok(Derivative {
+                kind: DerivativeKind::Jacobian,
+                wrt: var.name,
+                expr,
+                gradient: None,
+                steps: Vec::new(),
+            })
+        }
+        (1, false) => {
+            let d = differential(g, root, var.name)?;
+            let expr = match d {
+                Some(d) => simplify(g, d),
+                None => g.zeros(f_shape),
+            };
+            Ok(Derivative {
+                kind: DerivativeKind::Differential,
+                wrt: var.name,
+                expr,
+                gradient: None,
+                steps: Vec::new(),
+            })
+        }
+        (2, true) => {
+            let grad = gradient(g, root, var.name)?;
+            let second = if x_is_vector {
+                jacobian(g, grad, var.name)?
+            } else {
+                differential(g, grad, var.name)?
+            };
+            let expr = match second {
+                Some(h) => simplify(g, h),
+                None if x_is_vector => g.zeros(Shape::new(x_shape.rows, x_shape.rows)),
+                None => g.zeros(x_shape),
+            };
+            Ok(Derivative {
+                kind: DerivativeKind::Hessian,
+                wrt: var.name,
+                expr,
+                gradient: Some(grad),
+                steps: Vec::new(),
+            })
+        }
+        (2, false) => Err(DiffError::Unsupported(
+            "a second derivative needs a scalar function — take the derivative of one entry or a norm".into(),
+        )),
+        _ => Err(DiffError::Unsupported(format!(
+            "order {order} is not supported — use 1 or 2"
+        ))),
+    }
+}
+
+/// Rewrites known compositions into the built-ins whose derivatives read better
+/// and evaluate stably: `log(1 + exp(z))` → `softplus(z)`.
+pub fn canonicalize(g: &mut Graph, root: Id) -> Id {
+    let order = g.reachable(&[root]);
+    let mut map: BTreeMap<Id, Id> = BTreeMap::new();
+    for id in order {
+        let m = |x: Id| map.get(&x).copied().unwrap_or(x);
+        let node = match g.node(id) {
+            Node::Add(a, b) => Node::Add(m(a), m(b)),
+            Node::Neg(a) => Node::Neg(m(a)),
+            Node::Mul(a, b) => Node::Mul(m(a), m(b)),
+            Node::Div(a, b) => Node::Div(m(a), m(b)),
+            Node::Pow(a, b) => Node::Pow(m(a), m(b)),
+            Node::ElemMul(a, b) => Node::ElemMul(m(a), m(b)),
+            Node::ElemDiv(a, b) => Node::ElemDiv(m(a), m(b)),
+            Node::ElemPow(a, b) => Node::ElemPow(m(a), m(b)),
+            Node::Transpose(a) => Node::Transpose(m(a)),
+            Node::Inner(a, b) => Node::Inner(m(a), m(b)),
+            Node::Apply(f, a) => Node::Apply(f, m(a)),
+            leaf => leaf,
+        };
+        let new = match node {
+            Node::Apply(Func::Log, arg) => match softplus_argument(g, arg) {
+                Some(z) => g.apply(Func::Softplus, z),
+                None => g.add(node),
+            },
+            _ => g.add(node),
+        };
+        map.insert(id, new);
+    }
+    map.get(&root).copied().unwrap_or(root)
+}
+
+/// `z` when `arg` is `1 + exp(z)` or `exp(z) + 1`.
+fn softplus_argument(g: &Graph, arg: Id) -> Option<Id> {
+    let Node::Add(a, b) = g.node(arg) else {
+        return None;
+    };
+    let exp_of = |x: Id| match g.node(x) {
+        Node::Apply(Func::Exp, z) => Some(z),
+        _ => None,
+    };
+    if g.const_value(a) == Some(1.0) {
+        exp_of(b)
+    } else if g.const_value(b) == Some(1.0) {
+        exp_of(a)
+    } else {
+        None
+    }
+}
+
+/// The gradient `G` of a scalar `root` with respect to `var` (`df = <G, dX>`),
+/// simplified; symmetric variables get `sym(G0) = (G0 + G0')/2`.
+pub fn gradient(g: &mut Graph, root: Id, var: Sym) -> Result<Id, DiffError> {
+    let shape = g.variable(var).map(|v| v.shape).unwrap_or(Shape::SCALAR);
+    let symmetric = g.variable(var).is_some_and(|v| v.kind.is_symmetric());
+    let raw = adjoint(g, root, var)?;
+    let Some(raw) = raw else {
+        return Ok(g.zeros(shape));
+    };
+    let g0 = simplify(g, raw);
+    if !symmetric {
+        return Ok(g0);
+    }
+    let t = g.transpose(g0);
+    let t = simplify(g, t);
+    if crate::simplify::same_value_form(g, g0, t) {
+        return Ok(g0);
+    }
+    let s = g.sum2(g0, t);
+    let two = g.constant(2.0);
+    let half = g.div(s, two);
+    Ok(simplify(g, half))
+}
+
+/// Propagates adjoints from the scalar `root` back to `var`; `None` when `root`
+/// does not depend on it. The result is unsimplified.
+fn adjoint(g: &mut Graph, root: Id, var: Sym) -> Result<Option<Id>, DiffError> {
+    let order = g.reachable(&[root]);
+    let depends = dependence(g, &order, var);
+    if !depends.get(&root).copied().unwrap_or(false) {
+        return Ok(None);
+    }
+    let mut bars: BTreeMap<Id, Vec<Id>> = BTreeMap::new();
+    let one = g.constant(1.0);
+    bars.insert(root, vec![one]);
+    let mut result: Option<Id> = None;
+    for &id in order.iter().rev() {
+        let Some(contributions) = bars.remove(&id) else {
+            continue;
+        };
+        let mut bar = contributions[0];
+        for &c in &contributions[1..] {
+            bar = g.sum2(bar, c);
+        }
+        if matches!(g.node(id), Node::Var(s) if s == var) {
+            result = Some(bar);
+            continue;
+        }
+        for (child, child_bar) in adjoint_rule(g, id, bar, &depends)? {
+            bars.entry(child).or_default().push(child_bar);
+        }
+    }
+    Ok(result)
+}
+
+/// Which nodes depend on `var`.
+fn dependence(g: &Graph, order: &[Id], var: Sym) -> BTreeMap<Id, bool> {
+    let mut depends = BTreeMap::new();
+    for &id in order {
+        let node = g.node(id);
+        let d = match node {
+            Node::Var(s) | Node::Differential(s) => s == var,
+            _ => node
+                .children()
+                .any(|c| depends.get(&c).copied().unwrap_or(false)),
+        };
+        depends.insert(id, d);
+    }
+    depends
+}
+
+/// The adjoint rule for one node: given `C̄` (`bar`), what each child that depends
+/// on the variable receives.
+fn adjoint_rule(
+    g: &mut Graph,
+    id: Id,
+    bar: Id,
+    depends: &BTreeMap<Id, bool>,
+) -> Result<Vec<(Id, Id)>, DiffError> {
+    let dep = |x: Id| depends.get(&x).copied().unwrap_or(false);
+    let sc = |g: &Graph, x: Id| g.shape(x).is_scalar();
+    let mut out = Vec::new();
+    match g.node(id) {
+        Node::Const(_)
+        | Node::Var(_)
+        | Node::DimValue(_)
+        | Node::Eye(_)
+        | Node::Ones(_)
+        | Node::Zeros(_)
+        | Node::Differential(_) => {}
+        // d(X + Y) = dX + dY; a broadcast scalar collects sum(C̄).
+        Node::Add(a, b) => {
+            for x in [a, b] {
+                if dep(x) {
+                    let xb = unbroadcast(g, bar, x);
+                    out.push((x, xb));
+                }
+            }
+        }
+        Node::Neg(a) => {
+            let nb = g.neg(bar);
+            out.push((a, nb));
+        }
+        // d(XY) = dX Y + X dY, read off through <G, dA B> = <G B', dA>.
+        Node::Mul(a, b) => {
+            let (sa, sb) = (sc(g, a), sc(g, b));
+            if dep(a) {
+                let ab = if sa && !sb {
+                    g.inner(bar, b)
+                } else if sb || sa {
+                    g.mul(b, bar)
+                } else {
+                    let bt = g.transpose(b);
+                    g.mul(bar, bt)
+                };
+                out.push((a, ab));
+            }
+            if dep(b) {
+                let bb = if sb && !sa {
+                    g.inner(bar, a)
+                } else if sa || sb {
+                    g.mul(a, bar)
+                } else {
+                    let at = g.transpose(a);
+                    g.mul(at, bar)
+                };
+                out.push((b, bb));
+            }
+        }
+        // d(X/φ) = (φ dX − dφ X)/φ².
+        Node::Div(a, phi) => {
+            if dep(a) {
+                let ab = g.div(bar, phi);
+                out.push((a, ab));
+            }
+            if dep(phi) {
+                let num = g.inner(bar, a);
+                let p2 = g.powi(phi, 2.0);
+                let q = g.div(num, p2);
+                let pb = g.neg(q);
+                out.push((phi, pb));
+            }
+        }
+        Node::Pow(a, k) => {
+            let k_value = g.const_value(k);
+            if dep(k) {
+                if !sc(g, a) {
+                    return Err(DiffError::Unsupported(
+                        "a matrix power with a variable exponent has no derivative here".into(),
+                    ));
+                }
+                // d(a^k) = a^k log(a) dk.
+                let log_a = g.apply(Func::Log, a);
+                let t = g.mul(id, log_a);
+                let kb = g.mul(bar, t);
+                out.push((k, kb));
+            }
+            if dep(a) {
+                let Some(kv) = k_value else {
+                    if sc(g, a) {
+                        // d(a^k) = k a^(k−1) da.
+                        let one = g.constant(1.0);
+                        let km1 = g.sub(k, one);
+                        let p = g.add(Node::Pow(a, km1));
+                        let t = g.mul(k, p);
+                        let ab = g.mul(bar, t);
+                        out.push((a, ab));
+                        return Ok(out);
+                    }
+                    return Err(DiffError::Unsupported(
+                        "a matrix power needs a constant integer exponent".into(),
+                    ));
+                };
+                if sc(g, a) {
+                    // ‖u‖^k: straight to u, since d‖u‖² = 2<u, du>.
+                    if let Node::Apply(Func::Norm2, u) = g.node(a) {
+                        let factor = if kv == 2.0 {
+                            g.constant(2.0)
+                        } else {
+                            let c = g.constant(kv);
+                            let p = g.powi(a, kv - 2.0);
+                            g.mul(c, p)
+                        };
+                        let t = g.mul(factor, bar);
+                        let ub = g.mul(t, u);
+                        out.push((u, ub));
+                        return Ok(out);
+                    }
+                    let c = g.constant(kv);
+                    let p = g.powi(a, kv - 1.0);
+                    let t = g.mul(c, p);
+                    let ab = g.mul(t, bar);
+                    out.push((a, ab));
+                } else {
+                    let ab = matrix_power_adjoint(g, a, kv, bar)?;
+                    out.push((a, ab));
+                }
+            }
+        }
+        // <G, B ∘ dA> = <G ∘ B, dA>.
+        Node::ElemMul(a, b) => {
+            for (x, other) in [(a, b), (b, a)] {
+                if dep(x) {
+                    let t = if sc(g, other) && !sc(g, x) {
+                        g.mul(other, bar)
+                    } else {
+                        g.elem_mul(bar, other)
+                    };
+                    let xb = unbroadcast(g, t, x);
+                    out.push((x, xb));
+                }
+            }
+        }
+        Node::ElemDiv(a, b) => {
+            if dep(a) {
+                let t = g.elem_div(bar, b);
+                let ab = unbroadcast(g, t, a);
+                out.push((a, ab));
+            }
+            if dep(b) {
+                // d(a ./ b) = −a ./ b.^2 ∘ db.
+                let two = g.constant(2.0);
+                let b2 = g.add(Node::ElemPow(b, two));
+                let q = g.elem_div(a, b2);
+                let t = g.elem_mul(bar, q);
+                let t = g.neg(t);
+                let bb = unbroadcast(g, t, b);
+                out.push((b, bb));
+            }
+        }
+        Node::ElemPow(a, k) => {
+            if dep(k) {
+                let log_a = g.apply(Func::Log, a);
+                let t = g.elem_mul(id, log_a);
+                let t = g.elem_mul(bar, t);
+                let kb = unbroadcast(g, t, k);
+                out.push((k, kb));
+            }
+            if dep(a) {
+                let one = g.constant(1.0);
+                let km1 = match g.const_value(k) {
+                    Some(kv) => g.constant(kv - 1.0),
+                    None => g.sub(k, one),
+                };
+                let p = g.add(Node::ElemPow(a, km1));
+                let t = if sc(g, k) {
+                    g.mul(k, p)
+                } else {
+                    g.elem_mul(k, p)
+                };
+                let t = g.elem_mul(bar, t);
+                let ab = unbroadcast(g, t, a);
+                out.push((a, ab));
+            }
+        }
+        // d(X') = (dX)'.
+        Node::Transpose(a) => {
+            let ab = g.transpose(bar);
+            out.push((a, ab));
+        }
+        // d<X,Y> = <dX,Y> + <X,dY>.
+        Node::Inner(a, b) => {
+            if dep(a) {
+                let ab = g.mul(bar, b);
+                out.push((a, ab));
+            }
+            if dep(b) {
+                let bb = g.mul(bar, a);
+                out.push((b, bb));
+            }
+        }
+        Node::Apply(f, a) => {
+            let ab = apply_adjoint(g, id, f, a, bar)?;
+            out.push((a, ab));
+        }
+    }
+    Ok(out)
+}
+
+/// The adjoint passed to the argument of a built-in function.
+fn apply_adjoint(g: &mut Graph, c: Id, f: Func, a: Id, bar: Id) -> Result<Id, DiffError> {
+    let shape = g.shape(a);
+    Ok(match f {
+        // d tr(X) = <I, dX>.
+        Func::Tr => {
+            let i = g.eye(shape.rows);
+            g.mul(bar, i)
+        }
+        // d det X = det X <X⁻ᵀ, dX>.
+        Func::Det => {
+            let inv = g.apply(Func::Inv, a);
+            let inv_t = g.transpose(inv);
+            let t = g.mul(c, inv_t);
+            g.mul(bar, t)
+        }
+        // d logdet X = <X⁻ᵀ, dX>.
+        Func::Logdet => {
+            let inv = g.apply(Func::Inv, a);
+            let inv_t = g.transpose(inv);
+            g.mul(bar, inv_t)
+        }
+        // d(X⁻¹) = −X⁻¹ dX X⁻¹, so Ā = −C' C̄ C'.
+        Func::Inv => {
+            let ct = g.transpose(c);
+            let t = g.mul(ct, bar);
+            let t = g.mul(t, ct);
+            g.neg(t)
+        }
+        Func::Diag => g.apply(Func::Diag, bar),
+        Func::Sum => {
+            let ones = ones_like(g, shape);
+            g.mul(bar, ones)
+        }
+        Func::Norm1 => {
+            let s = g.apply(Func::Sign, a);
+            g.mul(bar, s)
+        }
+        Func::Norm2 => {
+            let t = g.div(a, c);
+            g.mul(bar, t)
+        }
+        Func::Logsumexp => {
+            let s = g.apply(Func::Softmax, a);
+            g.mul(bar, s)
+        }
+        // z̄ = s ∘ C̄ − s (s' C̄).
+        Func::Softmax => {
+            let t1 = g.elem_mul(c, bar);
+            let ct = g.transpose(c);
+            let sc = g.mul(ct, bar);
+            let t2 = g.mul(c, sc);
+            g.sub(t1, t2)
+        }
+        // d f(X) = f'(X) ∘ dX.
+        _ => {
+            let Some(d) = elementwise_derivative(g, f, a, c) else {
+                return Ok(g.zeros(shape));
+            };
+            match d {
+                Scaled::Times(fp) => g.elem_mul(bar, fp),
+                Scaled::Over(q) => g.elem_div(bar, q),
+            }
+        }
+    })
+}
+
+/// `f'(a)` for an elementwise function, as a factor or a divisor; `None` when it
+/// vanishes (`sign`, `step`). `c` is the node `f(a)` itself, reused where it appears.
+enum Scaled {
+    Times(Id),
+    Over(Id),
+}
+
+fn elementwise_derivative(g: &mut Graph, f: Func, a: Id, c: Id) -> Option<Scaled> {
+    Some(match f {
+        Func::Exp => Scaled::Times(c),
+        Func::Log => Scaled::Over(a),
+        Func::Sin => Scaled::Times(g.apply(Func::Cos, a)),
+        Func::Cos => {
+            let s = g.apply(Func::Sin, a);
+            Scaled::Times(g.neg(s))
+        }
+        Func::Tan => {
+            let cos = g.apply(Func::Cos, a);
+            let two = g.constant(2.0);
+            Scaled::Over(g.add(Node::ElemPow(cos, two)))
+        }
+        Func::Tanh => {
+            let one = g.constant(1.0);
+            let two = g.constant(2.0);
+            let sq = g.add(Node::ElemPow(c, two));
+            Scaled::Times(g.sub(one, sq))
+        }
+        Func::Sqrt => {
+            let two = g.constant(2.0);
+            Scaled::Over(g.mul(two, c))
+        }
+        Func::Abs => Scaled::Times(g.apply(Func::Sign, a)),
+        Func::Sigmoid => {
+            let one = g.constant(1.0);
+            let om = g.sub(one, c);
+            Scaled::Times(g.elem_mul(c, om))
+        }
+        Func::Softplus => Scaled::Times(g.apply(Func::Sigmoid, a)),
+        Func::Relu => Scaled::Times(g.apply(Func::Step, a)),
+        Func::Sign | Func::Step => return None,
+        _ => return None,
+    })
+}
+
+/// `ones` shaped like a vector, row vector or matrix (`1 1'` for matrices).
+fn ones_like(g: &mut Graph, shape: Shape) -> Id {
+    if shape.is_scalar() {
+        return g.constant(1.0);
+    }
+    if shape.cols == Dim::ONE {
+        return g.ones(shape.rows);
+    }
+    if shape.rows == Dim::ONE {
+        let o = g.ones(shape.cols);
+        return g.transpose(o);
+    }
+    let r = g.ones(shape.rows);
+    let c = g.ones(shape.cols);
+    let ct = g.transpose(c);
+    g.mul(r, ct)
+}
+
+/// The adjoint reaching a child that was broadcast: a scalar child of a
+/// non-scalar node collects `sum(C̄)`.
+fn unbroadcast(g: &mut Graph, bar: Id, child: Id) -> Id {
+    if g.shape(child).is_scalar() && !g.shape(bar).is_scalar() {
+        g.apply(Func::Sum, bar)
+    } else {
+        bar
+    }
+}
+
+/// `d(A^k) = Σ A^i dA A^(k−1−i)`, so `Ā = Σ (A^i)' C̄ (A^(k−1−i))'`; negative powers
+/// go through the inverse.
+fn matrix_power_adjoint(g: &mut Graph, a: Id, k: f64, bar: Id) -> Result<Id, DiffError> {
+    if k.fract() != 0.0 || k.abs() > 64.0 {
+        return Err(DiffError::Unsupported(
+            "a matrix power needs a small integer exponent".into(),
+        ));
+    }
+    if k == 0.0 {
+        return Ok(g.zeros(g.shape(a)));
+    }
+    let (base, n) = if k < 0.0 {
+        (g.apply(Func::Inv, a), (-k) as i64)
+    } else {
+        (a, k as i64)
+    };
+    let power = |g: &mut Graph, i: i64| -> Option<Id> {
+        match i {
+            0 => None,
+            1 => Some(base),
+            _ => {
+                let e = g.constant(i as f64);
+                Some(g.add(Node::Pow(base, e)))
+            }
+        }
+    };
+    let mut total: Option<Id> = None;
+    for i in 0..n {
+        let mut t = bar;
+        if let Some(left) = power(g, i) {
+            let lt = g.transpose(left);
+            t = g.mul(lt, t);
+        }
+        if let Some(right) = power(g, n - 1 - i) {
+            let rt = g.transpose(right);
+            t = g.mul(t, rt);
+        }
+        total = g.add_opt(total, Some(t));
+    }
+    let total = total.unwrap_or(bar);
+    if k < 0.0 {
+        // Through B = inv(A): Ā = −B' B̄ B'.
+        let bt = g.transpose(base);
+        let t = g.mul(bt, total);
+        let t = g.mul(t, bt);
+        Ok(g.neg(t))
+    } else {
+        Ok(total)
+    }
+}
+
+/// The forward differential of `id` with respect to `var`: an expression linear in
+/// `dX` (`Node::Differential(var)`), unsimplified; `None` when it vanishes.
+pub fn differential(g: &mut Graph, id: Id, var: Sym) -> Result<Option<Id>, DiffError> {
+    let order = g.reachable(&[id]);
+    let mut d: BTreeMap<Id, Option<Id>> = BTreeMap::new();
+    for &n in &order {
+        let dn = differential_rule(g, n, var, &d)?;
+        d.insert(n, dn);
+    }
+    Ok(d.get(&id).copied().flatten())
+}
+
+fn differential_rule(
+    g: &mut Graph,
+    n: Id,
+    var: Sym,
+    d: &BTreeMap<Id, Option<Id>>,
+) -> Result<Option<Id>, DiffError> {
+    let dd = |x: Id| d.get(&x).copied().flatten();
+    let node = g.node(n);
+    Ok(match node {
+        // dA = 0 for everything but the variable itself.
+        Node::Var(s) if s == var => Some(g.add(Node::Differential(var))),
+        Node::Const(_)
+        | Node::Var(_)
+        | Node::DimValue(_)
+        | Node::Eye(_)
+        | Node::Ones(_)
+        | Node::Zeros(_)
+        | Node::Differential(_) => None,
+        // d(X + Y) = dX + dY.
+        Node::Add(a, b) => {
+            let (da, db) = (dd(a), dd(b));
+            g.add_opt(da, db)
+        }
+        Node::Neg(a) => dd(a).map(|x| g.neg(x)),
+        // d(XY) = dX Y + X dY.
+        Node::Mul(a, b) => {
+            let t1 = dd(a).map(|da| g.mul(da, b));
+            let t2 = dd(b).map(|db| g.mul(a, db));
+            g.add_opt(t1, t2)
+        }
+        // d(X/φ) = (φ dX − dφ X)/φ².
+        Node::Div(a, phi) => match (dd(a), dd(phi)) {
+            (None, None) => None,
+            (Some(da), None) => Some(g.div(da, phi)),
+            (da, Some(dphi)) => {
+                let t2 = g.mul(dphi, a);
+                let num = match da {
+                    Some(da) => {
+                        let t1 = g.mul(phi, da);
+                        g.sub(t1, t2)
+                    }
+                    None => g.neg(t2),
+                };
+                let p2 = g.powi(phi, 2.0);
+                Some(g.div(num, p2))
+            }
+        },
+        Node::Pow(a, k) => {
+            if dd(k).is_some() {
+                return Err(DiffError::Unsupported(
+                    "a power with a variable exponent: write it with exp and log".into(),
+                ));
+            }
+            let Some(da) = dd(a) else { return Ok(None) };
+            let Some(kv) = g.const_value(k) else {
+                let one = g.constant(1.0);
+                let km1 = g.sub(k, one);
+                let p = g.add(Node::Pow(a, km1));
+                let t = g.mul(k, p);
+                return Ok(Some(g.mul(t, da)));
+            };
+            if g.shape(a).is_scalar() {
+                let c = g.constant(kv);
+                let p = g.powi(a, kv - 1.0);
+                let t = g.mul(c, p);
+                Some(g.mul(t, da))
+            } else {
+                Some(matrix_power_differential(g, a, kv, da)?)
+            }
+        }
+        Node::ElemMul(a, b) => {
+            let t1 = dd(a).map(|da| g.elem_mul(da, b));
+            let t2 = dd(b).map(|db| g.elem_mul(a, db));
+            g.add_opt(t1, t2)
+        }
+        Node::ElemDiv(a, b) => {
+            let t1 = dd(a).map(|da| g.elem_div(da, b));
+            let t2 = dd(b).map(|db| {
+                let two = g.constant(2.0);
+                let b2 = g.add(Node::ElemPow(b, two));
+                let q = g.elem_div(a, b2);
+                let t = g.elem_mul(q, db);
+                g.neg(t)
+            });
+            g.add_opt(t1, t2)
+        }
+        Node::ElemPow(a, k) => {
+            if dd(k).is_some() {
+                return Err(DiffError::Unsupported(
+                    "an elementwise power with a variable exponent: write it with exp and log"
+                        .into(),
+                ));
+            }
+            let Some(da) = dd(a) else { return Ok(None) };
+            let km1 = match g.const_value(k) {
+                Some(kv) => g.constant(kv - 1.0),
+                None => {
+                    let one = g.constant(1.0);
+                    g.sub(k, one)
+                }
+            };
+            let p = g.add(Node::ElemPow(a, km1));
+            let t = if g.shape(k).is_scalar() {
+                g.mul(k, p)
+            } else {
+                g.elem_mul(k, p)
+            };
+            Some(g.elem_mul(t, da))
+        }
+        // d(X') = (dX)'.
+        Node::Transpose(a) => dd(a).map(|da| g.transpose(da)),
+        // d<X,Y> = <dX,Y> + <X,dY>.
+        Node::Inner(a, b) => {
+            let t1 = dd(a).map(|da| g.inner(da, b));
+            let t2 = dd(b).map(|db| g.inner(a, db));
+            g.add_opt(t1, t2)
+        }
+        Node::Apply(f, a) => {
+            let Some(da) = dd(a) else { return Ok(None) };
+            Some(apply_differential(g, n, f, a, da))
+        }
+    })
+}
+
+fn apply_differential(g: &mut Graph, c: Id, f: Func, a: Id, da: Id) -> Id {
+    match f {
+        Func::Tr => g.apply(Func::Tr, da),
+        // d det X = det X <X⁻ᵀ, dX>.
+        Func::Det => {
+            let inv = g.apply(Func::Inv, a);
+            let it = g.transpose(inv);
+            let i = g.inner(it, da);
+            g.mul(c, i)
+        }
+        Func::Logdet => {
+            let inv = g.apply(Func::Inv, a);
+            let it = g.transpose(inv);
+            g.inner(it, da)
+        }
+        // d(X⁻¹) = −X⁻¹ dX X⁻¹.
+        Func::Inv => {
+            let t = g.mul(c, da);
+            let t = g.mul(t, c);
+            g.neg(t)
+        }
+        Func::Diag => g.apply(Func::Diag, da),
+        Func::Sum => g.apply(Func::Sum, da),
+        Func::Norm1 => {
+            let s = g.apply(Func::Sign, a);
+            g.inner(s, da)
+        }
+        Func::Norm2 => {
+            let i = g.inner(a, da);
+            g.div(i, c)
+        }
+        Func::Logsumexp => {
+            let s = g.apply(Func::Softmax, a);
+            g.inner(s, da)
+        }
+        Func::Softmax => {
+            let t1 = g.elem_mul(c, da);
+            let ct = g.transpose(c);
+            let s = g.mul(ct, da);
+            let t2 = g.mul(c, s);
+            g.sub(t1, t2)
+        }
+        _ => match elementwise_derivative(g, f, a, c) {
+            Some(Scaled::Times(fp)) => g.elem_mul(fp, da),
+            Some(Scaled::Over(q)) => g.elem_div(da, q),
+            None => g.zeros(g.shape(c)),
+        },
+    }
+}
+
+fn matrix_power_differential(g: &mut Graph, a: Id, k: f64, da: Id) -> Result<Id, DiffError> {
+    if k.fract() != 0.0 || k.abs() > 64.0 {
+        return Err(DiffError::Unsupported(
+            "a matrix power needs a small integer exponent".into(),
+        ));
+    }
+    if k == 0.0 {
+        return Ok(g.zeros(g.shape(a)));
+    }
+    let (base, n, dbase) = if k < 0.0 {
+        let inv = g.apply(Func::Inv, a);
+        let t = g.mul(inv, da);
+        let t = g.mul(t, inv);
+        (inv, (-k) as i64, g.neg(t))
+    } else {
+        (a, k as i64, da)
+    };
+    let mut total: Option<Id> = None;
+    for i in 0..n {
+        let mut t = dbase;
+        if i > 0 {
+            let left = g.powi(base, i as f64);
+            t = g.mul(left, t);
+        }
+        if n - 1 - i > 0 {
+            let right = g.powi(base, (n - 1 - i) as f64);
+            t = g.mul(t, right);
+        }
+        total = g.add_opt(total, Some(t));
+    }
+    Ok(total.unwrap_or(dbase))
+}
+
+/// The Jacobian of a column-vector or scalar `id` with respect to the vector `var`:
+/// `d(id) = J dx`, with `J` of shape `len(id) × len(x)` (a row for a scalar).
+/// A row vector's Jacobian is that of its transpose. Unsimplified; `None` is zero.
+pub fn jacobian(g: &mut Graph, id: Id, var: Sym) -> Result<Option<Id>, DiffError> {
+    let order = g.reachable(&[id]);
+    let depends = dependence(g, &order, var);
+    let mut j: BTreeMap<Id, Option<Id>> = BTreeMap::new();
+    for &n in &order {
+        let jn = if depends.get(&n).copied().unwrap_or(false) {
+            jacobian_rule(g, n, var, &j)?
+        } else {
+            None
+        };
+        j.insert(n, jn);
+    }
+    Ok(j.get(&id).copied().flatten())
+}
+
+fn is_vectorish(s: Shape) -> bool {
+    s.cols == Dim::ONE || s.rows == Dim::ONE
+}
+
+fn jacobian_rule(
+    g: &mut Graph,
+    n: Id,
+    var: Sym,
+    j: &BTreeMap<Id, Option<Id>>,
+) -> Result<Option<Id>, DiffError> {
+    let jj = |x: Id| j.get(&x).copied().flatten();
+    let shape = g.shape(n);
+    if !is_vectorish(shape) {
+        return Err(DiffError::Unsupported(
+            "this Jacobian passes through a matrix that depends on the variable — use `derive` without --order 2 for the differential form".into(),
+        ));
+    }
+    let sc = |g: &Graph, x: Id| g.shape(x).is_scalar();
+    let node = g.node(n);
+    Ok(match node {
+        Node::Var(s) if s == var => {
+            let len = g.variable(var).map(|v| v.shape.rows).unwrap_or(Dim::ONE);
+            Some(g.eye(len))
+        }
+        Node::Const(_)
+        | Node::Var(_)
+        | Node::DimValue(_)
+        | Node::Eye(_)
+        | Node::Ones(_)
+        | Node::Zeros(_)
+        | Node::Differential(_) => None,
+        Node::Add(a, b) => {
+            let mut parts = Vec::new();
+            for x in [a, b] {
+                if let Some(jx) = jj(x) {
+                    if sc(g, x) && !shape.is_scalar() {
+                        let ones = g.ones(vector_len(shape));
+                        parts.push(g.mul(ones, jx));
+                    } else {
+                        parts.push(jx);
+                    }
+                }
+            }
+            sum_opt(g, parts)
+        }
+        Node::Neg(a) => jj(a).map(|x| g.neg(x)),
+        Node::Mul(a, b) => {
+            let (sa, sb) = (sc(g, a), sc(g, b));
+            let mut parts = Vec::new();
+            if sa || sb {
+                // Scaling: d(s v) = v ds + s dv.
+                let (s, v) = if sa { (a, b) } else { (b, a) };
+                if let Some(js) = jj(s) {
+                    let vc = column(g, v);
+                    parts.push(g.mul(vc, js));
+                }
+                if let Some(jv) = jj(v) {
+                    parts.push(g.mul(s, jv));
+                }
+            } else if g.shape(a).rows == Dim::ONE && g.shape(b).cols == Dim::ONE {
+                // A row times a column: d(a b) = b' J(a) + a J(b).
+                if let Some(ja) = jj(a) {
+                    let bt = g.transpose(b);
+                    parts.push(g.mul(bt, ja));
+                }
+                if let Some(jb) = jj(b) {
+                    parts.push(g.mul(a, jb));
+                }
+            } else if g.shape(b).cols == Dim::ONE {
+                if jj(a).is_some() {
+                    return Err(matrix_dependence());
+                }
+                if let Some(jb) = jj(b) {
+                    parts.push(g.mul(a, jb));
+                }
+            } else if g.shape(a).rows == Dim::ONE {
+                // A row times a matrix: (a B)' = B' a'.
+                if jj(b).is_some() {
+                    return Err(matrix_dependence());
+                }
+                if let Some(ja) = jj(a) {
+                    let bt = g.transpose(b);
+                    parts.push(g.mul(bt, ja));
+                }
+            } else {
+                return Err(matrix_dependence());
+            }
+            sum_opt(g, parts)
+        }
+        Node::Div(a, phi) => {
+            let mut parts = Vec::new();
+            if let Some(ja) = jj(a) {
+                parts.push(g.div(ja, phi));
+            }
+            if let Some(jp) = jj(phi) {
+                let ac = column(g, a);
+                let t = g.mul(ac, jp);
+                let p2 = g.powi(phi, 2.0);
+                let q = g.div(t, p2);
+                parts.push(g.neg(q));
+            }
+            sum_opt(g, parts)
+        }
+        Node::Pow(a, k) => {
+            if jj(k).is_some() {
+                return Err(DiffError::Unsupported(
+                    "a power with a variable exponent: write it with exp and log".into(),
+                ));
+            }
+            match jj(a) {
+                None => None,
+                Some(ja) => {
+                    let Some(kv) = g.const_value(k) else {
+                        let one = g.constant(1.0);
+                        let km1 = g.sub(k, one);
+                        let p = g.add(Node::Pow(a, km1));
+                        let t = g.mul(k, p);
+                        return Ok(Some(g.mul(t, ja)));
+                    };
+                    let c = g.constant(kv);
+                    let p = g.powi(a, kv - 1.0);
+                    let t = g.mul(c, p);
+                    Some(g.mul(t, ja))
+                }
+            }
+        }
+        Node::ElemMul(a, b) => {
+            let mut parts = Vec::new();
+            for (x, other) in [(a, b), (b, a)] {
+                if let Some(jx) = jj(x) {
+                    let scale = diag_of(g, other, shape);
+                    let jx = broadcast_jacobian(g, x, jx, shape);
+                    parts.push(g.mul(scale, jx));
+                }
+            }
+            sum_opt(g, parts)
+        }
+        Node::ElemDiv(a, b) => {
+            let mut parts = Vec::new();
+            if let Some(ja) = jj(a) {
+                let one = g.constant(1.0);
+                let inv_b = g.elem_div(one, b);
+                let scale = diag_of(g, inv_b, shape);
+                let ja = broadcast_jacobian(g, a, ja, shape);
+                parts.push(g.mul(scale, ja));
+            }
+            if let Some(jb) = jj(b) {
+                let two = g.constant(2.0);
+                let b2 = g.add(Node::ElemPow(b, two));
+                let q = g.elem_div(a, b2);
+                let scale = diag_of(g, q, shape);
+                let jb = broadcast_jacobian(g, b, jb, shape);
+                let t = g.mul(scale, jb);
+                parts.push(g.neg(t));
+            }
+            sum_opt(g, parts)
+        }
+        Node::ElemPow(a, k) => {
+            if jj(k).is_some() {
+                return Err(DiffError::Unsupported(
+                    "an elementwise power with a variable exponent: write it with exp and log"
+                        .into(),
+                ));
+            }
+            match jj(a) {
+                None => None,
+                Some(ja) => {
+                    let km1 = match g.const_value(k) {
+                        Some(kv) => g.constant(kv - 1.0),
+                        None => {
+                            let one = g.constant(1.0);
+                            g.sub(k, one)
+                        }
+                    };
+                    let p = g.add(Node::ElemPow(a, km1));
+                    let fp = g.elem_mul(k, p);
+                    let scale = diag_of(g, fp, shape);
+                    Some(g.mul(scale, ja))
+                }
+            }
+        }
+        Node::Transpose(a) => jj(a),
+        Node::Inner(a, b) => {
+            if !is_vectorish(g.shape(a)) {
+                return Err(matrix_dependence());
+            }
+            let mut parts = Vec::new();
+            if let Some(ja) = jj(a) {
+                let bc = column(g, b);
+                let bt = g.transpose(bc);
+                parts.push(g.mul(bt, ja));
+            }
+            if let Some(jb) = jj(b) {
+                let ac = column(g, a);
+                let at = g.transpose(ac);
+                parts.push(g.mul(at, jb));
+            }
+            sum_opt(g, parts)
+        }
+        Node::Apply(f, a) => {
+            let Some(ja) = jj(a) else { return Ok(None) };
+            let ashape = g.shape(a);
+            if !is_vectorish(ashape) {
+                return Err(matrix_dependence());
+            }
+            match f {
+                Func::Sum => {
+                    let o = g.ones(vector_len(ashape));
+                    let ot = g.transpose(o);
+                    Some(g.mul(ot, ja))
+                }
+                Func::Norm1 => {
+                    let s = g.apply(Func::Sign, a);
+                    let st = g.transpose(s);
+                    Some(g.mul(st, ja))
+                }
+                Func::Norm2 => {
+                    let ac = column(g, a);
+                    let at = g.transpose(ac);
+                    let t = g.mul(at, ja);
+                    Some(g.div(t, n))
+                }
+                Func::Logsumexp => {
+                    let s = g.apply(Func::Softmax, a);
+                    let st = g.transpose(s);
+                    Some(g.mul(st, ja))
+                }
+                Func::Softmax => {
+                    let d = g.apply(Func::Diag, n);
+                    let nt = g.transpose(n);
+                    let outer = g.mul(n, nt);
+                    let m = g.sub(d, outer);
+                    Some(g.mul(m, ja))
+                }
+                Func::Tr | Func::Det | Func::Logdet | Func::Inv | Func::Diag => {
+                    if ashape.is_scalar() {
+                        match f {
+                            Func::Inv => {
+                                let p = g.powi(a, 2.0);
+                                let q = g.div(ja, p);
+                                Some(g.neg(q))
+                            }
+                            Func::Logdet => Some(g.div(ja, a)),
+                            _ => Some(ja),
+                        }
+                    } else {
+                        return Err(matrix_dependence());
+                    }
+                }
+                _ => match elementwise_derivative(g, f, a, n) {
+                    None => None,
+                    Some(d) => {
+                        let fp = match d {
+                            Scaled::Times(fp) => fp,
+                            Scaled::Over(q) => {
+                                let one = g.constant(1.0);
+                                g.elem_div(one, q)
+                            }
+                        };
+                        let scale = diag_of(g, fp, shape);
+                        Some(g.mul(scale, ja))
+                    }
+                },
+            }
+        }
+    })
+}
+
+fn matrix_dependence() -> DiffError {
+    DiffError::Unsupported(
+        "this Jacobian passes through a matrix that depends on the variable — use `derive` for the differential form".into(),
+    )
+}
+
+fn vector_len(s: Shape) -> Dim {
+    if s.cols == Dim::ONE {
+        s.rows
+    } else {
+        s.cols
+    }
+}
+
+/// A row vector turned into a column (columns and scalars unchanged).
+fn column(g: &mut Graph, v: Id) -> Id {
+    let s = g.shape(v);
+    if s.rows == Dim::ONE && s.cols != Dim::ONE {
+        g.transpose(v)
+    } else {
+        v
+    }
+}
+
+/// `diag(u)` for the elementwise factor `u` of a node of shape `shape`; a scalar
+/// factor stays a scalar.
+fn diag_of(g: &mut Graph, u: Id, shape: Shape) -> Id {
+    if g.shape(u).is_scalar() || shape.is_scalar() {
+        return u;
+    }
+    let uc = column(g, u);
+    g.apply(Func::Diag, uc)
+}
+
+/// The Jacobian of a scalar operand broadcast over a vector: `ones * J`.
+fn broadcast_jacobian(g: &mut Graph, x: Id, jx: Id, shape: Shape) -> Id {
+    if g.shape(x).is_scalar() && !shape.is_scalar() {
+        let o = g.ones(vector_len(shape));
+        g.mul(o, jx)
+    } else {
+        jx
+    }
+}
+
+fn sum_opt(g: &mut Graph, parts: Vec<Id>) -> Option<Id> {
+    let mut total = None;
+    for p in parts {
+        total = g.add_opt(total, Some(p));
+    }
+    total
 }

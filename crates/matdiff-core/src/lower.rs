@@ -1,0 +1,198 @@
+//! Lowering: a shape-checked AST to an IR [`Function`].
+//!
+//! The lowering is structural, with three normalisations:
+//! - `a - b` becomes `Add(a, Neg(b))`, and a minus written directly before a
+//!   numeric literal folds into a negative constant (`-2` is `Const(-2)`);
+//! - `dot(a, b)` and `<a, b>` both become `Inner`;
+//! - `0*ones(m)*ones(n)'`, `0*ones(m)` and `0*ones(n)'` become `Zeros` of that shape,
+//!   which is how the text printer writes the zero matrix.
+
+use matdiff_syntax::{
+    parse_decls, parse_expr, BinOp, Diagnostic, Expr, ExprKind, Program, SourceId, Span,
+};
+
+use crate::ir::{Dim, Func, Function, Graph, Id, Node, Real, Shape};
+use crate::shape::{self, Role, Texts, Typing};
+
+/// Checks the shapes of a program and lowers it to a [`Function`]. Diagnostics point
+/// at the gap between operands; use [`elaborate_in`] to point at operators.
+pub fn elaborate(program: &Program) -> Result<Function, Vec<Diagnostic>> {
+    elaborate_in(program, Texts::default())
+}
+
+/// [`elaborate`] with the source texts by source id, for exact operator spans and
+/// for telling the literal `-2` from `-(2)`.
+pub fn elaborate_in(program: &Program, texts: Texts<'_>) -> Result<Function, Vec<Diagnostic>> {
+    let typing = shape::infer(program, texts)?;
+    let Some(expr) = &program.expr else {
+        return Err(vec![Diagnostic::error(
+            "expected an expression after the declarations",
+            Span::default(),
+            "no expression",
+        )]);
+    };
+    let mut lower = Lower {
+        graph: typing.graph.clone(),
+        typing: &typing,
+        texts,
+    };
+    let root = lower.expr(expr).map_err(|d| vec![d])?;
+    Ok(Function {
+        graph: lower.graph,
+        root,
+    })
+}
+
+/// Parses an expression (source 0) and declarations (source 1), checks shapes and
+/// lowers: `parse_function("1/N * norm2(X*w - y)^2", "X: matrix(N, d)")`.
+pub fn parse_function(expr: &str, decls: &str) -> Result<Function, Vec<Diagnostic>> {
+    let (parsed, mut diagnostics) = parse_expr(expr, SourceId(0));
+    let (decls_parsed, decl_diagnostics) = parse_decls(decls, SourceId(1));
+    diagnostics.extend(decl_diagnostics);
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    let Some(parsed) = parsed else {
+        return Err(vec![Diagnostic::error(
+            "expected an expression",
+            Span::new(SourceId(0), 0, expr.len()),
+            "empty expression",
+        )]);
+    };
+    let program = Program {
+        decls: decls_parsed,
+        expr: Some(parsed),
+    };
+    let texts = [expr, decls];
+    elaborate_in(&program, Texts(&texts))
+}
+
+struct Lower<'t, 'a> {
+    graph: Graph,
+    typing: &'t Typing,
+    texts: Texts<'a>,
+}
+
+impl Lower<'_, '_> {
+    fn expr(&mut self, e: &Expr) -> Result<Id, Diagnostic> {
+        if let Some(v) = self.texts.literal(e) {
+            return Ok(self.graph.add(Node::Const(Real::new(v))));
+        }
+        if let Some(shape) = self.zeros(e) {
+            return Ok(self.graph.add(Node::Zeros(shape)));
+        }
+        let node = match &e.kind {
+            ExprKind::Number(v) => Node::Const(Real::new(*v)),
+            ExprKind::Name(name) => match self.typing.role(name) {
+                _ if matches!(name.as_str(), "eye" | "ones")
+                    && self.typing.role(name).is_none() =>
+                {
+                    self.sized(name, e.span)?
+                }
+                Some(Role::Variable) => Node::Var(self.graph.symbols.intern(name)),
+                Some(Role::Dimension) => Node::DimValue(self.graph.symbols.intern(name)),
+                None => return Err(internal(e.span, "unknown name")),
+            },
+            ExprKind::Neg(a) => Node::Neg(self.expr(a)?),
+            ExprKind::Transpose(a) => Node::Transpose(self.expr(a)?),
+            ExprKind::Binary { op, lhs, rhs } => {
+                let a = self.expr(lhs)?;
+                let b = self.expr(rhs)?;
+                match op {
+                    BinOp::Add => Node::Add(a, b),
+                    BinOp::Sub => {
+                        let nb = self.graph.add(Node::Neg(b));
+                        Node::Add(a, nb)
+                    }
+                    BinOp::Mul => Node::Mul(a, b),
+                    BinOp::Div => Node::Div(a, b),
+                    BinOp::Pow => Node::Pow(a, b),
+                    BinOp::ElemMul => Node::ElemMul(a, b),
+                    BinOp::ElemDiv => Node::ElemDiv(a, b),
+                    BinOp::ElemPow => Node::ElemPow(a, b),
+                }
+            }
+            ExprKind::Inner(a, b) => Node::Inner(self.expr(a)?, self.expr(b)?),
+            ExprKind::Call { func, args } => match (func.name.as_str(), args.as_slice()) {
+                ("eye" | "ones", _) => self.sized(&func.name, e.span)?,
+                ("dot", [a, b]) => Node::Inner(self.expr(a)?, self.expr(b)?),
+                (name, [a]) => match Func::from_name(name) {
+                    Some(f) => Node::Apply(f, self.expr(a)?),
+                    None => return Err(internal(func.span, "unknown function")),
+                },
+                _ => return Err(internal(func.span, "wrong number of arguments")),
+            },
+        };
+        Ok(self.graph.add(node))
+    }
+
+    fn sized(&self, name: &str, span: Span) -> Result<Node, Diagnostic> {
+        let n = self
+            .typing
+            .size_at(span)
+            .ok_or_else(|| internal(span, "size not inferred"))?;
+        Ok(if name == "eye" {
+            Node::Eye(n)
+        } else {
+            Node::Ones(n)
+        })
+    }
+
+    /// The shape of `0*ones(m)*ones(n)'`, `0*ones(m)` or `0*ones(n)'`.
+    fn zeros(&self, e: &Expr) -> Option<Shape> {
+        let ExprKind::Binary {
+            op: BinOp::Mul,
+            lhs,
+            rhs,
+        } = &e.kind
+        else {
+            return None;
+        };
+        let is_zero = |x: &Expr| matches!(x.kind, ExprKind::Number(v) if v == 0.0);
+        let transposed_ones = |x: &Expr| match &x.kind {
+            ExprKind::Transpose(inner) => self.ones_size(inner),
+            _ => None,
+        };
+        if let ExprKind::Binary {
+            op: BinOp::Mul,
+            lhs: zero,
+            rhs: column,
+        } = &lhs.kind
+        {
+            if is_zero(zero) {
+                if let (Some(m), Some(n)) = (self.ones_size(column), transposed_ones(rhs)) {
+                    return Some(Shape::new(m, n));
+                }
+            }
+        }
+        if !is_zero(lhs) {
+            return None;
+        }
+        if let Some(m) = self.ones_size(rhs) {
+            return Some(Shape::vector(m));
+        }
+        transposed_ones(rhs).map(|n| Shape::new(Dim::ONE, n))
+    }
+
+    fn ones_size(&self, e: &Expr) -> Option<Dim> {
+        let is_ones = match &e.kind {
+            ExprKind::Name(n) => n == "ones" && self.typing.role(n).is_none(),
+            ExprKind::Call { func, .. } => func.name == "ones",
+            _ => false,
+        };
+        if is_ones {
+            self.typing.size_at(e.span)
+        } else {
+            None
+        }
+    }
+}
+
+fn internal(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        format!("internal error while lowering: {what}"),
+        span,
+        "here",
+    )
+    .with_note("please report this expression")
+}

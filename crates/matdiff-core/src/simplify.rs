@@ -1,0 +1,980 @@
+//! The simplifier: brings derived expressions to textbook form, deterministically.
+//!
+//! An expression is expanded into a normal form — a sum of terms, each a numeric
+//! coefficient × scalar factors with integer exponents × a chain of matrix factors —
+//! then rebuilt:
+//! 1. constants folded, zeros and identities dropped, transposes pushed to the
+//!    leaves (`(AB)' = B'A'`, `(A')' = A`, `S' = S` for symmetric S, `inv(A)'` as the
+//!    canonical spelling);
+//! 2. like terms collected (`r + r` → `2*r`; hash-consing makes this a comparison);
+//! 3. terms sharing a left or right factor grouped (`A*x + A'*x` → `(A + A')*x`);
+//! 4. scalars gathered in front (`2/N*X'*(X*w - y)`), or as a denominator
+//!    (`x/norm2(x)`), and terms ordered by a stable structural key.
+//!
+//! Sums inside products are never multiplied out: `X'*(X*w - y)` stays as it is.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use crate::ir::{Dim, Func, Graph, Id, Node, Real, Shape};
+
+/// Simplifies `id` to textbook form; the result is in the same graph.
+pub fn simplify(g: &mut Graph, id: Id) -> Id {
+    let mut s = Simplifier {
+        g,
+        cache: HashMap::new(),
+        keys: HashMap::new(),
+    };
+    s.simplify(id)
+}
+
+/// Whether two expressions have the same textbook form.
+pub fn same_value_form(g: &mut Graph, a: Id, b: Id) -> bool {
+    simplify(g, a) == simplify(g, b)
+}
+
+/// One term: `coef × Π scalars[i].0 ^ scalars[i].1 × chain[0] * chain[1] * …`.
+#[derive(Clone, Debug, PartialEq)]
+struct Term {
+    coef: f64,
+    /// Scalar factors with their exponents, sorted by id, no zero exponents.
+    scalars: Vec<(Id, i32)>,
+    /// Non-scalar factors in product order.
+    chain: Vec<Id>,
+}
+
+impl Term {
+    fn constant(c: f64) -> Term {
+        Term {
+            coef: c,
+            scalars: Vec::new(),
+            chain: Vec::new(),
+        }
+    }
+
+    fn factor(id: Id) -> Term {
+        Term {
+            coef: 1.0,
+            scalars: Vec::new(),
+            chain: vec![id],
+        }
+    }
+
+    fn scalar(id: Id, exp: i32) -> Term {
+        Term {
+            coef: 1.0,
+            scalars: vec![(id, exp)],
+            chain: Vec::new(),
+        }
+    }
+
+    fn same_scalars(&self, other: &Term) -> bool {
+        self.coef == other.coef && self.scalars == other.scalars
+    }
+}
+
+type Sum = Vec<Term>;
+
+struct Simplifier<'g> {
+    g: &'g mut Graph,
+    cache: HashMap<Id, Id>,
+    keys: HashMap<Id, Vec<u32>>,
+}
+
+impl Simplifier<'_> {
+    fn simplify(&mut self, id: Id) -> Id {
+        if let Some(&done) = self.cache.get(&id) {
+            return done;
+        }
+        let shape = self.g.shape(id);
+        let sum = self.expand(id);
+        let out = self.rebuild(sum, shape);
+        self.cache.insert(id, out);
+        self.cache.insert(out, out);
+        out
+    }
+
+    fn is_scalar(&self, id: Id) -> bool {
+        self.g.shape(id).is_scalar()
+    }
+
+    // ----- expansion into the normal form -------------------------------------
+
+    fn expand(&mut self, id: Id) -> Sum {
+        let g = &mut *self.g;
+        match g.node(id) {
+            Node::Const(c) => {
+                if c.value() == 0.0 {
+                    Vec::new()
+                } else {
+                    vec![Term::constant(c.value())]
+                }
+            }
+            Node::Zeros(_) => Vec::new(),
+            Node::Var(_) | Node::DimValue(_) | Node::Differential(_) if g.shape(id).is_scalar() => {
+                vec![Term::scalar(id, 1)]
+            }
+            Node::Var(_) | Node::Differential(_) | Node::Eye(_) | Node::Ones(_) => {
+                vec![Term::factor(id)]
+            }
+            Node::DimValue(_) => vec![Term::scalar(id, 1)],
+            Node::Add(a, b) => {
+                if g.shape(a) != g.shape(b) {
+                    // A broadcast sum (`1 - s`) stays one factor.
+                    let a = self.simplify(a);
+                    let b = self.simplify(b);
+                    let node = self.g.add(Node::Add(a, b));
+                    return self.atom_term(node);
+                }
+                let mut s = self.expand(a);
+                s.extend(self.expand(b));
+                s
+            }
+            Node::Neg(a) => {
+                let mut s = self.expand(a);
+                for t in &mut s {
+                    t.coef = -t.coef;
+                }
+                s
+            }
+            Node::Mul(a, b) => self.expand_product(a, b),
+            Node::Div(a, phi) => {
+                let den = self.expand(phi);
+                let inv = self.invert(den, phi);
+                let num = self.expand(a);
+                match inv {
+                    Some(inv) => num.into_iter().map(|t| self.merge(&t, &inv)).collect(),
+                    None => num,
+                }
+            }
+            Node::Pow(a, k) => self.expand_power(id, a, k),
+            Node::ElemMul(a, b) => {
+                if g.shape(a).is_scalar() || g.shape(b).is_scalar() {
+                    return self.expand_product(a, b);
+                }
+                self.expand_elementwise_product(a, b)
+            }
+            Node::ElemDiv(a, b) => {
+                if g.shape(b).is_scalar() {
+                    let d = self.g.add(Node::Div(a, b));
+                    return self.expand(d);
+                }
+                let a = self.simplify(a);
+                let b = self.simplify(b);
+                let node = self.g.add(Node::ElemDiv(a, b));
+                self.atom_term(node)
+            }
+            Node::ElemPow(a, k) => {
+                if g.const_value(k) == Some(1.0) {
+                    return self.expand(a);
+                }
+                if g.shape(a).is_scalar() && g.shape(k).is_scalar() {
+                    let p = self.g.add(Node::Pow(a, k));
+                    return self.expand(p);
+                }
+                let a = self.simplify(a);
+                let k = self.simplify(k);
+                let node = self.g.add(Node::ElemPow(a, k));
+                self.atom_term(node)
+            }
+            Node::Transpose(a) => {
+                let s = self.expand(a);
+                s.into_iter().map(|t| self.transpose_term(t)).collect()
+            }
+            Node::Inner(a, b) => self.expand_inner(a, b),
+            Node::Apply(f, a) => self.expand_apply(id, f, a),
+        }
+    }
+
+    /// A single factor: a scalar atom or a chain factor.
+    fn atom_term(&mut self, node: Id) -> Sum {
+        if let Some(c) = self.g.const_value(node) {
+            return if c == 0.0 {
+                Vec::new()
+            } else {
+                vec![Term::constant(c)]
+            };
+        }
+        if self.is_scalar(node) {
+            vec![Term::scalar(node, 1)]
+        } else {
+            vec![Term::factor(node)]
+        }
+    }
+
+    fn expand_product(&mut self, a: Id, b: Id) -> Sum {
+        let sa = self.expand(a);
+        let sb = self.expand(b);
+        let ta = self.single(sa, a);
+        let tb = self.single(sb, b);
+        match (ta, tb) {
+            (Some(ta), Some(tb)) => vec![self.merge(&ta, &tb)],
+            // A zero factor.
+            _ => Vec::new(),
+        }
+    }
+
+    /// Turns a sum into one term, wrapping a multi-term sum as one factor.
+    /// `None` for zero.
+    fn single(&mut self, s: Sum, original: Id) -> Option<Term> {
+        match s.len() {
+            0 => None,
+            1 => s.into_iter().next(),
+            _ => {
+                let shape = self.g.shape(original);
+                let node = self.rebuild(s, shape);
+                self.atom_term(node).into_iter().next()
+            }
+        }
+    }
+
+    /// The product of two terms (in this order).
+    fn merge(&mut self, a: &Term, b: &Term) -> Term {
+        let mut t = Term {
+            coef: a.coef * b.coef,
+            scalars: a.scalars.clone(),
+            chain: Vec::new(),
+        };
+        for &(s, e) in &b.scalars {
+            add_exponent(&mut t.scalars, s, e);
+        }
+        // A scalar-valued chain multiplying something else becomes a scalar factor.
+        let a_chain_scalar = !a.chain.is_empty() && self.chain_is_scalar(&a.chain);
+        let b_chain_scalar = !b.chain.is_empty() && self.chain_is_scalar(&b.chain);
+        let mut chain = Vec::new();
+        for (c, is_scalar, other_empty) in [
+            (&a.chain, a_chain_scalar, b.chain.is_empty()),
+            (&b.chain, b_chain_scalar, a.chain.is_empty()),
+        ] {
+            if is_scalar && !other_empty {
+                let node = self.build_chain(c);
+                add_exponent(&mut t.scalars, node, 1);
+            } else {
+                chain.extend(c.iter().copied());
+            }
+        }
+        t.chain = self.drop_identities(chain);
+        t
+    }
+
+    fn chain_is_scalar(&self, chain: &[Id]) -> bool {
+        let first = self.g.shape(chain[0]);
+        let last = self.g.shape(chain[chain.len() - 1]);
+        first.rows == Dim::ONE && last.cols == Dim::ONE
+    }
+
+    fn drop_identities(&self, chain: Vec<Id>) -> Vec<Id> {
+        if chain.len() < 2 {
+            return chain;
+        }
+        let kept: Vec<Id> = chain
+            .iter()
+            .copied()
+            .filter(|&f| !matches!(self.g.node(f), Node::Eye(_)))
+            .collect();
+        if kept.is_empty() {
+            vec![chain[0]]
+        } else {
+            kept
+        }
+    }
+
+    /// `1/s` of a scalar sum as a term; `None` means division by one.
+    fn invert(&mut self, den: Sum, original: Id) -> Option<Term> {
+        let t = self.single(den, original)?;
+        let mut t = self.scalarize(t);
+        t.coef = 1.0 / t.coef;
+        for s in &mut t.scalars {
+            s.1 = -s.1;
+        }
+        if t.coef == 1.0 && t.scalars.is_empty() {
+            return None;
+        }
+        Some(t)
+    }
+
+    /// Moves a scalar-valued chain into the scalar factors.
+    fn scalarize(&mut self, mut t: Term) -> Term {
+        if !t.chain.is_empty() {
+            let node = self.build_chain(&t.chain);
+            add_exponent(&mut t.scalars, node, 1);
+            t.chain.clear();
+        }
+        t
+    }
+
+    fn expand_power(&mut self, id: Id, a: Id, k: Id) -> Sum {
+        let kv = self.g.const_value(k);
+        if kv == Some(0.0) {
+            return vec![Term::constant(1.0)];
+        }
+        if kv == Some(1.0) {
+            return self.expand(a);
+        }
+        if self.is_scalar(a) {
+            if let Some(kv) = kv.filter(|v| v.fract() == 0.0 && v.abs() <= 64.0) {
+                let s = self.expand(a);
+                let Some(t) = self.single(s, a) else {
+                    return Vec::new();
+                };
+                let t = self.scalarize(t);
+                let e = kv as i32;
+                let mut out = Term::constant(t.coef.powi(e));
+                for (s, x) in t.scalars {
+                    add_exponent(&mut out.scalars, s, x * e);
+                }
+                return vec![out];
+            }
+        }
+        let a2 = self.simplify(a);
+        let k2 = self.simplify(k);
+        let node = if a2 == a && k2 == k {
+            id
+        } else {
+            self.g.add(Node::Pow(a2, k2))
+        };
+        self.atom_term(node)
+    }
+
+    fn expand_elementwise_product(&mut self, a: Id, b: Id) -> Sum {
+        // Flatten nested elementwise products, pulling scalars out.
+        let mut operands = Vec::new();
+        let mut scale = Term::constant(1.0);
+        let mut stack = vec![b, a];
+        while let Some(x) = stack.pop() {
+            if let Node::ElemMul(p, q) = self.g.node(x) {
+                if self.g.shape(p) == self.g.shape(q) {
+                    stack.push(q);
+                    stack.push(p);
+                    continue;
+                }
+            }
+            let s = self.expand(x);
+            let Some(t) = self.single(s, x) else {
+                return Vec::new();
+            };
+            let shape = self.g.shape(x);
+            let mut chain_part = Term::constant(1.0);
+            chain_part.chain = t.chain.clone();
+            let outer = Term {
+                coef: t.coef,
+                scalars: t.scalars.clone(),
+                chain: Vec::new(),
+            };
+            scale = self.merge(&scale, &outer);
+            if chain_part.chain.is_empty() {
+                continue;
+            }
+            let node = self.build_chain(&chain_part.chain);
+            if matches!(self.g.node(node), Node::Ones(_)) && shape.cols == Dim::ONE {
+                continue;
+            }
+            operands.push(node);
+        }
+        if operands.is_empty() {
+            return vec![scale];
+        }
+        operands.sort_by(|&x, &y| self.compare(x, y));
+        let mut node = operands[0];
+        for &o in &operands[1..] {
+            node = self.g.add(Node::ElemMul(node, o));
+        }
+        let body = Term::factor(node);
+        vec![self.merge(&scale, &body)]
+    }
+
+    fn expand_inner(&mut self, a: Id, b: Id) -> Sum {
+        let sa = self.expand(a);
+        let sb = self.expand(b);
+        let (Some(ta), Some(tb)) = (self.single(sa, a), self.single(sb, b)) else {
+            return Vec::new();
+        };
+        let mut scale = Term {
+            coef: ta.coef * tb.coef,
+            scalars: ta.scalars.clone(),
+            chain: Vec::new(),
+        };
+        for &(s, e) in &tb.scalars {
+            add_exponent(&mut scale.scalars, s, e);
+        }
+        if ta.chain.is_empty() || tb.chain.is_empty() {
+            // An operand was a scalar after all: <s, t> = s t.
+            let mut t = self.merge(
+                &scale,
+                &Term {
+                    coef: 1.0,
+                    scalars: Vec::new(),
+                    chain: ta.chain.clone(),
+                },
+            );
+            t = self.merge(
+                &t,
+                &Term {
+                    coef: 1.0,
+                    scalars: Vec::new(),
+                    chain: tb.chain.clone(),
+                },
+            );
+            return vec![t];
+        }
+        let shape = self.g.shape(a);
+        let inner = if shape.cols == Dim::ONE {
+            // Vectors: <u, v> = u'*v.
+            let mut chain: Vec<Id> = Vec::new();
+            let ut = Term {
+                coef: 1.0,
+                scalars: Vec::new(),
+                chain: ta.chain.clone(),
+            };
+            let ut = self.transpose_term(ut);
+            chain.extend(ut.chain);
+            chain.extend(tb.chain.iter().copied());
+            self.build_chain(&chain)
+        } else {
+            let x = self.build_chain(&ta.chain);
+            let y = self.build_chain(&tb.chain);
+            let (x, y) = if self.compare(x, y) == Ordering::Greater {
+                (y, x)
+            } else {
+                (x, y)
+            };
+            self.g.add(Node::Inner(x, y))
+        };
+        let body = Term::scalar(inner, 1);
+        vec![self.merge(&scale, &body)]
+    }
+
+    fn expand_apply(&mut self, id: Id, f: Func, a: Id) -> Sum {
+        let arg = self.simplify(a);
+        let arg_node = self.g.node(arg);
+        let scalar_arg = self.is_scalar(arg);
+        match f {
+            Func::Tr | Func::Sum if scalar_arg => return self.expand(arg),
+            Func::Det | Func::Logdet | Func::Tr => {
+                if let Node::Transpose(inner) = arg_node {
+                    let node = self.g.apply(f, inner);
+                    return self.atom_term(node);
+                }
+            }
+            Func::Inv => match arg_node {
+                Node::Apply(Func::Inv, inner) => return self.expand(inner),
+                Node::Transpose(inner) => {
+                    let inv = self.g.apply(Func::Inv, inner);
+                    let t = self.transpose_factor(inv);
+                    return self.atom_term(t);
+                }
+                _ if scalar_arg => {
+                    let one = self.g.constant(1.0);
+                    let d = self.g.add(Node::Div(one, arg));
+                    return self.expand(d);
+                }
+                _ => {}
+            },
+            Func::Diag if scalar_arg => return self.expand(arg),
+            _ => {}
+        }
+        let node = if arg == a { id } else { self.g.apply(f, arg) };
+        self.atom_term(node)
+    }
+
+    // ----- transposition --------------------------------------------------------
+
+    fn transpose_term(&mut self, mut t: Term) -> Term {
+        if t.chain.is_empty() {
+            return t;
+        }
+        if self.chain_is_scalar(&t.chain) && t.chain.len() == 1 {
+            return t;
+        }
+        let mut chain = Vec::with_capacity(t.chain.len());
+        for &f in t.chain.iter().rev() {
+            let ft = self.transpose_factor(f);
+            // A transposed sum is expanded back into a product-free factor.
+            chain.push(ft);
+        }
+        t.chain = chain;
+        t
+    }
+
+    /// The transpose of one factor, pushed as far in as it goes.
+    fn transpose_factor(&mut self, f: Id) -> Id {
+        let g = &mut *self.g;
+        if g.shape(f).is_scalar() {
+            return f;
+        }
+        match g.node(f) {
+            Node::Transpose(inner) => inner,
+            Node::Eye(_) => f,
+            Node::Var(s) if g.variable(s).is_some_and(|v| v.kind.is_symmetric()) => f,
+            Node::Apply(Func::Diag, v) if g.shape(v).cols == Dim::ONE => f,
+            Node::Apply(Func::Inv, a) | Node::Apply(Func::Logdet, a) if is_symmetric(g, a) => f,
+            Node::Add(_, _) => {
+                let t = g.add(Node::Transpose(f));
+                let s = self.expand(t);
+                let shape = self.g.shape(t);
+                self.rebuild(s, shape)
+            }
+            Node::ElemMul(a, b) if g.shape(a) == g.shape(b) => {
+                let at = self.transpose_factor(a);
+                let bt = self.transpose_factor(b);
+                let node = self.g.add(Node::ElemMul(at, bt));
+                self.simplify(node)
+            }
+            _ => {
+                if is_symmetric(g, f) {
+                    f
+                } else {
+                    g.add(Node::Transpose(f))
+                }
+            }
+        }
+    }
+
+    // ----- rebuilding -------------------------------------------------------------
+
+    fn rebuild(&mut self, sum: Sum, shape: Shape) -> Id {
+        let sum = self.collect(sum);
+        let sum = self.factor(sum);
+        let mut sum = sum;
+        sum.sort_by(|x, y| self.compare_terms(x, y));
+        if sum.is_empty() {
+            return self.g.zeros(shape);
+        }
+        // Identical scalar parts on every term come out in front: (a + b)/2.
+        if sum.len() >= 2
+            && sum.iter().all(|t| t.same_scalars(&sum[0]))
+            && !(sum[0].coef.abs() == 1.0 && sum[0].scalars.is_empty())
+        {
+            let common = Term {
+                coef: sum[0].coef,
+                scalars: sum[0].scalars.clone(),
+                chain: Vec::new(),
+            };
+            let inner: Sum = sum
+                .iter()
+                .map(|t| Term {
+                    coef: 1.0,
+                    scalars: Vec::new(),
+                    chain: t.chain.clone(),
+                })
+                .collect();
+            let node = self.build_sum(&inner);
+            let body = if self.is_scalar(node) {
+                Term::scalar(node, 1)
+            } else {
+                Term::factor(node)
+            };
+            let t = self.merge(&common, &body);
+            return self.build_term(&t, false);
+        }
+        self.build_sum(&sum)
+    }
+
+    fn build_sum(&mut self, sum: &[Term]) -> Id {
+        let mut acc: Option<Id> = None;
+        for t in sum {
+            acc = Some(match acc {
+                None => self.build_term(t, false),
+                Some(prev) => {
+                    if t.coef < 0.0 {
+                        let pos = Term {
+                            coef: -t.coef,
+                            ..t.clone()
+                        };
+                        let node = self.build_term(&pos, false);
+                        let n = self.g.add(Node::Neg(node));
+                        self.g.add(Node::Add(prev, n))
+                    } else {
+                        let node = self.build_term(t, false);
+                        self.g.add(Node::Add(prev, node))
+                    }
+                }
+            });
+        }
+        acc.unwrap_or_else(|| self.g.constant(0.0))
+    }
+
+    /// Like terms: equal scalar factors and chains add their coefficients.
+    fn collect(&mut self, sum: Sum) -> Sum {
+        let mut out: Sum = Vec::new();
+        for t in sum {
+            if let Some(existing) = out
+                .iter_mut()
+                .find(|o| o.scalars == t.scalars && o.chain == t.chain)
+            {
+                existing.coef += t.coef;
+            } else {
+                out.push(t);
+            }
+        }
+        out.retain(|t| t.coef != 0.0);
+        out
+    }
+
+    /// Groups terms that share a leading or trailing factor.
+    fn factor(&mut self, mut sum: Sum) -> Sum {
+        loop {
+            let Some((side, factor, members)) = self.best_group(&sum) else {
+                return sum;
+            };
+            let group: Vec<Term> = members.iter().map(|&i| sum[i].clone()).collect();
+            let common_scalars = group.iter().all(|t| t.same_scalars(&group[0]));
+            let mut inner: Sum = Vec::new();
+            for t in &group {
+                let mut rest = t.clone();
+                match side {
+                    Side::Left => {
+                        rest.chain.remove(0);
+                    }
+                    Side::Right => {
+                        rest.chain.pop();
+                    }
+                }
+                if common_scalars {
+                    rest.coef = 1.0;
+                    rest.scalars.clear();
+                }
+                inner.push(rest);
+            }
+            let first = &group[0];
+            let shape_rest = {
+                let r = &inner[0].chain;
+                let rows = self.g.shape(r[0]).rows;
+                let cols = self.g.shape(r[r.len() - 1]).cols;
+                Shape::new(rows, cols)
+            };
+            let inner_node = self.rebuild(inner, shape_rest);
+            let mut new_term = Term {
+                coef: if common_scalars { first.coef } else { 1.0 },
+                scalars: if common_scalars {
+                    first.scalars.clone()
+                } else {
+                    Vec::new()
+                },
+                chain: Vec::new(),
+            };
+            let inner_sum = self.expand(inner_node);
+            let inner_term = self.single(inner_sum, inner_node);
+            let Some(inner_term) = inner_term else {
+                for &i in members.iter().rev() {
+                    sum.remove(i);
+                }
+                continue;
+            };
+            let pieces = match side {
+                Side::Left => [Term::factor(factor), inner_term],
+                Side::Right => [inner_term, Term::factor(factor)],
+            };
+            new_term = self.merge(&new_term, &pieces[0]);
+            new_term = self.merge(&new_term, &pieces[1]);
+            let pos = members[0];
+            for &i in members.iter().rev() {
+                sum.remove(i);
+            }
+            sum.insert(pos.min(sum.len()), new_term);
+        }
+    }
+
+    /// The largest group of terms (at least two) sharing a first or last chain
+    /// factor, where every member keeps a non-empty rest.
+    fn best_group(&self, sum: &Sum) -> Option<(Side, Id, Vec<usize>)> {
+        let mut best: Option<(Side, Id, Vec<usize>)> = None;
+        for side in [Side::Left, Side::Right] {
+            for (i, t) in sum.iter().enumerate() {
+                if t.chain.len() < 2 {
+                    continue;
+                }
+                let f = match side {
+                    Side::Left => t.chain[0],
+                    Side::Right => t.chain[t.chain.len() - 1],
+                };
+                let members: Vec<usize> = sum
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, u)| {
+                        u.chain.len() >= 2
+                            && match side {
+                                Side::Left => u.chain[0] == f,
+                                Side::Right => u.chain[u.chain.len() - 1] == f,
+                            }
+                    })
+                    .map(|(j, _)| j)
+                    .collect();
+                if members.len() >= 2
+                    && members[0] == i
+                    && best.as_ref().is_none_or(|b| members.len() > b.2.len())
+                {
+                    // The rests must all have the same shape to be added.
+                    best = Some((side, f, members));
+                }
+            }
+        }
+        best
+    }
+
+    /// A term as a node: scalars in front (`2/N*X'*r`), or as a denominator when
+    /// the numerator is a bare chain (`x/norm2(x)`).
+    fn build_term(&mut self, t: &Term, _in_sum: bool) -> Id {
+        let negative = t.coef < 0.0;
+        let mut coef = t.coef.abs();
+        let mut den_coef = 1.0;
+        if coef != 1.0 && (1.0 / coef).fract() == 0.0 && coef < 1.0 {
+            den_coef = 1.0 / coef;
+            coef = 1.0;
+        }
+        let mut num_scalars: Vec<(Id, i32)> =
+            t.scalars.iter().copied().filter(|s| s.1 > 0).collect();
+        num_scalars.sort_by(|x, y| self.compare(x.0, y.0));
+        let mut den_scalars: Vec<(Id, i32)> = t
+            .scalars
+            .iter()
+            .copied()
+            .filter(|s| s.1 < 0)
+            .map(|(s, e)| (s, -e))
+            .collect();
+        den_scalars.sort_by(|x, y| self.compare(x.0, y.0));
+
+        let mut den: Option<Id> = None;
+        if den_coef != 1.0 {
+            den = Some(self.g.constant(den_coef));
+        }
+        for &(s, e) in &den_scalars {
+            let p = self.power(s, e);
+            den = Some(match den {
+                None => p,
+                Some(d) => self.g.add(Node::Mul(d, p)),
+            });
+        }
+
+        let mut prefix: Option<Id> = None;
+        if coef != 1.0 {
+            prefix = Some(self.g.constant(coef));
+        }
+        for &(s, e) in &num_scalars {
+            let p = self.power(s, e);
+            prefix = Some(match prefix {
+                None => p,
+                Some(x) => self.g.add(Node::Mul(x, p)),
+            });
+        }
+        let chain_first_style = prefix.is_none() && !t.chain.is_empty();
+        let node = if chain_first_style {
+            let mut chain = t.chain.clone();
+            if negative {
+                chain[0] = self.negate_factor(chain[0]);
+            }
+            let c = self.build_chain(&chain);
+            match den {
+                Some(d) => self.g.add(Node::Div(c, d)),
+                None => c,
+            }
+        } else {
+            let mut p = match prefix {
+                Some(p) => p,
+                None => self.g.constant(1.0),
+            };
+            if let Some(d) = den {
+                p = self.g.add(Node::Div(p, d));
+            }
+            if negative {
+                p = self.negate_factor(p);
+            }
+            let mut acc = p;
+            for &f in &t.chain {
+                acc = self.g.add(Node::Mul(acc, f));
+            }
+            acc
+        };
+        node
+    }
+
+    fn power(&mut self, s: Id, e: i32) -> Id {
+        if e == 1 {
+            s
+        } else {
+            let k = self.g.constant(e as f64);
+            self.g.add(Node::Pow(s, k))
+        }
+    }
+
+    /// `-f`, spelled so that it prints as the textbook does: a constant becomes
+    /// negative, an elementwise product negates its first operand.
+    fn negate_factor(&mut self, f: Id) -> Id {
+        match self.g.node(f) {
+            Node::Const(c) => self.g.add(Node::Const(Real::new(-c.value()))),
+            Node::Div(a, b) => {
+                let na = self.negate_factor(a);
+                self.g.add(Node::Div(na, b))
+            }
+            Node::Mul(a, b) if self.is_scalar(a) => {
+                let na = self.negate_factor(a);
+                self.g.add(Node::Mul(na, b))
+            }
+            Node::ElemMul(a, b) => {
+                let na = self.negate_factor(a);
+                self.g.add(Node::ElemMul(na, b))
+            }
+            _ => self.g.add(Node::Neg(f)),
+        }
+    }
+
+    fn build_chain(&mut self, chain: &[Id]) -> Id {
+        let mut acc = chain[0];
+        for &f in &chain[1..] {
+            acc = self.g.add(Node::Mul(acc, f));
+        }
+        acc
+    }
+
+    // ----- ordering ---------------------------------------------------------------
+
+    fn compare_terms(&mut self, x: &Term, y: &Term) -> Ordering {
+        let neg = (x.coef < 0.0).cmp(&(y.coef < 0.0));
+        if neg != Ordering::Equal {
+            return neg;
+        }
+        let kx = self.term_key(x);
+        let ky = self.term_key(y);
+        kx.cmp(&ky)
+    }
+
+    fn term_key(&mut self, t: &Term) -> Vec<u32> {
+        let mut k = Vec::new();
+        for &f in &t.chain {
+            k.extend(self.key(f));
+        }
+        k.push(0);
+        for &(s, e) in &t.scalars {
+            k.extend(self.key(s));
+            k.push(e.unsigned_abs());
+        }
+        k
+    }
+
+    fn compare(&mut self, x: Id, y: Id) -> Ordering {
+        let kx = self.key(x);
+        let ky = self.key(y);
+        kx.cmp(&ky).then(x.cmp(&y))
+    }
+
+    /// A structural sort key: variables by first appearance, then products,
+    /// elementwise products, functions; a transpose sorts right after its operand.
+    fn key(&mut self, id: Id) -> Vec<u32> {
+        if let Some(k) = self.keys.get(&id) {
+            return k.clone();
+        }
+        let k = match self.g.node(id) {
+            Node::Const(c) => vec![1, (c.value().abs() * 1000.0) as u32],
+            Node::Zeros(_) => vec![2],
+            Node::Eye(_) => vec![3],
+            Node::Ones(_) => vec![4],
+            Node::Var(s) => vec![10, s.0],
+            Node::DimValue(s) => vec![11, s.0],
+            Node::Differential(s) => vec![12, s.0],
+            Node::Transpose(a) => {
+                let mut k = self.key(a);
+                k.push(90);
+                k
+            }
+            Node::Neg(a) => {
+                let mut k = self.key(a);
+                k.push(95);
+                k
+            }
+            Node::Pow(a, b) => {
+                let mut k = self.key(a);
+                k.push(80);
+                k.extend(self.key(b));
+                k
+            }
+            Node::Inner(a, b) => self.key2(35, a, b),
+            Node::Mul(a, b) => self.key2(40, a, b),
+            Node::ElemMul(a, b) => self.key2(45, a, b),
+            Node::ElemDiv(a, b) => self.key2(46, a, b),
+            Node::ElemPow(a, b) => self.key2(47, a, b),
+            Node::Apply(f, a) => {
+                let mut k = vec![50, f as u32];
+                k.extend(self.key(a));
+                k
+            }
+            Node::Div(a, b) => self.key2(70, a, b),
+            Node::Add(a, b) => self.key2(60, a, b),
+        };
+        self.keys.insert(id, k.clone());
+        k
+    }
+
+    fn key2(&mut self, tag: u32, a: Id, b: Id) -> Vec<u32> {
+        let mut k = vec![tag];
+        k.extend(self.key(a));
+        k.extend(self.key(b));
+        k
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Left,
+    Right,
+}
+
+fn add_exponent(scalars: &mut Vec<(Id, i32)>, s: Id, e: i32) {
+    match scalars.binary_search_by(|p| p.0.cmp(&s)) {
+        Ok(i) => {
+            scalars[i].1 += e;
+            if scalars[i].1 == 0 {
+                scalars.remove(i);
+            }
+        }
+        Err(i) => {
+            if e != 0 {
+                scalars.insert(i, (s, e));
+            }
+        }
+    }
+}
+
+/// Whether an expression is structurally symmetric: a symmetric variable, the
+/// identity, `A + A'`, `B' S B`, `inv` of a symmetric matrix, and so on.
+pub fn is_symmetric(g: &Graph, id: Id) -> bool {
+    let s = g.shape(id);
+    if !s.is_square() {
+        return false;
+    }
+    match g.node(id) {
+        Node::Var(v) => g.variable(v).is_some_and(|v| v.kind.is_symmetric()),
+        Node::Eye(_) | Node::Zeros(_) | Node::Const(_) | Node::DimValue(_) => true,
+        Node::Apply(Func::Diag, v) => g.shape(v).cols == Dim::ONE,
+        Node::Apply(Func::Inv, a) => is_symmetric(g, a),
+        Node::Apply(f, a) if f.is_elementwise() => is_symmetric(g, a),
+        Node::Neg(a) | Node::Div(a, _) => is_symmetric(g, a),
+        Node::Pow(a, _) => is_symmetric(g, a),
+        Node::Add(a, b) => {
+            (is_symmetric(g, a) && is_symmetric(g, b))
+                || matches!(g.node(b), Node::Transpose(t) if t == a)
+                || matches!(g.node(a), Node::Transpose(t) if t == b)
+        }
+        Node::ElemMul(a, b) | Node::ElemDiv(a, b) => is_symmetric(g, a) && is_symmetric(g, b),
+        Node::Mul(a, b) => {
+            if g.shape(a).is_scalar() {
+                return is_symmetric(g, b);
+            }
+            if g.shape(b).is_scalar() {
+                return is_symmetric(g, a);
+            }
+            // X X' and X' X, and B' S B.
+            is_gram(g, a, b)
+                || match g.node(a) {
+                    Node::Mul(l, m) => is_gram(g, l, b) && is_symmetric(g, m),
+                    _ => false,
+                }
+        }
+        _ => false,
+    }
+}
+
+/// `l = r'` (so `l * r` is a Gram matrix).
+fn is_gram(g: &Graph, l: Id, r: Id) -> bool {
+    matches!(g.node(l), Node::Transpose(t) if t == r)
+        || matches!(g.node(r), Node::Transpose(t) if t == l)
+}
