@@ -136,3 +136,55 @@ pub struct Program {
     pub decls: Vec<Decl>,
     pub expr: Option<Expr>,
 }
+
+impl Expr {
+    /// The tree as an S-expression, for readable tests: `(* (- 2) x)`, `(' X)`,
+    /// `(<> a b)`, `(call tr X)`; numbers print with `{}` (`2`, `0.5`).
+    pub fn to_sexpr(&self) -> String {
+        let mut out = String::new();
+        self.write_sexpr(&mut out);
+        out
+    }
+
+    fn write_sexpr(&self, out: &mut String) {
+        match &self.kind {
+            ExprKind::Number(v) => out.push_str(&format!("{v}")),
+            ExprKind::Name(name) => out.push_str(name),
+            ExprKind::Neg(e) => {
+                out.push_str("(- ");
+                e.write_sexpr(out);
+                out.push(')');
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                out.push('(');
+                out.push_str(op.symbol());
+                out.push(' ');
+                lhs.write_sexpr(out);
+                out.push(' ');
+                rhs.write_sexpr(out);
+                out.push(')');
+            }
+            ExprKind::Transpose(e) => {
+                out.push_str("(' ");
+                e.write_sexpr(out);
+                out.push(')');
+            }
+            ExprKind::Inner(a, b) => {
+                out.push_str("(<> ");
+                a.write_sexpr(out);
+                out.push(' ');
+                b.write_sexpr(out);
+                out.push(')');
+            }
+            ExprKind::Call { func, args } => {
+                out.push_str("(call ");
+                out.push_str(&func.name);
+                for arg in args {
+                    out.push(' ');
+                    arg.write_sexpr(out);
+                }
+                out.push(')');
+            }
+        }
+    }
+}

@@ -60,11 +60,12 @@ pub fn suggest(name: &str) -> Option<&'static str> {
         FUNCTIONS
             .iter()
             .map(|(c, _)| *c)
-            .find(|c| name.len() >= 3 && c.starts_with(&name[..3]))
+            .find(|c| name.get(..3).is_some_and(|prefix| c.starts_with(prefix)))
     })
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance between two names, counted in chars.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
