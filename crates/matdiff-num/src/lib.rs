@@ -1,1 +1,19 @@
-//! matdiff-num
+//! Numeric evaluation of matdiff expressions on faer: inputs and their sizes,
+//! compiled evaluation plans, a naive reference evaluator, random instances honouring
+//! declared structure, and the finite-difference gradient checker.
+
+pub mod check;
+pub mod error;
+pub mod inputs;
+pub mod kernels;
+pub mod plan;
+pub mod reference;
+
+pub mod text;
+pub mod value;
+
+pub use check::{check_derivative, default_sizes, random_inputs, CheckOptions, CheckReport};
+pub use error::EvalError;
+pub use inputs::{InputError, Inputs, Sizes};
+pub use plan::Plan;
+pub use value::Value;

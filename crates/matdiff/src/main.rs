@@ -1,6 +1,7 @@
 //! The `matdiff` command line: the clap definition and the glue to the library crates.
 
 mod commands;
+mod input;
 mod report;
 
 use std::process::ExitCode;

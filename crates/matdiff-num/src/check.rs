@@ -1,0 +1,402 @@
+//! The gradient checker: random instances honouring declared structure, and
+//! derivatives compared with central finite differences.
+
+use faer::Mat;
+use matdiff_core::{Derivative, DerivativeKind, Dim, Func, Function, Graph, Id, Kind, Node, Sym};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::EvalError;
+use crate::inputs::{InputError, Inputs, Sizes};
+use crate::plan::Plan;
+use crate::value::Value;
+
+/// Random directions tried per trial.
+const DIRECTIONS_PER_TRIAL: usize = 3;
+
+/// How to check a derivative.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// Random instances to try.
+    pub trials: usize,
+    /// Seed of the random instances and directions.
+    pub seed: u64,
+    /// The largest relative error that passes.
+    pub tol: f64,
+    /// Dimensions fixed by name (`--dims n=5`); the others get small distinct sizes.
+    pub fixed: Vec<(String, usize)>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> CheckOptions {
+        CheckOptions {
+            trials: 5,
+            seed: 0,
+            tol: 1e-6,
+            fixed: Vec::new(),
+        }
+    }
+}
+
+/// The outcome of a check.
+#[derive(Clone, Debug)]
+pub struct CheckReport {
+    /// The largest relative error of each trial.
+    pub errors: Vec<f64>,
+    /// The sizes the dimensions were given.
+    pub sizes: Sizes,
+    /// The tolerance used.
+    pub tol: f64,
+    /// Every trial within the tolerance.
+    pub passed: bool,
+}
+
+/// Small distinct sizes (2, 3, 4, …) for the dimensions not fixed by name, so that a
+/// transposition mistake changes shapes or numbers.
+pub fn default_sizes(graph: &Graph, fixed: &[(String, usize)]) -> Sizes {
+    let mut sizes = Sizes::new();
+    let mut used: Vec<usize> = Vec::new();
+    for (name, n) in fixed {
+        if let Some(s) = graph.symbols.get(name) {
+            sizes.insert(s, *n);
+            used.push(*n);
+        }
+    }
+    let mut dims: Vec<Sym> = Vec::new();
+    for v in graph.variables() {
+        for d in [v.shape.rows, v.shape.cols] {
+            if let Dim::Named(s) = d {
+                if !dims.contains(&s) {
+                    dims.push(s);
+                }
+            }
+        }
+    }
+    for &s in graph.dims() {
+        if !dims.contains(&s) {
+            dims.push(s);
+        }
+    }
+    let mut next = 2;
+    for s in dims {
+        if sizes.get(s).is_none() {
+            while used.contains(&next) {
+                next += 1;
+            }
+            sizes.insert(s, next);
+            used.push(next);
+        }
+    }
+    sizes
+}
+
+/// What a variable's use asks of its random values.
+#[derive(Clone, Copy, Default)]
+struct Needs {
+    positive: bool,
+    well_conditioned: bool,
+}
+
+fn needs(graph: &Graph, roots: &[Id]) -> Vec<(Sym, Needs)> {
+    let mut out: Vec<(Sym, Needs)> = graph
+        .variables()
+        .iter()
+        .map(|v| (v.name, Needs::default()))
+        .collect();
+    let var = |id: Id| match graph.node(id) {
+        Node::Var(s) => Some(s),
+        _ => None,
+    };
+    let mut mark = |id: Id, f: fn(&mut Needs)| {
+        if let Some(s) = var(id) {
+            if let Some((_, n)) = out.iter_mut().find(|(v, _)| *v == s) {
+                f(n);
+            }
+        }
+    };
+    for id in graph.reachable(roots) {
+        match graph.node(id) {
+            Node::Apply(Func::Log | Func::Sqrt, a) | Node::Div(_, a) | Node::ElemDiv(_, a) => {
+                mark(a, |n| n.positive = true)
+            }
+            Node::ElemPow(a, _) => mark(a, |n| n.positive = true),
+            Node::Pow(a, _) if graph.shape(a).is_scalar() => mark(a, |n| n.positive = true),
+            Node::Apply(Func::Inv | Func::Det | Func::Logdet, a) | Node::Pow(a, _) => {
+                mark(a, |n| n.well_conditioned = true)
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn uniform(rng: &mut ChaCha8Rng, rows: usize, cols: usize, lo: f64, hi: f64) -> Mat<f64> {
+    Mat::from_fn(rows, cols, |_, _| rng.random_range(lo..hi))
+}
+
+/// Random values for every variable of `graph`, honouring kinds: symmetric `(B + B')/2`,
+/// spd `B B' + n I`, square matrices under `inv`/`det`/`logdet`/powers `B + n I`, and
+/// positive entries for variables directly under `log`, `sqrt`, a division or a power.
+pub fn random_inputs(
+    graph: &Graph,
+    sizes: &Sizes,
+    roots_hint: &[Id],
+    rng: &mut ChaCha8Rng,
+) -> Result<Inputs, EvalError> {
+    let needs = needs(graph, roots_hint);
+    let mut inputs = Inputs::new();
+    for v in graph.variables() {
+        let (r, c) = sizes.shape(graph, v.shape)?;
+        let need = needs
+            .iter()
+            .find(|(s, _)| *s == v.name)
+            .map(|(_, n)| *n)
+            .unwrap_or_default();
+        let m = match v.kind {
+            Kind::Spd => {
+                let b = uniform(rng, r, r, -1.0, 1.0);
+                Mat::from_fn(r, r, |i, j| {
+                    (0..r).map(|k| b[(i, k)] * b[(j, k)]).sum::<f64>()
+                        + if i == j { r as f64 } else { 0.0 }
+                })
+            }
+            Kind::Symmetric => {
+                let b = uniform(rng, r, r, -1.0, 1.0);
+                let shift = if need.well_conditioned { r as f64 } else { 0.0 };
+                Mat::from_fn(r, r, |i, j| {
+                    (b[(i, j)] + b[(j, i)]) / 2.0 + if i == j { shift } else { 0.0 }
+                })
+            }
+            _ if need.positive => uniform(rng, r, c, 0.5, 2.0),
+            _ if need.well_conditioned && r == c => {
+                let b = uniform(rng, r, r, -1.0, 1.0);
+                Mat::from_fn(r, r, |i, j| b[(i, j)] + if i == j { r as f64 } else { 0.0 })
+            }
+            _ => uniform(rng, r, c, -1.0, 1.0),
+        };
+        inputs.set(v.name, m);
+    }
+    Ok(inputs)
+}
+
+/// A random direction of unit Frobenius norm with the variable's shape; symmetric for
+/// symmetric and spd variables.
+pub fn random_direction(
+    graph: &Graph,
+    sizes: &Sizes,
+    var: Sym,
+    rng: &mut ChaCha8Rng,
+) -> Result<Mat<f64>, EvalError> {
+    let v = graph.variable(var).ok_or_else(|| InputError::Missing {
+        name: graph.name(var).to_string(),
+    })?;
+    let (r, c) = sizes.shape(graph, v.shape)?;
+    let b = uniform(rng, r, c, -1.0, 1.0);
+    let m = if v.kind.is_symmetric() {
+        Mat::from_fn(r, c, |i, j| (b[(i, j)] + b[(j, i)]) / 2.0)
+    } else {
+        b
+    };
+    let norm = m.norm_l2();
+    Ok(if norm > 0.0 {
+        Mat::from_fn(r, c, |i, j| m[(i, j)] / norm)
+    } else {
+        m
+    })
+}
+
+/// The step for central differences at `x`: `1e-6 · max(1, ‖x‖)`.
+pub fn step_for(x: &Mat<f64>) -> f64 {
+    1e-6 * x.norm_l2().max(1.0)
+}
+
+/// `x + t·v`.
+fn moved(x: &Mat<f64>, v: &Mat<f64>, t: f64) -> Mat<f64> {
+    Mat::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] + t * v[(i, j)])
+}
+
+/// `(f(x + hV) − f(x − hV)) / 2h` for the first root of `plan`, moving the variable `var`.
+pub fn directional_fd(
+    plan: &mut Plan,
+    inputs: &Inputs,
+    var: Sym,
+    v: &Mat<f64>,
+    h: f64,
+) -> Result<Value, EvalError> {
+    let x = inputs
+        .get(var)
+        .ok_or(InputError::Missing {
+            name: format!("{var:?}"),
+        })?
+        .clone();
+    let mut moved_inputs = inputs.clone();
+    moved_inputs.set(var, moved(&x, v, h));
+    let plus = plan.run(&moved_inputs)?.swap_remove(0);
+    moved_inputs.set(var, moved(&x, v, -h));
+    let minus = plan.run(&moved_inputs)?.swap_remove(0);
+    Ok(match (plus, minus) {
+        (Value::Scalar(a), Value::Scalar(b)) => Value::Scalar((a - b) / (2.0 * h)),
+        (a, b) => {
+            let (a, b) = (a.to_matrix(), b.to_matrix());
+            Value::Matrix(Mat::from_fn(a.nrows(), a.ncols(), |i, j| {
+                (a[(i, j)] - b[(i, j)]) / (2.0 * h)
+            }))
+        }
+    })
+}
+
+/// The full finite-difference Jacobian of the first root of `plan` with respect to
+/// `var`: one row per entry of the output and one column per entry of the variable,
+/// both in column-major order. For a scalar output it is the gradient as a row.
+pub fn full_fd(plan: &mut Plan, inputs: &Inputs, var: Sym, h: f64) -> Result<Mat<f64>, EvalError> {
+    let x = inputs
+        .get(var)
+        .ok_or(InputError::Missing {
+            name: format!("{var:?}"),
+        })?
+        .clone();
+    let (r, c) = (x.nrows(), x.ncols());
+    let mut columns: Vec<Mat<f64>> = Vec::with_capacity(r * c);
+    for j in 0..c {
+        for i in 0..r {
+            let e = Mat::from_fn(r, c, |a, b| if (a, b) == (i, j) { 1.0 } else { 0.0 });
+            columns.push(directional_fd(plan, inputs, var, &e, h)?.to_matrix());
+        }
+    }
+    let outputs = columns.first().map(|m| m.nrows() * m.ncols()).unwrap_or(0);
+    Ok(Mat::from_fn(outputs, columns.len(), |o, k| {
+        let m = &columns[k];
+        m[(o % m.nrows(), o / m.nrows())]
+    }))
+}
+
+/// The finite-difference gradient of a scalar first root, shaped like the variable.
+pub fn gradient_fd(
+    plan: &mut Plan,
+    inputs: &Inputs,
+    var: Sym,
+    h: f64,
+) -> Result<Mat<f64>, EvalError> {
+    let x = inputs.get(var).ok_or(InputError::Missing {
+        name: format!("{var:?}"),
+    })?;
+    let (r, c) = (x.nrows(), x.ncols());
+    let j = full_fd(plan, inputs, var, h)?;
+    Ok(Mat::from_fn(r, c, |a, b| j[(0, a + b * r)]))
+}
+
+/// Whether `id` contains the differential `d var`.
+fn has_differential(graph: &Graph, id: Id, var: Sym) -> bool {
+    graph
+        .reachable(&[id])
+        .into_iter()
+        .any(|n| graph.node(n) == Node::Differential(var))
+}
+
+fn frobenius(v: &Value) -> f64 {
+    match v {
+        Value::Scalar(x) => x.abs(),
+        Value::Matrix(m) => m.norm_l2(),
+    }
+}
+
+fn product(a: &Value, v: &Mat<f64>) -> Value {
+    match a {
+        Value::Scalar(s) => Value::Matrix(Mat::from_fn(v.nrows(), v.ncols(), |i, j| s * v[(i, j)])),
+        Value::Matrix(m) => Value::Matrix(crate::reference::product(m, v)),
+    }
+}
+
+fn inner(a: &Value, v: &Mat<f64>) -> f64 {
+    let a = a.to_matrix();
+    let mut s = 0.0;
+    for j in 0..v.ncols() {
+        for i in 0..v.nrows() {
+            s += a[(i, j)] * v[(i, j)];
+        }
+    }
+    s
+}
+
+/// Compares `d` with central finite differences of `f` on `opts.trials` random
+/// instances: gradient `<G, V>`, Jacobian `J V`, differential with `dX := V`, Hessian
+/// against differences of the gradient.
+pub fn check_derivative(
+    f: &Function,
+    d: &Derivative,
+    opts: &CheckOptions,
+) -> Result<CheckReport, EvalError> {
+    let graph = &f.graph;
+    let sizes = default_sizes(graph, &opts.fixed);
+    let var = d.wrt;
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let (mut fd_plan, fd_root) = match (d.kind, d.gradient) {
+        (DerivativeKind::Hessian, Some(g)) => (Plan::compile(graph, &[g], &sizes)?, g),
+        (DerivativeKind::Hessian, None) => {
+            return Err(EvalError::Unsupported {
+                node: d.expr,
+                problem: "a hessian needs its gradient to be checked".to_string(),
+            })
+        }
+        _ => (Plan::compile(graph, &[f.root], &sizes)?, f.root),
+    };
+    let linear_in_direction = has_differential(graph, d.expr, var);
+    let mut d_plan = Plan::compile(graph, &[d.expr], &sizes)?;
+    let mut errors = Vec::with_capacity(opts.trials);
+    for _ in 0..opts.trials {
+        let mut inputs = random_inputs(graph, &sizes, &[f.root, d.expr, fd_root], &mut rng)?;
+        let x = inputs
+            .get(var)
+            .ok_or_else(|| InputError::Missing {
+                name: graph.name(var).to_string(),
+            })?
+            .clone();
+        let h = step_for(&x);
+        let mut worst: f64 = 0.0;
+        for _ in 0..DIRECTIONS_PER_TRIAL {
+            let v = random_direction(graph, &sizes, var, &mut rng)?;
+            inputs.set_differential(var, v.clone());
+            let fd = directional_fd(&mut fd_plan, &inputs, var, &v, h)?;
+            let derivative = d_plan.run(&inputs)?.swap_remove(0);
+            let (analytic, scale) = match d.kind {
+                DerivativeKind::Gradient if !linear_in_direction => (
+                    Value::Scalar(inner(&derivative, &v)),
+                    frobenius(&derivative),
+                ),
+                _ if linear_in_direction => {
+                    let s = frobenius(&derivative);
+                    (derivative, s)
+                }
+                _ => (product(&derivative, &v), frobenius(&derivative)),
+            };
+            let diff = analytic.max_abs_diff(&fd);
+            let diff = if diff.is_finite() {
+                // Frobenius distance for matching shapes.
+                let (a, b) = (analytic.to_matrix(), fd.to_matrix());
+                Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] - b[(i, j)]).norm_l2()
+            } else {
+                return Err(EvalError::Unsupported {
+                    node: d.expr,
+                    problem: format!(
+                        "the derivative has shape {:?} but finite differences give {:?}",
+                        analytic.dims(),
+                        fd.dims()
+                    ),
+                });
+            };
+            let denom = frobenius(&analytic)
+                .max(frobenius(&fd))
+                .max(scale)
+                .max(1e-8);
+            worst = worst.max(diff / denom);
+        }
+        errors.push(worst);
+    }
+    let passed = errors.iter().all(|e| *e <= opts.tol);
+    Ok(CheckReport {
+        errors,
+        sizes,
+        tol: opts.tol,
+        passed,
+    })
+}

@@ -1,0 +1,1118 @@
+//! Evaluation plans: an expression compiled once for bound sizes, then run on many
+//! inputs with preallocated buffers.
+//!
+//! Compilation walks the nodes reachable from the roots in topological order (ids are
+//! already topological) and gives every shared node one buffer, so it is computed once.
+//! Products are flattened into maximal chains of unshared `*` nodes, with their scalar
+//! factors pulled out as one scaling, transposed factors read through transposed views
+//! (never copied) and `inv(A) * B` turned into a solve; the order of the remaining
+//! products is chosen by dynamic programming on the bound sizes, so `X'*(X*w)` never
+//! forms `X'*X`.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use matdiff_core::{Func, Graph, Id, Node, Sym};
+
+use crate::error::EvalError;
+use crate::inputs::{declared_shape, InputError, Inputs, Sizes};
+use crate::kernels::{self, Lu};
+use crate::value::Value;
+
+/// Products with more multiply-adds than this run on the rayon pool.
+const PARALLEL_FLOPS: usize = 1 << 22;
+
+/// Where an operand lives: a buffer of the plan or an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    Buf(usize),
+    Input(usize),
+}
+
+/// A matrix operand of a product, possibly read transposed.
+#[derive(Clone, Copy, Debug)]
+struct Operand {
+    src: Src,
+    transposed: bool,
+}
+
+/// One step of a product chain.
+#[derive(Clone, Debug)]
+enum Step {
+    /// `dst = lhs * rhs`.
+    MatMul {
+        dst: usize,
+        lhs: Operand,
+        rhs: Operand,
+    },
+    /// `dst = A⁻¹ rhs`, by LU.
+    Solve { dst: usize, a: Src, rhs: Operand },
+    /// `dst = A⁻¹` (an inverse that ends a chain).
+    Inverse { dst: usize, a: Src },
+}
+
+/// A flattened product `±(s₁ s₂ …) · F₁ F₂ …`.
+#[derive(Clone, Debug)]
+struct Chain {
+    scalars: Vec<Src>,
+    negate: bool,
+    steps: Vec<Step>,
+    /// With a single matrix factor and no steps: the factor to scale.
+    single: Option<Operand>,
+    /// For a 1 × 1 result stored as a scalar: the temporary the steps write to.
+    scalar_from: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Neg(Src),
+    Map(Func, Src),
+    Add(Src, Src),
+    ElemMul(Src, Src),
+    ElemDiv(Src, Src),
+    ElemPow(Src, Src),
+    Div(Src, Src),
+    Pow(Src, Src),
+    MatPow(Src, i64),
+    Transpose(Src),
+    Inner(Src, Src),
+    Reduce(Func, Src),
+    Inv(Src),
+    DiagToMatrix(Src),
+    DiagOfMatrix(Src),
+    Softmax(Src),
+    Chain(Chain),
+}
+
+#[derive(Clone, Debug)]
+struct Instr {
+    node: Id,
+    dst: usize,
+    op: Op,
+}
+
+/// An input the plan reads: a variable or a differential, with its expected shape.
+#[derive(Clone, Debug)]
+struct InputSlot {
+    sym: Sym,
+    differential: bool,
+    scalar: bool,
+    name: String,
+    declared: String,
+    rows: usize,
+    cols: usize,
+}
+
+/// How a node is computed, decided before buffers are assigned.
+enum Recipe {
+    /// Computed from its children as the node says.
+    Direct,
+    /// A product chain.
+    Chain {
+        scalars: Vec<Id>,
+        negate: bool,
+        factors: Vec<Factor>,
+    },
+    /// An integer power of a square matrix.
+    MatPow(i64),
+}
+
+#[derive(Clone, Copy)]
+struct Factor {
+    id: Id,
+    transposed: bool,
+    inverse: bool,
+}
+
+/// A compiled expression: run it on inputs of the sizes it was compiled for.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    instrs: Vec<Instr>,
+    bufs: Vec<Value>,
+    inputs: Vec<InputSlot>,
+    roots: Vec<Src>,
+}
+
+/// A view of an operand's value.
+#[derive(Clone, Copy)]
+enum ValRef<'a> {
+    S(f64),
+    M(MatRef<'a, f64>),
+}
+
+impl Plan {
+    /// Compiles the expressions `roots` of `graph` for the bound `sizes`.
+    pub fn compile(graph: &Graph, roots: &[Id], sizes: &Sizes) -> Result<Plan, EvalError> {
+        Compiler::new(graph, roots, sizes).compile()
+    }
+
+    /// Evaluates the roots on `inputs` (which must have the compiled sizes). The
+    /// buffers are reused: running again with new data gives new results.
+    pub fn run(&mut self, inputs: &Inputs) -> Result<Vec<Value>, EvalError> {
+        let resolved = self.resolve(inputs)?;
+        for k in 0..self.instrs.len() {
+            let dst = self.instrs[k].dst;
+            let node = self.instrs[k].node;
+            let mut out = std::mem::take(&mut self.bufs[dst]);
+            let result = exec(
+                &self.instrs[k].op,
+                &mut self.bufs,
+                &self.inputs,
+                &resolved,
+                &mut out,
+                node,
+            );
+            let finite = out.is_finite();
+            self.bufs[dst] = out;
+            result?;
+            if !finite {
+                return Err(non_finite(node, &self.instrs[k].op));
+            }
+        }
+        Ok(self
+            .roots
+            .iter()
+            .map(
+                |&src| match read(&self.bufs, &self.inputs, &resolved, src) {
+                    ValRef::S(v) => Value::Scalar(v),
+                    ValRef::M(m) => Value::Matrix(m.to_owned()),
+                },
+            )
+            .collect())
+    }
+
+    /// The `(rows, inner, cols)` of every matrix product the plan performs, in order
+    /// (solves and inverses excluded); for inspecting the chosen product order.
+    pub fn matmul_shapes(&self) -> Vec<(usize, usize, usize)> {
+        let dims = |o: &Operand| {
+            let (r, c) = match o.src {
+                Src::Buf(b) => self.bufs[b].dims(),
+                Src::Input(k) => (self.inputs[k].rows, self.inputs[k].cols),
+            };
+            if o.transposed {
+                (c, r)
+            } else {
+                (r, c)
+            }
+        };
+        let mut out = Vec::new();
+        for instr in &self.instrs {
+            if let Op::Chain(chain) = &instr.op {
+                for step in &chain.steps {
+                    if let Step::MatMul { lhs, rhs, .. } = step {
+                        let ((m, k), (_, n)) = (dims(lhs), dims(rhs));
+                        out.push((m, k, n));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The number of solves (from `inv(A) * B`) the plan performs.
+    pub fn solve_count(&self) -> usize {
+        self.instrs
+            .iter()
+            .map(|i| match &i.op {
+                Op::Chain(c) => c
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s, Step::Solve { .. }))
+                    .count(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Checks the inputs against the compiled shapes and lists them by slot.
+    fn resolve<'a>(&self, inputs: &'a Inputs) -> Result<Vec<&'a Mat<f64>>, EvalError> {
+        self.inputs
+            .iter()
+            .map(|slot| {
+                let m = if slot.differential {
+                    inputs.differential(slot.sym)
+                } else {
+                    inputs.get(slot.sym)
+                };
+                let m = m.ok_or_else(|| InputError::Missing {
+                    name: slot.name.clone(),
+                })?;
+                if (m.nrows(), m.ncols()) != (slot.rows, slot.cols) {
+                    return Err(InputError::ShapeMismatch {
+                        name: slot.name.clone(),
+                        declared: format!("{} ({} × {} here)", slot.declared, slot.rows, slot.cols),
+                        given: format!("{} × {}", m.nrows(), m.ncols()),
+                    }
+                    .into());
+                }
+                Ok(m)
+            })
+            .collect()
+    }
+}
+
+struct Compiler<'g> {
+    graph: &'g Graph,
+    roots: &'g [Id],
+    sizes: &'g Sizes,
+    uses: Vec<u32>,
+    needed: Vec<bool>,
+    recipes: Vec<Option<Recipe>>,
+    src: Vec<Option<Src>>,
+    bufs: Vec<Value>,
+    inputs: Vec<InputSlot>,
+}
+
+impl<'g> Compiler<'g> {
+    fn new(graph: &'g Graph, roots: &'g [Id], sizes: &'g Sizes) -> Compiler<'g> {
+        let n = graph.len();
+        Compiler {
+            graph,
+            roots,
+            sizes,
+            uses: vec![0; n],
+            needed: vec![false; n],
+            recipes: (0..n).map(|_| None).collect(),
+            src: vec![None; n],
+            bufs: Vec::new(),
+            inputs: Vec::new(),
+        }
+    }
+
+    fn compile(mut self) -> Result<Plan, EvalError> {
+        let graph = self.graph;
+        let reach = graph.reachable(self.roots);
+        for &id in &reach {
+            for c in graph.node(id).children() {
+                self.uses[c.index()] += 1;
+            }
+        }
+        for &r in self.roots {
+            self.uses[r.index()] += 1;
+            self.needed[r.index()] = true;
+        }
+        // Parents come after children, so walking backwards decides every parent's
+        // recipe (and which children it reads) before the children are visited.
+        for &id in reach.iter().rev() {
+            if self.needed[id.index()] {
+                let recipe = self.recipe(id)?;
+                self.recipes[id.index()] = Some(recipe);
+            }
+        }
+        let mut instrs = Vec::new();
+        for &id in &reach {
+            if let Some(recipe) = self.recipes[id.index()].take() {
+                if let Some(instr) = self.lower(id, recipe)? {
+                    instrs.push(instr);
+                }
+            }
+        }
+        let roots = self
+            .roots
+            .iter()
+            .map(|r| self.src[r.index()].expect("roots are lowered"))
+            .collect();
+        Ok(Plan {
+            instrs,
+            bufs: self.bufs,
+            inputs: self.inputs,
+            roots,
+        })
+    }
+
+    fn need(&mut self, id: Id) {
+        self.needed[id.index()] = true;
+    }
+
+    fn is_scalar(&self, id: Id) -> bool {
+        self.graph.shape(id).is_scalar()
+    }
+
+    /// Decides how `id` is computed and marks what it reads as needed.
+    fn recipe(&mut self, id: Id) -> Result<Recipe, EvalError> {
+        let graph = self.graph;
+        match graph.node(id) {
+            Node::Mul(..) => {
+                let mut scalars = Vec::new();
+                let mut factors = Vec::new();
+                let mut negate = false;
+                self.collect(id, true, &mut scalars, &mut factors, &mut negate);
+                for &s in &scalars {
+                    self.need(s);
+                }
+                for f in &factors {
+                    self.need(f.id);
+                }
+                Ok(Recipe::Chain {
+                    scalars,
+                    negate,
+                    factors,
+                })
+            }
+            Node::Pow(a, b) if !self.is_scalar(a) => {
+                let k = match graph.node(b) {
+                    Node::Const(r) if r.value().fract() == 0.0 && r.value().abs() <= 1e9 => {
+                        r.value() as i64
+                    }
+                    _ => {
+                        return Err(EvalError::Unsupported {
+                            node: id,
+                            problem: "a matrix power needs a constant integer exponent".to_string(),
+                        })
+                    }
+                };
+                self.need(a);
+                Ok(Recipe::MatPow(k))
+            }
+            node => {
+                for c in node.children() {
+                    self.need(c);
+                }
+                Ok(Recipe::Direct)
+            }
+        }
+    }
+
+    /// Flattens the product `id` into scalar and matrix factors. Unshared inner
+    /// products, negations and scalings are absorbed; transposes become views and an
+    /// unshared `inv(A)` a solve.
+    fn collect(
+        &self,
+        id: Id,
+        top: bool,
+        scalars: &mut Vec<Id>,
+        factors: &mut Vec<Factor>,
+        negate: &mut bool,
+    ) {
+        let graph = self.graph;
+        let unshared = |c: Id| top || self.uses[c.index()] == 1;
+        match graph.node(id) {
+            Node::Mul(a, b)
+                if top
+                    || (unshared(id)
+                        && (!self.is_scalar(id) || (self.is_scalar(a) && self.is_scalar(b)))) =>
+            {
+                self.collect(a, false, scalars, factors, negate);
+                self.collect(b, false, scalars, factors, negate);
+            }
+            Node::Neg(a) if !top && self.uses[id.index()] == 1 => {
+                *negate = !*negate;
+                self.collect(a, false, scalars, factors, negate);
+            }
+            _ if self.is_scalar(id) => scalars.push(id),
+            Node::Transpose(a) if !self.is_scalar(a) => factors.push(Factor {
+                id: a,
+                transposed: true,
+                inverse: false,
+            }),
+            Node::Apply(Func::Inv, a) if self.uses[id.index()] == 1 => factors.push(Factor {
+                id: a,
+                transposed: false,
+                inverse: true,
+            }),
+            _ => factors.push(Factor {
+                id,
+                transposed: false,
+                inverse: false,
+            }),
+        }
+    }
+
+    fn dims(&self, id: Id) -> Result<(usize, usize), EvalError> {
+        Ok(self.sizes.shape(self.graph, self.graph.shape(id))?)
+    }
+
+    fn new_buf(&mut self, scalar: bool, rows: usize, cols: usize) -> usize {
+        self.bufs.push(if scalar {
+            Value::Scalar(0.0)
+        } else {
+            Value::Matrix(Mat::zeros(rows, cols))
+        });
+        self.bufs.len() - 1
+    }
+
+    fn input(&mut self, id: Id, sym: Sym, differential: bool) -> Result<Src, EvalError> {
+        let graph = self.graph;
+        let (rows, cols) = self.dims(id)?;
+        let name = graph.name(sym);
+        let declared = graph
+            .variable(sym)
+            .map(|v| declared_shape(graph, v))
+            .unwrap_or_else(|| "scalar".to_string());
+        self.inputs.push(InputSlot {
+            sym,
+            differential,
+            scalar: self.is_scalar(id),
+            name: if differential {
+                format!("d{name}")
+            } else {
+                name.to_string()
+            },
+            declared,
+            rows,
+            cols,
+        });
+        Ok(Src::Input(self.inputs.len() - 1))
+    }
+
+    fn src_of(&self, id: Id) -> Src {
+        self.src[id.index()].expect("children are lowered before parents")
+    }
+
+    /// Assigns `id` its buffer (or input) and builds its instruction.
+    fn lower(&mut self, id: Id, recipe: Recipe) -> Result<Option<Instr>, EvalError> {
+        let graph = self.graph;
+        let node = graph.node(id);
+        let scalar = self.is_scalar(id);
+        let (rows, cols) = self.dims(id)?;
+        // Leaves are inputs or constants filled in once.
+        let constant = match node {
+            Node::Var(sym) => {
+                self.src[id.index()] = Some(self.input(id, sym, false)?);
+                return Ok(None);
+            }
+            Node::Differential(sym) => {
+                self.src[id.index()] = Some(self.input(id, sym, true)?);
+                return Ok(None);
+            }
+            Node::Const(r) => Some(Value::Scalar(r.value())),
+            Node::DimValue(d) => Some(Value::Scalar(self.sizes.get(d).ok_or_else(|| {
+                InputError::UnboundDimension {
+                    dim: graph.name(d).to_string(),
+                }
+            })? as f64)),
+            Node::Eye(_) => Some(Value::Matrix(Mat::identity(rows, cols))),
+            Node::Ones(_) => Some(Value::Matrix(Mat::from_fn(rows, cols, |_, _| 1.0))),
+            Node::Zeros(_) if scalar => Some(Value::Scalar(0.0)),
+            Node::Zeros(_) => Some(Value::Matrix(Mat::zeros(rows, cols))),
+            _ => None,
+        };
+        if let Some(value) = constant {
+            self.bufs.push(value);
+            self.src[id.index()] = Some(Src::Buf(self.bufs.len() - 1));
+            return Ok(None);
+        }
+        let op = match recipe {
+            Recipe::Chain {
+                scalars,
+                negate,
+                factors,
+            } => Op::Chain(self.chain(scalar, rows, cols, scalars, negate, factors)?),
+            Recipe::MatPow(k) => {
+                let Node::Pow(a, _) = node else {
+                    unreachable!("only powers get this recipe")
+                };
+                Op::MatPow(self.src_of(a), k)
+            }
+            Recipe::Direct => {
+                let s = |c: Id| self.src_of(c);
+                match node {
+                    Node::Add(a, b) => Op::Add(s(a), s(b)),
+                    Node::Neg(a) => Op::Neg(s(a)),
+                    Node::Div(a, b) => Op::Div(s(a), s(b)),
+                    Node::Pow(a, b) => Op::Pow(s(a), s(b)),
+                    Node::ElemMul(a, b) => Op::ElemMul(s(a), s(b)),
+                    Node::ElemDiv(a, b) => Op::ElemDiv(s(a), s(b)),
+                    Node::ElemPow(a, b) => Op::ElemPow(s(a), s(b)),
+                    Node::Transpose(a) => Op::Transpose(s(a)),
+                    Node::Inner(a, b) => Op::Inner(s(a), s(b)),
+                    Node::Apply(f, a) => match f {
+                        _ if f.is_elementwise() => Op::Map(f, s(a)),
+                        _ if f.is_reduction() => Op::Reduce(f, s(a)),
+                        Func::Inv => Op::Inv(s(a)),
+                        Func::Softmax => Op::Softmax(s(a)),
+                        Func::Diag if graph.shape(a).cols == matdiff_core::Dim::ONE => {
+                            Op::DiagToMatrix(s(a))
+                        }
+                        Func::Diag => Op::DiagOfMatrix(s(a)),
+                        _ => unreachable!(
+                            "every function is elementwise, a reduction, inv, softmax or diag"
+                        ),
+                    },
+                    _ => unreachable!("leaves and products are handled above"),
+                }
+            }
+        };
+        let dst = self.new_buf(scalar, rows, cols);
+        self.src[id.index()] = Some(Src::Buf(dst));
+        Ok(Some(Instr { node: id, dst, op }))
+    }
+
+    /// Plans a product chain: solves right to left at each inverse factor, and the
+    /// cheapest order (by multiply-adds for the bound sizes) between them.
+    fn chain(
+        &mut self,
+        scalar: bool,
+        rows: usize,
+        cols: usize,
+        scalars: Vec<Id>,
+        negate: bool,
+        factors: Vec<Factor>,
+    ) -> Result<Chain, EvalError> {
+        let scalars: Vec<Src> = scalars.iter().map(|&s| self.src_of(s)).collect();
+        let mut chain = Chain {
+            scalars,
+            negate,
+            steps: Vec::new(),
+            single: None,
+            scalar_from: None,
+        };
+        if factors.is_empty() {
+            return Ok(chain);
+        }
+        // The final step writes the node's own buffer, except for a 1 × 1 result kept
+        // as a scalar: that goes through a temporary.
+        let final_dst = if scalar {
+            self.temp(rows, cols)
+        } else {
+            usize::MAX
+        };
+        chain.scalar_from = scalar.then_some(final_dst);
+        let mut ops: Vec<(Operand, (usize, usize), bool)> = Vec::with_capacity(factors.len());
+        for f in &factors {
+            let (r, c) = self.dims(f.id)?;
+            let dims = if f.transposed { (c, r) } else { (r, c) };
+            ops.push((
+                Operand {
+                    src: self.src_of(f.id),
+                    transposed: f.transposed,
+                },
+                dims,
+                f.inverse,
+            ));
+        }
+        while let Some(j) = ops.iter().rposition(|o| o.2) {
+            let (a, (n, _), _) = ops[j];
+            if j + 1 == ops.len() {
+                // inv(A) ends the chain: form the inverse.
+                let whole = ops.len() == 1;
+                let dst = if whole { final_dst } else { self.temp(n, n) };
+                chain.steps.push(Step::Inverse { dst, a: a.src });
+                if whole {
+                    return Ok(chain);
+                }
+                ops[j] = (
+                    Operand {
+                        src: Src::Buf(dst),
+                        transposed: false,
+                    },
+                    (n, n),
+                    false,
+                );
+                continue;
+            }
+            let right: Vec<_> = ops.drain(j + 1..).collect();
+            let c = right[right.len() - 1].1 .1;
+            let rhs = self.product(&mut chain, &right, None);
+            let dst = if j == 0 { final_dst } else { self.temp(n, c) };
+            chain.steps.push(Step::Solve { dst, a: a.src, rhs });
+            if j == 0 {
+                return Ok(chain);
+            }
+            ops[j] = (
+                Operand {
+                    src: Src::Buf(dst),
+                    transposed: false,
+                },
+                (n, c),
+                false,
+            );
+        }
+        if ops.len() == 1 {
+            chain.single = Some(ops[0].0);
+            chain.scalar_from = None;
+            return Ok(chain);
+        }
+        self.product(&mut chain, &ops, Some(final_dst));
+        Ok(chain)
+    }
+
+    fn temp(&mut self, rows: usize, cols: usize) -> usize {
+        self.new_buf(false, rows, cols)
+    }
+
+    /// Multiplies `ops` (no inverses) in the cheapest order; the last product goes to
+    /// `dst` when given. A single operand is returned as is.
+    fn product(
+        &mut self,
+        chain: &mut Chain,
+        ops: &[(Operand, (usize, usize), bool)],
+        dst: Option<usize>,
+    ) -> Operand {
+        let n = ops.len();
+        if n == 1 && dst.is_none() {
+            return ops[0].0;
+        }
+        // dims: p[i] × p[i + 1] for factor i.
+        let mut p: Vec<usize> = ops.iter().map(|o| o.1 .0).collect();
+        p.push(ops[n - 1].1 .1);
+        let mut cost = vec![vec![0usize; n]; n];
+        let mut split = vec![vec![0usize; n]; n];
+        for len in 2..=n {
+            for i in 0..=n - len {
+                let j = i + len - 1;
+                cost[i][j] = usize::MAX;
+                for k in i..j {
+                    let c = cost[i][k]
+                        .saturating_add(cost[k + 1][j])
+                        .saturating_add(p[i].saturating_mul(p[k + 1]).saturating_mul(p[j + 1]));
+                    if c < cost[i][j] {
+                        cost[i][j] = c;
+                        split[i][j] = k;
+                    }
+                }
+            }
+        }
+        self.emit(chain, ops, &p, &split, 0, n - 1, dst)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        chain: &mut Chain,
+        ops: &[(Operand, (usize, usize), bool)],
+        p: &[usize],
+        split: &[Vec<usize>],
+        i: usize,
+        j: usize,
+        dst: Option<usize>,
+    ) -> Operand {
+        if i == j {
+            return ops[i].0;
+        }
+        let k = split[i][j];
+        let lhs = self.emit(chain, ops, p, split, i, k, None);
+        let rhs = self.emit(chain, ops, p, split, k + 1, j, None);
+        let dst = dst.unwrap_or_else(|| self.temp(p[i], p[j + 1]));
+        chain.steps.push(Step::MatMul { dst, lhs, rhs });
+        Operand {
+            src: Src::Buf(dst),
+            transposed: false,
+        }
+    }
+}
+
+fn read<'a>(
+    bufs: &'a [Value],
+    slots: &[InputSlot],
+    inputs: &[&'a Mat<f64>],
+    src: Src,
+) -> ValRef<'a> {
+    match src {
+        Src::Buf(b) => match &bufs[b] {
+            Value::Scalar(v) => ValRef::S(*v),
+            Value::Matrix(m) => ValRef::M(m.as_ref()),
+        },
+        Src::Input(k) if slots[k].scalar => ValRef::S(inputs[k][(0, 0)]),
+        Src::Input(k) => ValRef::M(inputs[k].as_ref()),
+    }
+}
+
+fn operand<'a>(
+    bufs: &'a [Value],
+    slots: &[InputSlot],
+    inputs: &[&'a Mat<f64>],
+    o: Operand,
+) -> MatRef<'a, f64> {
+    let m = match read(bufs, slots, inputs, o.src) {
+        ValRef::M(m) => m,
+        ValRef::S(_) => unreachable!("matrix factors are never scalars"),
+    };
+    if o.transposed {
+        m.transpose()
+    } else {
+        m
+    }
+}
+
+fn par_for(flops: usize) -> Par {
+    if flops > PARALLEL_FLOPS {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    }
+}
+
+fn mat_out(out: &mut Value) -> &mut Mat<f64> {
+    match out {
+        Value::Matrix(m) => m,
+        Value::Scalar(_) => unreachable!("matrix results have matrix buffers"),
+    }
+}
+
+fn position(m: MatRef<'_, f64>, i: usize, j: usize) -> String {
+    if m.nrows() == 1 && m.ncols() == 1 {
+        String::new()
+    } else if m.ncols() == 1 {
+        format!(" at [{i}]")
+    } else {
+        format!(" at [{i}][{j}]")
+    }
+}
+
+fn domain(node: Id, problem: impl Into<String>) -> EvalError {
+    EvalError::Domain {
+        node,
+        problem: problem.into(),
+    }
+}
+
+/// Names the likely cause when an operation produced a NaN or an infinity.
+fn non_finite(node: Id, op: &Op) -> EvalError {
+    match op {
+        Op::ElemDiv(..) => domain(node, "division by a zero entry"),
+        Op::Pow(..) | Op::ElemPow(..) => domain(
+            node,
+            "power of a negative number to a non-integer exponent, or of zero to a negative one",
+        ),
+        _ => EvalError::NonFinite {
+            node,
+            what: "overflow or an undefined operation".to_string(),
+        },
+    }
+}
+
+/// `f` entrywise over `a` and `b`, broadcasting a scalar operand.
+fn zip_into(out: &mut Value, a: ValRef<'_>, b: ValRef<'_>, f: impl Fn(f64, f64) -> f64) {
+    match (a, b, out) {
+        (ValRef::S(x), ValRef::S(y), Value::Scalar(o)) => *o = f(x, y),
+        (ValRef::S(x), ValRef::S(y), Value::Matrix(o)) => o[(0, 0)] = f(x, y),
+        (a, b, Value::Matrix(o)) => {
+            for j in 0..o.ncols() {
+                for i in 0..o.nrows() {
+                    let x = match a {
+                        ValRef::S(x) => x,
+                        ValRef::M(m) => m[(i, j)],
+                    };
+                    let y = match b {
+                        ValRef::S(y) => y,
+                        ValRef::M(m) => m[(i, j)],
+                    };
+                    o[(i, j)] = f(x, y);
+                }
+            }
+        }
+        (_, _, Value::Scalar(_)) => unreachable!("a scalar result has scalar operands"),
+    }
+}
+
+/// Calls `f` with the operand as a matrix (a scalar as 1 × 1).
+fn with_matrix<T>(v: ValRef<'_>, f: impl FnOnce(MatRef<'_, f64>) -> T) -> T {
+    match v {
+        ValRef::M(m) => f(m),
+        ValRef::S(x) => {
+            let m = Mat::from_fn(1, 1, |_, _| x);
+            f(m.as_ref())
+        }
+    }
+}
+
+fn set(out: &mut Value, v: f64) {
+    match out {
+        Value::Scalar(o) => *o = v,
+        Value::Matrix(m) => m[(0, 0)] = v,
+    }
+}
+
+fn exec(
+    op: &Op,
+    bufs: &mut [Value],
+    slots: &[InputSlot],
+    inputs: &[&Mat<f64>],
+    out: &mut Value,
+    node: Id,
+) -> Result<(), EvalError> {
+    if let Op::Chain(chain) = op {
+        return exec_chain(chain, bufs, slots, inputs, out, node);
+    }
+    let r = |s: Src| read(bufs, slots, inputs, s);
+    match *op {
+        Op::Neg(a) => zip_into(out, r(a), ValRef::S(0.0), |x, _| -x),
+        Op::Add(a, b) => zip_into(out, r(a), r(b), |x, y| x + y),
+        Op::ElemMul(a, b) => zip_into(out, r(a), r(b), |x, y| x * y),
+        Op::ElemDiv(a, b) => zip_into(out, r(a), r(b), |x, y| x / y),
+        Op::ElemPow(a, b) => zip_into(out, r(a), r(b), f64::powf),
+        Op::Div(a, b) => {
+            let ValRef::S(d) = r(b) else {
+                unreachable!("division is by a scalar")
+            };
+            if d == 0.0 {
+                return Err(domain(node, "division by zero"));
+            }
+            zip_into(out, r(a), ValRef::S(d), |x, y| x / y);
+        }
+        Op::Pow(a, b) => {
+            let (ValRef::S(x), ValRef::S(y)) = (r(a), r(b)) else {
+                unreachable!("scalar powers have scalar operands")
+            };
+            if x < 0.0 && y.fract() != 0.0 {
+                return Err(domain(
+                    node,
+                    format!("power of a negative number ({x}) to a non-integer exponent ({y})"),
+                ));
+            }
+            if x == 0.0 && y < 0.0 {
+                return Err(domain(node, "power of zero to a negative exponent"));
+            }
+            set(out, x.powf(y));
+        }
+        Op::Map(f, a) => {
+            let a = r(a);
+            match (a, &mut *out) {
+                (ValRef::S(x), o) => {
+                    let v = kernels::elementwise(f, x)
+                        .map_err(|p| domain(node, format!("{p} ({x})")))?;
+                    set(o, v);
+                }
+                (ValRef::M(m), Value::Matrix(o)) => {
+                    for j in 0..m.ncols() {
+                        for i in 0..m.nrows() {
+                            let x = m[(i, j)];
+                            o[(i, j)] = kernels::elementwise(f, x).map_err(|p| {
+                                domain(node, format!("{p} ({x}{})", position(m, i, j)))
+                            })?;
+                        }
+                    }
+                }
+                (ValRef::M(m), Value::Scalar(o)) => {
+                    let x = m[(0, 0)];
+                    *o = kernels::elementwise(f, x)
+                        .map_err(|p| domain(node, format!("{p} ({x})")))?;
+                }
+            }
+        }
+        Op::Transpose(a) => match r(a) {
+            ValRef::S(x) => set(out, x),
+            ValRef::M(m) => mat_out(out).copy_from(m.transpose()),
+        },
+        Op::Inner(a, b) => {
+            let mut sum = 0.0;
+            with_matrix(r(a), |ma| {
+                with_matrix(r(b), |mb| {
+                    for j in 0..ma.ncols() {
+                        for i in 0..ma.nrows() {
+                            sum += ma[(i, j)] * mb[(i, j)];
+                        }
+                    }
+                })
+            });
+            set(out, sum);
+        }
+        Op::Reduce(f, a) => {
+            let v = with_matrix(r(a), |m| reduce(f, m)).map_err(|p| domain(node, p))?;
+            set(out, v);
+        }
+        Op::Inv(a) => {
+            let inv = with_matrix(r(a), |m| {
+                let lu = Lu::new(m);
+                match lu.singular() {
+                    Some(p) => Err(domain(node, format!("inv of a singular matrix: {p}"))),
+                    None => Ok(lu.inverse()),
+                }
+            })?;
+            match out {
+                Value::Scalar(o) => *o = inv[(0, 0)],
+                Value::Matrix(o) => *o = inv,
+            }
+        }
+        Op::MatPow(a, k) => {
+            let ValRef::M(m) = r(a) else {
+                unreachable!("matrix powers have a matrix base")
+            };
+            *mat_out(out) = matrix_power(m, k).map_err(|p| domain(node, p))?;
+        }
+        Op::DiagToMatrix(a) => {
+            let o = mat_out(out);
+            o.fill(0.0);
+            match r(a) {
+                ValRef::S(x) => o[(0, 0)] = x,
+                ValRef::M(v) => {
+                    for i in 0..v.nrows() {
+                        o[(i, i)] = v[(i, 0)];
+                    }
+                }
+            }
+        }
+        Op::DiagOfMatrix(a) => match r(a) {
+            ValRef::S(x) => set(out, x),
+            ValRef::M(m) => {
+                let o = mat_out(out);
+                for i in 0..m.nrows() {
+                    o[(i, 0)] = m[(i, i)];
+                }
+            }
+        },
+        Op::Softmax(a) => match r(a) {
+            ValRef::S(_) => set(out, 1.0),
+            ValRef::M(m) => kernels::softmax(m, mat_out(out)),
+        },
+        Op::Chain(_) => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+/// A reduction to a scalar; `Err(problem)` outside its domain.
+fn reduce(f: Func, m: MatRef<'_, f64>) -> Result<f64, String> {
+    Ok(match f {
+        Func::Tr => (0..m.nrows().min(m.ncols())).map(|i| m[(i, i)]).sum(),
+        Func::Det => Lu::new(m).determinant(),
+        Func::Logdet => kernels::logdet(m)?,
+        Func::Sum => {
+            let mut s = 0.0;
+            kernels::for_each(m, |x| s += x);
+            s
+        }
+        Func::Norm1 => {
+            let mut s = 0.0;
+            kernels::for_each(m, |x| s += x.abs());
+            s
+        }
+        Func::Norm2 => m.norm_l2(),
+        Func::Logsumexp => kernels::logsumexp(m),
+        _ => unreachable!("only reductions are reduced"),
+    })
+}
+
+/// `A^k` by repeated squaring; a negative k inverts first.
+fn matrix_power(a: MatRef<'_, f64>, k: i64) -> Result<Mat<f64>, String> {
+    let n = a.nrows();
+    let mut base = if k < 0 {
+        let lu = Lu::new(a);
+        if let Some(p) = lu.singular() {
+            return Err(format!("negative power of a singular matrix: {p}"));
+        }
+        lu.inverse()
+    } else {
+        a.to_owned()
+    };
+    let mut result: Option<Mat<f64>> = None;
+    let mut e = k.unsigned_abs();
+    let mut scratch = Mat::zeros(n, n);
+    while e > 0 {
+        if e & 1 == 1 {
+            result = Some(match result {
+                None => base.clone(),
+                Some(r) => {
+                    matmul(
+                        scratch.as_mut(),
+                        Accum::Replace,
+                        r.as_ref(),
+                        base.as_ref(),
+                        1.0,
+                        par_for(n * n * n),
+                    );
+                    scratch.clone()
+                }
+            });
+        }
+        e >>= 1;
+        if e > 0 {
+            matmul(
+                scratch.as_mut(),
+                Accum::Replace,
+                base.as_ref(),
+                base.as_ref(),
+                1.0,
+                par_for(n * n * n),
+            );
+            std::mem::swap(&mut base, &mut scratch);
+        }
+    }
+    Ok(result.unwrap_or_else(|| Mat::identity(n, n)))
+}
+
+fn exec_chain(
+    chain: &Chain,
+    bufs: &mut [Value],
+    slots: &[InputSlot],
+    inputs: &[&Mat<f64>],
+    out: &mut Value,
+    node: Id,
+) -> Result<(), EvalError> {
+    let mut alpha = if chain.negate { -1.0 } else { 1.0 };
+    for &s in &chain.scalars {
+        match read(bufs, slots, inputs, s) {
+            ValRef::S(x) => alpha *= x,
+            ValRef::M(m) => alpha *= m[(0, 0)],
+        }
+    }
+    if chain.steps.is_empty() {
+        match chain.single {
+            None => set(out, alpha),
+            Some(o) => {
+                let m = operand(bufs, slots, inputs, o);
+                match out {
+                    Value::Scalar(s) => *s = alpha * m[(0, 0)],
+                    Value::Matrix(dst) => {
+                        for j in 0..m.ncols() {
+                            for i in 0..m.nrows() {
+                                dst[(i, j)] = alpha * m[(i, j)];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Ok(());
+    }
+    let last = chain.steps.len() - 1;
+    for (k, step) in chain.steps.iter().enumerate() {
+        let dst = match step {
+            Step::MatMul { dst, .. } | Step::Solve { dst, .. } | Step::Inverse { dst, .. } => *dst,
+        };
+        // The final step of a matrix-valued chain writes the node's own buffer.
+        let to_out = k == last && chain.scalar_from.is_none();
+        let mut target = if to_out {
+            std::mem::take(out)
+        } else {
+            std::mem::take(&mut bufs[dst])
+        };
+        let result = (|| -> Result<(), EvalError> {
+            let t = mat_out(&mut target);
+            match *step {
+                Step::MatMul { lhs, rhs, .. } => {
+                    let l = operand(bufs, slots, inputs, lhs);
+                    let r = operand(bufs, slots, inputs, rhs);
+                    let flops = l.nrows() * l.ncols() * r.ncols();
+                    matmul(t.as_mut(), Accum::Replace, l, r, 1.0, par_for(flops));
+                }
+                Step::Solve { a, rhs, .. } => {
+                    let lu = with_matrix(read(bufs, slots, inputs, a), Lu::new);
+                    if let Some(p) = lu.singular() {
+                        return Err(domain(node, format!("inv of a singular matrix: {p}")));
+                    }
+                    *t = lu.solve(operand(bufs, slots, inputs, rhs));
+                }
+                Step::Inverse { a, .. } => {
+                    let lu = with_matrix(read(bufs, slots, inputs, a), Lu::new);
+                    if let Some(p) = lu.singular() {
+                        return Err(domain(node, format!("inv of a singular matrix: {p}")));
+                    }
+                    *t = lu.inverse();
+                }
+            }
+            Ok(())
+        })();
+        if to_out {
+            *out = target;
+        } else {
+            bufs[dst] = target;
+        }
+        result?;
+    }
+    match chain.scalar_from {
+        Some(t) => {
+            let v = bufs[t].as_scalar().unwrap_or(f64::NAN);
+            set(out, alpha * v);
+        }
+        None if alpha != 1.0 => {
+            let o = mat_out(out);
+            for j in 0..o.ncols() {
+                for i in 0..o.nrows() {
+                    o[(i, j)] *= alpha;
+                }
+            }
+        }
+        None => {}
+    }
+    Ok(())
+}
