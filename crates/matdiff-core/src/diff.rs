@@ -108,7 +108,8 @@ pub fn derive(f: &mut Function, wrt: &str, order: u8) -> Result<Derivative, Diff
 }
 
 /// Rewrites known compositions into the built-ins whose derivatives read better
-/// and evaluate stably: `log(1 + exp(z))` → `softplus(z)`.
+/// and evaluate stably: `log(1 + exp(z))` → `softplus(z)`,
+/// `log(softmax(z))` → `z - logsumexp(z)`.
 pub fn canonicalize(g: &mut Graph, root: Id) -> Id {
     let order = g.reachable(&[root]);
     let mut map: BTreeMap<Id, Id> = BTreeMap::new();
@@ -129,9 +130,14 @@ pub fn canonicalize(g: &mut Graph, root: Id) -> Id {
             leaf => leaf,
         };
         let new = match node {
-            Node::Apply(Func::Log, arg) => match softplus_argument(g, arg) {
-                Some(z) => g.apply(Func::Softplus, z),
-                None => g.add(node),
+            Node::Apply(Func::Log, arg) => match (softplus_argument(g, arg), g.node(arg)) {
+                (Some(z), _) => g.apply(Func::Softplus, z),
+                // log(softmax(z)) = z − logsumexp(z).
+                (None, Node::Apply(Func::Softmax, z)) => {
+                    let lse = g.apply(Func::Logsumexp, z);
+                    g.sub(z, lse)
+                }
+                _ => g.add(node),
             },
             _ => g.add(node),
         };
