@@ -71,6 +71,8 @@ const CASES: &[(&str, &str)] = &[
     ("⟨a, b⟩ + xᵀ·y", ""),
     ("0*ones(n)*ones(m)'", ""),
     ("0*ones(n)", ""),
+    ("(0*ones(n))*ones(m)'", ""),
+    ("0*ones(n)'*A", ""),
     ("x - -(2)", ""),
     ("A*B*C - A*(B*C)", ""),
     ("p'*log(p ./ q)", ""),
