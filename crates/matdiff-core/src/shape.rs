@@ -874,7 +874,7 @@ impl<'a> Infer<'a> {
                 )
                 .with_label(arg.span, format!("this is {shown}"));
                 if self.is_one(r) && !self.is_one(c) {
-                    d = d.with_note("transpose the row vector: softmax(x')");
+                    d = d.with_note("transpose the row vector into a column");
                 }
                 d = self.declared_labels(d, &[arg]);
                 d = self.guess_note(d, arg, "vector");
