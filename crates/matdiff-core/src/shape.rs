@@ -119,7 +119,8 @@ impl Texts<'_> {
                     };
                     let folded = match (self.slice(gap), self.slice(inner.span)) {
                         (Some(minus), Some(number)) => {
-                            matches!(minus, "-" | "−")
+                            // The span of a parenthesised `(-2)` includes the `(`.
+                            matches!(minus.trim_start_matches(['(', ' ']), "-" | "−")
                                 && number.starts_with(|c: char| c.is_ascii_digit() || c == '.')
                         }
                         _ => matches!(gap.end - gap.start, 1 | 3),
@@ -661,16 +662,9 @@ impl<'a> Infer<'a> {
             };
             d = d.with_note(format!("the {side} disagree: {x} vs {y}"));
         }
-        let wanted = if both_columns || both_rows || column_row {
-            None
-        } else {
-            Some("matrix")
-        };
         d = self.declared_labels(d, &[lhs.0, rhs.0]);
-        if let Some(w) = wanted {
-            d = self.guess_note(d, lhs.0, w);
-            d = self.guess_note(d, rhs.0, w);
-        } else {
+        if !column_row {
+            // A guessed name of another kind than its partner may be the mistake.
             for (e, other) in [(lhs, rhs), (rhs, lhs)] {
                 let want = self.kind_word(other.1);
                 d = self.guess_note(d, e.0, &want);
@@ -880,7 +874,7 @@ impl<'a> Infer<'a> {
                 )
                 .with_label(arg.span, format!("this is {shown}"));
                 if self.is_one(r) && !self.is_one(c) {
-                    d = d.with_note("transpose the row vector: softmax(x')");
+                    d = d.with_note("transpose the row vector into a column");
                 }
                 d = self.declared_labels(d, &[arg]);
                 d = self.guess_note(d, arg, "vector");
@@ -969,6 +963,12 @@ impl<'a> Infer<'a> {
     }
 
     fn guess_note(&self, d: Diagnostic, e: &Expr, wanted: &str) -> Diagnostic {
+        let same_kind = self
+            .guessed_name(e)
+            .is_some_and(|n| self.vars[self.var_index[n]].kind.keyword() == wanted);
+        if same_kind {
+            return d;
+        }
         self.guess_note_with(d, e, |n| format!("declare `{n}: {wanted}` if it is one"))
     }
 
