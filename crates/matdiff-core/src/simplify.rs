@@ -24,6 +24,19 @@ pub fn simplify(g: &mut Graph, id: Id) -> Id {
         g,
         cache: HashMap::new(),
         keys: HashMap::new(),
+        keep_inner: false,
+    };
+    s.simplify(id)
+}
+
+/// Like [`simplify`], but inner products of vectors stay `<u, v>` rather than
+/// becoming `u'*v`: the spelling of the lines of a derivation.
+pub fn simplify_keeping_inner(g: &mut Graph, id: Id) -> Id {
+    let mut s = Simplifier {
+        g,
+        cache: HashMap::new(),
+        keys: HashMap::new(),
+        keep_inner: true,
     };
     s.simplify(id)
 }
@@ -79,6 +92,7 @@ struct Simplifier<'g> {
     g: &'g mut Graph,
     cache: HashMap<Id, Id>,
     keys: HashMap<Id, Vec<u32>>,
+    keep_inner: bool,
 }
 
 impl Simplifier<'_> {
@@ -92,6 +106,15 @@ impl Simplifier<'_> {
         self.cache.insert(id, out);
         self.cache.insert(out, out);
         out
+    }
+
+    fn has_differential(&self, id: Id) -> bool {
+        self.g.reachable(&[id]).into_iter().any(|n| {
+            matches!(
+                self.g.node(n),
+                Node::Differential(_) | Node::DifferentialOf(_)
+            )
+        })
     }
 
     fn is_scalar(&self, id: Id) -> bool {
@@ -111,6 +134,11 @@ impl Simplifier<'_> {
                 }
             }
             Node::Zeros(_) => Vec::new(),
+            Node::DifferentialOf(a) => {
+                let a = self.simplify(a);
+                let node = self.g.add(Node::DifferentialOf(a));
+                self.atom_term(node)
+            }
             Node::Var(_) | Node::DimValue(_) | Node::Differential(_) if g.shape(id).is_scalar() => {
                 vec![Term::scalar(id, 1)]
             }
@@ -517,7 +545,7 @@ impl Simplifier<'_> {
             return vec![t];
         }
         let shape = self.g.shape(a);
-        let inner = if shape.cols == Dim::ONE {
+        let inner = if shape.cols == Dim::ONE && !self.keep_inner {
             // Vectors: <u, v> = u'*v.
             let mut chain: Vec<Id> = Vec::new();
             let ut = Term {
@@ -532,7 +560,9 @@ impl Simplifier<'_> {
         } else {
             let x = self.build_chain(&ta.chain);
             let y = self.build_chain(&tb.chain);
-            let (x, y) = if self.compare(x, y) == Ordering::Greater {
+            // The differential goes last (<A, dX>), otherwise a stable order.
+            let (dx, dy) = (self.has_differential(x), self.has_differential(y));
+            let (x, y) = if (dx && !dy) || (dx == dy && self.compare(x, y) == Ordering::Greater) {
                 (y, x)
             } else {
                 (x, y)
@@ -875,9 +905,21 @@ impl Simplifier<'_> {
             });
         }
 
+        // `2/N*X'*r` when the denominator is a number or a dimension, else the
+        // denominator goes last: `2*x/(x'*x)`, `x/norm2(x)`.
+        let constant_like_den = den_scalars
+            .iter()
+            .all(|&(s, _)| matches!(self.g.node(s), Node::DimValue(_) | Node::Const(_)));
         let mut prefix: Option<Id> = None;
         if coef != 1.0 {
             prefix = Some(self.g.constant(coef));
+        }
+        // A numeric or dimension denominator goes with the coefficient: 2/N*….
+        if constant_like_den && !num_scalars.is_empty() && t.chain.is_empty() {
+            if let Some(d) = den.take() {
+                let c = prefix.unwrap_or_else(|| self.g.constant(1.0));
+                prefix = Some(self.g.add(Node::Div(c, d)));
+            }
         }
         for &(s, e) in &num_scalars {
             let p = self.power(s, e);
@@ -886,11 +928,6 @@ impl Simplifier<'_> {
                 Some(x) => self.g.add(Node::Mul(x, p)),
             });
         }
-        // `2/N*X'*r` when the denominator is a number or a dimension, else the
-        // denominator goes last: `2*x/(x'*x)`, `x/norm2(x)`.
-        let constant_like_den = den_scalars
-            .iter()
-            .all(|&(s, _)| matches!(self.g.node(s), Node::DimValue(_) | Node::Const(_)));
         let chain_first_style = !t.chain.is_empty() && (prefix.is_none() || !constant_like_den);
         let node = if chain_first_style {
             let mut factors = Vec::new();
@@ -1040,7 +1077,13 @@ impl Simplifier<'_> {
             Node::Ones(_) => vec![4],
             Node::Var(s) => vec![10, s.0],
             Node::DimValue(s) => vec![11, s.0],
-            Node::Differential(s) => vec![12, s.0],
+            // Differentials sort last: <X*w - y, dw>.
+            Node::Differential(s) => vec![200, s.0],
+            Node::DifferentialOf(a) => {
+                let mut k = vec![201];
+                k.extend(self.key(a));
+                k
+            }
             Node::Transpose(a) => {
                 let mut k = self.key(a);
                 k.push(90);

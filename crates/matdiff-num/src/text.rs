@@ -19,6 +19,7 @@ fn go(graph: &Graph, id: Id) -> (String, u8) {
         }
         Node::Var(s) | Node::DimValue(s) => (graph.name(s).to_string(), 4),
         Node::Differential(s) => (format!("d{}", graph.name(s)), 4),
+        Node::DifferentialOf(a) => (format!("d({})", go(graph, a).0), 4),
         Node::Eye(d) => (format!("eye({})", crate::inputs::dim_text(graph, d)), 4),
         Node::Ones(d) => (format!("ones({})", crate::inputs::dim_text(graph, d)), 4),
         Node::Zeros(_) => ("0".to_string(), 4),

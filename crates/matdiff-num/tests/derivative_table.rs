@@ -132,3 +132,18 @@ fn declarations_for(f: &matdiff_core::Function) -> String {
     }
     decls.join("; ")
 }
+
+#[test]
+fn the_linear_regression_derivation_reads_like_the_seminar() {
+    let mut f = parse_function("1/N * norm2(X*w - y)^2", "X: matrix(N,d)").unwrap();
+    let d = derive(&mut f, "w", 1).unwrap();
+    let steps = matdiff_core::diff::derivation(&mut f, &d).unwrap();
+    let lines: Vec<String> = steps
+        .iter()
+        .map(|s| format!("{}    ({})", print::text(&f.graph, s.expr), s.rule))
+        .collect();
+    insta::assert_snapshot!("linear_regression_steps", lines.join("\n"));
+    // The last line is the read-off gradient, the same node as the derivative.
+    let last = steps.last().unwrap().expr;
+    assert!(matches!(f.graph.node(last), matdiff_core::Node::Inner(g, _) if g == d.expr));
+}

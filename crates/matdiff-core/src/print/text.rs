@@ -73,6 +73,7 @@ impl Text<'_> {
             Node::Const(v) => number(v.value()),
             Node::Var(s) | Node::DimValue(s) => g.name(s).to_string(),
             Node::Differential(s) => format!("d{}", g.name(s)),
+            Node::DifferentialOf(a) => format!("d({})", self.raw(a)),
             Node::Eye(n) => format!("eye({})", self.dim(n)),
             Node::Ones(n) => format!("ones({})", self.dim(n)),
             Node::Zeros(shape) => match (shape.rows == Dim::ONE, shape.cols == Dim::ONE) {
