@@ -30,7 +30,7 @@ use crate::span::{SourceId, Span};
 /// diagnostics exactly when the input is a well-formed expression.
 pub fn parse_expr(src: &str, source: SourceId) -> (Option<Expr>, Vec<Diagnostic>) {
     let tokens = tokenize(src, source);
-    let mut parser = ExprParser::new(src, &tokens);
+    let mut parser = ExprParser::new(src, source, &tokens);
     let expr = parser.parse_whole();
     (expr, parser.diags)
 }
@@ -94,9 +94,12 @@ pub fn parse_program(src: &str, source: SourceId) -> (Program, Vec<Diagnostic>) 
         );
         expr_tokens = &rest[..i];
     }
-    let mut expr_parser = ExprParser::new(src, expr_tokens);
+    let mut expr_parser = ExprParser::new(src, source, expr_tokens);
     let expr = expr_parser.parse_whole();
     diags.extend(expr_parser.diags);
+    // Report in reading order: a misplaced declaration is found before the
+    // expression above it is parsed.
+    diags.sort_by_key(|d| d.primary_span().map(|s| s.start));
     (Program { decls, expr }, diags)
 }
 
@@ -155,7 +158,7 @@ struct ExprParser<'s> {
 }
 
 impl<'s> ExprParser<'s> {
-    fn new(src: &'s str, tokens: &[Token]) -> ExprParser<'s> {
+    fn new(src: &'s str, source: SourceId, tokens: &[Token]) -> ExprParser<'s> {
         let mut toks = Vec::with_capacity(tokens.len() + 1);
         let mut line_break_before = false;
         for t in tokens {
@@ -171,9 +174,8 @@ impl<'s> ExprParser<'s> {
             line_break_before = false;
         }
         if toks.last().is_none_or(|t| t.kind != TokenKind::Eof) {
-            // A slice cut before the end of the source: end where the next token began.
-            let source = tokens.first().map(|t| t.span.source).unwrap_or_default();
-            let at = tokens.last().map_or(0, |t| t.span.start as usize);
+            // A slice cut before the end of the source: end after its last token.
+            let at = tokens.last().map_or(0, |t| t.span.end as usize);
             toks.push(Tok {
                 kind: TokenKind::Eof,
                 span: Span::new(source, at, at),

@@ -99,6 +99,10 @@ const PROGRAM_CASES: &[(&str, &str)] = &[
         "dangling_operator_last_line",
         "w: vector(d)\n1/N * norm2(X*w - y)^2 +\n# end\n",
     ),
+    (
+        "unclosed_before_late_declaration",
+        "x: vector\n(x + 1\ny: vector\n",
+    ),
     ("decl_and_expression_errors", "x: vectr(n)\ntrace(x*x')\n"),
 ];
 
