@@ -138,8 +138,8 @@ impl Texts<'_> {
 /// source id (may be empty).
 pub fn infer(program: &Program, texts: Texts<'_>) -> Result<Typing, Vec<Diagnostic>> {
     let mut cx = Infer::new(texts);
-    cx.collect_names(program);
     cx.declare(&program.decls);
+    cx.collect_names(program);
     match &program.expr {
         Some(expr) => {
             cx.expr(expr);
@@ -378,7 +378,8 @@ impl<'a> Infer<'a> {
     // ---- declarations ------------------------------------------------------------
 
     /// Every name written anywhere, so that invented dimension names never clash,
-    /// and the sizes of `eye(n)` / `ones(n)`, which are dimension names.
+    /// and the sizes of `eye(n)` / `ones(n)`, which are dimension names. Runs after
+    /// the declarations, which take precedence.
     fn collect_names(&mut self, program: &Program) {
         for d in &program.decls {
             self.taken.insert(d.name.name.clone());
@@ -404,7 +405,16 @@ impl<'a> Infer<'a> {
                 self.collect_expr_names(lhs);
                 self.collect_expr_names(rhs);
             }
-            ExprKind::Call { args, .. } => {
+            ExprKind::Call { func, args } => {
+                // `eye(n)` and `ones(n)` make `n` a dimension everywhere, also
+                // where it is used as a scalar before the call.
+                if let ([arg], "eye" | "ones") = (args.as_slice(), func.name.as_str()) {
+                    if let ExprKind::Name(n) = &arg.kind {
+                        if !self.var_index.contains_key(n) {
+                            self.named_dim(n);
+                        }
+                    }
+                }
                 for a in args {
                     self.collect_expr_names(a);
                 }
