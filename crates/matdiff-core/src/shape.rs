@@ -171,6 +171,12 @@ enum Binding {
     Size(u64),
 }
 
+/// A solved dimension: a size, or a name (declared or invented).
+enum Resolved {
+    Size(u64),
+    Name(String),
+}
+
 /// The type of an expression; `Err` after an error, so that one mistake is
 /// reported once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -338,17 +344,18 @@ impl<'a> Infer<'a> {
         }
     }
 
-    fn resolve(&mut self, v: DimVar) -> (Dim, Option<String>) {
+    /// The final value of a dimension, naming it if it is still free.
+    fn resolve(&mut self, v: DimVar) -> Resolved {
         let root = self.find(v);
         match self.binding[root.0 as usize].clone() {
-            Binding::Size(s) => (Dim::Size(s), None),
-            Binding::Named(n) => (Dim::ONE, Some(n)),
+            Binding::Size(s) => Resolved::Size(s),
+            Binding::Named(n) => Resolved::Name(n),
             Binding::Free => {
                 let name = self.dim_text(root);
                 if !self.dim_names.contains(&name) {
                     self.dim_names.push(name.clone());
                 }
-                (Dim::ONE, Some(name))
+                Resolved::Name(name)
             }
         }
     }
@@ -1027,7 +1034,9 @@ impl<'a> Infer<'a> {
 
     fn finish(mut self) -> Typing {
         let mut graph = Graph::new();
-        // Declared dimension names first, in order; then names invented below.
+        // Free dimensions are named here, in declaration / first-use order of the
+        // variables, then of the implicit sizes; the graph gets every dimension
+        // name in first-appearance order.
         let mut resolved = Vec::new();
         for i in 0..self.vars.len() {
             let (rows, cols) = (self.vars[i].rows, self.vars[i].cols);
@@ -1042,9 +1051,9 @@ impl<'a> Infer<'a> {
         for name in &self.dim_names {
             graph.declare_dim(name);
         }
-        let to_dim = |(dim, name): (Dim, Option<String>), graph: &mut Graph| match name {
-            Some(n) => Dim::Named(graph.declare_dim(&n)),
-            None => dim,
+        let to_dim = |d: Resolved, graph: &mut Graph| match d {
+            Resolved::Size(s) => Dim::Size(s),
+            Resolved::Name(n) => Dim::Named(graph.declare_dim(&n)),
         };
         for (v, (r, c)) in self.vars.iter().zip(resolved) {
             let shape = Shape::new(to_dim(r, &mut graph), to_dim(c, &mut graph));
