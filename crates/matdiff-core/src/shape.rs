@@ -138,8 +138,8 @@ impl Texts<'_> {
 /// source id (may be empty).
 pub fn infer(program: &Program, texts: Texts<'_>) -> Result<Typing, Vec<Diagnostic>> {
     let mut cx = Infer::new(texts);
-    cx.collect_names(program);
     cx.declare(&program.decls);
+    cx.collect_names(program);
     match &program.expr {
         Some(expr) => {
             cx.expr(expr);
@@ -169,6 +169,12 @@ enum Binding {
     Free,
     Named(String),
     Size(u64),
+}
+
+/// A solved dimension: a size, or a name (declared or invented).
+enum Resolved {
+    Size(u64),
+    Name(String),
 }
 
 /// The type of an expression; `Err` after an error, so that one mistake is
@@ -338,17 +344,18 @@ impl<'a> Infer<'a> {
         }
     }
 
-    fn resolve(&mut self, v: DimVar) -> (Dim, Option<String>) {
+    /// The final value of a dimension, naming it if it is still free.
+    fn resolve(&mut self, v: DimVar) -> Resolved {
         let root = self.find(v);
         match self.binding[root.0 as usize].clone() {
-            Binding::Size(s) => (Dim::Size(s), None),
-            Binding::Named(n) => (Dim::ONE, Some(n)),
+            Binding::Size(s) => Resolved::Size(s),
+            Binding::Named(n) => Resolved::Name(n),
             Binding::Free => {
                 let name = self.dim_text(root);
                 if !self.dim_names.contains(&name) {
                     self.dim_names.push(name.clone());
                 }
-                (Dim::ONE, Some(name))
+                Resolved::Name(name)
             }
         }
     }
@@ -378,7 +385,8 @@ impl<'a> Infer<'a> {
     // ---- declarations ------------------------------------------------------------
 
     /// Every name written anywhere, so that invented dimension names never clash,
-    /// and the sizes of `eye(n)` / `ones(n)`, which are dimension names.
+    /// and the sizes of `eye(n)` / `ones(n)`, which are dimension names. Runs after
+    /// the declarations, which take precedence.
     fn collect_names(&mut self, program: &Program) {
         for d in &program.decls {
             self.taken.insert(d.name.name.clone());
@@ -404,7 +412,16 @@ impl<'a> Infer<'a> {
                 self.collect_expr_names(lhs);
                 self.collect_expr_names(rhs);
             }
-            ExprKind::Call { args, .. } => {
+            ExprKind::Call { func, args } => {
+                // `eye(n)` and `ones(n)` make `n` a dimension everywhere, also
+                // where it is used as a scalar before the call.
+                if let ([arg], "eye" | "ones") = (args.as_slice(), func.name.as_str()) {
+                    if let ExprKind::Name(n) = &arg.kind {
+                        if !self.var_index.contains_key(n) {
+                            self.named_dim(n);
+                        }
+                    }
+                }
                 for a in args {
                     self.collect_expr_names(a);
                 }
@@ -1017,7 +1034,9 @@ impl<'a> Infer<'a> {
 
     fn finish(mut self) -> Typing {
         let mut graph = Graph::new();
-        // Declared dimension names first, in order; then names invented below.
+        // Free dimensions are named here, in declaration / first-use order of the
+        // variables, then of the implicit sizes; the graph gets every dimension
+        // name in first-appearance order.
         let mut resolved = Vec::new();
         for i in 0..self.vars.len() {
             let (rows, cols) = (self.vars[i].rows, self.vars[i].cols);
@@ -1032,9 +1051,9 @@ impl<'a> Infer<'a> {
         for name in &self.dim_names {
             graph.declare_dim(name);
         }
-        let to_dim = |(dim, name): (Dim, Option<String>), graph: &mut Graph| match name {
-            Some(n) => Dim::Named(graph.declare_dim(&n)),
-            None => dim,
+        let to_dim = |d: Resolved, graph: &mut Graph| match d {
+            Resolved::Size(s) => Dim::Size(s),
+            Resolved::Name(n) => Dim::Named(graph.declare_dim(&n)),
         };
         for (v, (r, c)) in self.vars.iter().zip(resolved) {
             let shape = Shape::new(to_dim(r, &mut graph), to_dim(c, &mut graph));

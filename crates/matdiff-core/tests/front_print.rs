@@ -76,6 +76,8 @@ const CASES: &[(&str, &str)] = &[
     ("x - -(2)", ""),
     ("A*B*C - A*(B*C)", ""),
     ("p'*log(p ./ q)", ""),
+    ("k*eye(k) - A", ""),
+    ("x'*ones(k)/k", ""),
 ];
 
 #[test]

@@ -116,6 +116,7 @@ const OUTPUTS: &[&[&str]] = &[
     &["@tests/fixtures/ridge.mdf"],
     &["@tests/fixtures/ridge.mdf", "--format", "json"],
     &["A*x + b"],
+    &["-(2*x) - -x + n*ones(n)", "--format", "pretty"],
 ];
 
 #[test]

@@ -119,7 +119,8 @@ impl Pretty<'_> {
                 format!("{} ⊘ {}", self.at(a, prec::MUL), self.operand(b, prec::NEG))
             }
             Node::Pow(a, b) | Node::ElemPow(a, b) => {
-                let base = self.at(a, prec::POSTFIX);
+                // `(Xᵀ)²` and `(X⁻¹)²`: superscripts do not stack.
+                let base = self.at(a, prec::ATOM);
                 let dot = if matches!(g.node(id), Node::ElemPow(..)) {
                     ".^"
                 } else {
