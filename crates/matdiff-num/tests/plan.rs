@@ -90,7 +90,8 @@ fn products_are_ordered_by_cost() {
     let decls = "X: matrix(N, d); w: vector(d); y: vector(N); B: matrix(d, k)";
     let dims = [("N", 100), ("d", 5), ("k", 7)];
     // (rows, inner, cols) of each product, in execution order.
-    let cases: &[(&str, &[(usize, usize, usize)])] = &[
+    type Products = &'static [(usize, usize, usize)];
+    let cases: &[(&str, Products)] = &[
         ("X'*(X*w)", &[(100, 5, 1), (5, 100, 1)]),
         ("X'*X*w", &[(100, 5, 1), (5, 100, 1)]),
         ("2/N*X'*(X*w - y)", &[(100, 5, 1), (5, 100, 1)]),
