@@ -55,5 +55,5 @@ impl EvalError {
 
 /// The text of a subexpression, for messages.
 pub fn expr_text(graph: &Graph, id: Id) -> String {
-    crate::text::text(graph, id)
+    matdiff_core::print::text(graph, id)
 }

@@ -131,14 +131,17 @@ impl Lu {
         let sign = if (n - cycles) % 2 == 0 { 1.0 } else { -1.0 };
         let u = lu.U();
         let (mut lo, mut hi) = (f64::INFINITY, 0.0_f64);
+        let mut all_finite = true;
         for i in 0..n {
             let p = u[(i, i)].abs();
+            all_finite &= p.is_finite();
             lo = lo.min(p);
             hi = hi.max(p);
         }
+        // A zero column makes the elimination divide 0 by 0: the pivots are then NaN.
         let pivot_ratio = if n == 0 {
             1.0
-        } else if hi > 0.0 && lo.is_finite() {
+        } else if hi > 0.0 && all_finite {
             lo / hi
         } else {
             0.0
@@ -152,6 +155,9 @@ impl Lu {
 
     /// The determinant: the sign of the permutation times the product of the pivots.
     pub fn determinant(&self) -> f64 {
+        if self.pivot_ratio == 0.0 {
+            return 0.0;
+        }
         let u = self.lu.U();
         (0..u.nrows()).fold(self.sign, |acc, i| acc * u[(i, i)])
     }

@@ -9,7 +9,6 @@ pub mod kernels;
 pub mod plan;
 pub mod reference;
 
-pub mod text;
 pub mod value;
 
 pub use check::{check_derivative, default_sizes, random_inputs, CheckOptions, CheckReport};

@@ -373,8 +373,9 @@ impl<'g> Compiler<'g> {
     }
 
     /// Flattens the product `id` into scalar and matrix factors. Unshared inner
-    /// products, negations and scalings are absorbed; transposes become views and an
-    /// unshared `inv(A)` a solve.
+    /// products, negations and scalings are absorbed; transposes become views and
+    /// `inv(A)` a solve (even when shared: the inverse is then formed only if some
+    /// other parent needs it).
     fn collect(
         &self,
         id: Id,
@@ -404,7 +405,7 @@ impl<'g> Compiler<'g> {
                 transposed: true,
                 inverse: false,
             }),
-            Node::Apply(Func::Inv, a) if self.uses[id.index()] == 1 => factors.push(Factor {
+            Node::Apply(Func::Inv, a) => factors.push(Factor {
                 id: a,
                 transposed: false,
                 inverse: true,
