@@ -85,6 +85,8 @@
 //! # Ok::<(), matdiff_fit::optim::OptimError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 mod method;
 mod minimize;
