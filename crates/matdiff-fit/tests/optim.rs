@@ -976,3 +976,42 @@ fn bad_options_are_rejected_with_the_option_named() {
         })
     ));
 }
+
+#[test]
+fn schedules_set_the_step_size_of_each_step() {
+    let eta = 0.01;
+    // (schedule, η of step k ≥ 1)
+    type Rate = fn(f64, usize) -> f64;
+    let cases: [(Schedule, Rate); 3] = [
+        (Schedule::Constant, |eta, _| eta),
+        (Schedule::InvScaling { power: 0.5 }, |eta, k| {
+            eta / (k as f64).sqrt()
+        }),
+        (
+            Schedule::Step {
+                every: 3,
+                factor: 0.5,
+            },
+            |eta, k| eta * 0.5f64.powi(((k - 1) / 3) as i32),
+        ),
+    ];
+    for (schedule, rate) in cases {
+        let mut p = problem();
+        let options = Options {
+            lr: eta,
+            schedule,
+            ..gd(&p, limits(None, Some(10)))
+        };
+        let (result, history) = run_with_history(&mut p, &options);
+        result.unwrap();
+        for record in &history.records[1..] {
+            let want = rate(eta, record.iteration);
+            assert!(
+                (record.lr - want).abs() <= 1e-15 * want,
+                "{schedule:?}, step {}: η = {}, expected {want}",
+                record.iteration,
+                record.lr
+            );
+        }
+    }
+}
