@@ -77,6 +77,8 @@ const CASES: &[(&str, &str)] = &[
     ("A*B*C - A*(B*C)", ""),
     ("p'*log(p ./ q)", ""),
     ("k*eye(k) - A", ""),
+    ("A*B*C*D*E*F", ""),
+    ("n + m", ""),
     ("x'*ones(k)/k", ""),
 ];
 
