@@ -1,1 +1,3 @@
 //! matdiff-num
+
+pub mod data;
