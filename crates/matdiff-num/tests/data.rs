@@ -41,11 +41,20 @@ fn a_trailing_newline_and_crlf_are_fine() {
     assert_eq!(table.data[(1, 1)], 4.0);
 }
 
-/// One case per error class: the CSV text, the expected (line, column) and words the
+/// A bad-CSV case: a label, the CSV text, the expected line and column, and words the
 /// message must contain.
+type BadCsv = (
+    &'static str,
+    &'static str,
+    Option<usize>,
+    Option<usize>,
+    &'static [&'static str],
+);
+
+/// One case per error class.
 #[test]
 fn csv_errors_name_file_line_and_column() {
-    let cases: &[(&str, &str, Option<usize>, Option<usize>, &[&str])] = &[
+    let cases: &[BadCsv] = &[
         (
             "non-numeric",
             "a,b\n1,2\n3,abc\n",
