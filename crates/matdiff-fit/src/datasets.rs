@@ -61,3 +61,31 @@ pub fn names() -> Vec<&'static str> {
 pub fn load(name: &str) -> Option<Result<Table, DataError>> {
     find(name).map(|d| parse_csv(d.name, d.csv))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_data_set_parses_and_has_its_target() {
+        let shapes = [
+            ("diabetes", 442, 11),
+            ("longley", 16, 7),
+            ("spector", 32, 4),
+        ];
+        assert_eq!(names(), ["diabetes", "longley", "spector"]);
+        for (name, rows, columns) in shapes {
+            let table = load(name).unwrap().unwrap();
+            assert_eq!(
+                (table.nrows(), table.columns.len()),
+                (rows, columns),
+                "{name}"
+            );
+            let dataset = find(name).unwrap();
+            assert!(table.column_index(dataset.target).is_ok(), "{name}");
+            assert_eq!(get(name), Some(dataset.csv));
+        }
+        assert!(get("iris").is_none());
+        assert!(load("iris").is_none());
+    }
+}

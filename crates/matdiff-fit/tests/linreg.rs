@@ -439,3 +439,54 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!("newton".parse::<Solver>().is_err());
     assert_eq!("minibatch".parse::<Solver>().unwrap(), Solver::MiniBatch);
 }
+
+/// Every solver copes when no feature varies: the fit is the mean of the target.
+#[test]
+fn constant_features_give_the_mean_with_every_solver() {
+    let x = Mat::from_fn(4, 2, |_, j| j as f64 + 3.0);
+    let y = Col::from_fn(4, |i| i as f64);
+    for solver in [Solver::Auto, Solver::Normal, Solver::Qr, Solver::Svd]
+        .into_iter()
+        .chain([Solver::Gd, Solver::Sgd, Solver::MiniBatch])
+    {
+        let fit = LinearRegression {
+            solver,
+            ..Default::default()
+        }
+        .fit(x.as_ref(), y.as_ref(), &[])
+        .unwrap();
+        assert_eq!(fit.intercept, 1.5, "{solver}");
+        assert_eq!(fit.coefficients, [0.0, 0.0], "{solver}");
+        assert_eq!(fit.rank, 0, "{solver}");
+        assert_eq!(fit.warnings.len(), 2, "{solver}: {:?}", fit.warnings);
+    }
+}
+
+/// Gradient descent from zero on a duplicated column stays in the row space and says so.
+#[test]
+fn iterative_solvers_warn_about_rank_deficiency() {
+    let t = [0.0, 1.0, 2.0, 3.0, 5.0];
+    let x = Mat::from_fn(5, 2, |i, _| t[i]);
+    let y = Col::from_fn(5, |i| 1.0 + 2.0 * t[i]);
+    let fit = LinearRegression {
+        solver: Solver::Gd,
+        ..Default::default()
+    }
+    .fit(x.as_ref(), y.as_ref(), &[])
+    .unwrap();
+    assert!(
+        (fit.coefficients[0] - 1.0).abs() < 1e-6,
+        "{:?}",
+        fit.coefficients
+    );
+    assert!(
+        (fit.coefficients[1] - 1.0).abs() < 1e-6,
+        "{:?}",
+        fit.coefficients
+    );
+    assert!(
+        fit.warnings.iter().any(|w| w.contains("rank deficient")),
+        "{:?}",
+        fit.warnings
+    );
+}

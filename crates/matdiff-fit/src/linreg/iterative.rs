@@ -261,6 +261,13 @@ pub(crate) fn fit(
         None => 1.0,
     };
     let mut warnings = Vec::new();
+    if rank < problem.k() {
+        warnings.push(format!(
+            "rank deficient: rank {rank} for {} features — the coefficients are not identifiable; from a zero start {} tends to the minimum-norm solution in standardised units",
+            problem.k(),
+            model.solver
+        ));
+    }
     if !outcome.stop.converged() {
         warnings.push(format!(
             "{} stopped at the limit of {max_epochs} epochs before ‖∇Q‖ fell to {:.0e} of its start (now {:.2e}) — raise the epoch limit or use a closed-form solver",

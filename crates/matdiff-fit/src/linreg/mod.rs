@@ -293,6 +293,8 @@ impl LinearRegression {
             })
             .collect();
         let which = match self.solver {
+            // Nothing to iterate on: the fit is the mean, for every solver.
+            _ if problem.k() == 0 => Some(ClosedForm::Auto),
             Solver::Auto => Some(ClosedForm::Auto),
             Solver::Normal => Some(ClosedForm::Normal),
             Solver::Qr => Some(ClosedForm::Qr),
@@ -305,7 +307,11 @@ impl LinearRegression {
                 let (coefficients, intercept) = problem.unscale(&solution.beta);
                 warnings.extend(solution.warnings);
                 Fit {
-                    solver_used: solution.solver,
+                    solver_used: if problem.k() == 0 {
+                        self.solver
+                    } else {
+                        solution.solver
+                    },
                     why: solution.why,
                     features: names,
                     intercept,
