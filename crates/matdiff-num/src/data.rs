@@ -242,6 +242,9 @@ pub fn parse_csv(name: &str, text: &str) -> Result<Table, DataError> {
 
 fn parse_csv_bytes(name: &str, bytes: &[u8]) -> Result<Table, DataError> {
     let file = name.to_owned();
+    // Spreadsheets often start UTF-8 files with a byte-order mark; it is not part of
+    // the first column's name.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

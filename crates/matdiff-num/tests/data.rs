@@ -35,6 +35,12 @@ fn csv_values_and_columns() {
 }
 
 #[test]
+fn a_byte_order_mark_is_not_part_of_the_first_name() {
+    let path = temp_file("bom.csv", b"\xEF\xBB\xBFa,b\n1,2\n");
+    assert_eq!(load_csv(&path).unwrap().columns, ["a", "b"]);
+}
+
+#[test]
 fn a_trailing_newline_and_crlf_are_fine() {
     let table = parse_csv("t.csv", "x,y\r\n1,2\r\n3,4\r\n\r\n").unwrap();
     assert_eq!(table.data.nrows(), 2);
