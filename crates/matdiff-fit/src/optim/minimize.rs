@@ -40,6 +40,13 @@ const TREND: usize = 6;
 /// The adaptive schedule stops once `η` would fall below this (as scikit-learn does).
 const ADAPTIVE_MIN_LR: f64 = 1e-6;
 
+/// Relative change below which two losses are taken as equal up to rounding by the
+/// line search.
+const FLAT_LOSS: f64 = 1e-10;
+
+/// The curvature constant `σ` of the approximate Wolfe condition.
+const WOLFE_SIGMA: f64 = 0.9;
+
 /// Patience of the adaptive schedule when `n_iter_no_change` is unset.
 const ADAPTIVE_PATIENCE: usize = 5;
 
@@ -211,7 +218,7 @@ impl<O: Objective + ?Sized> Run<'_, O> {
                 .objective
                 .loss_and_gradient(&self.scratch_w, Batch::All, &mut self.scratch_grad)
                 .map_err(|e| self.objective_error(e))?;
-            if trial.is_finite() && trial <= self.loss - search.c * lr * slope {
+            if self.acceptable(search, trial, lr, slope) {
                 std::mem::swap(&mut self.w, &mut self.scratch_w);
                 std::mem::swap(&mut self.grad, &mut self.scratch_grad);
                 self.loss = trial;
@@ -223,6 +230,27 @@ impl<O: Objective + ?Sized> Run<'_, O> {
             lr *= search.shrink;
         }
         Ok(None)
+    }
+
+    /// Whether a line-search trial at `w − η d` (its loss `trial`, its gradient in
+    /// `scratch_grad`) is accepted. Armijo's sufficient decrease decides while the
+    /// losses differ by more than rounding; once they do not (near the minimum the
+    /// decrease `η⟨∇Q, d⟩` is below the loss's last digits) the slope decides instead,
+    /// as in Hager and Zhang's approximate Wolfe conditions: the step must not have
+    /// overshot, `⟨∇Q(w − η d), d⟩ ≥ −(1 − 2c) ⟨∇Q(w), d⟩`, and must have gone far
+    /// enough for the slope to flatten, `⟨∇Q(w − η d), d⟩ ≤ σ ⟨∇Q(w), d⟩`. The second
+    /// condition keeps a wrong gradient from creeping along in invisible steps.
+    fn acceptable(&self, search: &LineSearch, trial: f64, lr: f64, slope: f64) -> bool {
+        if !trial.is_finite() {
+            return false;
+        }
+        let rounding = FLAT_LOSS * self.loss.abs().max(f64::MIN_POSITIVE);
+        if (trial - self.loss).abs() > rounding {
+            trial <= self.loss - search.c * lr * slope
+        } else {
+            let trial_slope = dot(&self.scratch_grad, &self.direction);
+            trial_slope >= -(1.0 - 2.0 * search.c) * slope && trial_slope <= WOLFE_SIGMA * slope
+        }
     }
 
     /// One epoch of batch steps, then the full loss and gradient. Returns the

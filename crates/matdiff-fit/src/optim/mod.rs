@@ -47,6 +47,45 @@
 //! method only maps a gradient to a step. Runs are deterministic: the same
 //! [`Options::seed`] gives bit-identical results. An [`Observer`] (such as [`History`])
 //! sees every step and epoch.
+//!
+//! ```
+//! use matdiff_fit::optim::{minimize, Batch, Method, NoObserver, Objective, ObjectiveError,
+//!     Options, StopReason, StopRules};
+//!
+//! /// `Q(w) = 1/|B| Σ_{i∈B} (w − a_i)²`: its minimum is the mean of the batch's `a_i`.
+//! struct Mean(Vec<f64>);
+//!
+//! impl Objective for Mean {
+//!     fn dim(&self) -> usize { 1 }
+//!     fn samples(&self) -> usize { self.0.len() }
+//!     fn loss(&mut self, w: &[f64], batch: Batch<'_>) -> Result<f64, ObjectiveError> {
+//!         self.loss_and_gradient(w, batch, &mut [0.0])
+//!     }
+//!     fn loss_and_gradient(&mut self, w: &[f64], batch: Batch<'_>, grad: &mut [f64])
+//!         -> Result<f64, ObjectiveError> {
+//!         let rows: Vec<usize> = match batch {
+//!             Batch::All => (0..self.0.len()).collect(),
+//!             Batch::Rows(rows) => rows.to_vec(),
+//!         };
+//!         let n = rows.len() as f64;
+//!         grad[0] = rows.iter().map(|&i| 2.0 * (w[0] - self.0[i])).sum::<f64>() / n;
+//!         Ok(rows.iter().map(|&i| (w[0] - self.0[i]).powi(2)).sum::<f64>() / n)
+//!     }
+//! }
+//!
+//! let options = Options {
+//!     method: Method::Gd,
+//!     lr: 0.25,
+//!     stop: StopRules { tol_grad: Some(1e-10), ..StopRules::default() },
+//!     ..Options::default()
+//! };
+//! let outcome = minimize(&mut Mean(vec![1.0, 2.0, 6.0]), &[0.0], &options, &mut NoObserver)?;
+//! assert!((outcome.w[0] - 3.0).abs() < 1e-10);
+//! assert_eq!(outcome.stop, StopReason::GradientNorm);
+//! # Ok::<(), matdiff_fit::optim::OptimError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 mod error;
 mod method;

@@ -24,7 +24,9 @@ pub trait Objective {
     /// Number of samples along the sample dimension; batch indices are below this.
     fn samples(&self) -> usize;
 
-    /// The loss `Q(w)` on `batch`.
+    /// The loss `Q(w)` on `batch`, without the gradient: for callers that only need the
+    /// value (a validation loss, a report). [`minimize`](crate::optim::minimize) itself
+    /// always asks for the gradient too.
     fn loss(&mut self, w: &[f64], batch: Batch<'_>) -> Result<f64, ObjectiveError>;
 
     /// The loss `Q(w)` on `batch`, writing `∇Q(w)` into `grad` (length [`Objective::dim`]).

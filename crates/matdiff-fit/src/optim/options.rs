@@ -21,7 +21,8 @@ pub enum Method {
         /// Momentum coefficient `β`, in `[0, 1)`.
         beta: f64,
     },
-    /// Nesterov momentum (Sutskever's form): `v ← βv + g`, `d = g + βv`.
+    /// Nesterov momentum: `v ← βv + g`, `d = g + βv` (the form used by PyTorch, which
+    /// needs the gradient only at the current point instead of a look-ahead point).
     Nesterov {
         /// Momentum coefficient `β`, in `[0, 1)`.
         beta: f64,
@@ -194,7 +195,8 @@ impl Default for StopRules {
 pub struct Options {
     /// The update rule.
     pub method: Method,
-    /// Initial step size `η₀` (the learning rate).
+    /// Initial step size `η₀` (the learning rate); with a line search, the first trial
+    /// step.
     pub lr: f64,
     /// Samples per step for [`Method::Momentum`], [`Method::Nesterov`] and
     /// [`Method::Adam`]: `None` (the default) is the full batch, `Some(B)` makes them
