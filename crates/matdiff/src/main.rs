@@ -22,12 +22,15 @@ struct Cli {
 enum Command {
     /// Parse an expression and print its normal form, kind and shapes.
     Parse(commands::parse::Args),
+    /// Fit a linear regression on a CSV file, .npy arrays or a bundled data set.
+    Linreg(commands::linreg::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(args),
+        Command::Linreg(args) => commands::linreg::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
