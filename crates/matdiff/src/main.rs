@@ -22,12 +22,15 @@ struct Cli {
 enum Command {
     /// Parse an expression and print its normal form, kind and shapes.
     Parse(commands::parse::Args),
+    /// Differentiate: the gradient, Jacobian, differential or Hessian, with steps.
+    Derive(commands::derive::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(args),
+        Command::Derive(args) => commands::derive::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
