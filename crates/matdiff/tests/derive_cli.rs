@@ -98,6 +98,10 @@ const ROWS: &[Row] = &[
     row("inv(X)", "X", "", "1"),
     row("X*X", "X", "", "1"),
     row("-x'*x", "x", "", "1"),
+    row("x'*S*x", "S", "S: symmetric(n)", "1"),
+    row("A*x", "A", "", "1"),
+    row("norm2(x)^2", "y", "y: vector(n)", "1"),
+    row("norm2(x)^2", "y", "y: vector(n)", "2"),
 ];
 
 #[test]
