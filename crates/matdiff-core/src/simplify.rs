@@ -929,7 +929,7 @@ impl Simplifier<'_> {
             });
         }
         let chain_first_style = !t.chain.is_empty() && (prefix.is_none() || !constant_like_den);
-        let node = if chain_first_style {
+        if chain_first_style {
             let mut factors = Vec::new();
             if let Some(p) = prefix {
                 factors.push(p);
@@ -962,8 +962,7 @@ impl Simplifier<'_> {
                 acc = self.g.add(Node::Mul(acc, f));
             }
             acc
-        };
-        node
+        }
     }
 
     fn power(&mut self, s: Id, e: i32) -> Id {

@@ -24,6 +24,10 @@ enum Command {
     Parse(commands::parse::Args),
     /// Fit a linear regression on a CSV file, .npy arrays or a bundled data set.
     Linreg(commands::linreg::Args),
+    /// Differentiate: the gradient, Jacobian, differential or Hessian, with steps.
+    Derive(commands::derive::Args),
+    /// The seminar end to end on the bundled diabetes data.
+    Demo(commands::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(args),
         Command::Linreg(args) => commands::linreg::run(args),
+        Command::Derive(args) => commands::derive::run(args),
+        Command::Demo(args) => commands::demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
