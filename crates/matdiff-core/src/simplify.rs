@@ -657,8 +657,9 @@ impl Simplifier<'_> {
             Node::Var(s) if g.variable(s).is_some_and(|v| v.kind.is_symmetric()) => f,
             Node::Apply(Func::Diag, v) if g.shape(v).cols == Dim::ONE => f,
             Node::Apply(Func::Inv, a) | Node::Apply(Func::Logdet, a) if is_symmetric(g, a) => f,
-            Node::Add(_, _) => {
+            Node::Add(a, b) if g.shape(a) == g.shape(b) => {
                 // (A + A')' is A + A' again; other sums keep their transpose outside.
+                // (A broadcast sum such as `1 - s` falls through: it is one factor.)
                 let t = g.add(Node::Transpose(f));
                 let shape = g.shape(t);
                 let s: Sum = self
