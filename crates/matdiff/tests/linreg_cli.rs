@@ -254,3 +254,55 @@ fn a_diverging_iterative_fit_exits_with_1() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("diverged"), "{}", stderr(&output));
 }
+
+/// The messages themselves, run from the data's directory so they show the bare file
+/// name: one snapshot of every bad-input class.
+#[test]
+fn bad_input_messages() {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "matdiff-linreg-messages-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = [
+        ("ragged.csv", "a,y\n1,2\n3\n"),
+        ("text.csv", "a,y\n1,2\n3,four\n"),
+        ("inf.csv", "a,y\n1,2\n3,-inf\n"),
+        ("empty.csv", ""),
+        ("header.csv", "a,y\n"),
+        ("twice.csv", "a,a,y\n1,2,3\n"),
+        ("good.csv", "a,b\n1,2\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let runs: &[&[&str]] = &[
+        &["linreg", "ragged.csv", "--target", "y"],
+        &["linreg", "text.csv", "--target", "y"],
+        &["linreg", "inf.csv", "--target", "y"],
+        &["linreg", "empty.csv", "--target", "y"],
+        &["linreg", "header.csv", "--target", "y"],
+        &["linreg", "twice.csv", "--target", "y"],
+        &["linreg", "good.csv", "--target", "y"],
+        &["linreg", "good.csv"],
+        &["linreg", "good.csv", "--target", "b", "--features", "a,b"],
+        &["linreg", "missing.csv", "--target", "y"],
+    ];
+    let mut transcript = String::new();
+    for args in runs {
+        let output = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+            .args(*args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        transcript.push_str(&format!(
+            "$ matdiff {}\nexit {}\n{}\n",
+            args.join(" "),
+            output.status.code().unwrap_or(-1),
+            stderr(&output).trim_end()
+        ));
+    }
+    insta::assert_snapshot!(transcript);
+}
