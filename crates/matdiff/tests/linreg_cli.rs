@@ -254,3 +254,122 @@ fn a_diverging_iterative_fit_exits_with_1() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("diverged"), "{}", stderr(&output));
 }
+
+/// The messages themselves, run from the data's directory so they show the bare file
+/// name: one snapshot of every bad-input class.
+#[test]
+fn bad_input_messages() {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "matdiff-linreg-messages-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = [
+        ("ragged.csv", "a,y\n1,2\n3\n"),
+        ("text.csv", "a,y\n1,2\n3,four\n"),
+        ("inf.csv", "a,y\n1,2\n3,-inf\n"),
+        ("empty.csv", ""),
+        ("header.csv", "a,y\n"),
+        ("twice.csv", "a,a,y\n1,2,3\n"),
+        ("good.csv", "a,b\n1,2\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let runs: &[&[&str]] = &[
+        &["linreg", "ragged.csv", "--target", "y"],
+        &["linreg", "text.csv", "--target", "y"],
+        &["linreg", "inf.csv", "--target", "y"],
+        &["linreg", "empty.csv", "--target", "y"],
+        &["linreg", "header.csv", "--target", "y"],
+        &["linreg", "twice.csv", "--target", "y"],
+        &["linreg", "good.csv", "--target", "y"],
+        &["linreg", "good.csv"],
+        &["linreg", "good.csv", "--target", "b", "--features", "a,b"],
+        &["linreg", "missing.csv", "--target", "y"],
+    ];
+    let mut transcript = String::new();
+    for args in runs {
+        let output = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+            .args(*args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        transcript.push_str(&format!(
+            "$ matdiff {}\nexit {}\n{}\n",
+            args.join(" "),
+            output.status.code().unwrap_or(-1),
+            stderr(&output).trim_end()
+        ));
+    }
+    insta::assert_snapshot!(transcript);
+}
+
+/// A version-1 `.npy` file of little-endian f64 values, written by hand.
+fn npy(suffix: &str, shape: &str, fortran: bool, values: &[f64]) -> PathBuf {
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': {}, 'shape': {shape}, }}",
+        if fortran { "True" } else { "False" }
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "matdiff-linreg-npy-{}-{}-{suffix}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn features_and_target_from_npy_files() {
+    // X = [[0 1] [1 0] [2 2] [3 1]] in Fortran order, y = 1 + 2a − b.
+    let x = npy(
+        "x.npy",
+        "(4, 2)",
+        true,
+        &[0.0, 1.0, 2.0, 3.0, 1.0, 0.0, 2.0, 1.0],
+    );
+    let y = npy("y.npy", "(4,)", false, &[0.0, 3.0, 3.0, 6.0]);
+    let output = matdiff(&[
+        "linreg",
+        "--x",
+        x.to_str().unwrap(),
+        "--y",
+        y.to_str().unwrap(),
+        "--solver",
+        "svd",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let b = &value["coefficients"];
+    assert!((b[0].as_f64().unwrap() - 2.0).abs() < 1e-12, "{b}");
+    assert!((b[1].as_f64().unwrap() + 1.0).abs() < 1e-12, "{b}");
+    assert!((value["intercept"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+
+    let short = npy("short.npy", "(3,)", false, &[1.0, 2.0, 3.0]);
+    let output = matdiff(&[
+        "linreg",
+        "--x",
+        x.to_str().unwrap(),
+        "--y",
+        short.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("has 4 rows but"),
+        "{}",
+        stderr(&output)
+    );
+}

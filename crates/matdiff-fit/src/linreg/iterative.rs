@@ -164,6 +164,10 @@ const HALVING: Schedule = Schedule::Step {
     factor: 0.5,
 };
 
+/// A stochastic run that ends with `‖∇Q‖` above this fraction of `‖∇Q(0)‖` gets a
+/// warning.
+const STOCHASTIC_ENOUGH: f64 = 1e-3;
+
 /// Fits by `solver` (gd, sgd or minibatch).
 pub(crate) fn fit(
     model: &LinearRegression,
@@ -268,7 +272,11 @@ pub(crate) fn fit(
             model.solver
         ));
     }
-    if !outcome.stop.converged() {
+    // A stochastic run normally ends on its epoch limit, its step size decayed; it is
+    // worth a warning only when the gradient is still far from zero.
+    let stochastic = model.solver != Solver::Gd;
+    let far = outcome.gradient_norm > STOCHASTIC_ENOUGH * g0_norm;
+    if !outcome.stop.converged() && (!stochastic || far) {
         warnings.push(format!(
             "{} stopped at the limit of {max_epochs} epochs before ‖∇Q‖ fell to {:.0e} of its start (now {:.2e}) — raise the epoch limit or use a closed-form solver",
             model.solver, settings.tolerance, outcome.gradient_norm

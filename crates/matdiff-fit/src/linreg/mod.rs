@@ -269,6 +269,10 @@ pub struct Scores {
 
 impl LinearRegression {
     /// Fits `y ≈ b₀ + X b`. `feature_names` names the columns of `x` (empty: `x1`, `x2`, …).
+    ///
+    /// Errors are bad input (mismatched sizes, NaN/Inf, a negative ridge) or, for the
+    /// iterative solvers, a run that diverged. A rank-deficient design is not an error:
+    /// the fit carries the minimum-norm solution and warnings naming the columns.
     pub fn fit(
         &self,
         x: MatRef<'_, f64>,

@@ -4,7 +4,8 @@
 //! of `y ≈ b₀ + X b` are those of `y − ȳ ≈ (X − 1μᵀ) b`, and `b₀ = ȳ − μᵀb`. Centring
 //! leaves the intercept unpenalised under ridge and is far better conditioned than an
 //! explicit column of ones (Longley: cond `[1 X]` ≈ 5e9). With `standardize` every
-//! centred column is also divided by its standard deviation, so the coefficients `β`
+//! centred column is also divided by its standard deviation (by its root mean square
+//! when there is no intercept, since nothing is centred then), so the coefficients `β`
 //! solved for are per standard deviation and `b = β / s`.
 //!
 //! The solved system is `Z β ≈ y_c`, augmented with `√λ I β ≈ 0` under ridge. The
