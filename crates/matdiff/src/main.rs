@@ -22,12 +22,18 @@ struct Cli {
 enum Command {
     /// Parse an expression and print its normal form, kind and shapes.
     Parse(commands::parse::Args),
+    /// Evaluate an expression (and its derivative) on inputs from a JSON file.
+    Eval(commands::eval::Args),
+    /// Check a derivative against finite differences on random instances.
+    Check(commands::check::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Check(args) => commands::check::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,3 +1,5 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub mod check;
+pub mod eval;
 pub mod parse;
