@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::derivative::{Derivative, DerivativeKind};
+use crate::derivative::{Derivative, DerivativeKind, Step};
 use crate::ir::{Dim, Func, Function, Graph, Id, Node, Shape, Sym};
 use crate::simplify::simplify;
 
@@ -108,7 +108,8 @@ pub fn derive(f: &mut Function, wrt: &str, order: u8) -> Result<Derivative, Diff
 }
 
 /// Rewrites known compositions into the built-ins whose derivatives read better
-/// and evaluate stably: `log(1 + exp(z))` → `softplus(z)`.
+/// and evaluate stably: `log(1 + exp(z))` → `softplus(z)`,
+/// `log(softmax(z))` → `z - logsumexp(z)`.
 pub fn canonicalize(g: &mut Graph, root: Id) -> Id {
     let order = g.reachable(&[root]);
     let mut map: BTreeMap<Id, Id> = BTreeMap::new();
@@ -129,9 +130,14 @@ pub fn canonicalize(g: &mut Graph, root: Id) -> Id {
             leaf => leaf,
         };
         let new = match node {
-            Node::Apply(Func::Log, arg) => match softplus_argument(g, arg) {
-                Some(z) => g.apply(Func::Softplus, z),
-                None => g.add(node),
+            Node::Apply(Func::Log, arg) => match (softplus_argument(g, arg), g.node(arg)) {
+                (Some(z), _) => g.apply(Func::Softplus, z),
+                // log(softmax(z)) = z − logsumexp(z).
+                (None, Node::Apply(Func::Softmax, z)) => {
+                    let lse = g.apply(Func::Logsumexp, z);
+                    g.sub(z, lse)
+                }
+                _ => g.add(node),
             },
             _ => g.add(node),
         };
@@ -247,7 +253,8 @@ fn adjoint_rule(
         | Node::Eye(_)
         | Node::Ones(_)
         | Node::Zeros(_)
-        | Node::Differential(_) => {}
+        | Node::Differential(_)
+        | Node::DifferentialOf(_) => {}
         // d(X + Y) = dX + dY; a broadcast scalar collects sum(C̄).
         Node::Add(a, b) => {
             for x in [a, b] {
@@ -656,7 +663,8 @@ fn differential_rule(
         | Node::Eye(_)
         | Node::Ones(_)
         | Node::Zeros(_)
-        | Node::Differential(_) => None,
+        | Node::Differential(_)
+        | Node::DifferentialOf(_) => None,
         // d(X + Y) = dX + dY.
         Node::Add(a, b) => {
             let (da, db) = (dd(a), dd(b));
@@ -894,7 +902,8 @@ fn jacobian_rule(
         | Node::Eye(_)
         | Node::Ones(_)
         | Node::Zeros(_)
-        | Node::Differential(_) => None,
+        | Node::Differential(_)
+        | Node::DifferentialOf(_) => None,
         Node::Add(a, b) => {
             let mut parts = Vec::new();
             for x in [a, b] {
@@ -1182,4 +1191,209 @@ fn sum_opt(g: &mut Graph, parts: Vec<Id>) -> Option<Id> {
         total = g.add_opt(total, Some(p));
     }
     total
+}
+
+/// The derivation of `d` in the seminar's style: starting from `df = d(f)`, every
+/// line expands the pending differentials `d(…)` by one rule of the table (the rule
+/// named beside it), until only `dX` is left; then `dX` is moved into the inner
+/// product and the result read off. Nothing is computed twice: the last line is
+/// `d.expr`, found by the same rule table.
+pub fn derivation(f: &mut Function, d: &Derivative) -> Result<Vec<Step>, DiffError> {
+    let var = d.wrt;
+    let g = &mut f.graph;
+    let root = canonicalize(g, f.root);
+    let mut steps = Vec::new();
+    let start = g.add(Node::DifferentialOf(root));
+    steps.push(Step {
+        rule: "the differential of f".to_string(),
+        expr: start,
+    });
+    // ‖u‖² = <u, u>, as the seminar writes it.
+    let (rewritten, changed) = squared_norms_as_inner(g, root);
+    let mut current = start;
+    if changed {
+        current = g.add(Node::DifferentialOf(rewritten));
+        steps.push(Step {
+            rule: "‖u‖² = <u, u>".to_string(),
+            expr: current,
+        });
+    }
+    for _ in 0..64 {
+        let pending: Vec<Id> = g
+            .reachable(&[current])
+            .into_iter()
+            .filter(|&n| matches!(g.node(n), Node::DifferentialOf(_)))
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        let mut rules: Vec<&'static str> = Vec::new();
+        let mut map: BTreeMap<Id, Id> = BTreeMap::new();
+        for p in pending {
+            let Node::DifferentialOf(x) = g.node(p) else {
+                continue;
+            };
+            let (expanded, rule) = expand_once(g, x, var)?;
+            if !rule.is_empty() && !rules.contains(&rule) {
+                rules.push(rule);
+            }
+            map.insert(p, expanded);
+        }
+        let replaced = replace(g, current, &map);
+        let next = crate::simplify::simplify_keeping_inner(g, replaced);
+        if next == current {
+            break;
+        }
+        current = next;
+        steps.push(Step {
+            rule: rules.join(", "),
+            expr: current,
+        });
+    }
+    match d.kind {
+        DerivativeKind::Gradient => {
+            let dx = g.add(Node::Differential(var));
+            let read_off = g.add(Node::Inner(d.expr, dx));
+            if read_off != current {
+                steps.push(Step {
+                    rule: "<A, B dX C> = <B'AC', dX>".to_string(),
+                    expr: read_off,
+                });
+            }
+        }
+        DerivativeKind::Jacobian => {
+            let dx = g.add(Node::Differential(var));
+            let read_off = g.add(Node::Mul(d.expr, dx));
+            steps.push(Step {
+                rule: "u ∘ dx = diag(u) dx".to_string(),
+                expr: read_off,
+            });
+        }
+        DerivativeKind::Differential | DerivativeKind::Hessian => {}
+    }
+    Ok(steps)
+}
+
+/// Rewrites `norm2(u)^2` as `<u, u>`; says whether anything changed.
+fn squared_norms_as_inner(g: &mut Graph, root: Id) -> (Id, bool) {
+    let mut map = BTreeMap::new();
+    for id in g.reachable(&[root]) {
+        if let Node::Pow(a, k) = g.node(id) {
+            if let (Node::Apply(Func::Norm2, u), Some(2.0)) = (g.node(a), g.const_value(k)) {
+                let inner = g.add(Node::Inner(u, u));
+                map.insert(id, inner);
+            }
+        }
+    }
+    let changed = !map.is_empty();
+    (replace(g, root, &map), changed)
+}
+
+/// `root` with the nodes of `map` replaced (bottom-up, sharing preserved).
+fn replace(g: &mut Graph, root: Id, map: &BTreeMap<Id, Id>) -> Id {
+    let mut done: BTreeMap<Id, Id> = BTreeMap::new();
+    for id in g.reachable(&[root]) {
+        if let Some(&to) = map.get(&id) {
+            done.insert(id, to);
+            continue;
+        }
+        let m = |x: Id| done.get(&x).copied().unwrap_or(x);
+        let node = match g.node(id) {
+            Node::Add(a, b) => Node::Add(m(a), m(b)),
+            Node::Neg(a) => Node::Neg(m(a)),
+            Node::Mul(a, b) => Node::Mul(m(a), m(b)),
+            Node::Div(a, b) => Node::Div(m(a), m(b)),
+            Node::Pow(a, b) => Node::Pow(m(a), m(b)),
+            Node::ElemMul(a, b) => Node::ElemMul(m(a), m(b)),
+            Node::ElemDiv(a, b) => Node::ElemDiv(m(a), m(b)),
+            Node::ElemPow(a, b) => Node::ElemPow(m(a), m(b)),
+            Node::Transpose(a) => Node::Transpose(m(a)),
+            Node::Inner(a, b) => Node::Inner(m(a), m(b)),
+            Node::Apply(f, a) => Node::Apply(f, m(a)),
+            // A pending differential is replaced as a whole or left as it is.
+            leaf => leaf,
+        };
+        let new = g.add(node);
+        done.insert(id, new);
+    }
+    done.get(&root).copied().unwrap_or(root)
+}
+
+/// One rule of the table applied to `d(x)`: the children's differentials stay
+/// pending as `d(child)`. Returns the expansion and the rule's name.
+fn expand_once(g: &mut Graph, x: Id, var: Sym) -> Result<(Id, &'static str), DiffError> {
+    let order = g.reachable(&[x]);
+    let depends = dependence(g, &order, var);
+    let dep = |n: Id| depends.get(&n).copied().unwrap_or(false);
+    let node = g.node(x);
+    if !dep(x) {
+        return Ok((g.zeros(g.shape(x)), "dA = 0"));
+    }
+    let mut children: BTreeMap<Id, Option<Id>> = BTreeMap::new();
+    let mut constant_child = false;
+    for c in node.children() {
+        let pending = if !dep(c) {
+            constant_child = true;
+            None
+        } else if matches!(g.node(c), Node::Var(s) if s == var) {
+            // d(w) is dw straight away.
+            Some(g.add(Node::Differential(var)))
+        } else {
+            Some(g.add(Node::DifferentialOf(c)))
+        };
+        children.insert(c, pending);
+    }
+    let mut rule = rule_name(g, node, &dep);
+    if constant_child && matches!(node, Node::Add(_, _)) {
+        rule = "d(X + Y) = dX + dY, dA = 0";
+    }
+    // `d(αX) = α dX` with α constant: the rule applied to a scaled pending term.
+    if let (Node::Inner(a, b), true) = (node, matches!(node, Node::Inner(a, b) if a == b)) {
+        let _ = b;
+        let da = children.get(&a).copied().flatten().unwrap_or(a);
+        let two = g.constant(2.0);
+        let i = g.add(Node::Inner(a, da));
+        return Ok((g.mul(two, i), "d<u, u> = 2<u, du>"));
+    }
+    let expanded = differential_rule(g, x, var, &children)?;
+    let expanded = expanded.unwrap_or_else(|| g.zeros(g.shape(x)));
+    Ok((expanded, rule))
+}
+
+/// The name of the rule that expands `d(node)`, in the seminar's words.
+fn rule_name(g: &Graph, node: Node, dep: &dyn Fn(Id) -> bool) -> &'static str {
+    match node {
+        Node::Var(_) => "",
+        Node::Add(_, _) => "d(X + Y) = dX + dY",
+        Node::Neg(_) => "d(αX) = α dX",
+        Node::Mul(a, b) => match (dep(a), dep(b)) {
+            (true, true) => "d(XY) = dX Y + X dY",
+            _ if g.shape(a).is_scalar() || g.shape(b).is_scalar() => "d(αX) = α dX",
+            _ => "d(AXB) = A dX B",
+        },
+        Node::Div(_, phi) if !dep(phi) => "d(αX) = α dX",
+        Node::Div(_, _) => "d(X/φ) = (φ dX − dφ X)/φ²",
+        Node::Pow(a, _) if g.shape(a).is_scalar() => "d(a^k) = k a^(k−1) da",
+        Node::Pow(_, _) => "d(X^k) = Σ X^i dX X^(k−1−i)",
+        Node::ElemMul(_, _) | Node::ElemDiv(_, _) | Node::ElemPow(_, _) => {
+            "d(X ∘ Y) = dX ∘ Y + X ∘ dY"
+        }
+        Node::Transpose(_) => "d(X') = (dX)'",
+        Node::Inner(a, b) if !dep(a) || !dep(b) => "d<A, X> = <A, dX>",
+        Node::Inner(_, _) => "d<X, Y> = <dX, Y> + <X, dY>",
+        Node::Apply(f, _) => match f {
+            Func::Det => "d det X = det X <X⁻ᵀ, dX>",
+            Func::Logdet => "d logdet X = <X⁻ᵀ, dX>",
+            Func::Inv => "d(X⁻¹) = −X⁻¹ dX X⁻¹",
+            Func::Tr => "d tr X = tr dX",
+            Func::Sum => "d sum(X) = sum(dX)",
+            Func::Diag => "d diag(X) = diag(dX)",
+            Func::Norm1 => "d‖X‖₁ = <sign(X), dX>",
+            Func::Norm2 => "d‖X‖ = <X, dX>/‖X‖",
+            Func::Logsumexp => "d logsumexp(x) = <softmax(x), dx>",
+            Func::Softmax => "d softmax(x) = s ∘ dx − s (s' dx)",
+            _ => "d f(X) = f'(X) ∘ dX",
+        },
+        _ => "",
+    }
 }

@@ -366,6 +366,9 @@ pub enum Node {
     Apply(Func, Id),
     /// The differential `dX` of a variable: the direction in differential forms.
     Differential(Sym),
+    /// `d(e)`: the differential of a subexpression not yet expanded by the rules.
+    /// It appears only in the intermediate lines of a derivation.
+    DifferentialOf(Id),
 }
 
 impl Node {
@@ -379,7 +382,9 @@ impl Node {
             | Node::Ones(_)
             | Node::Zeros(_)
             | Node::Differential(_) => Children::none(),
-            Node::Neg(a) | Node::Transpose(a) | Node::Apply(_, a) => Children::one(a),
+            Node::Neg(a) | Node::Transpose(a) | Node::Apply(_, a) | Node::DifferentialOf(a) => {
+                Children::one(a)
+            }
             Node::Add(a, b)
             | Node::Mul(a, b)
             | Node::Div(a, b)
@@ -583,7 +588,7 @@ impl Graph {
             Node::Add(a, b) | Node::ElemMul(a, b) | Node::ElemDiv(a, b) | Node::ElemPow(a, b) => {
                 broadcast(a, b)
             }
-            Node::Neg(a) | Node::Div(a, _) | Node::Pow(a, _) => s(a),
+            Node::Neg(a) | Node::Div(a, _) | Node::Pow(a, _) | Node::DifferentialOf(a) => s(a),
             Node::Mul(a, b) => {
                 if s(a).is_scalar() {
                     s(b)

@@ -159,7 +159,8 @@ impl Lower<'_, '_> {
             rhs: column,
         } = &lhs.kind
         {
-            if is_zero(zero) {
+            // `(0*ones(m))*ones(n)'` is a zero column times a row of ones.
+            if is_zero(zero) && zero.span.start == lhs.span.start {
                 if let (Some(m), Some(n)) = (self.ones_size(column), transposed_ones(rhs)) {
                     return Some(Shape::new(m, n));
                 }

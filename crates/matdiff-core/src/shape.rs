@@ -119,7 +119,8 @@ impl Texts<'_> {
                     };
                     let folded = match (self.slice(gap), self.slice(inner.span)) {
                         (Some(minus), Some(number)) => {
-                            matches!(minus, "-" | "−")
+                            // The span of a parenthesised `(-2)` includes the `(`.
+                            matches!(minus.trim_start_matches(['(', ' ']), "-" | "−")
                                 && number.starts_with(|c: char| c.is_ascii_digit() || c == '.')
                         }
                         _ => matches!(gap.end - gap.start, 1 | 3),
@@ -137,8 +138,8 @@ impl Texts<'_> {
 /// source id (may be empty).
 pub fn infer(program: &Program, texts: Texts<'_>) -> Result<Typing, Vec<Diagnostic>> {
     let mut cx = Infer::new(texts);
-    cx.collect_names(program);
     cx.declare(&program.decls);
+    cx.collect_names(program);
     match &program.expr {
         Some(expr) => {
             cx.expr(expr);
@@ -168,6 +169,12 @@ enum Binding {
     Free,
     Named(String),
     Size(u64),
+}
+
+/// A solved dimension: a size, or a name (declared or invented).
+enum Resolved {
+    Size(u64),
+    Name(String),
 }
 
 /// The type of an expression; `Err` after an error, so that one mistake is
@@ -337,17 +344,18 @@ impl<'a> Infer<'a> {
         }
     }
 
-    fn resolve(&mut self, v: DimVar) -> (Dim, Option<String>) {
+    /// The final value of a dimension, naming it if it is still free.
+    fn resolve(&mut self, v: DimVar) -> Resolved {
         let root = self.find(v);
         match self.binding[root.0 as usize].clone() {
-            Binding::Size(s) => (Dim::Size(s), None),
-            Binding::Named(n) => (Dim::ONE, Some(n)),
+            Binding::Size(s) => Resolved::Size(s),
+            Binding::Named(n) => Resolved::Name(n),
             Binding::Free => {
                 let name = self.dim_text(root);
                 if !self.dim_names.contains(&name) {
                     self.dim_names.push(name.clone());
                 }
-                (Dim::ONE, Some(name))
+                Resolved::Name(name)
             }
         }
     }
@@ -377,7 +385,8 @@ impl<'a> Infer<'a> {
     // ---- declarations ------------------------------------------------------------
 
     /// Every name written anywhere, so that invented dimension names never clash,
-    /// and the sizes of `eye(n)` / `ones(n)`, which are dimension names.
+    /// and the sizes of `eye(n)` / `ones(n)`, which are dimension names. Runs after
+    /// the declarations, which take precedence.
     fn collect_names(&mut self, program: &Program) {
         for d in &program.decls {
             self.taken.insert(d.name.name.clone());
@@ -403,7 +412,16 @@ impl<'a> Infer<'a> {
                 self.collect_expr_names(lhs);
                 self.collect_expr_names(rhs);
             }
-            ExprKind::Call { args, .. } => {
+            ExprKind::Call { func, args } => {
+                // `eye(n)` and `ones(n)` make `n` a dimension everywhere, also
+                // where it is used as a scalar before the call.
+                if let ([arg], "eye" | "ones") = (args.as_slice(), func.name.as_str()) {
+                    if let ExprKind::Name(n) = &arg.kind {
+                        if !self.var_index.contains_key(n) {
+                            self.named_dim(n);
+                        }
+                    }
+                }
                 for a in args {
                     self.collect_expr_names(a);
                 }
@@ -661,16 +679,9 @@ impl<'a> Infer<'a> {
             };
             d = d.with_note(format!("the {side} disagree: {x} vs {y}"));
         }
-        let wanted = if both_columns || both_rows || column_row {
-            None
-        } else {
-            Some("matrix")
-        };
         d = self.declared_labels(d, &[lhs.0, rhs.0]);
-        if let Some(w) = wanted {
-            d = self.guess_note(d, lhs.0, w);
-            d = self.guess_note(d, rhs.0, w);
-        } else {
+        if !column_row {
+            // A guessed name of another kind than its partner may be the mistake.
             for (e, other) in [(lhs, rhs), (rhs, lhs)] {
                 let want = self.kind_word(other.1);
                 d = self.guess_note(d, e.0, &want);
@@ -880,7 +891,7 @@ impl<'a> Infer<'a> {
                 )
                 .with_label(arg.span, format!("this is {shown}"));
                 if self.is_one(r) && !self.is_one(c) {
-                    d = d.with_note("transpose the row vector: softmax(x')");
+                    d = d.with_note("transpose the row vector into a column");
                 }
                 d = self.declared_labels(d, &[arg]);
                 d = self.guess_note(d, arg, "vector");
@@ -969,6 +980,12 @@ impl<'a> Infer<'a> {
     }
 
     fn guess_note(&self, d: Diagnostic, e: &Expr, wanted: &str) -> Diagnostic {
+        let same_kind = self
+            .guessed_name(e)
+            .is_some_and(|n| self.vars[self.var_index[n]].kind.keyword() == wanted);
+        if same_kind {
+            return d;
+        }
         self.guess_note_with(d, e, |n| format!("declare `{n}: {wanted}` if it is one"))
     }
 
@@ -1017,7 +1034,9 @@ impl<'a> Infer<'a> {
 
     fn finish(mut self) -> Typing {
         let mut graph = Graph::new();
-        // Declared dimension names first, in order; then names invented below.
+        // Free dimensions are named here, in declaration / first-use order of the
+        // variables, then of the implicit sizes; the graph gets every dimension
+        // name in first-appearance order.
         let mut resolved = Vec::new();
         for i in 0..self.vars.len() {
             let (rows, cols) = (self.vars[i].rows, self.vars[i].cols);
@@ -1032,9 +1051,9 @@ impl<'a> Infer<'a> {
         for name in &self.dim_names {
             graph.declare_dim(name);
         }
-        let to_dim = |(dim, name): (Dim, Option<String>), graph: &mut Graph| match name {
-            Some(n) => Dim::Named(graph.declare_dim(&n)),
-            None => dim,
+        let to_dim = |d: Resolved, graph: &mut Graph| match d {
+            Resolved::Size(s) => Dim::Size(s),
+            Resolved::Name(n) => Dim::Named(graph.declare_dim(&n)),
         };
         for (v, (r, c)) in self.vars.iter().zip(resolved) {
             let shape = Shape::new(to_dim(r, &mut graph), to_dim(c, &mut graph));

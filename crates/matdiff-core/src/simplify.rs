@@ -24,6 +24,19 @@ pub fn simplify(g: &mut Graph, id: Id) -> Id {
         g,
         cache: HashMap::new(),
         keys: HashMap::new(),
+        keep_inner: false,
+    };
+    s.simplify(id)
+}
+
+/// Like [`simplify`], but inner products of vectors stay `<u, v>` rather than
+/// becoming `u'*v`: the spelling of the lines of a derivation.
+pub fn simplify_keeping_inner(g: &mut Graph, id: Id) -> Id {
+    let mut s = Simplifier {
+        g,
+        cache: HashMap::new(),
+        keys: HashMap::new(),
+        keep_inner: true,
     };
     s.simplify(id)
 }
@@ -79,6 +92,7 @@ struct Simplifier<'g> {
     g: &'g mut Graph,
     cache: HashMap<Id, Id>,
     keys: HashMap<Id, Vec<u32>>,
+    keep_inner: bool,
 }
 
 impl Simplifier<'_> {
@@ -92,6 +106,15 @@ impl Simplifier<'_> {
         self.cache.insert(id, out);
         self.cache.insert(out, out);
         out
+    }
+
+    fn has_differential(&self, id: Id) -> bool {
+        self.g.reachable(&[id]).into_iter().any(|n| {
+            matches!(
+                self.g.node(n),
+                Node::Differential(_) | Node::DifferentialOf(_)
+            )
+        })
     }
 
     fn is_scalar(&self, id: Id) -> bool {
@@ -111,6 +134,11 @@ impl Simplifier<'_> {
                 }
             }
             Node::Zeros(_) => Vec::new(),
+            Node::DifferentialOf(a) => {
+                let a = self.simplify(a);
+                let node = self.g.add(Node::DifferentialOf(a));
+                self.atom_term(node)
+            }
             Node::Var(_) | Node::DimValue(_) | Node::Differential(_) if g.shape(id).is_scalar() => {
                 vec![Term::scalar(id, 1)]
             }
@@ -152,17 +180,20 @@ impl Simplifier<'_> {
                 if g.shape(a).is_scalar() || g.shape(b).is_scalar() {
                     return self.expand_product(a, b);
                 }
-                self.expand_elementwise_product(a, b)
+                self.expand_elementwise(id)
             }
             Node::ElemDiv(a, b) => {
                 if g.shape(b).is_scalar() {
                     let d = self.g.add(Node::Div(a, b));
                     return self.expand(d);
                 }
-                let a = self.simplify(a);
-                let b = self.simplify(b);
-                let node = self.g.add(Node::ElemDiv(a, b));
-                self.atom_term(node)
+                if g.shape(a) != g.shape(b) {
+                    let a = self.simplify(a);
+                    let b = self.simplify(b);
+                    let node = self.g.add(Node::ElemDiv(a, b));
+                    return self.atom_term(node);
+                }
+                self.expand_elementwise(id)
             }
             Node::ElemPow(a, k) => {
                 if g.const_value(k) == Some(1.0) {
@@ -179,6 +210,13 @@ impl Simplifier<'_> {
             }
             Node::Transpose(a) => {
                 let s = self.expand(a);
+                if s.len() > 1 {
+                    // A transposed sum keeps its parentheses: (x - m)'.
+                    let shape = self.g.shape(a);
+                    let sum = self.rebuild(s, shape);
+                    let t = self.transpose_factor(sum);
+                    return self.atom_term(t);
+                }
                 s.into_iter().map(|t| self.transpose_term(t)).collect()
             }
             Node::Inner(a, b) => self.expand_inner(a, b),
@@ -221,9 +259,16 @@ impl Simplifier<'_> {
             0 => None,
             1 => s.into_iter().next(),
             _ => {
+                // Common content comes out of the parentheses: 2*a - 2*b → 2*(a - b).
+                let s = self.collect(s);
+                if s.is_empty() {
+                    return None;
+                }
+                let (content, s) = common_content(s);
                 let shape = self.g.shape(original);
                 let node = self.rebuild(s, shape);
-                self.atom_term(node).into_iter().next()
+                let body = self.atom_term(node).into_iter().next()?;
+                Some(self.merge(&content, &body))
             }
         }
     }
@@ -311,6 +356,21 @@ impl Simplifier<'_> {
         if kv == Some(1.0) {
             return self.expand(a);
         }
+        if !self.is_scalar(a) {
+            // A^k with a small positive integer k is the chain A*A*…*A; runs of equal
+            // factors are folded back into powers when the chain is built.
+            if let Some(kv) = kv.filter(|v| v.fract() == 0.0 && *v >= 2.0 && *v <= 8.0) {
+                let s = self.expand(a);
+                let Some(t) = self.single(s, a) else {
+                    return Vec::new();
+                };
+                let mut out = Term::constant(1.0);
+                for _ in 0..kv as usize {
+                    out = self.merge(&out, &t);
+                }
+                return vec![out];
+            }
+        }
         if self.is_scalar(a) {
             if let Some(kv) = kv.filter(|v| v.fract() == 0.0 && v.abs() <= 64.0) {
                 let s = self.expand(a);
@@ -336,51 +396,118 @@ impl Simplifier<'_> {
         self.atom_term(node)
     }
 
-    fn expand_elementwise_product(&mut self, a: Id, b: Id) -> Sum {
-        // Flatten nested elementwise products, pulling scalars out.
-        let mut operands = Vec::new();
+    /// An elementwise monomial: numerators ∘ … ./ (denominators ∘ …), flattened, with
+    /// scalars pulled out, `ones` dropped, equal factors cancelled and the rest
+    /// ordered by the structural key.
+    fn expand_elementwise(&mut self, root: Id) -> Sum {
+        let mut numerators = Vec::new();
+        let mut denominators = Vec::new();
         let mut scale = Term::constant(1.0);
-        let mut stack = vec![b, a];
-        while let Some(x) = stack.pop() {
-            if let Node::ElemMul(p, q) = self.g.node(x) {
-                if self.g.shape(p) == self.g.shape(q) {
-                    stack.push(q);
-                    stack.push(p);
+        let mut stack = vec![(root, false)];
+        while let Some((x, inverted)) = stack.pop() {
+            match self.g.node(x) {
+                Node::ElemMul(p, q) if self.g.shape(p) == self.g.shape(q) => {
+                    stack.push((q, inverted));
+                    stack.push((p, inverted));
                     continue;
                 }
+                Node::ElemDiv(p, q) if self.g.shape(p) == self.g.shape(q) => {
+                    stack.push((q, !inverted));
+                    stack.push((p, inverted));
+                    continue;
+                }
+                _ => {}
             }
             let s = self.expand(x);
             let Some(t) = self.single(s, x) else {
+                // A zero numerator makes the product zero (a zero denominator is
+                // left for evaluation to report).
+                if inverted {
+                    continue;
+                }
                 return Vec::new();
             };
-            let shape = self.g.shape(x);
-            let mut chain_part = Term::constant(1.0);
-            chain_part.chain = t.chain.clone();
             let outer = Term {
                 coef: t.coef,
                 scalars: t.scalars.clone(),
                 chain: Vec::new(),
             };
+            let outer = if inverted {
+                match self.invert_term(outer) {
+                    Some(o) => o,
+                    None => Term::constant(1.0),
+                }
+            } else {
+                outer
+            };
             scale = self.merge(&scale, &outer);
-            if chain_part.chain.is_empty() {
+            if t.chain.is_empty() {
                 continue;
             }
-            let node = self.build_chain(&chain_part.chain);
-            if matches!(self.g.node(node), Node::Ones(_)) && shape.cols == Dim::ONE {
+            let node = self.build_chain(&t.chain);
+            if matches!(self.g.node(node), Node::Ones(_)) {
                 continue;
             }
-            operands.push(node);
+            if inverted {
+                denominators.push(node);
+            } else {
+                numerators.push(node);
+            }
         }
-        if operands.is_empty() {
-            return vec![scale];
+        // Cancel equal factors above and below the line.
+        let mut i = 0;
+        while i < numerators.len() {
+            if let Some(j) = denominators.iter().position(|&d| d == numerators[i]) {
+                denominators.remove(j);
+                numerators.remove(i);
+            } else {
+                i += 1;
+            }
         }
-        operands.sort_by(|&x, &y| self.compare(x, y));
-        let mut node = operands[0];
-        for &o in &operands[1..] {
+        numerators.sort_by(|&x, &y| self.compare(x, y));
+        denominators.sort_by(|&x, &y| self.compare(x, y));
+        let shape = self.g.shape(root);
+        let num = self.elementwise_chain(&numerators);
+        let den = self.elementwise_chain(&denominators);
+        let body = match (num, den) {
+            (None, None) => {
+                let o = ones_of(self.g, shape);
+                return vec![self.merge(&scale, &Term::factor(o))];
+            }
+            (Some(n), None) => n,
+            (n, Some(d)) => {
+                let n = match n {
+                    Some(n) => n,
+                    None => self.g.constant(1.0),
+                };
+                self.g.add(Node::ElemDiv(n, d))
+            }
+        };
+        let body = Term::factor(body);
+        vec![self.merge(&scale, &body)]
+    }
+
+    fn elementwise_chain(&mut self, operands: &[Id]) -> Option<Id> {
+        let mut it = operands.iter().copied();
+        let mut node = it.next()?;
+        for o in it {
             node = self.g.add(Node::ElemMul(node, o));
         }
-        let body = Term::factor(node);
-        vec![self.merge(&scale, &body)]
+        Some(node)
+    }
+
+    /// `1/t` of a scalar term; `None` for one.
+    fn invert_term(&mut self, t: Term) -> Option<Term> {
+        let mut t = t;
+        t.coef = 1.0 / t.coef;
+        for s in &mut t.scalars {
+            s.1 = -s.1;
+        }
+        if t.coef == 1.0 && t.scalars.is_empty() {
+            None
+        } else {
+            Some(t)
+        }
     }
 
     fn expand_inner(&mut self, a: Id, b: Id) -> Sum {
@@ -418,7 +545,7 @@ impl Simplifier<'_> {
             return vec![t];
         }
         let shape = self.g.shape(a);
-        let inner = if shape.cols == Dim::ONE {
+        let inner = if shape.cols == Dim::ONE && !self.keep_inner {
             // Vectors: <u, v> = u'*v.
             let mut chain: Vec<Id> = Vec::new();
             let ut = Term {
@@ -433,7 +560,9 @@ impl Simplifier<'_> {
         } else {
             let x = self.build_chain(&ta.chain);
             let y = self.build_chain(&tb.chain);
-            let (x, y) = if self.compare(x, y) == Ordering::Greater {
+            // The differential goes last (<A, dX>), otherwise a stable order.
+            let (dx, dy) = (self.has_differential(x), self.has_differential(y));
+            let (x, y) = if (dx && !dy) || (dx == dy && self.compare(x, y) == Ordering::Greater) {
                 (y, x)
             } else {
                 (x, y)
@@ -450,6 +579,26 @@ impl Simplifier<'_> {
         let scalar_arg = self.is_scalar(arg);
         match f {
             Func::Tr | Func::Sum if scalar_arg => return self.expand(arg),
+            // Linear functions take scalars out: sum(-y) = -sum(y).
+            Func::Tr | Func::Sum | Func::Diag => {
+                let s = self.expand(arg);
+                if let [t] = s.as_slice() {
+                    if t.coef != 1.0 || !t.scalars.is_empty() {
+                        let body = self.build_chain(&t.chain.clone());
+                        let applied = self.g.apply(f, body);
+                        let scale = Term {
+                            coef: t.coef,
+                            scalars: t.scalars.clone(),
+                            chain: Vec::new(),
+                        };
+                        let inner = self.expand(applied);
+                        return inner.iter().map(|x| self.merge(&scale, x)).collect();
+                    }
+                }
+            }
+            _ => {}
+        }
+        match f {
             Func::Det | Func::Logdet | Func::Tr => {
                 if let Node::Transpose(inner) = arg_node {
                     let node = self.g.apply(f, inner);
@@ -509,10 +658,20 @@ impl Simplifier<'_> {
             Node::Apply(Func::Diag, v) if g.shape(v).cols == Dim::ONE => f,
             Node::Apply(Func::Inv, a) | Node::Apply(Func::Logdet, a) if is_symmetric(g, a) => f,
             Node::Add(_, _) => {
+                // (A + A')' is A + A' again; other sums keep their transpose outside.
                 let t = g.add(Node::Transpose(f));
-                let s = self.expand(t);
-                let shape = self.g.shape(t);
-                self.rebuild(s, shape)
+                let shape = g.shape(t);
+                let s: Sum = self
+                    .expand(f)
+                    .into_iter()
+                    .map(|term| self.transpose_term(term))
+                    .collect();
+                let distributed = self.rebuild(s, shape);
+                if distributed == f {
+                    f
+                } else {
+                    t
+                }
             }
             Node::ElemMul(a, b) if g.shape(a) == g.shape(b) => {
                 let at = self.transpose_factor(a);
@@ -746,9 +905,21 @@ impl Simplifier<'_> {
             });
         }
 
+        // `2/N*X'*r` when the denominator is a number or a dimension, else the
+        // denominator goes last: `2*x/(x'*x)`, `x/norm2(x)`.
+        let constant_like_den = den_scalars
+            .iter()
+            .all(|&(s, _)| matches!(self.g.node(s), Node::DimValue(_) | Node::Const(_)));
         let mut prefix: Option<Id> = None;
         if coef != 1.0 {
             prefix = Some(self.g.constant(coef));
+        }
+        // A numeric or dimension denominator goes with the coefficient: 2/N*….
+        if constant_like_den && !num_scalars.is_empty() && t.chain.is_empty() {
+            if let Some(d) = den.take() {
+                let c = prefix.unwrap_or_else(|| self.g.constant(1.0));
+                prefix = Some(self.g.add(Node::Div(c, d)));
+            }
         }
         for &(s, e) in &num_scalars {
             let p = self.power(s, e);
@@ -757,13 +928,20 @@ impl Simplifier<'_> {
                 Some(x) => self.g.add(Node::Mul(x, p)),
             });
         }
-        let chain_first_style = prefix.is_none() && !t.chain.is_empty();
-        let node = if chain_first_style {
-            let mut chain = t.chain.clone();
-            if negative {
-                chain[0] = self.negate_factor(chain[0]);
+        let chain_first_style = !t.chain.is_empty() && (prefix.is_none() || !constant_like_den);
+        if chain_first_style {
+            let mut factors = Vec::new();
+            if let Some(p) = prefix {
+                factors.push(p);
             }
-            let c = self.build_chain(&chain);
+            factors.extend(self.fold_runs(&t.chain));
+            if negative {
+                factors[0] = self.negate_factor(factors[0]);
+            }
+            let mut c = factors[0];
+            for &f in &factors[1..] {
+                c = self.g.add(Node::Mul(c, f));
+            }
             match den {
                 Some(d) => self.g.add(Node::Div(c, d)),
                 None => c,
@@ -780,12 +958,11 @@ impl Simplifier<'_> {
                 p = self.negate_factor(p);
             }
             let mut acc = p;
-            for &f in &t.chain {
+            for f in self.fold_runs(&t.chain) {
                 acc = self.g.add(Node::Mul(acc, f));
             }
             acc
-        };
-        node
+        }
     }
 
     fn power(&mut self, s: Id, e: i32) -> Id {
@@ -818,12 +995,41 @@ impl Simplifier<'_> {
         }
     }
 
+    /// The left-nested product of a chain, with runs of an equal square factor
+    /// written as a power: `X*X` → `X^2`, `X'*X'` → `(X^2)'`.
     fn build_chain(&mut self, chain: &[Id]) -> Id {
-        let mut acc = chain[0];
-        for &f in &chain[1..] {
+        let factors = self.fold_runs(chain);
+        let mut acc = factors[0];
+        for &f in &factors[1..] {
             acc = self.g.add(Node::Mul(acc, f));
         }
         acc
+    }
+
+    fn fold_runs(&mut self, chain: &[Id]) -> Vec<Id> {
+        let mut factors: Vec<Id> = Vec::with_capacity(chain.len());
+        let mut i = 0;
+        while i < chain.len() {
+            let f = chain[i];
+            let mut run = 1;
+            while i + run < chain.len() && chain[i + run] == f && self.g.shape(f).is_square() {
+                run += 1;
+            }
+            if run == 1 {
+                factors.push(f);
+            } else {
+                let k = self.g.constant(run as f64);
+                factors.push(match self.g.node(f) {
+                    Node::Transpose(base) => {
+                        let p = self.g.add(Node::Pow(base, k));
+                        self.g.add(Node::Transpose(p))
+                    }
+                    _ => self.g.add(Node::Pow(f, k)),
+                });
+            }
+            i += run;
+        }
+        factors
     }
 
     // ----- ordering ---------------------------------------------------------------
@@ -870,7 +1076,13 @@ impl Simplifier<'_> {
             Node::Ones(_) => vec![4],
             Node::Var(s) => vec![10, s.0],
             Node::DimValue(s) => vec![11, s.0],
-            Node::Differential(s) => vec![12, s.0],
+            // Differentials sort last: <X*w - y, dw>.
+            Node::Differential(s) => vec![200, s.0],
+            Node::DifferentialOf(a) => {
+                let mut k = vec![201];
+                k.extend(self.key(a));
+                k
+            }
             Node::Transpose(a) => {
                 let mut k = self.key(a);
                 k.push(90);
@@ -916,6 +1128,51 @@ impl Simplifier<'_> {
 enum Side {
     Left,
     Right,
+}
+
+/// Splits off what every term shares: a coefficient of equal magnitude (negative
+/// when every term is negative) and the scalar factors they all have.
+fn common_content(mut s: Sum) -> (Term, Sum) {
+    let mut content = Term::constant(1.0);
+    if s.len() < 2 {
+        return (content, s);
+    }
+    let magnitude = s[0].coef.abs();
+    if s.iter().all(|t| t.coef.abs() == magnitude) {
+        let sign = if s.iter().all(|t| t.coef < 0.0) {
+            -1.0
+        } else {
+            1.0
+        };
+        content.coef = sign * magnitude;
+        for t in &mut s {
+            t.coef /= content.coef;
+        }
+    }
+    let shared: Vec<(Id, i32)> = s[0]
+        .scalars
+        .iter()
+        .copied()
+        .filter(|f| s.iter().all(|t| t.scalars.contains(f)))
+        .collect();
+    for &(id, e) in &shared {
+        for t in &mut s {
+            add_exponent(&mut t.scalars, id, -e);
+        }
+        add_exponent(&mut content.scalars, id, e);
+    }
+    (content, s)
+}
+
+/// The all-ones value of a shape: `ones(n)` or `ones(m)*ones(n)'`.
+fn ones_of(g: &mut Graph, shape: Shape) -> Id {
+    let col = g.ones(shape.rows);
+    if shape.cols == Dim::ONE {
+        return col;
+    }
+    let row = g.ones(shape.cols);
+    let row = g.add(Node::Transpose(row));
+    g.add(Node::Mul(col, row))
 }
 
 fn add_exponent(scalars: &mut Vec<(Id, i32)>, s: Id, e: i32) {

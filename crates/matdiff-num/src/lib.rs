@@ -1,8 +1,9 @@
 //! Numeric evaluation of matdiff expressions on faer: inputs and their sizes,
 //! compiled evaluation plans, a naive reference evaluator, random instances honouring
-//! declared structure, and the finite-difference gradient checker.
+//! declared structure, and the finite-difference gradient checker, and data files (CSV, .npy).
 
 pub mod check;
+pub mod data;
 pub mod error;
 pub mod inputs;
 pub mod kernels;

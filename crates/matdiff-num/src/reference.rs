@@ -44,6 +44,12 @@ fn eval(graph: &Graph, id: Id, inputs: &Inputs, sizes: &Sizes) -> Result<Mat<f64
         Node::Const(r) => scalar(r.value()),
         Node::Var(s) => inputs.get(s).ok_or_else(|| missing(s))?.clone(),
         Node::Differential(s) => inputs.differential(s).ok_or_else(|| missing(s))?.clone(),
+        Node::DifferentialOf(_) => {
+            return Err(EvalError::Unsupported {
+                node: id,
+                problem: "an unexpanded differential has no value".to_string(),
+            })
+        }
         Node::DimValue(s) => scalar(size(Dim::Named(s))? as f64),
         Node::Eye(d) => {
             let n = size(d)?;

@@ -145,6 +145,7 @@ fn copy(
         Node::Transpose(a) => Node::Transpose(copy(from, a, to)),
         Node::Inner(a, b) => Node::Inner(copy(from, a, to), copy(from, b, to)),
         Node::Apply(func, a) => Node::Apply(func, copy(from, a, to)),
+        Node::DifferentialOf(a) => Node::DifferentialOf(copy(from, a, to)),
     };
     to.add(node)
 }

@@ -30,7 +30,7 @@ use crate::span::{SourceId, Span};
 /// diagnostics exactly when the input is a well-formed expression.
 pub fn parse_expr(src: &str, source: SourceId) -> (Option<Expr>, Vec<Diagnostic>) {
     let tokens = tokenize(src, source);
-    let mut parser = ExprParser::new(src, &tokens);
+    let mut parser = ExprParser::new(src, source, &tokens);
     let expr = parser.parse_whole();
     (expr, parser.diags)
 }
@@ -94,9 +94,12 @@ pub fn parse_program(src: &str, source: SourceId) -> (Program, Vec<Diagnostic>) 
         );
         expr_tokens = &rest[..i];
     }
-    let mut expr_parser = ExprParser::new(src, expr_tokens);
+    let mut expr_parser = ExprParser::new(src, source, expr_tokens);
     let expr = expr_parser.parse_whole();
     diags.extend(expr_parser.diags);
+    // Report in reading order: a misplaced declaration is found before the
+    // expression above it is parsed.
+    diags.sort_by_key(|d| d.primary_span().map(|s| s.start));
     (Program { decls, expr }, diags)
 }
 
@@ -155,7 +158,7 @@ struct ExprParser<'s> {
 }
 
 impl<'s> ExprParser<'s> {
-    fn new(src: &'s str, tokens: &[Token]) -> ExprParser<'s> {
+    fn new(src: &'s str, source: SourceId, tokens: &[Token]) -> ExprParser<'s> {
         let mut toks = Vec::with_capacity(tokens.len() + 1);
         let mut line_break_before = false;
         for t in tokens {
@@ -171,9 +174,8 @@ impl<'s> ExprParser<'s> {
             line_break_before = false;
         }
         if toks.last().is_none_or(|t| t.kind != TokenKind::Eof) {
-            // A slice cut before the end of the source: end where the next token began.
-            let source = tokens.first().map(|t| t.span.source).unwrap_or_default();
-            let at = tokens.last().map_or(0, |t| t.span.start as usize);
+            // A slice cut before the end of the source: end after its last token.
+            let at = tokens.last().map_or(0, |t| t.span.end as usize);
             toks.push(Tok {
                 kind: TokenKind::Eof,
                 span: Span::new(source, at, at),
@@ -418,8 +420,8 @@ impl<'s> ExprParser<'s> {
                     func.span,
                     "not a built-in function",
                 );
-                d = match functions::suggest(name) {
-                    Some(s) => d.with_note(format!("did you mean `{s}`?")),
+                d = match suggest_function(name) {
+                    Some(s) => d.with_note(s),
                     None => d.with_note(format!("to multiply, write `{name}*(…)`")),
                 };
                 self.diags.push(d);
@@ -518,7 +520,7 @@ impl<'s> ExprParser<'s> {
     fn unexpected_after_operand(&mut self) -> Fatal {
         let t = self.peek();
         let d = match t.kind {
-            TokenKind::Name | TokenKind::Number | TokenKind::LParen | TokenKind::Lt => {
+            TokenKind::Name | TokenKind::Number | TokenKind::LParen => {
                 let before = self.prev().map_or("", |p| self.text(p));
                 let d = Diagnostic::error(
                     format!(
@@ -670,6 +672,33 @@ impl<'s> ExprParser<'s> {
     }
 }
 
+/// A hint for an unknown function name: a common spelling from other tools, or the
+/// closest built-in when it is close relative to the name's length (so that `x(…)`
+/// is not taken for `tr`).
+fn suggest_function(name: &str) -> Option<String> {
+    let alias = match name {
+        "trace" => Some("tr"),
+        "determinant" => Some("det"),
+        "inverse" => Some("inv"),
+        "ln" => Some("log"),
+        "norm" => Some("norm2"),
+        "logistic" | "expit" => Some("sigmoid"),
+        "diagonal" => Some("diag"),
+        "identity" | "I" => Some("eye"),
+        "inner" => Some("dot"),
+        _ => None,
+    };
+    if let Some(alias) = alias {
+        return Some(format!("did you mean `{alias}`?"));
+    }
+    if matches!(name, "transpose" | "t") {
+        return Some("write `X'` for the transpose of `X`".to_string());
+    }
+    let candidate = functions::suggest(name)?;
+    (functions::edit_distance(name, candidate) < name.len())
+        .then(|| format!("did you mean `{candidate}`?"))
+}
+
 /// "1 argument", "2 dimensions".
 fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -754,21 +783,22 @@ const KINDS: [DeclKind; 5] = [
 ];
 
 /// The closest kind keyword to a misspelt one (edit distance at most 2, ignoring
-/// case, or a shared prefix of 3 letters: `sym` → `symmetric`).
+/// case), preferring a shared prefix of 3 letters: `sym` → `symmetric`.
 fn suggest_kind(name: &str) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
-    let by_distance = KINDS
-        .iter()
-        .map(|k| (functions::edit_distance(&lower, k.keyword()), k.keyword()))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k);
-    by_distance.or_else(|| {
-        let prefix = lower.get(..3)?;
+    let by_prefix = lower.get(..3).and_then(|prefix| {
         KINDS
             .iter()
             .map(|k| k.keyword())
             .find(|k| k.starts_with(prefix))
+    });
+    by_prefix.or_else(|| {
+        KINDS
+            .iter()
+            .map(|k| (functions::edit_distance(&lower, k.keyword()), k.keyword()))
+            .filter(|(d, _)| *d <= 2)
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, k)| k)
     })
 }
 
@@ -839,7 +869,17 @@ impl<'s> DeclParser<'s> {
                 if expr_may_follow {
                     break;
                 }
-                let d = if t.kind == TokenKind::Name {
+                let next = self.peek_at(1).kind;
+                let d = if t.kind == TokenKind::Name
+                    && (is_operator(next) || matches!(next, TokenKind::Quote | TokenKind::LParen))
+                {
+                    Diagnostic::error(
+                        "expected a declaration, found an expression",
+                        t.span,
+                        "expected `name: kind` here",
+                    )
+                    .with_note("declarations hold no expression: pass it as its own argument")
+                } else if t.kind == TokenKind::Name {
                     Diagnostic::error(
                         format!("expected `:` after `{}`", self.text(t)),
                         t.span,
@@ -919,7 +959,10 @@ impl<'s> DeclParser<'s> {
     /// or the start of the next declaration. Always moves past at least one token.
     fn recover(&mut self) {
         let mut depth = 0usize;
-        if self.peek().kind == TokenKind::LParen {
+        if matches!(
+            self.peek().kind,
+            TokenKind::LParen | TokenKind::Unknown('[' | '{')
+        ) {
             depth += 1;
         }
         self.bump();
@@ -929,8 +972,12 @@ impl<'s> DeclParser<'s> {
                 TokenKind::Eof | TokenKind::Newline | TokenKind::Semi => return,
                 TokenKind::Comma if depth == 0 => return,
                 TokenKind::Name if depth == 0 && self.at_decl_start() => return,
-                TokenKind::LParen => depth += 1,
-                TokenKind::RParen => depth = depth.saturating_sub(1),
+                // Square and curly brackets are not tokens, but they nest like
+                // parentheses in what users mistype: `X: matrix[N, d]`.
+                TokenKind::LParen | TokenKind::Unknown('[' | '{') => depth += 1,
+                TokenKind::RParen | TokenKind::Unknown(']' | '}') => {
+                    depth = depth.saturating_sub(1)
+                }
                 _ => {}
             }
             self.bump();
@@ -989,17 +1036,14 @@ impl<'s> DeclParser<'s> {
             ok = false;
         }
         if functions::arity(&name.name).is_some() {
-            self.diags.push(
-                Diagnostic::error(
-                    format!(
-                        "`{}` is a built-in function and cannot be declared",
-                        name.name
-                    ),
-                    name.span,
-                    "choose another name",
-                )
-                .with_note("the built-in functions are listed in DESIGN.md §1"),
-            );
+            self.diags.push(Diagnostic::error(
+                format!(
+                    "`{}` is a built-in function and cannot be declared",
+                    name.name
+                ),
+                name.span,
+                "choose another name",
+            ));
             ok = false;
         }
         let mut end = kind_tok.span;

@@ -26,6 +26,12 @@ enum Command {
     Eval(commands::eval::Args),
     /// Check a derivative against finite differences on random instances.
     Check(commands::check::Args),
+    /// Fit a linear regression on a CSV file, .npy arrays or a bundled data set.
+    Linreg(commands::linreg::Args),
+    /// Differentiate: the gradient, Jacobian, differential or Hessian, with steps.
+    Derive(commands::derive::Args),
+    /// The seminar end to end on the bundled diabetes data.
+    Demo(commands::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +40,9 @@ fn main() -> ExitCode {
         Command::Parse(args) => commands::parse::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::Linreg(args) => commands::linreg::run(args),
+        Command::Derive(args) => commands::derive::run(args),
+        Command::Demo(args) => commands::demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

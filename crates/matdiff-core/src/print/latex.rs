@@ -89,6 +89,7 @@ impl Latex<'_> {
             Node::Const(v) => number(v.value()),
             Node::Var(s) | Node::DimValue(s) => self.sym(s),
             Node::Differential(s) => format!("\\mathrm{{d}}{}", self.sym(s)),
+            Node::DifferentialOf(a) => format!("\\mathrm{{d}}\\left({}\\right)", self.raw(a)),
             Node::Eye(_) => "I".to_string(),
             Node::Ones(_) => "\\mathbf{1}".to_string(),
             Node::Zeros(_) => "0".to_string(),

@@ -92,6 +92,7 @@ impl Pretty<'_> {
             Node::Const(v) => self.number(v.value()),
             Node::Var(s) | Node::DimValue(s) => self.name(s),
             Node::Differential(s) => format!("d{}", self.name(s)),
+            Node::DifferentialOf(a) => format!("d({})", self.raw(a)),
             Node::Eye(_) => "I".to_string(),
             Node::Ones(_) => "𝟏".to_string(),
             Node::Zeros(_) => "0".to_string(),
@@ -118,7 +119,8 @@ impl Pretty<'_> {
                 format!("{} ⊘ {}", self.at(a, prec::MUL), self.operand(b, prec::NEG))
             }
             Node::Pow(a, b) | Node::ElemPow(a, b) => {
-                let base = self.at(a, prec::POSTFIX);
+                // `(Xᵀ)²` and `(X⁻¹)²`: superscripts do not stack.
+                let base = self.at(a, prec::ATOM);
                 let dot = if matches!(g.node(id), Node::ElemPow(..)) {
                     ".^"
                 } else {

@@ -37,7 +37,13 @@ impl Text<'_> {
     }
 
     fn binary(&self, a: Id, op: &str, b: Id) -> String {
-        let left = self.at(a, prec::MUL);
+        // `0*ones(m)*ones(n)'` reads as one zero matrix, so a zero column times
+        // anything keeps its parentheses.
+        let left = if op == "*" && matches!(self.graph.node(a), Node::Zeros(_)) {
+            format!("({})", self.raw(a))
+        } else {
+            self.at(a, prec::MUL)
+        };
         let right = self.operand(b, prec::NEG);
         // `2.*x` would lex as `2.` then `*`: keep elementwise operators apart.
         if op.starts_with('.') && left.ends_with(|c: char| c.is_ascii_digit()) {
@@ -67,6 +73,7 @@ impl Text<'_> {
             Node::Const(v) => number(v.value()),
             Node::Var(s) | Node::DimValue(s) => g.name(s).to_string(),
             Node::Differential(s) => format!("d{}", g.name(s)),
+            Node::DifferentialOf(a) => format!("d({})", self.raw(a)),
             Node::Eye(n) => format!("eye({})", self.dim(n)),
             Node::Ones(n) => format!("ones({})", self.dim(n)),
             Node::Zeros(shape) => match (shape.rows == Dim::ONE, shape.cols == Dim::ONE) {

@@ -1,0 +1,84 @@
+//! Sums and dot products with error-free transformations (Ogita, Rump & Oishi,
+//! "Accurate sum and dot product", 2005): the result is as accurate as if computed in
+//! twice the working precision, then rounded. Used for the residuals of iterative
+//! refinement, where cancellation would otherwise eat the digits refinement recovers.
+
+/// `a + b = s + e` exactly (Knuth's TwoSum).
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    let e = (a - (s - bb)) + (b - bb);
+    (s, e)
+}
+
+/// `a · b = p + e` exactly (TwoProduct via a fused multiply-add).
+fn two_product(a: f64, b: f64) -> (f64, f64) {
+    let p = a * b;
+    (p, a.mul_add(b, -p))
+}
+
+/// A running sum that carries its rounding error along (Dot2 / Sum2).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Compensated {
+    sum: f64,
+    error: f64,
+}
+
+impl Compensated {
+    /// Adds `value`.
+    pub(crate) fn add(&mut self, value: f64) {
+        let (s, e) = two_sum(self.sum, value);
+        self.sum = s;
+        self.error += e;
+    }
+
+    /// Adds `a · b`.
+    pub(crate) fn add_product(&mut self, a: f64, b: f64) {
+        let (p, ep) = two_product(a, b);
+        let (s, es) = two_sum(self.sum, p);
+        self.sum = s;
+        self.error += ep + es;
+    }
+
+    /// The sum, rounded once.
+    pub(crate) fn value(&self) -> f64 {
+        self.sum + self.error
+    }
+}
+
+/// The mean of `values`, summed accurately.
+pub(crate) fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let mut sum = Compensated::default();
+    let mut n = 0usize;
+    for v in values {
+        sum.add(v);
+        n += 1;
+    }
+    if n == 0 {
+        0.0
+    } else {
+        sum.value() / n as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compensation_recovers_what_plain_summation_loses() {
+        // 1e16 + 1 − 1e16 is 0 in plain f64 arithmetic, 1 exactly.
+        let mut sum = Compensated::default();
+        for v in [1e16, 1.0, -1e16] {
+            sum.add(v);
+        }
+        assert_eq!(sum.value(), 1.0);
+        // (1 + 2⁻³⁰)² − 1 − 2⁻²⁹ = 2⁻⁶⁰, lost entirely without TwoProduct.
+        let a = 1.0 + 2f64.powi(-30);
+        let mut dot = Compensated::default();
+        dot.add_product(a, a);
+        dot.add(-1.0);
+        dot.add(-(2f64.powi(-29)));
+        assert_eq!(dot.value(), 2f64.powi(-60));
+    }
+}

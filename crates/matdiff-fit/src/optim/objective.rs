@@ -1,0 +1,103 @@
+//! What the optimiser minimises: a loss over flattened parameters and a sample dimension.
+
+use std::error::Error;
+use std::fmt;
+
+/// A differentiable loss `Q(w)` over a data set with a sample dimension.
+///
+/// The variable being fitted (a scalar, vector or matrix) is flattened into `w` in
+/// column-major order (for a matrix `W: m×n`, `w[i + j*m] = W[i, j]`); the gradient
+/// buffer uses the same layout.
+///
+/// The optimiser never looks inside the loss: it asks for its value and gradient on
+/// either all samples or a subset of sample indices ([`Batch`]). Whether the loss on a
+/// batch is a sum or an average is up to the formula: a loss written `1/N * …` with `N`
+/// bound to the batch size gives the batch average, which is what SGD and mini-batch
+/// gradient descent expect.
+///
+/// Methods take `&mut self` so an implementation can reuse scratch buffers between
+/// calls instead of allocating.
+pub trait Objective {
+    /// Number of parameters, the length of `w` and of the gradient.
+    fn dim(&self) -> usize;
+
+    /// Number of samples along the sample dimension; batch indices are below this.
+    fn samples(&self) -> usize;
+
+    /// The loss `Q(w)` on `batch`, without the gradient: for callers that only need the
+    /// value (a validation loss, a report). [`minimize`](crate::optim::minimize) itself
+    /// always asks for the gradient too.
+    fn loss(&mut self, w: &[f64], batch: Batch<'_>) -> Result<f64, ObjectiveError>;
+
+    /// The loss `Q(w)` on `batch`, writing `∇Q(w)` into `grad` (length [`Objective::dim`]).
+    fn loss_and_gradient(
+        &mut self,
+        w: &[f64],
+        batch: Batch<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, ObjectiveError>;
+}
+
+/// Which samples a loss is evaluated on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch<'a> {
+    /// Every sample: the full loss.
+    All,
+    /// The samples with these indices along the sample dimension, in this order; an
+    /// index may repeat when batches are drawn with replacement.
+    Rows(&'a [usize]),
+}
+
+impl Batch<'_> {
+    /// Number of samples in the batch, given the size of the whole data set.
+    pub fn len(&self, samples: usize) -> usize {
+        match self {
+            Batch::All => samples,
+            Batch::Rows(rows) => rows.len(),
+        }
+    }
+}
+
+/// An error raised by an [`Objective`] (bad data, a failed evaluation), carried through
+/// the optimiser unchanged so the caller can report or downcast it.
+pub struct ObjectiveError(Box<dyn Error + Send + Sync + 'static>);
+
+impl ObjectiveError {
+    /// Wraps any error.
+    pub fn new(error: impl Into<Box<dyn Error + Send + Sync + 'static>>) -> Self {
+        Self(error.into())
+    }
+
+    /// An error that is only a message.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Self(message.to_string().into())
+    }
+
+    /// The wrapped error, to downcast to the objective's own error type.
+    pub fn inner(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.0
+    }
+
+    /// Unwraps the error.
+    pub fn into_inner(self) -> Box<dyn Error + Send + Sync + 'static> {
+        self.0
+    }
+}
+
+impl fmt::Debug for ObjectiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for ObjectiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl Error for ObjectiveError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.0.source()
+    }
+}

@@ -1,0 +1,69 @@
+//! Why a run ended.
+
+use std::fmt;
+
+/// The rule that ended a successful run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StopReason {
+    /// `‖w_new − w_old‖ < ε` ([`StopRules::tol_step`](crate::optim::StopRules::tol_step)).
+    StepSize,
+    /// `|Q_new − Q_old| < ε` ([`StopRules::tol_loss`](crate::optim::StopRules::tol_loss)).
+    LossChange,
+    /// `‖∇Q(w_new)‖ < ε` ([`StopRules::tol_grad`](crate::optim::StopRules::tol_grad)).
+    GradientNorm,
+    /// The iteration limit was reached.
+    MaxIterations,
+    /// The epoch limit was reached.
+    MaxEpochs,
+    /// The loss stopped improving for `n_iter_no_change` epochs (or, with the adaptive
+    /// schedule, the step size became tiny).
+    NoImprovement,
+    /// The line search found no step that lowers the loss: the loss is as low as
+    /// floating point can tell along the search direction.
+    LineSearchFailed,
+}
+
+impl StopReason {
+    /// A short machine-friendly name (`"step_size"`, `"gradient_norm"`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StopReason::StepSize => "step_size",
+            StopReason::LossChange => "loss_change",
+            StopReason::GradientNorm => "gradient_norm",
+            StopReason::MaxIterations => "max_iterations",
+            StopReason::MaxEpochs => "max_epochs",
+            StopReason::NoImprovement => "no_improvement",
+            StopReason::LineSearchFailed => "line_search_failed",
+        }
+    }
+
+    /// A sentence for people, saying which rule fired.
+    pub fn description(&self) -> &'static str {
+        match self {
+            StopReason::StepSize => "the step ‖w_new − w_old‖ fell below --tol-step",
+            StopReason::LossChange => "the loss change |Q_new − Q_old| fell below --tol-loss",
+            StopReason::GradientNorm => "the gradient norm ‖∇Q(w)‖ fell below --tol-grad",
+            StopReason::MaxIterations => "reached the iteration limit --max-iter",
+            StopReason::MaxEpochs => "reached the epoch limit --epochs",
+            StopReason::NoImprovement => "the loss stopped improving",
+            StopReason::LineSearchFailed => {
+                "the line search found no step that lowers the loss further"
+            }
+        }
+    }
+
+    /// Whether the run stopped because it converged by one of the seminar's criteria
+    /// rather than because it ran out of iterations or epochs.
+    pub fn converged(&self) -> bool {
+        matches!(
+            self,
+            StopReason::StepSize | StopReason::LossChange | StopReason::GradientNorm
+        )
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
