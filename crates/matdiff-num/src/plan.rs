@@ -402,6 +402,11 @@ impl<'g> Compiler<'g> {
                 self.need(minus);
                 Ok(Recipe::Sub(plus, minus))
             }
+            Node::DifferentialOf(_) => Err(EvalError::Unsupported {
+                node: id,
+                problem: "an unexpanded differential has no value — differentiate it first"
+                    .to_string(),
+            }),
             Node::Pow(a, b) if !self.is_scalar(a) => {
                 let k = match graph.node(b) {
                     Node::Const(r) if r.value().fract() == 0.0 && r.value().abs() <= 1e9 => {

@@ -214,3 +214,11 @@ fn plans_do_only_the_needed_work() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn unexpanded_differentials_are_refused() {
+    let mut f = function("A*x", DECLS);
+    let root = f.graph.add(matdiff_core::Node::DifferentialOf(f.root));
+    let err = Plan::compile(&f.graph, &[root], &sizes_for(&f, &[("n", 2)])).unwrap_err();
+    assert!(matches!(err, EvalError::Unsupported { .. }), "{err:?}");
+}
