@@ -343,8 +343,64 @@ pub fn check_derivative(
     let linear_in_direction = has_differential(graph, d.expr, var);
     let mut d_plan = Plan::compile(graph, &[d.expr], &sizes)?;
     let mut errors = Vec::with_capacity(opts.trials);
+    let mut trial = Trial {
+        graph,
+        sizes: &sizes,
+        d,
+        roots: [f.root, d.expr, fd_root],
+        linear_in_direction,
+        fd_plan: &mut fd_plan,
+        d_plan: &mut d_plan,
+    };
     for _ in 0..opts.trials {
-        let mut inputs = random_inputs(graph, &sizes, &[f.root, d.expr, fd_root], &mut rng)?;
+        // A random instance can fall outside the function's domain (a log of a
+        // negative sum, say): draw again a few times before giving up.
+        let mut draws = 0;
+        let worst = loop {
+            draws += 1;
+            match trial.run(&mut rng) {
+                Ok(worst) => break worst,
+                Err(EvalError::Domain { .. } | EvalError::NonFinite { .. })
+                    if draws < MAX_DRAWS =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        errors.push(worst);
+    }
+    let passed = errors.iter().all(|e| *e <= opts.tol);
+    Ok(CheckReport {
+        errors,
+        sizes,
+        tol: opts.tol,
+        passed,
+    })
+}
+
+/// Random draws per trial before a domain error is reported.
+const MAX_DRAWS: usize = 10;
+
+/// One derivative under test with its compiled plans.
+struct Trial<'a> {
+    graph: &'a Graph,
+    sizes: &'a Sizes,
+    d: &'a Derivative,
+    roots: [Id; 3],
+    linear_in_direction: bool,
+    fd_plan: &'a mut Plan,
+    d_plan: &'a mut Plan,
+}
+
+impl Trial<'_> {
+    /// The largest relative error over a few directions at one random instance.
+    fn run(&mut self, rng: &mut ChaCha8Rng) -> Result<f64, EvalError> {
+        let (graph, sizes, d) = (self.graph, self.sizes, self.d);
+        let var = d.wrt;
+        let linear_in_direction = self.linear_in_direction;
+        let (fd_plan, d_plan) = (&mut *self.fd_plan, &mut *self.d_plan);
+        let mut inputs = random_inputs(graph, sizes, &self.roots, rng)?;
         let x = inputs
             .get(var)
             .ok_or_else(|| InputError::Missing {
@@ -354,9 +410,9 @@ pub fn check_derivative(
         let h = step_for(&x);
         let mut worst: f64 = 0.0;
         for _ in 0..DIRECTIONS_PER_TRIAL {
-            let v = random_direction(graph, &sizes, var, &mut rng)?;
+            let v = random_direction(graph, sizes, var, rng)?;
             inputs.set_differential(var, v.clone());
-            let fd = directional_fd(&mut fd_plan, &inputs, var, &v, h)?;
+            let fd = directional_fd(fd_plan, &inputs, var, &v, h)?;
             let derivative = d_plan.run(&inputs)?.swap_remove(0);
             let wrong_shape = match d.kind {
                 DerivativeKind::Gradient if !linear_in_direction => {
@@ -396,13 +452,6 @@ pub fn check_derivative(
                 .max(1e-8);
             worst = worst.max(diff / denom);
         }
-        errors.push(worst);
+        Ok(worst)
     }
-    let passed = errors.iter().all(|e| *e <= opts.tol);
-    Ok(CheckReport {
-        errors,
-        sizes,
-        tol: opts.tol,
-        passed,
-    })
 }

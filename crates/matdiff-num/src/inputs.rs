@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use faer::Mat;
-use matdiff_core::{Dim, Graph, Kind, Shape, Sym, Variable};
+use matdiff_core::{Dim, Graph, Id, Kind, Node, Shape, Sym, Variable};
 
 /// Why inputs could not be read or do not fit the declarations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +101,39 @@ impl Inputs {
     /// The mutable value of a variable.
     pub fn get_mut(&mut self, sym: Sym) -> Option<&mut Mat<f64>> {
         self.values.get_mut(&sym)
+    }
+
+    /// Checks that every variable the expressions `roots` use has a value (and every
+    /// differential `dX` they contain); the first missing one, in declaration order.
+    pub fn check_complete(&self, graph: &Graph, roots: &[Id]) -> Result<(), InputError> {
+        let used = graph.reachable(roots);
+        for var in graph.variables() {
+            for (differential, node) in [
+                (false, Node::Var(var.name)),
+                (true, Node::Differential(var.name)),
+            ] {
+                let present = if differential {
+                    self.differentials.contains_key(&var.name)
+                } else {
+                    self.values.contains_key(&var.name)
+                };
+                if !present
+                    && graph
+                        .find(&node)
+                        .is_some_and(|id| used.binary_search(&id).is_ok())
+                {
+                    let name = graph.name(var.name);
+                    return Err(InputError::Missing {
+                        name: if differential {
+                            format!("d{name}")
+                        } else {
+                            name.to_string()
+                        },
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Sets a variable by name (it must be a variable of `graph`).

@@ -1,6 +1,7 @@
 //! Numeric evaluation of matdiff expressions on faer: inputs and their sizes,
 //! compiled evaluation plans, a naive reference evaluator, random instances honouring
-//! declared structure, and the finite-difference gradient checker, and data files (CSV, .npy).
+//! declared structure, the finite-difference gradient checker, and data files (CSV,
+//! .npy).
 
 pub mod check;
 pub mod data;
@@ -9,7 +10,6 @@ pub mod inputs;
 pub mod kernels;
 pub mod plan;
 pub mod reference;
-
 pub mod value;
 
 pub use check::{check_derivative, default_sizes, random_inputs, CheckOptions, CheckReport};

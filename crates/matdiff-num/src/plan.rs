@@ -67,6 +67,7 @@ enum Op {
     Neg(Src),
     Map(Func, Src),
     Add(Src, Src),
+    Sub(Src, Src),
     ElemMul(Src, Src),
     ElemDiv(Src, Src),
     ElemPow(Src, Src),
@@ -114,6 +115,8 @@ enum Recipe {
     },
     /// An integer power of a square matrix.
     MatPow(i64),
+    /// `a + (-b)` with an unshared negation: `a - b` in one pass.
+    Sub(Id, Id),
 }
 
 #[derive(Clone, Copy)]
@@ -206,6 +209,47 @@ impl Plan {
             }
         }
         out
+    }
+
+    /// What each instruction does, in execution order (`product`, `transpose`, `map exp`,
+    /// …); for inspecting plans.
+    pub fn operations(&self) -> Vec<String> {
+        self.instrs
+            .iter()
+            .map(|i| match &i.op {
+                Op::Neg(_) => "neg".to_string(),
+                Op::Map(f, _) => format!("map {}", f.name()),
+                Op::Add(..) => "add".to_string(),
+                Op::Sub(..) => "subtract".to_string(),
+                Op::ElemMul(..) => "elementwise product".to_string(),
+                Op::ElemDiv(..) => "elementwise quotient".to_string(),
+                Op::ElemPow(..) => "elementwise power".to_string(),
+                Op::Div(..) => "divide".to_string(),
+                Op::Pow(..) => "power".to_string(),
+                Op::MatPow(_, k) => format!("matrix power {k}"),
+                Op::Transpose(_) => "transpose".to_string(),
+                Op::Inner(..) => "inner".to_string(),
+                Op::Reduce(f, _) => f.name().to_string(),
+                Op::Inv(_) => "inv".to_string(),
+                Op::DiagToMatrix(_) => "diag of vector".to_string(),
+                Op::DiagOfMatrix(_) => "diag of matrix".to_string(),
+                Op::Softmax(_) => "softmax".to_string(),
+                Op::Chain(c) if c.steps.is_empty() && c.single.is_some() => "scale".to_string(),
+                Op::Chain(c) if c.steps.is_empty() => "scalar product".to_string(),
+                Op::Chain(c) => format!(
+                    "product ({})",
+                    c.steps
+                        .iter()
+                        .map(|s| match s {
+                            Step::MatMul { .. } => "matmul",
+                            Step::Solve { .. } => "solve",
+                            Step::Inverse { .. } => "inverse",
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+            .collect()
     }
 
     /// The number of solves (from `inv(A) * B`) the plan performs.
@@ -348,6 +392,21 @@ impl<'g> Compiler<'g> {
                     factors,
                 })
             }
+            Node::Add(a, b) if self.unshared_neg(b).is_some() || self.unshared_neg(a).is_some() => {
+                let (plus, minus) = match (self.unshared_neg(b), self.unshared_neg(a)) {
+                    (Some(c), _) => (a, c),
+                    (None, Some(c)) => (b, c),
+                    (None, None) => unreachable!("checked by the guard"),
+                };
+                self.need(plus);
+                self.need(minus);
+                Ok(Recipe::Sub(plus, minus))
+            }
+            Node::DifferentialOf(_) => Err(EvalError::Unsupported {
+                node: id,
+                problem: "an unexpanded differential has no value — differentiate it first"
+                    .to_string(),
+            }),
             Node::Pow(a, b) if !self.is_scalar(a) => {
                 let k = match graph.node(b) {
                     Node::Const(r) if r.value().fract() == 0.0 && r.value().abs() <= 1e9 => {
@@ -369,6 +428,14 @@ impl<'g> Compiler<'g> {
                 }
                 Ok(Recipe::Direct)
             }
+        }
+    }
+
+    /// The operand of `id` when it is a negation used only once.
+    fn unshared_neg(&self, id: Id) -> Option<Id> {
+        match self.graph.node(id) {
+            Node::Neg(c) if self.uses[id.index()] == 1 => Some(c),
+            _ => None,
         }
     }
 
@@ -498,6 +565,7 @@ impl<'g> Compiler<'g> {
                 negate,
                 factors,
             } => Op::Chain(self.chain(scalar, rows, cols, scalars, negate, factors)?),
+            Recipe::Sub(a, b) => Op::Sub(self.src_of(a), self.src_of(b)),
             Recipe::MatPow(k) => {
                 let Node::Pow(a, _) = node else {
                     unreachable!("only powers get this recipe")
@@ -829,6 +897,7 @@ fn exec(
     match *op {
         Op::Neg(a) => zip_into(out, r(a), ValRef::S(0.0), |x, _| -x),
         Op::Add(a, b) => zip_into(out, r(a), r(b), |x, y| x + y),
+        Op::Sub(a, b) => zip_into(out, r(a), r(b), |x, y| x - y),
         Op::ElemMul(a, b) => zip_into(out, r(a), r(b), |x, y| x * y),
         Op::ElemDiv(a, b) => zip_into(out, r(a), r(b), |x, y| x / y),
         Op::ElemPow(a, b) => zip_into(out, r(a), r(b), f64::powf),

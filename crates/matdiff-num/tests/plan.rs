@@ -179,3 +179,46 @@ fn sigmoid_of_large_negative_is_relatively_exact() {
         "{v}"
     );
 }
+
+#[test]
+fn plans_do_only_the_needed_work() {
+    let decls = "X: matrix(N, d); w: vector(d); y: vector(N); A: matrix(d, d); alpha: scalar";
+    let dims = [("N", 6), ("d", 3)];
+    let cases: &[(&str, &[&str])] = &[
+        // The transpose is a view and the scalar 2/N is applied once, at the end.
+        (
+            "2/N*X'*(X*w - y)",
+            &["divide", "product (matmul)", "subtract", "product (matmul)"],
+        ),
+        ("-w + A*w", &["product (matmul)", "subtract"]),
+        // Negations fold into the product's coefficient.
+        ("-X*w", &["product (matmul)"]),
+        ("alpha*(-A)*w", &["product (matmul)"]),
+        // inv(A) is never formed for inv(A)*w; it is when it stands alone.
+        ("inv(A)*w", &["product (solve)"]),
+        (
+            "sum(inv(A)) + sum(inv(A)*w)",
+            &["inv", "sum", "product (solve)", "sum", "add"],
+        ),
+        ("A^3", &["matrix power 3"]),
+        ("A'", &["transpose"]),
+    ];
+    let mut failures = Vec::new();
+    for (expr, expected) in cases {
+        let f = function(expr, decls);
+        let plan = Plan::compile(&f.graph, &[f.root], &sizes_for(&f, &dims)).unwrap();
+        let got = plan.operations();
+        if got != *expected {
+            failures.push(format!("`{expr}`: {got:?}, expected {expected:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn unexpanded_differentials_are_refused() {
+    let mut f = function("A*x", DECLS);
+    let root = f.graph.add(matdiff_core::Node::DifferentialOf(f.root));
+    let err = Plan::compile(&f.graph, &[root], &sizes_for(&f, &[("n", 2)])).unwrap_err();
+    assert!(matches!(err, EvalError::Unsupported { .. }), "{err:?}");
+}

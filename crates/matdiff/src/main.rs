@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Parse an expression and print its normal form, kind and shapes.
     Parse(commands::parse::Args),
+    /// Evaluate an expression (and its derivative) on inputs from a JSON file.
+    Eval(commands::eval::Args),
+    /// Check a derivative against finite differences on random instances.
+    Check(commands::check::Args),
     /// Fit a linear regression on a CSV file, .npy arrays or a bundled data set.
     Linreg(commands::linreg::Args),
     /// Differentiate: the gradient, Jacobian, differential or Hessian, with steps.
@@ -34,6 +38,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Check(args) => commands::check::run(args),
         Command::Linreg(args) => commands::linreg::run(args),
         Command::Derive(args) => commands::derive::run(args),
         Command::Demo(args) => commands::demo::run(args),

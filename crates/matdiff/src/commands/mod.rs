@@ -1,6 +1,8 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub mod check;
 pub mod demo;
 pub mod derive;
+pub mod eval;
 pub mod linreg;
 pub mod parse;

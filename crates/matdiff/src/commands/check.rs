@@ -1,0 +1,118 @@
+//! `matdiff check`: the derivative against central finite differences on random
+//! instances.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use matdiff_core::{derive, print, DerivativeKind};
+use matdiff_num::{check_derivative, CheckOptions};
+
+use crate::input::load_function;
+use crate::report::Failure;
+
+/// Arguments of `matdiff check`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The expression, or `@file` with declarations and the expression.
+    pub expr: String,
+    /// The variable to differentiate by.
+    #[arg(long, value_name = "NAME")]
+    pub wrt: String,
+    /// Declarations, separated by `;` or `,`: `X: matrix(N, d); w: vector(d)`.
+    #[arg(long = "let", value_name = "DECLS")]
+    pub decls: Option<String>,
+    /// 1: gradient, Jacobian or differential; 2: Hessian.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub order: u8,
+    /// Random instances to try.
+    #[arg(long, default_value_t = 5)]
+    pub trials: usize,
+    /// Seed of the random instances.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The largest relative error that passes.
+    #[arg(long, default_value_t = 1e-6)]
+    pub tol: f64,
+    /// Sizes of named dimensions, e.g. `n=5,m=3`; the others get small distinct sizes.
+    #[arg(long, value_name = "NAME=SIZE,...")]
+    pub dims: Option<String>,
+}
+
+/// Runs `matdiff check`; exits 1 when the derivative does not match.
+pub fn run(args: Args) -> Result<()> {
+    let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
+    let fixed = parse_dims(args.dims.as_deref().unwrap_or(""), &function)?;
+    let d = derive(&mut function, &args.wrt, args.order)
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let options = CheckOptions {
+        trials: args.trials,
+        seed: args.seed,
+        tol: args.tol,
+        fixed,
+    };
+    let graph = &function.graph;
+    let report = check_derivative(&function, &d, &options).map_err(|e| -> anyhow::Error {
+        let message = format!("on a random instance: {}", e.describe(graph));
+        if e.is_input_error() {
+            Failure::BadInput(message).into()
+        } else {
+            Failure::Failed(message).into()
+        }
+    })?;
+    let mut out = String::new();
+    let what = match d.kind {
+        DerivativeKind::Gradient => "gradient",
+        DerivativeKind::Jacobian => "jacobian",
+        DerivativeKind::Differential => "differential",
+        DerivativeKind::Hessian => "hessian",
+    };
+    let _ = writeln!(out, "{what}: {}", print::text(graph, d.expr));
+    let _ = writeln!(out, "sizes: {}", report.sizes.describe(graph));
+    for (i, e) in report.errors.iter().enumerate() {
+        let _ = writeln!(out, "trial {}: max relative error {e:.2e}", i + 1);
+    }
+    let verdict = if report.passed { "PASS" } else { "FAIL" };
+    let _ = writeln!(out, "{verdict} (tolerance {:e})", report.tol);
+    print!("{out}");
+    if report.passed {
+        Ok(())
+    } else {
+        let worst = report.errors.iter().copied().fold(0.0, f64::max);
+        Err(Failure::Failed(format!(
+            "the {what} does not match finite differences (max relative error {worst:.2e} > {:e})",
+            report.tol
+        ))
+        .into())
+    }
+}
+
+/// `n=5,m=3` as named sizes; every name must be a dimension of the function.
+fn parse_dims(text: &str, function: &matdiff_core::Function) -> Result<Vec<(String, usize)>> {
+    let graph = &function.graph;
+    let mut out = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let bad = || {
+            Failure::BadInput(format!(
+                "--dims expects NAME=SIZE pairs like `n=5,m=3`, found `{item}`"
+            ))
+        };
+        let (name, size) = item.split_once('=').ok_or_else(bad)?;
+        let (name, size) = (name.trim(), size.trim());
+        let size: usize = size.parse().ok().filter(|&n| n > 0).ok_or_else(bad)?;
+        let known = graph.symbols.get(name).is_some_and(|s| {
+            graph.dims().contains(&s)
+                || graph
+                    .variables()
+                    .iter()
+                    .any(|v| [v.shape.rows, v.shape.cols].contains(&matdiff_core::Dim::Named(s)))
+        });
+        if !known {
+            return Err(Failure::BadInput(format!(
+                "--dims: `{name}` is not a dimension of the expression"
+            ))
+            .into());
+        }
+        out.push((name.to_string(), size));
+    }
+    Ok(out)
+}

@@ -1,0 +1,113 @@
+//! `matdiff check`: per-trial errors and PASS; bad options exit 2.
+
+use std::process::Command;
+
+fn matdiff(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn correct_derivatives_pass() {
+    let cases: &[&[&str]] = &[
+        &[
+            "1/N * norm2(X*w - y)^2",
+            "--let",
+            "X: matrix(N,d); w: vector(d); y: vector(N)",
+            "--wrt",
+            "w",
+        ],
+        &[
+            "1/N * norm2(X*w - y)^2",
+            "--let",
+            "X: matrix(N,d); w: vector(d); y: vector(N)",
+            "--wrt",
+            "X",
+            "--dims",
+            "N=6,d=3",
+        ],
+        &[
+            "logdet(P) - x'*P*x",
+            "--let",
+            "P: spd(n); x: vector(n)",
+            "--wrt",
+            "P",
+            "--trials",
+            "3",
+            "--seed",
+            "9",
+        ],
+        &[
+            "logsumexp(A*x)",
+            "--let",
+            "A: matrix(m,n); x: vector(n)",
+            "--wrt",
+            "x",
+            "--order",
+            "2",
+        ],
+        &["inv(X)", "--let", "X: matrix(n,n)", "--wrt", "X"],
+    ];
+    for case in cases {
+        let mut args = vec!["check"];
+        args.extend_from_slice(case);
+        let (code, stdout, stderr) = matdiff(&args);
+        assert_eq!(code, 0, "{case:?}: {stdout}{stderr}");
+        assert!(stdout.contains("trial 1: max relative error"), "{stdout}");
+        assert!(
+            stdout.trim_end().ends_with("PASS (tolerance 1e-6)"),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn fixed_dimensions_are_used() {
+    let (code, stdout, stderr) = matdiff(&[
+        "check",
+        "norm2(X*w)^2",
+        "--let",
+        "X: matrix(N,d); w: vector(d)",
+        "--wrt",
+        "w",
+        "--dims",
+        "N=7",
+        "--trials",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("sizes: N = 7, d = 2"), "{stdout}");
+    assert_eq!(stdout.matches("trial ").count(), 2, "{stdout}");
+}
+
+#[test]
+fn bad_options_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--dims", "q=3"],
+            "--dims: `q` is not a dimension of the expression",
+        ),
+        (
+            &["--dims", "n=zero"],
+            "--dims expects NAME=SIZE pairs like `n=5,m=3`, found `n=zero`",
+        ),
+        (&["--wrt", "nope"], "unknown variable `nope`"),
+    ];
+    for (extra, message) in cases {
+        let mut args = vec!["check", "norm2(x)^2", "--let", "x: vector(n)"];
+        if !extra.contains(&"--wrt") {
+            args.extend_from_slice(&["--wrt", "x"]);
+        }
+        args.extend_from_slice(extra);
+        let (code, _, stderr) = matdiff(&args);
+        assert_eq!(code, 2, "{extra:?}: {stderr}");
+        assert!(stderr.contains(message), "{extra:?}: {stderr}");
+    }
+}
