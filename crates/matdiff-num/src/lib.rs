@@ -1,8 +1,10 @@
 //! Numeric evaluation of matdiff expressions on faer: inputs and their sizes,
 //! compiled evaluation plans, a naive reference evaluator, random instances honouring
-//! declared structure, and the finite-difference gradient checker.
+//! declared structure, the finite-difference gradient checker, and data loading
+//! (CSV and `.npy` files).
 
 pub mod check;
+pub mod data;
 pub mod error;
 pub mod inputs;
 pub mod kernels;

@@ -1,0 +1,473 @@
+//! Loading numeric data: CSV with a header row and NumPy `.npy` files.
+//!
+//! Every error names the file, and where it makes sense the line and column, so the
+//! user can go straight to the bad cell. Nothing is ever skipped silently: a
+//! non-numeric cell, a NaN or an infinity, a ragged row or an empty file is an error.
+
+use std::fmt;
+use std::path::Path;
+
+use faer::Mat;
+use thiserror::Error;
+
+/// A table of numbers read from a CSV file: named columns over the rows.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The file (or name) the table came from, as shown in error messages.
+    pub path: String,
+    /// The column names from the header row, in file order.
+    pub columns: Vec<String>,
+    /// The values, one row per data line and one column per header name.
+    pub data: Mat<f64>,
+}
+
+/// A failure to load data, naming the file and, where it applies, line and column.
+///
+/// Lines and columns are 1-based, as in an editor; line 1 is the header row of a CSV.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum DataError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the file: {message}")]
+    Io {
+        /// The file.
+        file: String,
+        /// What the operating system said.
+        message: String,
+    },
+    /// The file holds no bytes (or only blank lines).
+    #[error("{file}: the file is empty — a CSV needs a header row and at least one data row")]
+    Empty {
+        /// The file.
+        file: String,
+    },
+    /// The file has a header row but no data rows.
+    #[error("{file}:{line}: header only, no data rows — add at least one row of numbers")]
+    NoRows {
+        /// The file.
+        file: String,
+        /// The line after the header.
+        line: usize,
+    },
+    /// A header cell is blank.
+    #[error("{file}:{line}:{column}: empty column name — give every column a name")]
+    EmptyColumnName {
+        /// The file.
+        file: String,
+        /// The header line.
+        line: usize,
+        /// The column (1-based).
+        column: usize,
+    },
+    /// Two header cells carry the same name.
+    #[error("{file}:{line}:{column}: duplicate column name '{name}' (first at column {first}) — rename one of them")]
+    DuplicateColumn {
+        /// The file.
+        file: String,
+        /// The header line.
+        line: usize,
+        /// The column of the repeat (1-based).
+        column: usize,
+        /// The column where the name first appears (1-based).
+        first: usize,
+        /// The repeated name.
+        name: String,
+    },
+    /// A row has a different number of fields from the header.
+    #[error("{file}:{line}: ragged row: expected {expected} fields, found {found} — every row needs one value per column")]
+    Ragged {
+        /// The file.
+        file: String,
+        /// The line of the row.
+        line: usize,
+        /// The number of header columns.
+        expected: usize,
+        /// The number of fields on this line.
+        found: usize,
+    },
+    /// A cell is not a number.
+    #[error("{file}:{line}:{column}: non-numeric cell \"{cell}\" in column '{name}' — only numbers are allowed")]
+    NonNumeric {
+        /// The file.
+        file: String,
+        /// The line of the cell.
+        line: usize,
+        /// The column of the cell (1-based).
+        column: usize,
+        /// The column's name.
+        name: String,
+        /// The cell's text.
+        cell: String,
+    },
+    /// A cell is NaN or infinite (or overflows to infinity).
+    #[error("{file}:{line}:{column}: cell \"{cell}\" in column '{name}' is not a finite number — remove or impute it")]
+    NotFinite {
+        /// The file.
+        file: String,
+        /// The line of the cell.
+        line: usize,
+        /// The column of the cell (1-based).
+        column: usize,
+        /// The column's name.
+        name: String,
+        /// The cell's text.
+        cell: String,
+    },
+    /// The CSV itself is malformed (for instance invalid UTF-8 or an unclosed quote).
+    #[error("{file}:{line}: malformed CSV: {message}")]
+    Malformed {
+        /// The file.
+        file: String,
+        /// The line where reading failed.
+        line: usize,
+        /// What the CSV reader said.
+        message: String,
+    },
+    /// A named column is not in the table.
+    #[error("{file}: no column '{name}' — available columns: {}", available.join(", "))]
+    MissingColumn {
+        /// The file.
+        file: String,
+        /// The name asked for.
+        name: String,
+        /// The columns the file does have.
+        available: Vec<String>,
+    },
+    /// A `.npy` file that cannot be used: bad header, unsupported dtype or rank, or
+    /// non-finite values.
+    #[error("{file}: {message}")]
+    Npy {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A file whose extension names no supported format.
+    #[error("{file}: unsupported file type — use a .csv (with a header row) or a .npy file")]
+    UnsupportedFormat {
+        /// The file.
+        file: String,
+    },
+}
+
+impl DataError {
+    /// The file the error is about.
+    pub fn file(&self) -> &str {
+        match self {
+            DataError::Io { file, .. }
+            | DataError::Empty { file }
+            | DataError::NoRows { file, .. }
+            | DataError::EmptyColumnName { file, .. }
+            | DataError::DuplicateColumn { file, .. }
+            | DataError::Ragged { file, .. }
+            | DataError::NonNumeric { file, .. }
+            | DataError::NotFinite { file, .. }
+            | DataError::Malformed { file, .. }
+            | DataError::MissingColumn { file, .. }
+            | DataError::Npy { file, .. }
+            | DataError::UnsupportedFormat { file } => file,
+        }
+    }
+
+    /// The 1-based line the error is about, when there is one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            DataError::NoRows { line, .. }
+            | DataError::EmptyColumnName { line, .. }
+            | DataError::DuplicateColumn { line, .. }
+            | DataError::Ragged { line, .. }
+            | DataError::NonNumeric { line, .. }
+            | DataError::NotFinite { line, .. }
+            | DataError::Malformed { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// The 1-based column the error is about, when there is one.
+    pub fn column(&self) -> Option<usize> {
+        match self {
+            DataError::EmptyColumnName { column, .. }
+            | DataError::DuplicateColumn { column, .. }
+            | DataError::NonNumeric { column, .. }
+            | DataError::NotFinite { column, .. } => Some(*column),
+            _ => None,
+        }
+    }
+}
+
+impl Table {
+    /// The number of data rows.
+    pub fn nrows(&self) -> usize {
+        self.data.nrows()
+    }
+
+    /// The position of the column called `name`, or an error listing the columns there are.
+    pub fn column_index(&self, name: &str) -> Result<usize, DataError> {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| DataError::MissingColumn {
+                file: self.path.clone(),
+                name: name.to_owned(),
+                available: self.columns.clone(),
+            })
+    }
+
+    /// The columns called `names`, in that order, as an `nrows × names.len()` matrix.
+    pub fn select(&self, names: &[&str]) -> Result<Mat<f64>, DataError> {
+        let indices = names
+            .iter()
+            .map(|name| self.column_index(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Mat::from_fn(self.nrows(), indices.len(), |i, j| {
+            self.data[(i, indices[j])]
+        }))
+    }
+}
+
+/// Reads a CSV file with a header row into a [`Table`].
+pub fn load_csv(path: impl AsRef<Path>) -> Result<Table, DataError> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| DataError::Io {
+        file: name.clone(),
+        message: e.to_string(),
+    })?;
+    parse_csv_bytes(&name, &bytes)
+}
+
+/// Parses CSV text with a header row into a [`Table`]; `name` is used in errors.
+pub fn parse_csv(name: &str, text: &str) -> Result<Table, DataError> {
+    parse_csv_bytes(name, text.as_bytes())
+}
+
+fn parse_csv_bytes(name: &str, bytes: &[u8]) -> Result<Table, DataError> {
+    let file = name.to_owned();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut records = reader.records();
+    let malformed = |e: csv::Error| DataError::Malformed {
+        file: file.clone(),
+        line: e.position().map_or(1, |p| p.line() as usize),
+        message: e.to_string(),
+    };
+
+    let header = match records.next() {
+        None => return Err(DataError::Empty { file: file.clone() }),
+        Some(record) => record.map_err(malformed)?,
+    };
+    let header_line = line_of(&header);
+    if header.iter().all(str::is_empty) {
+        return Err(DataError::Empty { file: file.clone() });
+    }
+    let columns = header_names(&file, header_line, &header)?;
+
+    let width = columns.len();
+    let mut values = Vec::new();
+    let mut rows = 0usize;
+    let mut last_line = header_line;
+    for record in records {
+        let record = record.map_err(malformed)?;
+        let line = line_of(&record);
+        last_line = line;
+        // A line holding nothing at all (e.g. a trailing blank line of spaces) is not a row.
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        if record.len() != width {
+            return Err(DataError::Ragged {
+                file: file.clone(),
+                line,
+                expected: width,
+                found: record.len(),
+            });
+        }
+        for (j, cell) in record.iter().enumerate() {
+            values.push(parse_cell(&file, line, j, &columns[j], cell)?);
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(DataError::NoRows {
+            file: file.clone(),
+            line: last_line + 1,
+        });
+    }
+    let data = Mat::from_fn(rows, width, |i, j| values[i * width + j]);
+    Ok(Table {
+        path: file,
+        columns,
+        data,
+    })
+}
+
+fn line_of(record: &csv::StringRecord) -> usize {
+    record.position().map_or(1, |p| p.line() as usize)
+}
+
+fn header_names(
+    file: &str,
+    line: usize,
+    header: &csv::StringRecord,
+) -> Result<Vec<String>, DataError> {
+    let mut columns: Vec<String> = Vec::with_capacity(header.len());
+    for (j, cell) in header.iter().enumerate() {
+        if cell.is_empty() {
+            return Err(DataError::EmptyColumnName {
+                file: file.to_owned(),
+                line,
+                column: j + 1,
+            });
+        }
+        if let Some(first) = columns.iter().position(|c| c == cell) {
+            return Err(DataError::DuplicateColumn {
+                file: file.to_owned(),
+                line,
+                column: j + 1,
+                first: first + 1,
+                name: cell.to_owned(),
+            });
+        }
+        columns.push(cell.to_owned());
+    }
+    Ok(columns)
+}
+
+fn parse_cell(file: &str, line: usize, j: usize, name: &str, cell: &str) -> Result<f64, DataError> {
+    match cell.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(DataError::NotFinite {
+            file: file.to_owned(),
+            line,
+            column: j + 1,
+            name: name.to_owned(),
+            cell: cell.to_owned(),
+        }),
+        Err(_) => Err(DataError::NonNumeric {
+            file: file.to_owned(),
+            line,
+            column: j + 1,
+            name: name.to_owned(),
+            cell: cell.to_owned(),
+        }),
+    }
+}
+
+/// Reads a NumPy `.npy` file of `f64`, `f32`, `i64` or `i32` values: a 1-D array
+/// becomes an `n × 1` column, a 2-D array (C or Fortran order) a matrix.
+pub fn load_npy(path: impl AsRef<Path>) -> Result<Mat<f64>, DataError> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| DataError::Io {
+        file: name.clone(),
+        message: e.to_string(),
+    })?;
+    parse_npy(&name, &bytes)
+}
+
+/// Parses the bytes of a `.npy` file (see [`load_npy`]); `name` is used in errors.
+pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Mat<f64>, DataError> {
+    let npy_error = |message: String| DataError::Npy {
+        file: name.to_owned(),
+        message,
+    };
+    let npy =
+        npyz::NpyFile::new(bytes).map_err(|e| npy_error(format!("not a valid .npy file ({e})")))?;
+    let shape = npy.shape().to_vec();
+    let order = npy.order();
+    let (nrows, ncols) = match shape.as_slice() {
+        [n] => (*n as usize, 1),
+        [m, n] => (*m as usize, *n as usize),
+        _ => {
+            return Err(npy_error(format!(
+                "array has {} dimensions — only 1-D (a vector) and 2-D (a matrix) are supported",
+                shape.len()
+            )))
+        }
+    };
+    let dtype = npy.dtype();
+    let kind = match &dtype {
+        npyz::DType::Plain(ts) => Some((ts.type_char(), ts.size_field())),
+        _ => None,
+    };
+    let read = |e: std::io::Error| npy_error(format!("cannot read the values ({e})"));
+    let values: Vec<f64> = match kind {
+        Some((npyz::TypeChar::Float, 8)) => npy.into_vec::<f64>().map_err(read)?,
+        Some((npyz::TypeChar::Float, 4)) => npy
+            .into_vec::<f32>()
+            .map_err(read)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        Some((npyz::TypeChar::Int, 8)) => npy
+            .into_vec::<i64>()
+            .map_err(read)?
+            .into_iter()
+            .map(|v| v as f64)
+            .collect(),
+        Some((npyz::TypeChar::Int, 4)) => npy
+            .into_vec::<i32>()
+            .map_err(read)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        _ => {
+            return Err(npy_error(format!(
+                "unsupported dtype {} — save the array as float64, float32, int64 or int32",
+                DTypeText(&dtype)
+            )))
+        }
+    };
+    if values.len() != nrows * ncols {
+        return Err(npy_error(format!(
+            "expected {} values for shape {shape:?}, found {}",
+            nrows * ncols,
+            values.len()
+        )));
+    }
+    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        let (i, j) = match order {
+            npyz::Order::C => (k / ncols.max(1), k % ncols.max(1)),
+            npyz::Order::Fortran => (k % nrows.max(1), k / nrows.max(1)),
+        };
+        return Err(npy_error(format!(
+            "element ({i}, {j}) is {} — only finite numbers are allowed",
+            values[k]
+        )));
+    }
+    Ok(match order {
+        npyz::Order::C => Mat::from_fn(nrows, ncols, |i, j| values[i * ncols + j]),
+        npyz::Order::Fortran => Mat::from_fn(nrows, ncols, |i, j| values[j * nrows + i]),
+    })
+}
+
+struct DTypeText<'a>(&'a npyz::DType);
+
+impl fmt::Display for DTypeText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            npyz::DType::Plain(ts) => write!(f, "'{ts}'"),
+            npyz::DType::Array(..) => f.write_str("(a sub-array)"),
+            npyz::DType::Record(_) => f.write_str("(a structured record)"),
+        }
+    }
+}
+
+/// Reads a matrix from a `.csv` (header row; one column gives an `n × 1` vector) or a
+/// `.npy` file, choosing by the file's extension.
+pub fn load_matrix(path: impl AsRef<Path>) -> Result<Mat<f64>, DataError> {
+    let path = path.as_ref();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("csv") => load_csv(path).map(|t| t.data),
+        Some("npy") => load_npy(path),
+        _ => Err(DataError::UnsupportedFormat {
+            file: path.display().to_string(),
+        }),
+    }
+}

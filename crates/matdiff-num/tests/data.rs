@@ -1,0 +1,253 @@
+//! Loading CSV and `.npy` files: the values that come back and, for every class of bad
+//! input, an error that names the file, line and column.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use matdiff_num::data::{load_csv, load_matrix, load_npy, parse_csv, DataError};
+
+/// Writes `bytes` to a fresh file with the given name suffix in the temp directory.
+fn temp_file(suffix: &str, bytes: &[u8]) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "matdiff-data-{}-{unique}-{suffix}",
+        std::process::id()
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn csv_values_and_columns() {
+    let path = temp_file("ok.csv", b"a, b ,c\n1,2.5,-3e2\n4,5,6\n");
+    let table = load_csv(&path).unwrap();
+    assert_eq!(table.columns, ["a", "b", "c"]);
+    assert_eq!(table.data.nrows(), 2);
+    assert_eq!(table.data.ncols(), 3);
+    assert_eq!(table.data[(0, 1)], 2.5);
+    assert_eq!(table.data[(0, 2)], -300.0);
+    assert_eq!(table.data[(1, 0)], 4.0);
+    let selected = table.select(&["c", "a"]).unwrap();
+    assert_eq!(selected[(1, 0)], 6.0);
+    assert_eq!(selected[(1, 1)], 4.0);
+    assert_eq!(table.path, path.display().to_string());
+}
+
+#[test]
+fn a_trailing_newline_and_crlf_are_fine() {
+    let table = parse_csv("t.csv", "x,y\r\n1,2\r\n3,4\r\n\r\n").unwrap();
+    assert_eq!(table.data.nrows(), 2);
+    assert_eq!(table.data[(1, 1)], 4.0);
+}
+
+/// A bad-CSV case: a label, the CSV text, the expected line and column, and words the
+/// message must contain.
+type BadCsv = (
+    &'static str,
+    &'static str,
+    Option<usize>,
+    Option<usize>,
+    &'static [&'static str],
+);
+
+/// One case per error class.
+#[test]
+fn csv_errors_name_file_line_and_column() {
+    let cases: &[BadCsv] = &[
+        (
+            "non-numeric",
+            "a,b\n1,2\n3,abc\n",
+            Some(3),
+            Some(2),
+            &["non-numeric", "\"abc\"", "'b'"],
+        ),
+        (
+            "nan",
+            "a,b\n1,NaN\n",
+            Some(2),
+            Some(2),
+            &["not a finite number", "\"NaN\""],
+        ),
+        (
+            "inf",
+            "a,b\n1,2\n-inf,3\n",
+            Some(3),
+            Some(1),
+            &["\"-inf\"", "finite"],
+        ),
+        (
+            "overflow",
+            "a\n1e400\n",
+            Some(2),
+            Some(1),
+            &["\"1e400\"", "finite"],
+        ),
+        (
+            "ragged",
+            "a,b,c\n1,2,3\n4,5\n",
+            Some(3),
+            None,
+            &["ragged row", "expected 3 fields, found 2"],
+        ),
+        ("empty", "", None, None, &["empty"]),
+        ("blank", "\n\n", None, None, &["empty"]),
+        (
+            "header only",
+            "a,b\n",
+            Some(2),
+            None,
+            &["header only", "no data rows"],
+        ),
+        (
+            "duplicate",
+            "a,b,a\n1,2,3\n",
+            Some(1),
+            Some(3),
+            &["duplicate column name 'a'", "column 1"],
+        ),
+        (
+            "empty name",
+            "a,,c\n1,2,3\n",
+            Some(1),
+            Some(2),
+            &["empty column name"],
+        ),
+    ];
+    for (label, text, line, column, words) in cases {
+        let path = temp_file("bad.csv", text.as_bytes());
+        let error = load_csv(&path).expect_err(label);
+        let message = error.to_string();
+        let file = path.display().to_string();
+        assert_eq!(error.file(), file, "{label}");
+        assert!(message.starts_with(&file), "{label}: {message}");
+        assert_eq!(error.line(), *line, "{label}: {message}");
+        assert_eq!(error.column(), *column, "{label}: {message}");
+        let location = match (line, column) {
+            (Some(l), Some(c)) => format!("{file}:{l}:{c}:"),
+            (Some(l), None) => format!("{file}:{l}:"),
+            _ => format!("{file}:"),
+        };
+        assert!(message.starts_with(&location), "{label}: {message}");
+        for word in *words {
+            assert!(message.contains(word), "{label}: {message} lacks {word}");
+        }
+    }
+}
+
+#[test]
+fn missing_file_and_missing_column() {
+    let missing = std::env::temp_dir().join("matdiff-no-such-file.csv");
+    assert!(matches!(load_csv(&missing), Err(DataError::Io { .. })));
+    let table = parse_csv("t.csv", "x,y\n1,2\n").unwrap();
+    let error = table.column_index("z").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "t.csv: no column 'z' — available columns: x, y"
+    );
+}
+
+/// Builds a version-1 `.npy` file by hand.
+fn npy_bytes(descr: &str, fortran: bool, shape: &str, payload: &[u8]) -> Vec<u8> {
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
+        if fortran { "True" } else { "False" }
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+fn f64_payload(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+#[test]
+fn npy_dtypes_orders_and_ranks() {
+    // The same 2×3 matrix [[1 2 3] [4 5 6]] in every supported layout.
+    let c_order = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let f_order = [1.0, 4.0, 2.0, 5.0, 3.0, 6.0];
+    let as_f32 =
+        |v: &[f64]| -> Vec<u8> { v.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect() };
+    let as_i64 =
+        |v: &[f64]| -> Vec<u8> { v.iter().flat_map(|x| (*x as i64).to_le_bytes()).collect() };
+    let as_i32 =
+        |v: &[f64]| -> Vec<u8> { v.iter().flat_map(|x| (*x as i32).to_le_bytes()).collect() };
+    let files = [
+        npy_bytes("<f8", false, "(2, 3)", &f64_payload(&c_order)),
+        npy_bytes("<f8", true, "(2, 3)", &f64_payload(&f_order)),
+        npy_bytes("<f4", false, "(2, 3)", &as_f32(&c_order)),
+        npy_bytes("<i8", true, "(2, 3)", &as_i64(&f_order)),
+        npy_bytes("<i4", false, "(2, 3)", &as_i32(&c_order)),
+    ];
+    for bytes in files {
+        let path = temp_file("m.npy", &bytes);
+        let m = load_matrix(&path).unwrap();
+        assert_eq!((m.nrows(), m.ncols()), (2, 3));
+        for i in 0..2 {
+            for j in 0..3 {
+                assert_eq!(m[(i, j)], (3 * i + j + 1) as f64);
+            }
+        }
+    }
+    let vector = temp_file(
+        "v.npy",
+        &npy_bytes("<f8", false, "(3,)", &f64_payload(&[7.0, 8.0, 9.0])),
+    );
+    let v = load_npy(&vector).unwrap();
+    assert_eq!((v.nrows(), v.ncols()), (3, 1));
+    assert_eq!(v[(2, 0)], 9.0);
+}
+
+#[test]
+fn npy_errors_name_the_file() {
+    let cases: &[(&str, Vec<u8>, &str)] = &[
+        (
+            "3-d",
+            npy_bytes("<f8", false, "(1, 1, 1)", &f64_payload(&[1.0])),
+            "3 dimensions",
+        ),
+        (
+            "bool",
+            npy_bytes("|b1", false, "(2,)", &[1, 0]),
+            "unsupported dtype",
+        ),
+        (
+            "nan",
+            npy_bytes("<f8", false, "(2,)", &f64_payload(&[1.0, f64::NAN])),
+            "element (1, 0)",
+        ),
+        (
+            "garbage",
+            b"not numpy at all".to_vec(),
+            "not a valid .npy file",
+        ),
+    ];
+    for (label, bytes, words) in cases {
+        let path = temp_file("bad.npy", bytes);
+        let message = load_npy(&path).expect_err(label).to_string();
+        assert!(
+            message.starts_with(&path.display().to_string()),
+            "{label}: {message}"
+        );
+        assert!(message.contains(words), "{label}: {message}");
+    }
+}
+
+#[test]
+fn load_matrix_reads_a_csv_column_as_a_vector() {
+    let path = temp_file("y.csv", b"y\n1\n2\n3\n");
+    let y = load_matrix(&path).unwrap();
+    assert_eq!((y.nrows(), y.ncols()), (3, 1));
+    let other = temp_file("m.txt", b"1 2 3");
+    assert!(matches!(
+        load_matrix(&other),
+        Err(DataError::UnsupportedFormat { .. })
+    ));
+}
