@@ -22,12 +22,15 @@ struct Cli {
 enum Command {
     /// Parse an expression and print its normal form, kind and shapes.
     Parse(commands::parse::Args),
+    /// Minimise a scalar expression over one variable on data.
+    Minimize(Box<commands::minimize::Args>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(args),
+        Command::Minimize(args) => commands::minimize::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
