@@ -1,6 +1,8 @@
 //! matdiff-fit: optimisers, stopping rules, schedules and line search
-//! ([`optim`]); linear-regression solvers ([`linreg`]); bundled data sets ([`datasets`]).
+//! ([`optim`]); losses written as expressions and bound to data ([`problem`]);
+//! linear-regression solvers ([`linreg`]); bundled data sets ([`datasets`]).
 
 pub mod datasets;
 pub mod linreg;
 pub mod optim;
+pub mod problem;

@@ -32,6 +32,8 @@ enum Command {
     Derive(commands::derive::Args),
     /// The seminar end to end on the bundled diabetes data.
     Demo(commands::demo::Args),
+    /// Minimise a scalar expression over one variable on data.
+    Minimize(Box<commands::minimize::Args>),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Linreg(args) => commands::linreg::run(args),
         Command::Derive(args) => commands::derive::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Minimize(args) => commands::minimize::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,4 +5,5 @@ pub mod demo;
 pub mod derive;
 pub mod eval;
 pub mod linreg;
+pub mod minimize;
 pub mod parse;

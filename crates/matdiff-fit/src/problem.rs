@@ -1,0 +1,699 @@
+//! A loss written in matdiff's language, bound to data, as an optimiser [`Objective`].
+//!
+//! [`Problem`] takes a scalar [`Function`] such as `1/N * norm2(X*w - y)^2`, the name of
+//! the variable to fit (`w`) and the values of every other variable (the data). It
+//! derives the gradient symbolically once, compiles one evaluation [`Plan`] for
+//! `[loss, gradient]` and then only runs it.
+//!
+//! # Samples and mini-batches
+//!
+//! One named dimension is the **sample dimension** (by default the row dimension that
+//! most data variables share, `N` above). A batch of sample indices is evaluated by
+//! gathering those rows (and, for a variable such as a kernel matrix `K: matrix(N, N)`,
+//! those columns) of every data variable into preallocated buffers and running a plan
+//! compiled with the sample dimension bound to the batch size `B`. A dimension name
+//! used as a scalar is that size too, so `1/N * …` is the batch average on a batch, as
+//! stochastic gradient descent expects, while a plain `sum(…)` is the batch sum. One
+//! plan is compiled (and kept) per batch size; shuffled epochs need at most two.
+//!
+//! The loss is evaluated in the form the differentiation engine works on, so
+//! `log(1 + exp(z))` runs as the overflow-free `softplus(z)`.
+//!
+//! Future work: terms that do not depend on the fitted variable (`X'*X`, `X'*y`) are
+//! recomputed at every evaluation; hoisting them out of the loop would make full-batch
+//! least squares cost `O(d²)` instead of `O(N d)` per step.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use faer::Mat;
+use matdiff_core::diff::canonicalize;
+use matdiff_core::{derive, print, DiffError, Dim, Function, Graph, Id, Kind, Node, Sym, Variable};
+use matdiff_num::inputs::{declared_shape, dim_text};
+use matdiff_num::{EvalError, InputError, Inputs, Plan, Sizes, Value};
+use thiserror::Error;
+
+use crate::optim::{Batch, Objective, ObjectiveError};
+
+/// Why a problem could not be set up or evaluated.
+#[derive(Debug, PartialEq, Error)]
+pub enum ProblemError {
+    /// The variable to optimise is not in the function.
+    #[error("`{name}` is not a variable of the expression — the variables are {known}")]
+    UnknownVariable {
+        /// The name asked for.
+        name: String,
+        /// The variables there are, quoted and comma-separated.
+        known: String,
+    },
+    /// The function is not scalar.
+    #[error("the loss must be a scalar, but the expression is {shape} — reduce it with sum(…) or norm2(…)^2")]
+    NotScalar {
+        /// The expression's shape, as declarations write it.
+        shape: String,
+    },
+    /// Data were given for a name that is not a variable of the function.
+    #[error("data given for `{name}`, which is not a variable of the expression — the variables are {known}")]
+    UnknownData {
+        /// The name the data were given for.
+        name: String,
+        /// The variables there are.
+        known: String,
+    },
+    /// Data were given for the variable being optimised.
+    #[error("`{name}` is the variable being optimised and takes no data — give its starting point instead")]
+    DataForVariable {
+        /// The optimised variable.
+        name: String,
+    },
+    /// The same variable was given data twice.
+    #[error("data for `{name}` are given twice — give each variable once")]
+    DuplicateData {
+        /// The variable.
+        name: String,
+    },
+    /// Variables the loss needs have neither data nor are optimised.
+    #[error("no data for {} — give each one with --data NAME=FILE", quoted(.names))]
+    MissingData {
+        /// The variables without a value, in the expression's order.
+        names: Vec<String>,
+    },
+    /// The data do not fit the declarations (shapes, conflicting dimension sizes).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The gradient could not be derived.
+    #[error(transparent)]
+    Derivative(#[from] DiffError),
+    /// The named sample dimension is not a dimension of the function.
+    #[error("`{name}` is not a dimension of the expression — the dimensions are {known}")]
+    UnknownSampleDimension {
+        /// The name asked for.
+        name: String,
+        /// The dimensions there are.
+        known: String,
+    },
+    /// A dimension of the optimised variable is bound by no data.
+    #[error("dimension `{dim}` of `{name}` is not bound by the data — declare its size, e.g. `{example}`")]
+    UnboundDimension {
+        /// The dimension.
+        dim: String,
+        /// The optimised variable.
+        name: String,
+        /// A declaration that would fix it.
+        example: String,
+    },
+    /// The optimised variable spans the sample dimension, so batches cannot slice it.
+    #[error("`{name}` has the sample dimension `{dim}`, so the data cannot be split into batches — use full-batch gd, or choose another dimension with --samples")]
+    NotBatchable {
+        /// The optimised variable.
+        name: String,
+        /// The sample dimension.
+        dim: String,
+    },
+    /// A batch index past the last sample.
+    #[error("sample index {index} is out of range: there are {samples} samples")]
+    SampleOutOfRange {
+        /// The index.
+        index: usize,
+        /// The number of samples.
+        samples: usize,
+    },
+    /// A starting point of the wrong shape.
+    #[error("the starting point of `{name}` is {given}, but `{name}` is {expected} here")]
+    StartShape {
+        /// The optimised variable.
+        name: String,
+        /// Its shape, rows × columns.
+        expected: String,
+        /// The shape given.
+        given: String,
+    },
+    /// Compiling or running the evaluation failed; the message names the subexpression.
+    #[error("{message}")]
+    Evaluation {
+        /// What went wrong, where.
+        message: String,
+        /// Whether the inputs were at fault (shapes) rather than the mathematics (a
+        /// domain error such as `log` of a negative entry).
+        input: bool,
+    },
+}
+
+impl ProblemError {
+    /// Whether the error is the user's input (declarations, data, options) rather than a
+    /// failure of the mathematics during the run.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            ProblemError::Evaluation { input, .. } => *input,
+            _ => true,
+        }
+    }
+}
+
+/// A data variable and, if it spans the sample dimension, how a batch slices it. Its
+/// full value lives in the full-data evaluator's inputs.
+#[derive(Clone, Debug)]
+struct DataVar {
+    sym: Sym,
+    /// Whether batches take a subset of its rows / of its columns.
+    slice_rows: bool,
+    slice_cols: bool,
+}
+
+/// A plan compiled for one batch size, with its inputs: gathered batch buffers, the
+/// data that batches do not slice, and the optimised variable.
+#[derive(Clone, Debug)]
+struct Evaluator {
+    plan: Plan,
+    inputs: Inputs,
+}
+
+/// A scalar loss of one variable over bound data: an [`Objective`] for
+/// [`minimize`](crate::optim::minimize).
+///
+/// The optimised variable (scalar, vector or matrix) is flattened column-major into
+/// `w`. [`Batch::All`] evaluates on the whole data set; [`Batch::Rows`] on the gathered
+/// samples, with the sample dimension bound to the batch size.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    graph: Graph,
+    loss: Id,
+    gradient: Id,
+    wrt: Sym,
+    rows: usize,
+    cols: usize,
+    data: Vec<DataVar>,
+    sample_dim: Option<Sym>,
+    samples: usize,
+    /// Whether the optimised variable spans the sample dimension, so that batches are
+    /// impossible.
+    unbatchable: bool,
+    sizes: Sizes,
+    full: Evaluator,
+    batches: BTreeMap<usize, Evaluator>,
+    non_finite: Option<String>,
+}
+
+impl Problem {
+    /// Binds `data` (values by variable name) to `function`, derives the gradient with
+    /// respect to `wrt` and compiles the evaluation.
+    ///
+    /// `samples` names the sample dimension; by default it is the named row dimension
+    /// shared by the most data variables (the first such variable on ties). Every
+    /// variable the loss mentions must be `wrt` or have data.
+    pub fn new(
+        mut function: Function,
+        wrt: &str,
+        data: Vec<(String, Mat<f64>)>,
+        samples: Option<&str>,
+    ) -> Result<Problem, ProblemError> {
+        let var =
+            *function
+                .graph
+                .variable_named(wrt)
+                .ok_or_else(|| ProblemError::UnknownVariable {
+                    name: wrt.to_owned(),
+                    known: variable_list(&function.graph),
+                })?;
+        let root_shape = function.graph.shape(function.root);
+        if !root_shape.is_scalar() {
+            return Err(ProblemError::NotScalar {
+                shape: print::shape(&function.graph, root_shape),
+            });
+        }
+        let derivative = derive(&mut function, wrt, 1)?;
+        let mut graph = function.graph;
+        // The engine differentiates the canonical form (`softplus` for `log(1 + exp)`);
+        // hash-consing gives back the same root, which also evaluates more stably.
+        let loss = canonicalize(&mut graph, function.root);
+        let gradient = derivative.expr;
+
+        let mut inputs = Inputs::new();
+        let mut given: Vec<Sym> = Vec::new();
+        for (name, value) in data {
+            let Some(v) = graph.variable_named(&name) else {
+                return Err(ProblemError::UnknownData {
+                    name,
+                    known: variable_list(&graph),
+                });
+            };
+            if v.name == var.name {
+                return Err(ProblemError::DataForVariable { name });
+            }
+            if given.contains(&v.name) {
+                return Err(ProblemError::DuplicateData { name });
+            }
+            given.push(v.name);
+            inputs.set_named(&graph, &name, value)?;
+        }
+        let missing: Vec<String> = used_variables(&graph, loss)
+            .into_iter()
+            .filter(|s| *s != var.name && !given.contains(s))
+            .map(|s| graph.name(s).to_owned())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ProblemError::MissingData { names: missing });
+        }
+        let sizes = Sizes::bind(&graph, &inputs)?;
+        let unbound = |d: Dim| ProblemError::UnboundDimension {
+            dim: dim_text(&graph, d),
+            name: wrt.to_owned(),
+            example: sized_declaration(&graph, &var, &sizes),
+        };
+        let rows = sizes
+            .dim(var.shape.rows)
+            .ok_or_else(|| unbound(var.shape.rows))?;
+        let cols = sizes
+            .dim(var.shape.cols)
+            .ok_or_else(|| unbound(var.shape.cols))?;
+
+        let sample_dim = match samples {
+            Some(name) => Some(
+                graph
+                    .dims()
+                    .iter()
+                    .copied()
+                    .find(|&d| graph.name(d) == name)
+                    .ok_or_else(|| ProblemError::UnknownSampleDimension {
+                        name: name.to_owned(),
+                        known: dimension_list(&graph),
+                    })?,
+            ),
+            None => default_sample_dim(&graph, &given),
+        };
+        let n_samples = match sample_dim {
+            Some(d) => sizes.get(d).ok_or_else(|| InputError::UnboundDimension {
+                dim: graph.name(d).to_owned(),
+            })?,
+            None => 0,
+        };
+        let unbatchable = sample_dim
+            .is_some_and(|d| var.shape.rows == Dim::Named(d) || var.shape.cols == Dim::Named(d));
+
+        let data: Vec<DataVar> = given
+            .iter()
+            .map(|&sym| {
+                let shape = graph.variable(sym).map(|v| v.shape);
+                let spans = |d: Option<Dim>| sample_dim.is_some_and(|s| d == Some(Dim::Named(s)));
+                DataVar {
+                    sym,
+                    slice_rows: spans(shape.map(|s| s.rows)),
+                    slice_cols: spans(shape.map(|s| s.cols)),
+                }
+            })
+            .collect();
+        inputs.set(var.name, Mat::zeros(rows, cols));
+        let plan = compile(&graph, &[loss, gradient], &sizes)?;
+        Ok(Problem {
+            graph,
+            loss,
+            gradient,
+            wrt: var.name,
+            rows,
+            cols,
+            data,
+            sample_dim,
+            samples: n_samples,
+            unbatchable,
+            sizes,
+            full: Evaluator { plan, inputs },
+            batches: BTreeMap::new(),
+            non_finite: None,
+        })
+    }
+
+    /// The graph holding the loss and its gradient.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The name of the optimised variable.
+    pub fn variable(&self) -> &str {
+        self.graph.name(self.wrt)
+    }
+
+    /// The optimised variable's declaration, e.g. `vector(d)`.
+    pub fn variable_declaration(&self) -> String {
+        self.graph
+            .variable(self.wrt)
+            .map(|v| declared_shape(&self.graph, v))
+            .unwrap_or_default()
+    }
+
+    /// Rows × columns of the optimised variable for the bound data.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// The loss as it is evaluated, in ASCII that parses back.
+    pub fn loss_text(&self) -> String {
+        print::text(&self.graph, self.loss)
+    }
+
+    /// The gradient with respect to the optimised variable, in ASCII that parses back.
+    pub fn gradient_text(&self) -> String {
+        print::text(&self.graph, self.gradient)
+    }
+
+    /// The name of the sample dimension, if the data have one.
+    pub fn sample_dimension(&self) -> Option<&str> {
+        self.sample_dim.map(|d| self.graph.name(d))
+    }
+
+    /// Fails when batches cannot be drawn (the optimised variable spans the sample
+    /// dimension), so a caller can refuse a stochastic method before the run.
+    pub fn check_batches(&self) -> Result<(), ProblemError> {
+        if self.unbatchable {
+            Err(ProblemError::NotBatchable {
+                name: self.variable().to_owned(),
+                dim: self.sample_dimension().unwrap_or_default().to_owned(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The sizes of the named dimensions on the whole data set.
+    pub fn sizes(&self) -> &Sizes {
+        &self.sizes
+    }
+
+    /// The starting point `w = 0`.
+    pub fn zeros(&self) -> Vec<f64> {
+        vec![0.0; self.rows * self.cols]
+    }
+
+    /// Flattens a value of the optimised variable column-major, checking its shape.
+    pub fn flatten(&self, value: &Mat<f64>) -> Result<Vec<f64>, ProblemError> {
+        if (value.nrows(), value.ncols()) != (self.rows, self.cols) {
+            return Err(ProblemError::StartShape {
+                name: self.variable().to_owned(),
+                expected: format!("{} × {}", self.rows, self.cols),
+                given: format!("{} × {}", value.nrows(), value.ncols()),
+            });
+        }
+        let mut w = Vec::with_capacity(self.rows * self.cols);
+        for j in 0..self.cols {
+            w.extend_from_slice(value.col_as_slice(j));
+        }
+        Ok(w)
+    }
+
+    /// The optimised variable with the flattened parameters `w` (column-major).
+    ///
+    /// # Panics
+    ///
+    /// If `w` does not have [`Objective::dim`] entries.
+    pub fn unflatten(&self, w: &[f64]) -> Mat<f64> {
+        assert_eq!(w.len(), self.rows * self.cols, "w has the variable's size");
+        Mat::from_fn(self.rows, self.cols, |i, j| w[i + j * self.rows])
+    }
+
+    /// The optimised variable as a [`Value`]: a scalar for a scalar variable, else a
+    /// matrix (its JSON encoding is then a flat list for a vector).
+    pub fn value(&self, w: &[f64]) -> Value {
+        let is_scalar = self
+            .graph
+            .variable(self.wrt)
+            .is_some_and(|v| v.shape.is_scalar());
+        if is_scalar && w.len() == 1 {
+            Value::Scalar(w[0])
+        } else {
+            Value::Matrix(self.unflatten(w))
+        }
+    }
+
+    /// The subexpression that turned NaN or infinite in the last evaluation that did,
+    /// if any. Such an evaluation reports the loss as NaN, so the optimiser treats it
+    /// as a rejected trial or a divergence; this says where it happened.
+    pub fn non_finite(&self) -> Option<&str> {
+        self.non_finite.as_deref()
+    }
+
+    /// Evaluates on `batch`, writing the gradient when asked.
+    fn evaluate(
+        &mut self,
+        w: &[f64],
+        batch: Batch<'_>,
+        grad: Option<&mut [f64]>,
+    ) -> Result<f64, ObjectiveError> {
+        let dim = self.rows * self.cols;
+        if w.len() != dim {
+            return Err(ObjectiveError::msg(format!(
+                "the parameters have {} entries, `{}` has {dim}",
+                w.len(),
+                self.variable()
+            )));
+        }
+        let evaluator = match batch {
+            Batch::All => &mut self.full,
+            Batch::Rows(rows) => {
+                self.check_batches().map_err(ObjectiveError::new)?;
+                if let Some(&index) = rows.iter().find(|&&i| i >= self.samples) {
+                    return Err(ObjectiveError::new(ProblemError::SampleOutOfRange {
+                        index,
+                        samples: self.samples,
+                    }));
+                }
+                self.gather(rows).map_err(ObjectiveError::new)?;
+                self.batches
+                    .get_mut(&rows.len())
+                    .expect("gather compiles the batch's evaluator")
+            }
+        };
+        set_parameters(&mut evaluator.inputs, self.wrt, w, self.rows);
+        let values = match evaluator.plan.run(&evaluator.inputs) {
+            Ok(values) => values,
+            Err(EvalError::NonFinite { node, what }) => {
+                let error = EvalError::NonFinite { node, what };
+                self.non_finite = Some(error.describe(&self.graph));
+                if let Some(grad) = grad {
+                    grad.fill(f64::NAN);
+                }
+                return Ok(f64::NAN);
+            }
+            Err(e) => {
+                return Err(ObjectiveError::new(ProblemError::Evaluation {
+                    message: e.describe(&self.graph),
+                    input: e.is_input_error(),
+                }))
+            }
+        };
+        let loss = values[0].as_scalar().unwrap_or(f64::NAN);
+        if let Some(grad) = grad {
+            match &values[1] {
+                Value::Scalar(g) => grad.fill(*g),
+                Value::Matrix(g) => {
+                    for j in 0..g.ncols() {
+                        let rows = g.nrows();
+                        grad[j * rows..(j + 1) * rows].copy_from_slice(g.col_as_slice(j));
+                    }
+                }
+            }
+        }
+        Ok(loss)
+    }
+
+    /// Copies the samples `rows` of every sliced data variable into the buffers of the
+    /// evaluator for `rows.len()`, compiling it on first use.
+    fn gather(&mut self, rows: &[usize]) -> Result<(), ProblemError> {
+        let b = rows.len();
+        if !self.batches.contains_key(&b) {
+            let evaluator = self.batch_evaluator(b)?;
+            self.batches.insert(b, evaluator);
+        }
+        let evaluator = self.batches.get_mut(&b).expect("inserted above");
+        for var in self.data.iter().filter(|v| v.slice_rows || v.slice_cols) {
+            let full = self
+                .full
+                .inputs
+                .get(var.sym)
+                .expect("the full inputs hold every data variable");
+            let buf = evaluator
+                .inputs
+                .get_mut(var.sym)
+                .expect("batch inputs hold every data variable");
+            let src_col = |k: usize| if var.slice_cols { rows[k] } else { k };
+            for k in 0..buf.ncols() {
+                let source = full.col_as_slice(src_col(k));
+                let target = buf.col_as_slice_mut(k);
+                if var.slice_rows {
+                    for (t, &i) in target.iter_mut().zip(rows) {
+                        *t = source[i];
+                    }
+                } else {
+                    target.copy_from_slice(source);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Compiles the plan for batches of `b` samples and allocates its inputs.
+    fn batch_evaluator(&self, b: usize) -> Result<Evaluator, ProblemError> {
+        let mut sizes = self.sizes.clone();
+        if let Some(d) = self.sample_dim {
+            sizes.insert(d, b);
+        }
+        let plan = compile(&self.graph, &[self.loss, self.gradient], &sizes)?;
+        let mut inputs = Inputs::new();
+        for var in &self.data {
+            let full = self
+                .full
+                .inputs
+                .get(var.sym)
+                .expect("the full inputs hold every data variable");
+            let value = if var.slice_rows || var.slice_cols {
+                let r = if var.slice_rows { b } else { full.nrows() };
+                let c = if var.slice_cols { b } else { full.ncols() };
+                Mat::zeros(r, c)
+            } else {
+                full.clone()
+            };
+            inputs.set(var.sym, value);
+        }
+        inputs.set(self.wrt, Mat::zeros(self.rows, self.cols));
+        Ok(Evaluator { plan, inputs })
+    }
+}
+
+impl Objective for Problem {
+    fn dim(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    fn samples(&self) -> usize {
+        self.samples
+    }
+
+    fn loss(&mut self, w: &[f64], batch: Batch<'_>) -> Result<f64, ObjectiveError> {
+        self.evaluate(w, batch, None)
+    }
+
+    fn loss_and_gradient(
+        &mut self,
+        w: &[f64],
+        batch: Batch<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, ObjectiveError> {
+        if grad.len() != self.dim() {
+            return Err(ObjectiveError::msg(format!(
+                "the gradient buffer has {} entries, `{}` has {}",
+                grad.len(),
+                self.variable(),
+                self.dim()
+            )));
+        }
+        self.evaluate(w, batch, Some(grad))
+    }
+}
+
+/// Copies the column-major parameters into the variable's matrix.
+fn set_parameters(inputs: &mut Inputs, wrt: Sym, w: &[f64], rows: usize) {
+    let m = inputs
+        .get_mut(wrt)
+        .expect("the inputs hold the optimised variable");
+    for j in 0..m.ncols() {
+        m.col_as_slice_mut(j)
+            .copy_from_slice(&w[j * rows..(j + 1) * rows]);
+    }
+}
+
+fn compile(graph: &Graph, roots: &[Id], sizes: &Sizes) -> Result<Plan, ProblemError> {
+    Plan::compile(graph, roots, sizes).map_err(|e| ProblemError::Evaluation {
+        message: e.describe(graph),
+        input: e.is_input_error(),
+    })
+}
+
+/// The declaration of `var` with every unbound dimension given the size 3.
+fn sized_declaration(graph: &Graph, var: &Variable, sizes: &Sizes) -> String {
+    let dim = |d: Dim| match sizes.dim(d) {
+        Some(_) => dim_text(graph, d),
+        None => "3".to_owned(),
+    };
+    let (rows, cols) = (dim(var.shape.rows), dim(var.shape.cols));
+    let kind = match var.kind {
+        Kind::Scalar => "scalar".to_owned(),
+        Kind::Vector => format!("vector({rows})"),
+        Kind::Matrix => format!("matrix({rows}, {cols})"),
+        Kind::Symmetric | Kind::Spd => format!("{}({rows})", var.kind.keyword()),
+    };
+    format!("{}: {kind}", graph.name(var.name))
+}
+
+/// The variables the expression `root` mentions, in order of first appearance.
+fn used_variables(graph: &Graph, root: Id) -> Vec<Sym> {
+    let mut out: Vec<Sym> = Vec::new();
+    for id in graph.reachable(&[root]) {
+        if let Node::Var(s) = graph.node(id) {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    // Keep the declaration order of the variable table, which is how users read them.
+    let order = |s: &Sym| graph.variables().iter().position(|v| v.name == *s);
+    out.sort_by_key(order);
+    out
+}
+
+/// The named row dimension shared by the most data variables; on a tie, the one of the
+/// data variable given first.
+fn default_sample_dim(graph: &Graph, given: &[Sym]) -> Option<Sym> {
+    let rows: Vec<Sym> = given
+        .iter()
+        .filter_map(|&s| match graph.variable(s)?.shape.rows {
+            Dim::Named(d) => Some(d),
+            Dim::Size(_) => None,
+        })
+        .collect();
+    let count = |d: Sym| rows.iter().filter(|&&r| r == d).count();
+    // `max_by_key` keeps the last maximum; walking backwards makes it the first.
+    rows.iter().rev().copied().max_by_key(|&d| count(d))
+}
+
+fn variable_list(graph: &Graph) -> String {
+    let names: Vec<String> = graph
+        .variables()
+        .iter()
+        .map(|v| graph.name(v.name).to_owned())
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        quoted(&names).to_string()
+    }
+}
+
+fn dimension_list(graph: &Graph) -> String {
+    let names: Vec<String> = graph
+        .dims()
+        .iter()
+        .map(|&d| graph.name(d).to_owned())
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        quoted(&names).to_string()
+    }
+}
+
+/// Names as `` `a`, `b` ``.
+fn quoted(names: &[String]) -> Quoted<'_> {
+    Quoted(names)
+}
+
+struct Quoted<'a>(&'a [String]);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, name) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "`{name}`")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,405 @@
+//! `matdiff minimize` end to end: the built binary on small CSV files written to a
+//! temporary directory, and on the Spector & Mazzeo data (tests/data/README.md).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn matdiff(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+        .arg("minimize")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the matdiff binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A fresh directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("matdiff-minimize-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const W_TRUE: [f64; 3] = [1.0, -2.0, 0.5];
+const ROWS: usize = 200;
+
+/// `X.csv` (a column of ones, two smooth pseudo-random features) and
+/// `y.csv = X w_true + small noise`; returns the directory.
+fn least_squares_files(name: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    let mut x = String::from("one,a,b\n");
+    let mut y = String::from("y\n");
+    for i in 0..ROWS {
+        let t = i as f64;
+        let row = [1.0, (1.3 * t).sin(), (0.7 * t + 0.4).cos()];
+        let noise = 0.05 * (5.1 * t).sin();
+        let target: f64 = row.iter().zip(W_TRUE).map(|(a, w)| a * w).sum::<f64>() + noise;
+        x.push_str(&format!("{},{},{}\n", row[0], row[1], row[2]));
+        y.push_str(&format!("{target}\n"));
+    }
+    std::fs::write(dir.join("X.csv"), x).unwrap();
+    std::fs::write(dir.join("y.csv"), y).unwrap();
+    dir
+}
+
+const MSE: &str = "1/N*norm2(X*w - y)^2";
+
+fn solution(run: &Run) -> Vec<f64> {
+    let json: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is JSON ({e}): {}", run.stdout));
+    json["solution"]
+        .as_array()
+        .expect("a vector solution is a flat list")
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn the_issue_command_fits_plots_and_writes_the_history() {
+    let dir = least_squares_files("issue");
+    let run = matdiff(
+        &dir,
+        &[
+            MSE,
+            "--wrt",
+            "w",
+            "--let",
+            "X: matrix(N,d)",
+            "--data",
+            "X=X.csv",
+            "--data",
+            "y=y.csv",
+            "--method",
+            "minibatch",
+            "--batch",
+            "32",
+            "--lr",
+            "0.05",
+            "--epochs",
+            "50",
+            "--plot",
+            "loss.png",
+            "--history",
+            "h.csv",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines[0], "stopped: reached the epoch limit --epochs");
+    for (line, key) in lines[1..].iter().zip([
+        "loss: ",
+        "gradient norm: ",
+        "iterations: 350",
+        "epochs: 50",
+        "seconds: ",
+        "w = [",
+    ]) {
+        assert!(line.starts_with(key), "{line:?} should start with {key:?}");
+    }
+    let w: Vec<f64> = serde_json::from_str(lines[6].trim_start_matches("w = ")).unwrap();
+    assert!(max_diff(&w, &W_TRUE) < 0.05, "{w:?}");
+
+    let png = std::fs::read(dir.join("loss.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 1000);
+
+    let history = std::fs::read_to_string(dir.join("h.csv")).unwrap();
+    let mut rows = history.lines();
+    assert_eq!(
+        rows.next(),
+        Some("iteration,epoch,loss,grad_norm,step_norm,lr")
+    );
+    let losses: Vec<f64> = rows
+        .map(|r| r.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    // The start and one full loss per epoch; the loss falls.
+    assert_eq!(losses.len(), 51);
+    assert!(losses[50] < losses[0] / 100.0, "{losses:?}");
+}
+
+#[test]
+fn gradient_descent_with_json_output_and_an_svg_plot() {
+    let dir = least_squares_files("json");
+    let run = matdiff(
+        &dir,
+        &[
+            MSE,
+            "--wrt",
+            "w",
+            "--let",
+            "X: matrix(N,d)",
+            "--data",
+            "X=X.csv",
+            "--data",
+            "y=y.csv",
+            "--line-search",
+            "--tol-grad",
+            "1e-9",
+            "--json",
+            "--plot",
+            "loss.svg",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["stop"], "gradient_norm");
+    assert_eq!(json["converged"], true);
+    assert_eq!(json["variable"], "w");
+    assert!(json["gradient_norm"].as_f64().unwrap() < 1e-9);
+    assert_eq!(json["iterations"], json["epochs"]);
+    for key in ["loss", "seconds"] {
+        assert!(json[key].is_number(), "{key}");
+    }
+    assert!(max_diff(&solution(&run), &W_TRUE) < 0.05);
+    let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("iteration"));
+}
+
+#[test]
+fn an_oversized_step_diverges_with_advice_and_exit_1() {
+    let dir = least_squares_files("diverge");
+    for method in [
+        &["--method", "gd"][..],
+        &["--method", "minibatch", "--batch", "8"],
+    ] {
+        let mut args = vec![
+            MSE,
+            "--wrt",
+            "w",
+            "--let",
+            "X: matrix(N,d)",
+            "--data",
+            "X=X.csv",
+            "--data",
+            "y=y.csv",
+            "--lr",
+            "50",
+        ];
+        args.extend(method);
+        let run = matdiff(&dir, &args);
+        assert_eq!(run.code, 1, "{method:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{method:?}");
+        assert!(!run.stdout.contains("NaN"));
+        for part in [
+            "diverged at iteration",
+            "--lr",
+            "--standardize",
+            "--line-search",
+        ] {
+            assert!(run.stderr.contains(part), "{method:?}: {}", run.stderr);
+        }
+    }
+}
+
+/// A command line that must fail with exit 2, and what stderr must say.
+struct BadInput {
+    args: &'static [&'static str],
+    says: &'static str,
+}
+
+#[rustfmt::skip]
+const BAD_INPUTS: &[BadInput] = &[
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv"],
+        says: "no data for `y` — give each one with --data NAME=FILE",
+    },
+    BadInput {
+        args: &["norm2(A*X*w - y)^2", "--wrt", "w", "--data", "y=y.csv"],
+        says: "no data for `A`, `X`",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "v", "--let", "X: matrix(N,d)"],
+        says: "`v` is not a variable of the expression",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X", "--data", "y=y.csv"],
+        says: "--data `X` is not NAME=FILE",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=bad.csv", "--data", "y=y.csv"],
+        says: "bad.csv:3:2: non-numeric cell \"two\"",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=missing.csv", "--data", "y=y.csv"],
+        says: "missing.csv: cannot read the file",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y3.csv"],
+        says: "dimension `N` is 200 from `X` but 3 from `y`",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--batch", "4"],
+        says: "invalid option batch",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--method", "sgd", "--line-search"],
+        says: "invalid option line-search",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--lr=-1"],
+        says: "the learning rate must be a positive number",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--plot", "loss.jpg"],
+        says: "--plot `loss.jpg`: use a .png or .svg file",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--init", "short.json"],
+        says: "short.json: the starting point of `w` is 2 × 1, but `w` is 3 × 1 here",
+    },
+    BadInput {
+        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--samples", "M"],
+        says: "`M` is not a dimension of the expression",
+    },
+    BadInput {
+        args: &["norm2(K*a - y)^2", "--wrt", "a", "--let", "K: matrix(N, N)", "--data", "K=K.csv", "--data", "y=y3.csv", "--method", "sgd"],
+        says: "`a` has the sample dimension `N`, so the data cannot be split into batches",
+    },
+    BadInput {
+        args: &["sum(log(X*w))", "--wrt", "w", "--data", "X=X.csv"],
+        says: "the loss cannot be evaluated at the starting point: log of a non-positive entry (0 at [0]) in `log(X*w)`",
+    },
+    BadInput {
+        args: &["X*w +", "--wrt", "w"],
+        says: "<expr>",
+    },
+];
+
+#[test]
+fn bad_input_exits_2_and_names_the_culprit() {
+    let dir = least_squares_files("bad");
+    std::fs::write(dir.join("bad.csv"), "a,b\n1,2\n3,two\n").unwrap();
+    std::fs::write(dir.join("short.json"), "[1, 2]").unwrap();
+    std::fs::write(dir.join("K.csv"), "a,b,c\n2,0,0\n0,2,0\n0,0,2\n").unwrap();
+    std::fs::write(dir.join("y3.csv"), "y\n1\n2\n3\n").unwrap();
+    for case in BAD_INPUTS {
+        let run = matdiff(&dir, case.args);
+        assert_eq!(run.code, 2, "{:?}: {}", case.args, run.stderr);
+        assert_eq!(run.stdout, "", "{:?}", case.args);
+        assert!(
+            run.stderr.contains(case.says),
+            "{:?}: expected {:?} in\n{}",
+            case.args,
+            case.says,
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_starting_point_from_json_and_a_matrix_solution_as_rows() {
+    let dir = least_squares_files("init");
+    std::fs::write(dir.join("Y.csv"), "p,q\n1,2\n3,4\n").unwrap();
+    std::fs::write(dir.join("start.json"), r#"{"W": [[1, 2], [3, 5]]}"#).unwrap();
+    // Zero iterations: the solution is the starting point, printed as a list of rows.
+    let run = matdiff(
+        &dir,
+        &[
+            "norm2(W - Y)^2",
+            "--wrt",
+            "W",
+            "--let",
+            "W: matrix(2, 2)",
+            "--data",
+            "Y=Y.csv",
+            "--init",
+            "start.json",
+            "--max-iter",
+            "0",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        json["solution"],
+        serde_json::json!([[1.0, 2.0], [3.0, 5.0]])
+    );
+    assert_eq!(json["loss"], 1.0);
+    assert_eq!(json["stop"], "max_iterations");
+    // And gradient descent from there reaches Y (the loss is ‖W − Y‖², step 1/4 of
+    // the curvature 2 halves the distance each time).
+    let run = matdiff(
+        &dir,
+        &[
+            "norm2(W - Y)^2",
+            "--wrt",
+            "W",
+            "--let",
+            "W: matrix(2, 2)",
+            "--data",
+            "Y=Y.csv",
+            "--init",
+            "start.json",
+            "--lr",
+            "0.25",
+            "--tol-grad",
+            "1e-12",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let w = &json["solution"];
+    for (i, j, y) in [(0, 0, 1.0), (0, 1, 2.0), (1, 0, 3.0), (1, 1, 4.0)] {
+        assert!((w[i][j].as_f64().unwrap() - y).abs() < 1e-12, "{w}");
+    }
+}
+
+#[test]
+fn logistic_regression_on_spector_reaches_the_reference_coefficients() {
+    // statsmodels Logit on Spector & Mazzeo (1980): const, gpa, tuce, psi.
+    let reference = [-13.021347, 2.826113, 0.095158, 2.378688];
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let run = matdiff(
+        &data,
+        &[
+            "sum(log(1 + exp(-y .* (X*w))))",
+            "--wrt",
+            "w",
+            "--data",
+            "X=spector_X.csv",
+            "--data",
+            "y=spector_y.csv",
+            "--method",
+            "gd",
+            "--line-search",
+            "--tol-grad",
+            "1e-5",
+            "--max-iter",
+            "1000000",
+            "--json",
+            "--quiet",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["stop"], "gradient_norm");
+    let w = solution(&run);
+    assert!(max_diff(&w, &reference) < 1e-3, "{w:?}");
+    // The log-likelihood −12.889634 is minus the loss.
+    assert!((json["loss"].as_f64().unwrap() - 12.889634).abs() < 1e-6);
+}
