@@ -1347,13 +1347,14 @@ fn expand_once(g: &mut Graph, x: Id, var: Sym) -> Result<(Id, &'static str), Dif
     if constant_child && matches!(node, Node::Add(_, _)) {
         rule = "d(X + Y) = dX + dY, dA = 0";
     }
-    // `d(αX) = α dX` with α constant: the rule applied to a scaled pending term.
-    if let (Node::Inner(a, b), true) = (node, matches!(node, Node::Inner(a, b) if a == b)) {
-        let _ = b;
-        let da = children.get(&a).copied().flatten().unwrap_or(a);
-        let two = g.constant(2.0);
-        let i = g.add(Node::Inner(a, da));
-        return Ok((g.mul(two, i), "d<u, u> = 2<u, du>"));
+    // d<u, u> = 2<u, du>: the product rule and the symmetry of <·,·> in one line.
+    if let Node::Inner(a, b) = node {
+        if a == b {
+            let da = children.get(&a).copied().flatten().unwrap_or(a);
+            let two = g.constant(2.0);
+            let i = g.add(Node::Inner(a, da));
+            return Ok((g.mul(two, i), "d<u, u> = 2<u, du>"));
+        }
     }
     let expanded = differential_rule(g, x, var, &children)?;
     let expanded = expanded.unwrap_or_else(|| g.zeros(g.shape(x)));
