@@ -118,6 +118,9 @@ pub enum ProblemError {
         /// The number of samples.
         samples: usize,
     },
+    /// A batch without samples.
+    #[error("a batch needs at least one sample")]
+    EmptyBatch,
     /// A starting point of the wrong shape.
     #[error("the starting point of `{name}` is {given}, but `{name}` is {expected} here")]
     StartShape {
@@ -450,6 +453,9 @@ impl Problem {
             Batch::All => &mut self.full,
             Batch::Rows(rows) => {
                 self.check_batches().map_err(ObjectiveError::new)?;
+                if rows.is_empty() {
+                    return Err(ObjectiveError::new(ProblemError::EmptyBatch));
+                }
                 if let Some(&index) = rows.iter().find(|&&i| i >= self.samples) {
                     return Err(ObjectiveError::new(ProblemError::SampleOutOfRange {
                         index,

@@ -464,6 +464,32 @@ fn evaluation_errors_name_the_subexpression() {
         error.to_string(),
         "sample index 9 is out of range: there are 5 samples"
     );
+    let error = problem.loss(&[0.0, 0.0], Batch::Rows(&[])).unwrap_err();
+    assert_eq!(error.to_string(), "a batch needs at least one sample");
+}
+
+#[test]
+fn an_overflow_is_a_nan_loss_that_names_where_it_happened() {
+    // The optimiser sees NaN (a rejected line-search trial, or a divergence); the
+    // problem remembers which subexpression overflowed.
+    let (x, y) = data_small();
+    let mut problem = Problem::new(
+        function("sum(exp(X*w)) + sum(y)", "X: matrix(N, d)"),
+        "w",
+        vec![("X".into(), x), ("y".into(), y)],
+        None,
+    )
+    .unwrap();
+    assert_eq!(problem.non_finite(), None);
+    let mut grad = vec![0.0; 2];
+    let loss = problem
+        .loss_and_gradient(&[1000.0, 0.0], Batch::All, &mut grad)
+        .unwrap();
+    assert!(loss.is_nan() && grad.iter().all(|g| g.is_nan()));
+    let at = problem.non_finite().unwrap();
+    assert!(at.contains("`exp(X*w)`"), "{at}");
+    let loss = problem.loss(&[0.1, 0.0], Batch::All).unwrap();
+    assert!(loss.is_finite());
 }
 
 /// Which dimension is sliced into batches, by default and with `samples`.
