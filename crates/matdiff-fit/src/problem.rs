@@ -415,6 +415,10 @@ impl Problem {
 
     /// The optimised variable as a [`Value`]: a scalar for a scalar variable, else a
     /// matrix (its JSON encoding is then a flat list for a vector).
+    ///
+    /// # Panics
+    ///
+    /// If `w` does not have [`Objective::dim`] entries.
     pub fn value(&self, w: &[f64]) -> Value {
         let is_scalar = self
             .graph
