@@ -316,3 +316,93 @@ fn logistic_regression_on_spector_reaches_the_reference_coefficients() {
     // The log-likelihood −12.889634 is minus the loss.
     assert!((json["loss"].as_f64().unwrap() - 12.889634).abs() < 1e-6);
 }
+
+/// Every method, schedule and sampling through the command line, and how close to
+/// the least loss each must end (as a factor of it; the noise keeps it above 0).
+#[rustfmt::skip]
+const METHODS: &[(&str, f64)] = &[
+    ("--method gd --lr 0.3 --epochs 30", 1.001),
+    ("--method gd --line-search --epochs 30", 1.001),
+    ("--method sgd --lr 0.01 --epochs 30", 1.01),
+    ("--method sgd --lr 0.05 --schedule invscaling --epochs 30", 1.01),
+    ("--method minibatch --lr 0.1 --sampling replace --epochs 30", 1.01),
+    ("--method minibatch --lr 0.2 --schedule step --epochs 30", 1.01),
+    ("--method minibatch --lr 0.1 --schedule adaptive --epochs 30", 1.01),
+    ("--method momentum --lr 0.05 --epochs 300", 1.001),
+    ("--method nesterov --lr 0.05 --epochs 300", 1.001),
+    ("--method adam --lr 0.1 --epochs 300", 1.001),
+    ("--method adam --lr 0.05 --batch 16 --epochs 30", 1.01),
+];
+
+#[test]
+fn every_method_reaches_the_least_loss() {
+    let dir = least_squares_files("methods");
+    let least = least_loss(&dir);
+    for (options, factor) in METHODS {
+        let run = minimize(&dir, &format!("{FIT} {options} --json --quiet"));
+        assert_eq!(run.code, 0, "{options}: {}", run.stderr);
+        let json: Value = serde_json::from_str(&run.stdout).unwrap();
+        let loss = json["loss"].as_f64().unwrap();
+        assert!(
+            least <= loss * (1.0 + 1e-12) && loss < factor * least,
+            "{options}: loss {loss}, least {least}"
+        );
+    }
+}
+
+/// The mean squared error of the least-squares solution, by faer.
+fn least_loss(dir: &Path) -> f64 {
+    let x = read_csv(&dir.join("X.csv"));
+    let y = read_csv(&dir.join("y.csv"));
+    let qr = x.col_piv_qr();
+    let w = faer::linalg::solvers::SolveLstsq::solve_lstsq(&qr, &y);
+    let residual = &x * &w - &y;
+    residual.norm_l2().powi(2) / x.nrows() as f64
+}
+
+fn read_csv(path: &Path) -> faer::Mat<f64> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    faer::Mat::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j])
+}
+
+/// A NumPy `.npy` file (format 1.0, little-endian f64, C order) of a matrix.
+fn npy(m: &faer::Mat<f64>) -> Vec<u8> {
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}",
+        m.nrows(),
+        m.ncols()
+    );
+    // Magic (6) + version (2) + length (2) + header end on a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for i in 0..m.nrows() {
+        for j in 0..m.ncols() {
+            bytes.extend(m[(i, j)].to_le_bytes());
+        }
+    }
+    bytes
+}
+
+#[test]
+fn npy_data_give_the_same_fit_as_csv() {
+    let dir = least_squares_files("npy");
+    std::fs::write(dir.join("X.npy"), npy(&read_csv(&dir.join("X.csv")))).unwrap();
+    let options = "--line-search --tol-grad 1e-9 --json --quiet";
+    let from_csv = minimize(&dir, &format!("{FIT} {options}"));
+    let from_npy = minimize(
+        &dir,
+        &format!("{} {options}", FIT.replace("X=X.csv", "X=X.npy")),
+    );
+    assert_eq!(from_npy.code, 0, "{}", from_npy.stderr);
+    assert_eq!(solution(&from_npy), solution(&from_csv));
+}
