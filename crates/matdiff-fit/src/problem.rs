@@ -118,6 +118,9 @@ pub enum ProblemError {
         /// The number of samples.
         samples: usize,
     },
+    /// A batch without samples.
+    #[error("a batch needs at least one sample")]
+    EmptyBatch,
     /// A starting point of the wrong shape.
     #[error("the starting point of `{name}` is {given}, but `{name}` is {expected} here")]
     StartShape {
@@ -199,7 +202,8 @@ impl Problem {
     /// respect to `wrt` and compiles the evaluation.
     ///
     /// `samples` names the sample dimension; by default it is the named row dimension
-    /// shared by the most data variables (the first such variable on ties). Every
+    /// shared by the most data variables, among those the optimised variable does not
+    /// span when there are any (the first such data variable on ties). Every
     /// variable the loss mentions must be `wrt` or have data.
     pub fn new(
         mut function: Function,
@@ -279,7 +283,7 @@ impl Problem {
                         known: dimension_list(&graph),
                     })?,
             ),
-            None => default_sample_dim(&graph, &given),
+            None => default_sample_dim(&graph, &given, &var),
         };
         let n_samples = match sample_dim {
             Some(d) => sizes.get(d).ok_or_else(|| InputError::UnboundDimension {
@@ -411,6 +415,10 @@ impl Problem {
 
     /// The optimised variable as a [`Value`]: a scalar for a scalar variable, else a
     /// matrix (its JSON encoding is then a flat list for a vector).
+    ///
+    /// # Panics
+    ///
+    /// If `w` does not have [`Objective::dim`] entries.
     pub fn value(&self, w: &[f64]) -> Value {
         let is_scalar = self
             .graph
@@ -449,6 +457,9 @@ impl Problem {
             Batch::All => &mut self.full,
             Batch::Rows(rows) => {
                 self.check_batches().map_err(ObjectiveError::new)?;
+                if rows.is_empty() {
+                    return Err(ObjectiveError::new(ProblemError::EmptyBatch));
+                }
                 if let Some(&index) = rows.iter().find(|&&i| i >= self.samples) {
                     return Err(ObjectiveError::new(ProblemError::SampleOutOfRange {
                         index,
@@ -638,9 +649,10 @@ fn used_variables(graph: &Graph, root: Id) -> Vec<Sym> {
     out
 }
 
-/// The named row dimension shared by the most data variables; on a tie, the one of the
-/// data variable given first.
-fn default_sample_dim(graph: &Graph, given: &[Sym]) -> Option<Sym> {
+/// The named row dimension shared by the most data variables, preferring dimensions
+/// that the optimised variable does not span (batches could not slice it); on a tie,
+/// the one of the data variable given first.
+fn default_sample_dim(graph: &Graph, given: &[Sym], optimised: &Variable) -> Option<Sym> {
     let rows: Vec<Sym> = given
         .iter()
         .filter_map(|&s| match graph.variable(s)?.shape.rows {
@@ -648,9 +660,13 @@ fn default_sample_dim(graph: &Graph, given: &[Sym]) -> Option<Sym> {
             Dim::Size(_) => None,
         })
         .collect();
+    let spans = |d: Sym| [optimised.shape.rows, optimised.shape.cols].contains(&Dim::Named(d));
     let count = |d: Sym| rows.iter().filter(|&&r| r == d).count();
     // `max_by_key` keeps the last maximum; walking backwards makes it the first.
-    rows.iter().rev().copied().max_by_key(|&d| count(d))
+    rows.iter()
+        .rev()
+        .copied()
+        .max_by_key(|&d| (!spans(d), count(d)))
 }
 
 fn variable_list(graph: &Graph) -> String {

@@ -355,6 +355,7 @@ struct SetupError {
 
 const DECLS: &str = "X: matrix(N, d)";
 
+#[rustfmt::skip]
 const SETUP_ERRORS: &[SetupError] = &[
     SetupError { expr: MSE, decls: DECLS, wrt: "v", data: &["X", "y"], samples: None,
         message: "`v` is not a variable of the expression — the variables are `X`, `w`, `y`" },
@@ -463,4 +464,83 @@ fn evaluation_errors_name_the_subexpression() {
         error.to_string(),
         "sample index 9 is out of range: there are 5 samples"
     );
+    let error = problem.loss(&[0.0, 0.0], Batch::Rows(&[])).unwrap_err();
+    assert_eq!(error.to_string(), "a batch needs at least one sample");
+}
+
+#[test]
+fn an_overflow_is_a_nan_loss_that_names_where_it_happened() {
+    // The optimiser sees NaN (a rejected line-search trial, or a divergence); the
+    // problem remembers which subexpression overflowed.
+    let (x, y) = data_small();
+    let mut problem = Problem::new(
+        function("sum(exp(X*w)) + sum(y)", "X: matrix(N, d)"),
+        "w",
+        vec![("X".into(), x), ("y".into(), y)],
+        None,
+    )
+    .unwrap();
+    assert_eq!(problem.non_finite(), None);
+    let mut grad = vec![0.0; 2];
+    let loss = problem
+        .loss_and_gradient(&[1000.0, 0.0], Batch::All, &mut grad)
+        .unwrap();
+    assert!(loss.is_nan() && grad.iter().all(|g| g.is_nan()));
+    let at = problem.non_finite().unwrap();
+    assert!(at.contains("`exp(X*w)`"), "{at}");
+    let loss = problem.loss(&[0.1, 0.0], Batch::All).unwrap();
+    assert!(loss.is_finite());
+}
+
+/// Which dimension is sliced into batches, by default and with `samples`.
+struct SampleCase {
+    expr: &'static str,
+    decls: &'static str,
+    /// Data in the order given: `X` 5 × 2, `y` 5 × 1, `A` 2 × 2, `B` 3 × 2.
+    data: &'static [&'static str],
+    samples: Option<&'static str>,
+    dimension: &'static str,
+    count: usize,
+}
+
+#[rustfmt::skip]
+const SAMPLE_CASES: &[SampleCase] = &[
+    SampleCase { expr: MSE, decls: DECLS, data: &["X", "y"], samples: None, dimension: "N", count: 5 },
+    // `A`'s rows `d` are the optimised variable's: never a sample dimension by default.
+    SampleCase { expr: "norm2(X*w - y)^2 + w'*A*w", decls: "X: matrix(N, d); A: matrix(d, d)",
+        data: &["A", "X", "y"], samples: None, dimension: "N", count: 5 },
+    // The dimension most data variables share.
+    SampleCase { expr: "norm2(X*w - y)^2 + norm2(B*w)^2", decls: "X: matrix(N, d); B: matrix(M, d)",
+        data: &["B", "X", "y"], samples: None, dimension: "N", count: 5 },
+    SampleCase { expr: "norm2(X*w - y)^2 + norm2(B*w)^2", decls: "X: matrix(N, d); B: matrix(M, d)",
+        data: &["B", "X", "y"], samples: Some("M"), dimension: "M", count: 3 },
+];
+
+#[test]
+fn the_sample_dimension_is_the_shared_row_dimension_unless_named() {
+    let (x, y) = data_small();
+    for case in SAMPLE_CASES {
+        let values = case
+            .data
+            .iter()
+            .map(|&name| {
+                let value = match name {
+                    "X" => x.clone(),
+                    "A" => Mat::identity(2, 2),
+                    "B" => Mat::from_fn(3, 2, |i, j| (i * j) as f64),
+                    _ => y.clone(),
+                };
+                (name.to_string(), value)
+            })
+            .collect();
+        let problem =
+            Problem::new(function(case.expr, case.decls), "w", values, case.samples).unwrap();
+        assert_eq!(
+            problem.sample_dimension(),
+            Some(case.dimension),
+            "{}",
+            case.expr
+        );
+        assert_eq!(problem.samples(), case.count, "{}", case.expr);
+    }
 }

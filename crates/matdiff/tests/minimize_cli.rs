@@ -12,10 +12,11 @@ struct Run {
     stderr: String,
 }
 
-fn matdiff(dir: &Path, args: &[&str]) -> Run {
+/// Runs `matdiff minimize` with the arguments of a shell-like command line in `dir`.
+fn minimize(dir: &Path, line: &str) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
         .arg("minimize")
-        .args(args)
+        .args(words(line))
         .current_dir(dir)
         .output()
         .expect("the matdiff binary runs");
@@ -24,6 +25,36 @@ fn matdiff(dir: &Path, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Splits a command line at spaces outside double quotes (no escapes).
+fn words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' | '\n' if !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            _ => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
 }
 
 /// A fresh directory for one test.
@@ -56,7 +87,9 @@ fn least_squares_files(name: &str) -> PathBuf {
     dir
 }
 
-const MSE: &str = "1/N*norm2(X*w - y)^2";
+/// The least-squares fit of the issue, on the files of [`least_squares_files`].
+const FIT: &str =
+    r#""1/N*norm2(X*w - y)^2" --wrt w --let "X: matrix(N,d)" --data X=X.csv --data y=y.csv"#;
 
 fn solution(run: &Run) -> Vec<f64> {
     let json: Value = serde_json::from_str(&run.stdout)
@@ -80,43 +113,23 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
 #[test]
 fn the_issue_command_fits_plots_and_writes_the_history() {
     let dir = least_squares_files("issue");
-    let run = matdiff(
+    let run = minimize(
         &dir,
-        &[
-            MSE,
-            "--wrt",
-            "w",
-            "--let",
-            "X: matrix(N,d)",
-            "--data",
-            "X=X.csv",
-            "--data",
-            "y=y.csv",
-            "--method",
-            "minibatch",
-            "--batch",
-            "32",
-            "--lr",
-            "0.05",
-            "--epochs",
-            "50",
-            "--plot",
-            "loss.png",
-            "--history",
-            "h.csv",
-        ],
+        &format!("{FIT} --method minibatch --batch 32 --lr 0.05 --epochs 50 --plot loss.png --history h.csv"),
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines[0], "stopped: reached the epoch limit --epochs");
-    for (line, key) in lines[1..].iter().zip([
+    let keys = [
         "loss: ",
         "gradient norm: ",
         "iterations: 350",
         "epochs: 50",
         "seconds: ",
         "w = [",
-    ]) {
+    ];
+    assert_eq!(lines.len(), 1 + keys.len());
+    for (line, key) in lines[1..].iter().zip(keys) {
         assert!(line.starts_with(key), "{line:?} should start with {key:?}");
     }
     let w: Vec<f64> = serde_json::from_str(lines[6].trim_start_matches("w = ")).unwrap();
@@ -127,41 +140,28 @@ fn the_issue_command_fits_plots_and_writes_the_history() {
     assert!(png.len() > 1000);
 
     let history = std::fs::read_to_string(dir.join("h.csv")).unwrap();
-    let mut rows = history.lines();
-    assert_eq!(
-        rows.next(),
-        Some("iteration,epoch,loss,grad_norm,step_norm,lr")
-    );
-    let losses: Vec<f64> = rows
-        .map(|r| r.split(',').nth(2).unwrap().parse().unwrap())
-        .collect();
+    assert!(history.starts_with("iteration,epoch,loss,grad_norm,step_norm,lr\n"));
+    let losses = losses(&history);
     // The start and one full loss per epoch; the loss falls.
     assert_eq!(losses.len(), 51);
     assert!(losses[50] < losses[0] / 100.0, "{losses:?}");
 }
 
+/// The loss column of a history file.
+fn losses(history: &str) -> Vec<f64> {
+    history
+        .lines()
+        .skip(1)
+        .map(|r| r.split(',').nth(2).unwrap().parse().unwrap())
+        .collect()
+}
+
 #[test]
 fn gradient_descent_with_json_output_and_an_svg_plot() {
     let dir = least_squares_files("json");
-    let run = matdiff(
+    let run = minimize(
         &dir,
-        &[
-            MSE,
-            "--wrt",
-            "w",
-            "--let",
-            "X: matrix(N,d)",
-            "--data",
-            "X=X.csv",
-            "--data",
-            "y=y.csv",
-            "--line-search",
-            "--tol-grad",
-            "1e-9",
-            "--json",
-            "--plot",
-            "loss.svg",
-        ],
+        &format!("{FIT} --line-search --tol-grad 1e-9 --json --plot loss.svg"),
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -181,111 +181,73 @@ fn gradient_descent_with_json_output_and_an_svg_plot() {
 #[test]
 fn an_oversized_step_diverges_with_advice_and_exit_1() {
     let dir = least_squares_files("diverge");
-    for method in [
-        &["--method", "gd"][..],
-        &["--method", "minibatch", "--batch", "8"],
-    ] {
-        let mut args = vec![
-            MSE,
-            "--wrt",
-            "w",
-            "--let",
-            "X: matrix(N,d)",
-            "--data",
-            "X=X.csv",
-            "--data",
-            "y=y.csv",
-            "--lr",
-            "50",
-        ];
-        args.extend(method);
-        let run = matdiff(&dir, &args);
-        assert_eq!(run.code, 1, "{method:?}: {}", run.stderr);
-        assert_eq!(run.stdout, "", "{method:?}");
-        assert!(!run.stdout.contains("NaN"));
+    for method in ["gd", "minibatch --batch 8", "momentum"] {
+        let run = minimize(
+            &dir,
+            &format!("{FIT} --lr 50 --method {method} --history h.csv"),
+        );
+        assert_eq!(run.code, 1, "{method}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{method}");
         for part in [
             "diverged at iteration",
             "--lr",
             "--standardize",
             "--line-search",
         ] {
-            assert!(run.stderr.contains(part), "{method:?}: {}", run.stderr);
+            assert!(run.stderr.contains(part), "{method}: {}", run.stderr);
         }
+        // The history is still written: it shows the loss running away.
+        let losses = losses(&std::fs::read_to_string(dir.join("h.csv")).unwrap());
+        assert!(losses.len() >= 2, "{method}");
+        assert!(
+            losses.windows(2).all(|w| w[1] > w[0]),
+            "{method}: {losses:?}"
+        );
     }
 }
 
 /// A command line that must fail with exit 2, and what stderr must say.
 struct BadInput {
-    args: &'static [&'static str],
+    line: &'static str,
     says: &'static str,
 }
 
+const LSQ: &str = r#""1/N*norm2(X*w - y)^2" --wrt w --let "X: matrix(N,d)""#;
+
 #[rustfmt::skip]
 const BAD_INPUTS: &[BadInput] = &[
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv"],
-        says: "no data for `y` — give each one with --data NAME=FILE",
-    },
-    BadInput {
-        args: &["norm2(A*X*w - y)^2", "--wrt", "w", "--data", "y=y.csv"],
-        says: "no data for `A`, `X`",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "v", "--let", "X: matrix(N,d)"],
-        says: "`v` is not a variable of the expression",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X", "--data", "y=y.csv"],
-        says: "--data `X` is not NAME=FILE",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=bad.csv", "--data", "y=y.csv"],
-        says: "bad.csv:3:2: non-numeric cell \"two\"",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=missing.csv", "--data", "y=y.csv"],
-        says: "missing.csv: cannot read the file",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y3.csv"],
-        says: "dimension `N` is 200 from `X` but 3 from `y`",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--batch", "4"],
-        says: "invalid option batch",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--method", "sgd", "--line-search"],
-        says: "invalid option line-search",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--lr=-1"],
-        says: "the learning rate must be a positive number",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--plot", "loss.jpg"],
-        says: "--plot `loss.jpg`: use a .png or .svg file",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--init", "short.json"],
-        says: "short.json: the starting point of `w` is 2 × 1, but `w` is 3 × 1 here",
-    },
-    BadInput {
-        args: &[MSE, "--wrt", "w", "--let", "X: matrix(N,d)", "--data", "X=X.csv", "--data", "y=y.csv", "--samples", "M"],
-        says: "`M` is not a dimension of the expression",
-    },
-    BadInput {
-        args: &["norm2(K*a - y)^2", "--wrt", "a", "--let", "K: matrix(N, N)", "--data", "K=K.csv", "--data", "y=y3.csv", "--method", "sgd"],
-        says: "`a` has the sample dimension `N`, so the data cannot be split into batches",
-    },
-    BadInput {
-        args: &["sum(log(X*w))", "--wrt", "w", "--data", "X=X.csv"],
-        says: "the loss cannot be evaluated at the starting point: log of a non-positive entry (0 at [0]) in `log(X*w)`",
-    },
-    BadInput {
-        args: &["X*w +", "--wrt", "w"],
-        says: "<expr>",
-    },
+    BadInput { line: "{LSQ} --data X=X.csv",
+        says: "no data for `y` — give each one with --data NAME=FILE" },
+    BadInput { line: r#""norm2(A*X*w - y)^2" --wrt w --data y=y.csv"#,
+        says: "no data for `A`, `X`" },
+    BadInput { line: r#""1/N*norm2(X*w - y)^2" --wrt v --let "X: matrix(N,d)""#,
+        says: "`v` is not a variable of the expression" },
+    BadInput { line: "{LSQ} --data X --data y=y.csv",
+        says: "--data `X` is not NAME=FILE" },
+    BadInput { line: "{LSQ} --data X=bad.csv --data y=y.csv",
+        says: "bad.csv:3:2: non-numeric cell \"two\"" },
+    BadInput { line: "{LSQ} --data X=missing.csv --data y=y.csv",
+        says: "missing.csv: cannot read the file" },
+    BadInput { line: "{LSQ} --data X=X.csv --data y=y3.csv",
+        says: "dimension `N` is 200 from `X` but 3 from `y`" },
+    BadInput { line: "{FIT} --batch 4",
+        says: "invalid option batch" },
+    BadInput { line: "{FIT} --method sgd --line-search",
+        says: "invalid option line-search" },
+    BadInput { line: "{FIT} --lr=-1",
+        says: "the learning rate must be a positive number" },
+    BadInput { line: "{FIT} --plot loss.jpg",
+        says: "--plot `loss.jpg`: use a .png or .svg file" },
+    BadInput { line: "{FIT} --init short.json",
+        says: "short.json: the starting point of `w` is 2 × 1, but `w` is 3 × 1 here" },
+    BadInput { line: "{FIT} --samples M",
+        says: "`M` is not a dimension of the expression" },
+    BadInput { line: r#""norm2(K*a - y)^2" --wrt a --let "K: matrix(N, N)" --data K=K.csv --data y=y3.csv --method sgd"#,
+        says: "`a` has the sample dimension `N`, so the data cannot be split into batches" },
+    BadInput { line: r#""sum(log(X*w))" --wrt w --data X=X.csv"#,
+        says: "the loss cannot be evaluated at the starting point: log of a non-positive entry (0 at [0]) in `log(X*w)`" },
+    BadInput { line: r#""X*w +" --wrt w"#,
+        says: "<expr>" },
 ];
 
 #[test]
@@ -296,13 +258,13 @@ fn bad_input_exits_2_and_names_the_culprit() {
     std::fs::write(dir.join("K.csv"), "a,b,c\n2,0,0\n0,2,0\n0,0,2\n").unwrap();
     std::fs::write(dir.join("y3.csv"), "y\n1\n2\n3\n").unwrap();
     for case in BAD_INPUTS {
-        let run = matdiff(&dir, case.args);
-        assert_eq!(run.code, 2, "{:?}: {}", case.args, run.stderr);
-        assert_eq!(run.stdout, "", "{:?}", case.args);
+        let line = case.line.replace("{LSQ}", LSQ).replace("{FIT}", FIT);
+        let run = minimize(&dir, &line);
+        assert_eq!(run.code, 2, "{line}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{line}");
         assert!(
             run.stderr.contains(case.says),
-            "{:?}: expected {:?} in\n{}",
-            case.args,
+            "{line}: expected {:?} in\n{}",
             case.says,
             run.stderr
         );
@@ -314,24 +276,9 @@ fn a_starting_point_from_json_and_a_matrix_solution_as_rows() {
     let dir = least_squares_files("init");
     std::fs::write(dir.join("Y.csv"), "p,q\n1,2\n3,4\n").unwrap();
     std::fs::write(dir.join("start.json"), r#"{"W": [[1, 2], [3, 5]]}"#).unwrap();
+    let base = r#""norm2(W - Y)^2" --wrt W --let "W: matrix(2, 2)" --data Y=Y.csv --init start.json --json"#;
     // Zero iterations: the solution is the starting point, printed as a list of rows.
-    let run = matdiff(
-        &dir,
-        &[
-            "norm2(W - Y)^2",
-            "--wrt",
-            "W",
-            "--let",
-            "W: matrix(2, 2)",
-            "--data",
-            "Y=Y.csv",
-            "--init",
-            "start.json",
-            "--max-iter",
-            "0",
-            "--json",
-        ],
-    );
+    let run = minimize(&dir, &format!("{base} --max-iter 0"));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
@@ -340,27 +287,9 @@ fn a_starting_point_from_json_and_a_matrix_solution_as_rows() {
     );
     assert_eq!(json["loss"], 1.0);
     assert_eq!(json["stop"], "max_iterations");
-    // And gradient descent from there reaches Y (the loss is ‖W − Y‖², step 1/4 of
-    // the curvature 2 halves the distance each time).
-    let run = matdiff(
-        &dir,
-        &[
-            "norm2(W - Y)^2",
-            "--wrt",
-            "W",
-            "--let",
-            "W: matrix(2, 2)",
-            "--data",
-            "Y=Y.csv",
-            "--init",
-            "start.json",
-            "--lr",
-            "0.25",
-            "--tol-grad",
-            "1e-12",
-            "--json",
-        ],
-    );
+    // Gradient descent from there reaches Y: the gradient is 2(W − Y), so a step of
+    // 1/4 halves the distance each time.
+    let run = minimize(&dir, &format!("{base} --lr 0.25 --tol-grad 1e-12"));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     let w = &json["solution"];
@@ -374,26 +303,10 @@ fn logistic_regression_on_spector_reaches_the_reference_coefficients() {
     // statsmodels Logit on Spector & Mazzeo (1980): const, gpa, tuce, psi.
     let reference = [-13.021347, 2.826113, 0.095158, 2.378688];
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let run = matdiff(
+    let run = minimize(
         &data,
-        &[
-            "sum(log(1 + exp(-y .* (X*w))))",
-            "--wrt",
-            "w",
-            "--data",
-            "X=spector_X.csv",
-            "--data",
-            "y=spector_y.csv",
-            "--method",
-            "gd",
-            "--line-search",
-            "--tol-grad",
-            "1e-5",
-            "--max-iter",
-            "1000000",
-            "--json",
-            "--quiet",
-        ],
+        r#""sum(log(1 + exp(-y .* (X*w))))" --wrt w --data X=spector_X.csv --data y=spector_y.csv
+           --method gd --line-search --tol-grad 1e-5 --max-iter 1000000 --json --quiet"#,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -402,4 +315,94 @@ fn logistic_regression_on_spector_reaches_the_reference_coefficients() {
     assert!(max_diff(&w, &reference) < 1e-3, "{w:?}");
     // The log-likelihood −12.889634 is minus the loss.
     assert!((json["loss"].as_f64().unwrap() - 12.889634).abs() < 1e-6);
+}
+
+/// Every method, schedule and sampling through the command line, and how close to
+/// the least loss each must end (as a factor of it; the noise keeps it above 0).
+#[rustfmt::skip]
+const METHODS: &[(&str, f64)] = &[
+    ("--method gd --lr 0.3 --epochs 30", 1.001),
+    ("--method gd --line-search --epochs 30", 1.001),
+    ("--method sgd --lr 0.01 --epochs 30", 1.01),
+    ("--method sgd --lr 0.05 --schedule invscaling --epochs 30", 1.01),
+    ("--method minibatch --lr 0.1 --sampling replace --epochs 30", 1.01),
+    ("--method minibatch --lr 0.2 --schedule step --epochs 30", 1.01),
+    ("--method minibatch --lr 0.1 --schedule adaptive --epochs 30", 1.01),
+    ("--method momentum --lr 0.05 --epochs 300", 1.001),
+    ("--method nesterov --lr 0.05 --epochs 300", 1.001),
+    ("--method adam --lr 0.1 --epochs 300", 1.001),
+    ("--method adam --lr 0.05 --batch 16 --epochs 30", 1.01),
+];
+
+#[test]
+fn every_method_reaches_the_least_loss() {
+    let dir = least_squares_files("methods");
+    let least = least_loss(&dir);
+    for (options, factor) in METHODS {
+        let run = minimize(&dir, &format!("{FIT} {options} --json --quiet"));
+        assert_eq!(run.code, 0, "{options}: {}", run.stderr);
+        let json: Value = serde_json::from_str(&run.stdout).unwrap();
+        let loss = json["loss"].as_f64().unwrap();
+        assert!(
+            least <= loss * (1.0 + 1e-12) && loss < factor * least,
+            "{options}: loss {loss}, least {least}"
+        );
+    }
+}
+
+/// The mean squared error of the least-squares solution, by faer.
+fn least_loss(dir: &Path) -> f64 {
+    let x = read_csv(&dir.join("X.csv"));
+    let y = read_csv(&dir.join("y.csv"));
+    let qr = x.col_piv_qr();
+    let w = faer::linalg::solvers::SolveLstsq::solve_lstsq(&qr, &y);
+    let residual = &x * &w - &y;
+    residual.norm_l2().powi(2) / x.nrows() as f64
+}
+
+fn read_csv(path: &Path) -> faer::Mat<f64> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    faer::Mat::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j])
+}
+
+/// A NumPy `.npy` file (format 1.0, little-endian f64, C order) of a matrix.
+fn npy(m: &faer::Mat<f64>) -> Vec<u8> {
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}",
+        m.nrows(),
+        m.ncols()
+    );
+    // Magic (6) + version (2) + length (2) + header end on a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for i in 0..m.nrows() {
+        for j in 0..m.ncols() {
+            bytes.extend(m[(i, j)].to_le_bytes());
+        }
+    }
+    bytes
+}
+
+#[test]
+fn npy_data_give_the_same_fit_as_csv() {
+    let dir = least_squares_files("npy");
+    std::fs::write(dir.join("X.npy"), npy(&read_csv(&dir.join("X.csv")))).unwrap();
+    let options = "--line-search --tol-grad 1e-9 --json --quiet";
+    let from_csv = minimize(&dir, &format!("{FIT} {options}"));
+    let from_npy = minimize(
+        &dir,
+        &format!("{} {options}", FIT.replace("X=X.csv", "X=X.npy")),
+    );
+    assert_eq!(from_npy.code, 0, "{}", from_npy.stderr);
+    assert_eq!(solution(&from_npy), solution(&from_csv));
 }
