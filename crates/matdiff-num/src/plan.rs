@@ -840,6 +840,22 @@ fn non_finite(node: Id, op: &Op) -> EvalError {
     }
 }
 
+/// The value of a scalar operand (a 1 × 1 matrix counts).
+fn scalar_of(v: ValRef<'_>) -> Option<f64> {
+    match v {
+        ValRef::S(x) => Some(x),
+        ValRef::M(m) if m.nrows() == 1 && m.ncols() == 1 => Some(m[(0, 0)]),
+        ValRef::M(_) => None,
+    }
+}
+
+fn not_scalar(node: Id, what: &str) -> EvalError {
+    EvalError::Unsupported {
+        node,
+        problem: format!("{what} must be a scalar"),
+    }
+}
+
 /// `f` entrywise over `a` and `b`, broadcasting a scalar operand.
 fn zip_into(out: &mut Value, a: ValRef<'_>, b: ValRef<'_>, f: impl Fn(f64, f64) -> f64) {
     match (a, b, out) {
@@ -860,7 +876,14 @@ fn zip_into(out: &mut Value, a: ValRef<'_>, b: ValRef<'_>, f: impl Fn(f64, f64) 
                 }
             }
         }
-        (_, _, Value::Scalar(_)) => unreachable!("a scalar result has scalar operands"),
+        // A scalar result of 1 × 1 operands.
+        (a, b, Value::Scalar(o)) => {
+            let first = |v: ValRef<'_>| match v {
+                ValRef::S(x) => x,
+                ValRef::M(m) => m[(0, 0)],
+            };
+            *o = f(first(a), first(b));
+        }
     }
 }
 
@@ -902,18 +925,15 @@ fn exec(
         Op::ElemDiv(a, b) => zip_into(out, r(a), r(b), |x, y| x / y),
         Op::ElemPow(a, b) => zip_into(out, r(a), r(b), f64::powf),
         Op::Div(a, b) => {
-            let ValRef::S(d) = r(b) else {
-                unreachable!("division is by a scalar")
-            };
+            let d = scalar_of(r(b)).ok_or_else(|| not_scalar(node, "the divisor"))?;
             if d == 0.0 {
                 return Err(domain(node, "division by zero"));
             }
             zip_into(out, r(a), ValRef::S(d), |x, y| x / y);
         }
         Op::Pow(a, b) => {
-            let (ValRef::S(x), ValRef::S(y)) = (r(a), r(b)) else {
-                unreachable!("scalar powers have scalar operands")
-            };
+            let x = scalar_of(r(a)).ok_or_else(|| not_scalar(node, "the base"))?;
+            let y = scalar_of(r(b)).ok_or_else(|| not_scalar(node, "the exponent"))?;
             if x < 0.0 && y.fract() != 0.0 {
                 return Err(domain(
                     node,
