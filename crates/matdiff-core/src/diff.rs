@@ -894,7 +894,12 @@ fn jacobian_rule(
     Ok(match node {
         Node::Var(s) if s == var => {
             let len = g.variable(var).map(|v| v.shape.rows).unwrap_or(Dim::ONE);
-            Some(g.eye(len))
+            // The Jacobian of a scalar variable by itself is the number 1.
+            Some(if len == Dim::ONE {
+                g.constant(1.0)
+            } else {
+                g.eye(len)
+            })
         }
         Node::Const(_)
         | Node::Var(_)
