@@ -635,11 +635,10 @@ impl Simplifier<'_> {
         if self.chain_is_scalar(&t.chain) && t.chain.len() == 1 {
             return t;
         }
+        // (AB)' = B'A': reverse the chain and transpose each factor.
         let mut chain = Vec::with_capacity(t.chain.len());
         for &f in t.chain.iter().rev() {
-            let ft = self.transpose_factor(f);
-            // A transposed sum is expanded back into a product-free factor.
-            chain.push(ft);
+            chain.push(self.transpose_factor(f));
         }
         t.chain = chain;
         t
@@ -725,7 +724,7 @@ impl Simplifier<'_> {
                 Term::factor(node)
             };
             let t = self.merge(&common, &body);
-            return self.build_term(&t, false);
+            return self.build_term(&t);
         }
         self.build_sum(&sum)
     }
@@ -734,18 +733,18 @@ impl Simplifier<'_> {
         let mut acc: Option<Id> = None;
         for t in sum {
             acc = Some(match acc {
-                None => self.build_term(t, false),
+                None => self.build_term(t),
                 Some(prev) => {
                     if t.coef < 0.0 {
                         let pos = Term {
                             coef: -t.coef,
                             ..t.clone()
                         };
-                        let node = self.build_term(&pos, false);
+                        let node = self.build_term(&pos);
                         let n = self.g.add(Node::Neg(node));
                         self.g.add(Node::Add(prev, n))
                     } else {
-                        let node = self.build_term(t, false);
+                        let node = self.build_term(t);
                         self.g.add(Node::Add(prev, node))
                     }
                 }
@@ -874,7 +873,7 @@ impl Simplifier<'_> {
 
     /// A term as a node: scalars in front (`2/N*X'*r`), or as a denominator when
     /// the numerator is a bare chain (`x/norm2(x)`).
-    fn build_term(&mut self, t: &Term, _in_sum: bool) -> Id {
+    fn build_term(&mut self, t: &Term) -> Id {
         let negative = t.coef < 0.0;
         let mut coef = t.coef.abs();
         let mut den_coef = 1.0;

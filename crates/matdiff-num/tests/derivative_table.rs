@@ -103,7 +103,6 @@ fn declarations_for(f: &matdiff_core::Function) -> String {
     let g = &f.graph;
     let mut decls = Vec::new();
     for v in g.variables() {
-        let shape = print::shape(g, v.shape);
         let decl = match v.kind {
             matdiff_core::Kind::Symmetric | matdiff_core::Kind::Spd => {
                 format!(
@@ -126,7 +125,6 @@ fn declarations_for(f: &matdiff_core::Function) -> String {
                 print::dim(g, v.shape.cols)
             ),
         };
-        let _ = shape;
         decls.push(decl.clone());
         decls.push(format!("d{}", decl));
     }
