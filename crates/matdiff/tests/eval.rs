@@ -179,3 +179,42 @@ fn shape_mismatches_name_the_variable() {
         "{stderr}"
     );
 }
+
+#[test]
+fn data_files_bind_variables_alongside_json() {
+    let dir = std::env::temp_dir().join(format!("matdiff-eval-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let x = dir.join("X.csv");
+    std::fs::write(&x, "a,b\n1,2\n3,4\n5,6\n").unwrap();
+    let at = inputs_file("data", r#"{"w": [1, -1]}"#);
+    let x_arg = format!("X={}", x.display());
+    let (code, out, err) = matdiff(&[
+        "eval",
+        "sum(X*w)",
+        "--let",
+        "X: matrix(N,d)",
+        "--at",
+        &at,
+        "--data",
+        &x_arg,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // (1 - 2) + (3 - 4) + (5 - 6) = -3.
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["value"], serde_json::json!(-3.0));
+    // A non-numeric cell names the file, line and column.
+    std::fs::write(&x, "a,b\n1,2\n3,oops\n").unwrap();
+    let (code, _, err) = matdiff(&[
+        "eval",
+        "sum(X*w)",
+        "--let",
+        "X: matrix(N,d)",
+        "--at",
+        &at,
+        "--data",
+        &x_arg,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("X.csv:3:2"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

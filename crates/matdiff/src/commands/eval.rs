@@ -17,8 +17,12 @@ pub struct Args {
     #[arg(long = "let", value_name = "DECLS")]
     pub decls: Option<String>,
     /// The inputs: a JSON object of numbers, flat lists (vectors) and lists of rows.
-    #[arg(long, value_name = "INPUTS.json")]
-    pub at: String,
+    #[arg(long, value_name = "INPUTS.json", required_unless_present = "data")]
+    pub at: Option<String>,
+    /// One variable from a data file: `X=X.csv` (header row) or `X=X.npy`; repeatable,
+    /// and combined with --at.
+    #[arg(long = "data", value_name = "NAME=FILE")]
+    pub data: Vec<String>,
     /// Also differentiate with respect to this variable.
     #[arg(long, value_name = "NAME")]
     pub wrt: Option<String>,
@@ -31,10 +35,30 @@ pub struct Args {
 /// Runs `matdiff eval`.
 pub fn run(args: Args) -> Result<()> {
     let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
-    let text = std::fs::read_to_string(&args.at)
-        .map_err(|e| Failure::BadInput(format!("cannot read `{}`: {e}", args.at)))?;
-    let inputs = Inputs::from_json(&text, &function.graph)
-        .map_err(|e| Failure::BadInput(format!("in `{}`: {e}", args.at)))?;
+    let mut inputs = match &args.at {
+        Some(at) => {
+            let text = std::fs::read_to_string(at)
+                .map_err(|e| Failure::BadInput(format!("cannot read `{at}`: {e}")))?;
+            Inputs::from_json(&text, &function.graph)
+                .map_err(|e| Failure::BadInput(format!("in `{at}`: {e}")))?
+        }
+        None => Inputs::new(),
+    };
+    for binding in &args.data {
+        let (name, path) = binding
+            .split_once('=')
+            .ok_or_else(|| Failure::BadInput(format!("--data `{binding}`: expected NAME=FILE")))?;
+        let value =
+            matdiff_num::data::load_matrix(path).map_err(|e| Failure::BadInput(e.to_string()))?;
+        inputs
+            .set_named(&function.graph, name, value)
+            .map_err(|e| Failure::BadInput(format!("--data {binding}: {e}")))?;
+    }
+    let source = match (&args.at, args.data.is_empty()) {
+        (Some(at), true) => at.clone(),
+        (Some(at), false) => format!("{at} and --data"),
+        (None, _) => "--data".to_string(),
+    };
     let order = args.order.unwrap_or(if args.wrt.is_some() { 1 } else { 0 });
     let mut outputs: Vec<(&'static str, Id)> = vec![("value", function.root)];
     match (&args.wrt, order) {
@@ -48,7 +72,7 @@ pub fn run(args: Args) -> Result<()> {
         (Some(_), 0) => {}
         (Some(wrt), _) => outputs.extend(derivatives(&mut function, wrt, order)?),
     }
-    let json = evaluate(&function, &inputs, &outputs, &args.at)?;
+    let json = evaluate(&function, &inputs, &outputs, &source)?;
     println!("{json}");
     Ok(())
 }
