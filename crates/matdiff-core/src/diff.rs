@@ -447,25 +447,10 @@ fn adjoint_rule(
 /// The adjoint passed to the argument of a built-in function.
 fn apply_adjoint(g: &mut Graph, c: Id, f: Func, a: Id, bar: Id) -> Result<Id, DiffError> {
     let shape = g.shape(a);
+    if let Some(grad) = reduction_gradient(g, f, a, c) {
+        return Ok(g.mul(bar, grad));
+    }
     Ok(match f {
-        // d tr(X) = <I, dX>.
-        Func::Tr => {
-            let i = g.eye(shape.rows);
-            g.mul(bar, i)
-        }
-        // d det X = det X <X⁻ᵀ, dX>.
-        Func::Det => {
-            let inv = g.apply(Func::Inv, a);
-            let inv_t = g.transpose(inv);
-            let t = g.mul(c, inv_t);
-            g.mul(bar, t)
-        }
-        // d logdet X = <X⁻ᵀ, dX>.
-        Func::Logdet => {
-            let inv = g.apply(Func::Inv, a);
-            let inv_t = g.transpose(inv);
-            g.mul(bar, inv_t)
-        }
         // d(X⁻¹) = −X⁻¹ dX X⁻¹, so Ā = −C' C̄ C'.
         Func::Inv => {
             let ct = g.transpose(c);
@@ -474,30 +459,7 @@ fn apply_adjoint(g: &mut Graph, c: Id, f: Func, a: Id, bar: Id) -> Result<Id, Di
             g.neg(t)
         }
         Func::Diag => g.apply(Func::Diag, bar),
-        Func::Sum => {
-            let ones = ones_like(g, shape);
-            g.mul(bar, ones)
-        }
-        Func::Norm1 => {
-            let s = g.apply(Func::Sign, a);
-            g.mul(bar, s)
-        }
-        Func::Norm2 => {
-            let t = g.div(a, c);
-            g.mul(bar, t)
-        }
-        Func::Logsumexp => {
-            let s = g.apply(Func::Softmax, a);
-            g.mul(bar, s)
-        }
-        // z̄ = s ∘ C̄ − s (s' C̄).
-        Func::Softmax => {
-            let t1 = g.elem_mul(c, bar);
-            let ct = g.transpose(c);
-            let sc = g.mul(ct, bar);
-            let t2 = g.mul(c, sc);
-            g.sub(t1, t2)
-        }
+        Func::Softmax => softmax_product(g, c, bar),
         // d f(X) = f'(X) ∘ dX.
         _ => {
             let Some(d) = elementwise_derivative(g, f, a, c) else {
@@ -509,6 +471,42 @@ fn apply_adjoint(g: &mut Graph, c: Id, f: Func, a: Id, bar: Id) -> Result<Id, Di
             }
         }
     })
+}
+
+/// The gradient `G` of a scalar-valued built-in at its argument, `d f(A) = <G, dA>`:
+/// the table `d tr X = <I, dX>`, `d det X = det X <X⁻ᵀ, dX>`, `d logdet X = <X⁻ᵀ, dX>`,
+/// `d sum(X) = <1, dX>`, `d‖X‖₁ = <sign(X), dX>`, `d‖X‖ = <X/‖X‖, dX>`,
+/// `d logsumexp(x) = <softmax(x), dx>`. `c` is the node `f(A)` itself, reused.
+/// Both walks of the rule table use it: adjoints as `Ā = C̄ G`, differentials as `<G, dA>`.
+fn reduction_gradient(g: &mut Graph, f: Func, a: Id, c: Id) -> Option<Id> {
+    let shape = g.shape(a);
+    Some(match f {
+        Func::Tr => g.eye(shape.rows),
+        Func::Det => {
+            let inv = g.apply(Func::Inv, a);
+            let inv_t = g.transpose(inv);
+            g.mul(c, inv_t)
+        }
+        Func::Logdet => {
+            let inv = g.apply(Func::Inv, a);
+            g.transpose(inv)
+        }
+        Func::Sum => ones_like(g, shape),
+        Func::Norm1 => g.apply(Func::Sign, a),
+        Func::Norm2 => g.div(a, c),
+        Func::Logsumexp => g.apply(Func::Softmax, a),
+        _ => return None,
+    })
+}
+
+/// `(diag(s) − s s') v = s ∘ v − s (s' v)` for `s = softmax(z)`: the Jacobian of
+/// softmax is symmetric, so this serves adjoints (`v = C̄`) and differentials (`v = dz`).
+fn softmax_product(g: &mut Graph, s: Id, v: Id) -> Id {
+    let t1 = g.elem_mul(s, v);
+    let st = g.transpose(s);
+    let sv = g.mul(st, v);
+    let t2 = g.mul(s, sv);
+    g.sub(t1, t2)
 }
 
 /// `f'(a)` for an elementwise function, as a factor or a divisor; `None` when it
@@ -773,46 +771,19 @@ fn differential_rule(
 
 fn apply_differential(g: &mut Graph, c: Id, f: Func, a: Id, da: Id) -> Id {
     match f {
-        Func::Tr => g.apply(Func::Tr, da),
-        // d det X = det X <X⁻ᵀ, dX>.
-        Func::Det => {
-            let inv = g.apply(Func::Inv, a);
-            let it = g.transpose(inv);
-            let i = g.inner(it, da);
-            g.mul(c, i)
-        }
-        Func::Logdet => {
-            let inv = g.apply(Func::Inv, a);
-            let it = g.transpose(inv);
-            g.inner(it, da)
-        }
+        // Linear functions: d tr(X) = tr(dX), d sum(X) = sum(dX), d diag(X) = diag(dX).
+        Func::Tr | Func::Sum | Func::Diag => g.apply(f, da),
         // d(X⁻¹) = −X⁻¹ dX X⁻¹.
         Func::Inv => {
             let t = g.mul(c, da);
             let t = g.mul(t, c);
             g.neg(t)
         }
-        Func::Diag => g.apply(Func::Diag, da),
-        Func::Sum => g.apply(Func::Sum, da),
-        Func::Norm1 => {
-            let s = g.apply(Func::Sign, a);
-            g.inner(s, da)
-        }
-        Func::Norm2 => {
-            let i = g.inner(a, da);
-            g.div(i, c)
-        }
-        Func::Logsumexp => {
-            let s = g.apply(Func::Softmax, a);
-            g.inner(s, da)
-        }
-        Func::Softmax => {
-            let t1 = g.elem_mul(c, da);
-            let ct = g.transpose(c);
-            let s = g.mul(ct, da);
-            let t2 = g.mul(c, s);
-            g.sub(t1, t2)
-        }
+        Func::Softmax => softmax_product(g, c, da),
+        _ if f.is_reduction() => match reduction_gradient(g, f, a, c) {
+            Some(grad) => g.inner(grad, da),
+            None => g.zeros(Shape::SCALAR),
+        },
         _ => match elementwise_derivative(g, f, a, c) {
             Some(Scaled::Times(fp)) => g.elem_mul(fp, da),
             Some(Scaled::Over(q)) => g.elem_div(da, q),
@@ -1084,26 +1055,14 @@ fn jacobian_rule(
                 return Err(matrix_dependence());
             }
             match f {
-                Func::Sum => {
-                    let o = g.ones(vector_len(ashape));
-                    let ot = g.transpose(o);
-                    Some(g.mul(ot, ja))
-                }
-                Func::Norm1 => {
-                    let s = g.apply(Func::Sign, a);
-                    let st = g.transpose(s);
-                    Some(g.mul(st, ja))
-                }
-                Func::Norm2 => {
-                    let ac = column(g, a);
-                    let at = g.transpose(ac);
-                    let t = g.mul(at, ja);
-                    Some(g.div(t, n))
-                }
-                Func::Logsumexp => {
-                    let s = g.apply(Func::Softmax, a);
-                    let st = g.transpose(s);
-                    Some(g.mul(st, ja))
+                Func::Sum | Func::Norm1 | Func::Norm2 | Func::Logsumexp => {
+                    // d f(u) = <G, du> = G' J(u) du.
+                    let grad = reduction_gradient(g, f, a, n).ok_or_else(|| {
+                        DiffError::Unsupported(format!("no gradient rule for `{}`", f.name()))
+                    })?;
+                    let gc = column(g, grad);
+                    let gt = g.transpose(gc);
+                    Some(g.mul(gt, ja))
                 }
                 Func::Softmax => {
                     let d = g.apply(Func::Diag, n);
