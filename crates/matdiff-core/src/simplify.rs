@@ -261,8 +261,8 @@ impl Simplifier<'_> {
             _ => {
                 // Common content comes out of the parentheses: 2*a - 2*b → 2*(a - b).
                 let s = self.collect(s);
-                if s.is_empty() {
-                    return None;
+                if s.len() <= 1 {
+                    return s.into_iter().next();
                 }
                 let (content, s) = common_content(s);
                 let shape = self.g.shape(original);
@@ -308,7 +308,30 @@ impl Simplifier<'_> {
         first.rows == Dim::ONE && last.cols == Dim::ONE
     }
 
-    fn drop_identities(&self, chain: Vec<Id>) -> Vec<Id> {
+    /// Drops identity factors and merges neighbouring diagonal matrices:
+    /// `diag(u)*diag(v)` → `diag(u .* v)`.
+    fn drop_identities(&mut self, chain: Vec<Id>) -> Vec<Id> {
+        if chain.len() < 2 {
+            return chain;
+        }
+        let mut merged: Vec<Id> = Vec::with_capacity(chain.len());
+        for f in chain {
+            if let (Some(&last), Node::Apply(Func::Diag, v)) = (merged.last(), self.g.node(f)) {
+                if let Node::Apply(Func::Diag, u) = self.g.node(last) {
+                    let both_vectors =
+                        self.g.shape(u).cols == Dim::ONE && self.g.shape(v).cols == Dim::ONE;
+                    if both_vectors {
+                        let uv = self.g.add(Node::ElemMul(u, v));
+                        let uv = self.simplify(uv);
+                        merged.pop();
+                        merged.push(self.g.apply(Func::Diag, uv));
+                        continue;
+                    }
+                }
+            }
+            merged.push(f);
+        }
+        let chain = merged;
         if chain.len() < 2 {
             return chain;
         }
@@ -445,7 +468,7 @@ impl Simplifier<'_> {
                 continue;
             }
             let node = self.build_chain(&t.chain);
-            if matches!(self.g.node(node), Node::Ones(_)) {
+            if is_all_ones(self.g, node) {
                 continue;
             }
             if inverted {
@@ -1162,6 +1185,19 @@ fn common_content(mut s: Sum) -> (Term, Sum) {
         add_exponent(&mut content.scalars, id, e);
     }
     (content, s)
+}
+
+/// `ones(n)`, `ones(n)'` or `ones(m)*ones(n)'`: a neutral factor of `.*`.
+fn is_all_ones(g: &Graph, id: Id) -> bool {
+    let ones = |x: Id| match g.node(x) {
+        Node::Ones(_) => true,
+        Node::Transpose(t) => matches!(g.node(t), Node::Ones(_)),
+        _ => false,
+    };
+    match g.node(id) {
+        Node::Mul(a, b) => ones(a) && ones(b),
+        _ => ones(id),
+    }
 }
 
 /// The all-ones value of a shape: `ones(n)` or `ones(m)*ones(n)'`.
