@@ -781,7 +781,10 @@ fn history_records_and_writes_csv() {
     epochs_only.write_csv_to(&mut csv).unwrap();
     let csv = String::from_utf8(csv).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "iteration,epoch,loss,grad_norm,step_norm,lr,seconds");
+    assert_eq!(
+        lines[0],
+        "iteration,epoch,loss,grad_norm,step_norm,lr,seconds"
+    );
     assert_eq!(lines.len(), 4);
     assert!(lines[1].starts_with("0,0,"));
     let fields: Vec<f64> = lines[2].split(',').map(|f| f.parse().unwrap()).collect();
@@ -801,7 +804,9 @@ fn history_records_and_writes_csv() {
     let mut csv = Vec::new();
     with_weights.write_csv_to(&mut csv).unwrap();
     let csv = String::from_utf8(csv).unwrap();
-    assert!(csv.starts_with("iteration,epoch,loss,grad_norm,step_norm,lr,seconds,w0,w1,w2,w3\n0,0,"));
+    assert!(
+        csv.starts_with("iteration,epoch,loss,grad_norm,step_norm,lr,seconds,w0,w1,w2,w3\n0,0,")
+    );
     assert!(csv.lines().nth(1).unwrap().ends_with(",0,0,0,0"));
 
     let path =
