@@ -274,7 +274,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput { line: "{LSQ} --data Z=other.json --data X=X.csv --data y=y.csv",
         says: "other.json: `Z` is not a variable of the expression" },
     BadInput { line: "{FIT} --init ones",
-        says: "ones: cannot read the file" },
+        says: "--init `ones`: no such file — use zeros, random or a JSON file with the value" },
     BadInput { line: "{FIT} --lr-sweep 1e-3,1e-2",
         says: "--plot" },
     BadInput { line: "{FIT} --lr-sweep 1e-3,1e-2 --plot s.png --lr 0.1",

@@ -386,6 +386,10 @@ fn start(problem: &Problem, init: &str, seed: u64) -> Result<Vec<f64>> {
     match init {
         "zeros" => Ok(problem.zeros()),
         "random" => Ok(random_start(problem, seed)),
+        file if !std::path::Path::new(file).exists() => Err(Failure::BadInput(format!(
+            "--init `{file}`: no such file — use zeros, random or a JSON file with the value"
+        ))
+        .into()),
         file => {
             let value = read_json_value(file, problem.variable(), problem.graph())?;
             problem

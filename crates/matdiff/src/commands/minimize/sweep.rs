@@ -238,17 +238,27 @@ fn curves(runs: &[SweepRun]) -> Vec<Curve> {
     runs.iter()
         .map(|run| {
             let mut points = Vec::new();
+            let mut left_chart = false;
             for record in &run.history.records {
                 let x = record.iteration as f64;
                 if !(record.loss.is_finite() && record.loss <= top) {
                     // The loss left the chart here: the line runs up to its top edge.
                     if !kept(run) {
                         points.push((x, top));
+                        left_chart = true;
                         break;
                     }
                     continue;
                 }
                 points.push((x, record.loss));
+            }
+            // A stochastic run diverges on a batch, between two full losses: the
+            // line runs up from the last full loss at the iteration of that batch.
+            if let (End::Diverged { iteration, .. }, false) = (&run.end, left_chart) {
+                let x = *iteration as f64;
+                if points.last().is_some_and(|p| p.0 < x) {
+                    points.push((x, top));
+                }
             }
             Curve {
                 label: Some(format!("η = {}: {}", run.rate.text, run.end.summary())),
