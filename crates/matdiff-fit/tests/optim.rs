@@ -781,12 +781,22 @@ fn history_records_and_writes_csv() {
     epochs_only.write_csv_to(&mut csv).unwrap();
     let csv = String::from_utf8(csv).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "iteration,epoch,loss,grad_norm,step_norm,lr");
+    assert_eq!(
+        lines[0],
+        "iteration,epoch,loss,grad_norm,step_norm,lr,seconds"
+    );
     assert_eq!(lines.len(), 4);
     assert!(lines[1].starts_with("0,0,"));
     let fields: Vec<f64> = lines[2].split(',').map(|f| f.parse().unwrap()).collect();
-    assert_eq!(fields.len(), 6);
+    assert_eq!(fields.len(), 7);
     assert_eq!(fields[2], epochs_only.records[1].loss);
+    // Elapsed seconds never run backwards.
+    let seconds: Vec<f64> = lines[1..]
+        .iter()
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(seconds[0] >= 0.0, "{seconds:?}");
+    assert!(seconds.windows(2).all(|s| s[0] <= s[1]), "{seconds:?}");
 
     let mut with_weights = History::new().with_weights();
     let options = gd(&p, limits(None, Some(1)));
@@ -794,7 +804,9 @@ fn history_records_and_writes_csv() {
     let mut csv = Vec::new();
     with_weights.write_csv_to(&mut csv).unwrap();
     let csv = String::from_utf8(csv).unwrap();
-    assert!(csv.starts_with("iteration,epoch,loss,grad_norm,step_norm,lr,w0,w1,w2,w3\n0,0,"));
+    assert!(
+        csv.starts_with("iteration,epoch,loss,grad_norm,step_norm,lr,seconds,w0,w1,w2,w3\n0,0,")
+    );
     assert!(csv.lines().nth(1).unwrap().ends_with(",0,0,0,0"));
 
     let path =

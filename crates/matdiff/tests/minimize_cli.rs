@@ -140,11 +140,26 @@ fn the_issue_command_fits_plots_and_writes_the_history() {
     assert!(png.len() > 1000);
 
     let history = std::fs::read_to_string(dir.join("h.csv")).unwrap();
-    assert!(history.starts_with("iteration,epoch,loss,grad_norm,step_norm,lr\n"));
+    assert!(history.starts_with("iteration,epoch,loss,grad_norm,step_norm,lr,seconds\n"));
     let losses = losses(&history);
     // The start and one full loss per epoch; the loss falls.
     assert_eq!(losses.len(), 51);
     assert!(losses[50] < losses[0] / 100.0, "{losses:?}");
+    // Elapsed seconds: from the start of the run, never running backwards.
+    let seconds = column(&history, 6);
+    assert!(seconds[0] >= 0.0, "{seconds:?}");
+    assert!(seconds.windows(2).all(|s| s[0] <= s[1]), "{seconds:?}");
+    let iterations = column(&history, 0);
+    assert_eq!(iterations[50], 350.0);
+}
+
+/// A column of a history file, by position.
+fn column(history: &str, index: usize) -> Vec<f64> {
+    history
+        .lines()
+        .skip(1)
+        .map(|r| r.split(',').nth(index).unwrap().parse().unwrap())
+        .collect()
 }
 
 /// The loss column of a history file.
@@ -165,10 +180,10 @@ fn gradient_descent_with_json_output_and_an_svg_plot() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(json["stop"], "gradient_norm");
+    assert_eq!(json["stop_reason"], "grad_norm");
     assert_eq!(json["converged"], true);
     assert_eq!(json["variable"], "w");
-    assert!(json["gradient_norm"].as_f64().unwrap() < 1e-9);
+    assert!(json["grad_norm"].as_f64().unwrap() < 1e-9);
     assert_eq!(json["iterations"], json["epochs"]);
     for key in ["loss", "seconds"] {
         assert!(json[key].is_number(), "{key}");
@@ -248,6 +263,34 @@ const BAD_INPUTS: &[BadInput] = &[
         says: "the loss cannot be evaluated at the starting point: log of a non-positive entry (0 at [0]) in `log(X*w)`" },
     BadInput { line: r#""X*w +" --wrt w"#,
         says: "<expr>" },
+    BadInput { line: "{LSQ} --data X=ragged.json --data y=y.csv",
+        says: "ragged.json: `X` has ragged rows: row 1 has 1 entries, row 0 has 2" },
+    BadInput { line: "{LSQ} --data X=words.json --data y=y.csv",
+        says: "words.json: `X`[0][1] is not a number" },
+    BadInput { line: "{LSQ} --data X=broken.json --data y=y.csv",
+        says: "broken.json:2:2: not valid JSON: expected `,` or `]`" },
+    BadInput { line: "{LSQ} --data X=other.json --data y=y.csv",
+        says: "other.json: no value for `X` — give the value itself or an object with the key `X`" },
+    BadInput { line: "{LSQ} --data Z=other.json --data X=X.csv --data y=y.csv",
+        says: "other.json: `Z` is not a variable of the expression" },
+    BadInput { line: "{FIT} --init ones",
+        says: "--init `ones`: no such file — use zeros, random or a JSON file with the value" },
+    BadInput { line: "{FIT} --lr-sweep 1e-3,1e-2",
+        says: "--plot" },
+    BadInput { line: "{FIT} --lr-sweep 1e-3,1e-2 --plot s.png --lr 0.1",
+        says: "--lr" },
+    BadInput { line: "{FIT} --lr-sweep 1e-3,1e-2 --plot s.png --line-search",
+        says: "--line-search" },
+    BadInput { line: "{FIT} --lr-sweep 1e-3,,1e-2 --plot s.png",
+        says: "--lr-sweep `1e-3,,1e-2`: an entry is empty — give positive learning rates separated by commas" },
+    BadInput { line: "{FIT} --lr-sweep 1e-3,big --plot s.png",
+        says: "`big` is not a number" },
+    BadInput { line: "{FIT} --lr-sweep 1e-3,-0.1 --plot s.png",
+        says: "`-0.1` is not a positive learning rate" },
+    BadInput { line: "{FIT} --lr-sweep 0.1,1e-1 --plot s.png",
+        says: "`1e-1` repeats `0.1`" },
+    BadInput { line: "{FIT} --lr-sweep 1e-3 --plot s.gif",
+        says: "--plot `s.gif`: use a .png or .svg file" },
 ];
 
 #[test]
@@ -257,6 +300,10 @@ fn bad_input_exits_2_and_names_the_culprit() {
     std::fs::write(dir.join("short.json"), "[1, 2]").unwrap();
     std::fs::write(dir.join("K.csv"), "a,b,c\n2,0,0\n0,2,0\n0,0,2\n").unwrap();
     std::fs::write(dir.join("y3.csv"), "y\n1\n2\n3\n").unwrap();
+    std::fs::write(dir.join("ragged.json"), "[[1, 2], [3]]").unwrap();
+    std::fs::write(dir.join("words.json"), r#"[[1, "two"], [3, 4]]"#).unwrap();
+    std::fs::write(dir.join("broken.json"), "[[1, 2]\n [3, 4]]").unwrap();
+    std::fs::write(dir.join("other.json"), r#"{"Z": [[1, 2]]}"#).unwrap();
     for case in BAD_INPUTS {
         let line = case.line.replace("{LSQ}", LSQ).replace("{FIT}", FIT);
         let run = minimize(&dir, &line);
@@ -286,7 +333,7 @@ fn a_starting_point_from_json_and_a_matrix_solution_as_rows() {
         serde_json::json!([[1.0, 2.0], [3.0, 5.0]])
     );
     assert_eq!(json["loss"], 1.0);
-    assert_eq!(json["stop"], "max_iterations");
+    assert_eq!(json["stop_reason"], "max_iter");
     // Gradient descent from there reaches Y: the gradient is 2(W − Y), so a step of
     // 1/4 halves the distance each time.
     let run = minimize(&dir, &format!("{base} --lr 0.25 --tol-grad 1e-12"));
@@ -310,7 +357,7 @@ fn logistic_regression_on_spector_reaches_the_reference_coefficients() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(json["stop"], "gradient_norm");
+    assert_eq!(json["stop_reason"], "grad_norm");
     let w = solution(&run);
     assert!(max_diff(&w, &reference) < 1e-3, "{w:?}");
     // The log-likelihood −12.889634 is minus the loss.
@@ -405,4 +452,269 @@ fn npy_data_give_the_same_fit_as_csv() {
     );
     assert_eq!(from_npy.code, 0, "{}", from_npy.stderr);
     assert_eq!(solution(&from_npy), solution(&from_csv));
+}
+
+/// Every stop rule, and the run that makes it fire (on the least-squares files).
+#[rustfmt::skip]
+const STOP_REASONS: &[(&str, &str)] = &[
+    ("--line-search --tol-grad 1e-9", "grad_norm"),
+    ("--lr 0.1 --tol-step 1e-4", "step_norm"),
+    ("--lr 0.1 --tol-loss 1e-8", "loss_change"),
+    ("--lr 0.1 --max-iter 5", "max_iter"),
+    ("--lr 0.1 --epochs 5", "epochs"),
+    // Steps of 1e-6 lower the loss by far less than 1e-4 per epoch.
+    ("--lr 1e-6 --n-iter-no-change 3", "no_improvement"),
+    ("--method minibatch --batch 16 --lr 0.05 --schedule adaptive --epochs 10000", "no_improvement"),
+];
+
+#[test]
+fn json_has_the_contract_keys_and_names_each_stop_rule() {
+    let dir = least_squares_files("stops");
+    let keys = [
+        "converged",
+        "epochs",
+        "grad_norm",
+        "iterations",
+        "loss",
+        "seconds",
+        "solution",
+        "stop_description",
+        "stop_reason",
+        "variable",
+    ];
+    for (options, reason) in STOP_REASONS {
+        let run = minimize(&dir, &format!("{FIT} {options} --json --quiet"));
+        assert_eq!(run.code, 0, "{options}: {}", run.stderr);
+        let json: Value = serde_json::from_str(&run.stdout).unwrap();
+        let mut found: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        found.sort_unstable();
+        assert_eq!(found, keys, "{options}");
+        assert_eq!(json["stop_reason"], *reason, "{options}");
+        let converged = ["grad_norm", "step_norm", "loss_change"].contains(reason);
+        assert_eq!(json["converged"], converged, "{options}");
+        for key in ["loss", "grad_norm", "seconds"] {
+            assert!(json[key].as_f64().unwrap().is_finite(), "{options}: {key}");
+        }
+    }
+    // Each limit is where the run stopped.
+    let limit = |options: &str, key: &str| {
+        let run = minimize(&dir, &format!("{FIT} {options} --json --quiet"));
+        serde_json::from_str::<Value>(&run.stdout).unwrap()[key].clone()
+    };
+    assert_eq!(limit("--lr 0.1 --max-iter 5", "iterations"), 5);
+    assert_eq!(limit("--lr 0.1 --epochs 5", "epochs"), 5);
+    assert_eq!(limit("--lr 1e-6 --n-iter-no-change 3", "epochs"), 3);
+}
+
+#[test]
+fn a_line_search_lost_in_rounding_says_so() {
+    // The loss changes by less than its rounding along every trial step, and being
+    // linear its slope never flattens: no step is acceptable.
+    let dir = temp_dir("rounding");
+    std::fs::write(dir.join("c.csv"), "c\n0.3\n-1.7\n2.9\n").unwrap();
+    let run = minimize(
+        &dir,
+        r#""1e20 + c'*w" --wrt w --data c=c.csv --line-search --json --quiet"#,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["stop_reason"], "line_search_failed");
+    assert_eq!(json["converged"], false);
+    assert_eq!(json["solution"], serde_json::json!([0.0, 0.0, 0.0]));
+}
+
+/// The JSON value encoding of a matrix: a list of rows, or a flat list for a column.
+fn json_value(m: &faer::Mat<f64>) -> Value {
+    if m.ncols() == 1 {
+        (0..m.nrows()).map(|i| m[(i, 0)]).collect()
+    } else {
+        (0..m.nrows())
+            .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Value>())
+            .collect()
+    }
+}
+
+#[test]
+fn json_data_give_the_same_fit_as_csv() {
+    let dir = least_squares_files("jsondata");
+    let x = read_csv(&dir.join("X.csv"));
+    let y = read_csv(&dir.join("y.csv"));
+    std::fs::write(dir.join("X.json"), json_value(&x).to_string()).unwrap();
+    let named = serde_json::json!({ "y": json_value(&y) });
+    std::fs::write(dir.join("y.json"), named.to_string()).unwrap();
+    let options = "--line-search --tol-grad 1e-9 --json --quiet";
+    let from_csv = minimize(&dir, &format!("{FIT} {options}"));
+    let from_json = minimize(
+        &dir,
+        &format!(
+            "{} {options}",
+            FIT.replace("X=X.csv", "X=X.json")
+                .replace("y=y.csv", "y=y.json")
+        ),
+    );
+    assert_eq!(from_json.code, 0, "{}", from_json.stderr);
+    assert_eq!(solution(&from_json), solution(&from_csv));
+
+    // A scalar as a JSON number: ridge regression, against its normal equations
+    // (X'X/N + λI) w = X'y/N.
+    std::fs::write(dir.join("lambda.json"), "0.5").unwrap();
+    let run = minimize(
+        &dir,
+        r#""1/N*norm2(X*w - y)^2 + lambda*norm2(w)^2" --wrt w --let "X: matrix(N,d)"
+           --data X=X.csv --data y=y.csv --data lambda=lambda.json --line-search
+           --tol-grad 1e-10 --json --quiet"#,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let n = x.nrows() as f64;
+    let gram = faer::Mat::from_fn(3, 3, |i, j| {
+        (x.col(i).transpose() * x.col(j)) / n + if i == j { 0.5 } else { 0.0 }
+    });
+    let rhs = faer::Mat::from_fn(3, 1, |i, _| (x.col(i).transpose() * y.col(0)) / n);
+    let ridge = faer::linalg::solvers::Solve::solve(&gram.partial_piv_lu(), &rhs);
+    let expected: Vec<f64> = (0..3).map(|i| ridge[(i, 0)]).collect();
+    assert!(max_diff(&solution(&run), &expected) < 1e-8, "{expected:?}");
+}
+
+#[test]
+fn a_random_start_is_small_and_reproducible_by_seed() {
+    let dir = least_squares_files("random");
+    // Zero iterations: the solution is the starting point.
+    let start = |seed: &str| {
+        let run = minimize(
+            &dir,
+            &format!("{FIT} --init random {seed} --max-iter 0 --json --quiet"),
+        );
+        assert_eq!(run.code, 0, "{seed}: {}", run.stderr);
+        solution(&run)
+    };
+    let seven = start("--seed 7");
+    assert_eq!(seven, start("--seed 7"));
+    assert_ne!(seven, start("--seed 8"));
+    assert_ne!(seven, start(""));
+    assert_eq!(start(""), start("--seed 0"));
+    for w in [&seven, &start("--seed 8")] {
+        assert!(w.iter().all(|&v| v != 0.0 && v.abs() < 0.1), "{w:?}");
+    }
+    // The same seed gives bit-identical runs from a random start, too.
+    let fit = |seed: &str| {
+        let run = minimize(
+            &dir,
+            &format!("{FIT} --init random {seed} --method sgd --epochs 3 --json --quiet"),
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        solution(&run)
+    };
+    assert_eq!(fit("--seed 3"), fit("--seed 3"));
+
+    // A symmetric variable starts symmetric, an spd one positive definite.
+    std::fs::write(dir.join("S.csv"), "a,b\n2,1\n1,3\n").unwrap();
+    for kind in ["symmetric", "spd"] {
+        let run = minimize(
+            &dir,
+            &format!(
+                r#""norm2(P - S)^2" --wrt P --let "P: {kind}(2)" --data S=S.csv --init random
+                   --seed 5 --max-iter 0 --json --quiet"#
+            ),
+        );
+        assert_eq!(run.code, 0, "{kind}: {}", run.stderr);
+        let json: Value = serde_json::from_str(&run.stdout).unwrap();
+        let p = |i: usize, j: usize| json["solution"][i][j].as_f64().unwrap();
+        assert_eq!(p(0, 1), p(1, 0), "{kind}");
+        assert_ne!(p(0, 1), 0.0, "{kind}");
+        let determinant = p(0, 0) * p(1, 1) - p(0, 1) * p(1, 0);
+        assert_eq!(kind == "spd", p(0, 0) > 0.0 && determinant > 0.0, "{kind}");
+    }
+}
+
+/// The rows of a sweep's table: η, final loss, iterations, stop reason.
+fn sweep_rows(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let mut row: Vec<String> = words[..3].iter().map(|w| w.to_string()).collect();
+            row.push(words[3..].join(" "));
+            row
+        })
+        .collect()
+}
+
+#[test]
+fn a_learning_rate_sweep_draws_every_curve_and_marks_the_diverged_rate() {
+    let dir = least_squares_files("sweep");
+    // The first column of X is all ones, so the largest eigenvalue of the Hessian
+    // 2/N X'X is at least 2 and gradient descent diverges for η ≥ 1; η = 10 must.
+    let rates = "1e-3,1e-2,1e-1,10";
+    let run = minimize(
+        &dir,
+        &format!("{FIT} --lr-sweep {rates} --epochs 200 --plot sweep.png"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["η", "final", "loss", "iterations", "stop", "reason"]
+    );
+    let rows = sweep_rows(&run.stdout);
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["1e-3", "1e-2", "1e-1", "10"]);
+    for row in &rows[..3] {
+        assert!(
+            ["epochs", "grad_norm"].contains(&row[3].as_str()),
+            "{row:?}"
+        );
+        assert!(row[2].parse::<usize>().unwrap() <= 200, "{row:?}");
+    }
+    assert!(rows[3][3].starts_with("diverged at iteration "), "{rows:?}");
+    let at: usize = rows[3][3]["diverged at iteration ".len()..]
+        .parse()
+        .unwrap();
+    assert_eq!(rows[3][2], at.to_string());
+    assert!((1..200).contains(&at), "{at}");
+    // A larger rate (short of diverging) ends lower after the same number of epochs.
+    let losses: Vec<f64> = rows[..3].iter().map(|r| r[1].parse().unwrap()).collect();
+    assert!(losses[0] > losses[1] && losses[1] > losses[2], "{losses:?}");
+
+    let png = std::fs::read(dir.join("sweep.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 1000);
+
+    // The SVG carries the legend's text: each rate and how its run ended.
+    let run = minimize(
+        &dir,
+        &format!("{FIT} --lr-sweep {rates} --epochs 200 --plot sweep.svg --json"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let svg = std::fs::read_to_string(dir.join("sweep.svg")).unwrap();
+    for label in [
+        "η = 1e-3: stopped at limit",
+        "η = 1e-2: stopped at limit",
+        &format!("η = 10: diverged at iteration {at}"),
+    ] {
+        assert!(svg.contains(label), "{label}");
+    }
+    assert!(svg.contains("η = 1e-1: "));
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[0]["lr"], 1e-3);
+    assert_eq!(runs[0]["stop_reason"], "epochs");
+    assert_eq!(runs[3]["stop_reason"], "diverged");
+    assert_eq!(runs[3]["at_iteration"], at);
+    assert!(runs[3].get("solution").is_none());
+    // The same seed and start: each rate's run is the single run at that rate.
+    let single = minimize(
+        &dir,
+        &format!("{FIT} --lr 1e-2 --epochs 200 --json --quiet"),
+    );
+    assert_eq!(
+        runs[1]["solution"],
+        serde_json::from_str::<Value>(&single.stdout).unwrap()["solution"]
+    );
 }

@@ -374,6 +374,7 @@ impl<O: Objective + ?Sized> Run<'_, O> {
             grad_norm,
             step_norm,
             lr,
+            seconds: self.started.elapsed().as_secs_f64(),
             w: &self.w,
         });
     }

@@ -33,6 +33,8 @@ pub struct Record<'a> {
     pub step_norm: f64,
     /// The step size `η` used for the step (the current one at the start).
     pub lr: f64,
+    /// Wall-clock seconds since the run started.
+    pub seconds: f64,
     /// The current parameters (after the step), flattened column-major.
     pub w: &'a [f64],
 }
@@ -68,6 +70,8 @@ pub struct HistoryRecord {
     pub step_norm: f64,
     /// See [`Record::lr`].
     pub lr: f64,
+    /// See [`Record::seconds`].
+    pub seconds: f64,
     /// The parameters, when the history keeps them.
     pub w: Option<Vec<f64>>,
 }
@@ -101,7 +105,7 @@ impl History {
     }
 
     /// Writes the history as CSV with the columns
-    /// `iteration,epoch,loss,grad_norm,step_norm,lr` (then `w0,w1,…` if kept).
+    /// `iteration,epoch,loss,grad_norm,step_norm,lr,seconds` (then `w0,w1,…` if kept).
     pub fn write_csv(&self, path: impl AsRef<Path>) -> io::Result<()> {
         let mut out = BufWriter::new(File::create(path)?);
         self.write_csv_to(&mut out)?;
@@ -119,7 +123,7 @@ impl History {
         } else {
             0
         };
-        write!(out, "iteration,epoch,loss,grad_norm,step_norm,lr")?;
+        write!(out, "iteration,epoch,loss,grad_norm,step_norm,lr,seconds")?;
         for i in 0..width {
             write!(out, ",w{i}")?;
         }
@@ -127,8 +131,8 @@ impl History {
         for r in &self.records {
             write!(
                 out,
-                "{},{},{},{},{},{}",
-                r.iteration, r.epoch, r.loss, r.grad_norm, r.step_norm, r.lr
+                "{},{},{},{},{},{},{}",
+                r.iteration, r.epoch, r.loss, r.grad_norm, r.step_norm, r.lr, r.seconds
             )?;
             if let Some(w) = &r.w {
                 for v in w {
@@ -154,6 +158,7 @@ impl Observer for History {
             grad_norm: record.grad_norm,
             step_norm: record.step_norm,
             lr: record.lr,
+            seconds: record.seconds,
             w: self.keep_weights.then(|| record.w.to_vec()),
         });
     }

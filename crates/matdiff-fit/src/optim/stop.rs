@@ -24,14 +24,17 @@ pub enum StopReason {
 }
 
 impl StopReason {
-    /// A short machine-friendly name (`"step_size"`, `"gradient_norm"`, …).
+    /// The criterion's machine name, as `--json` reports it in `stop_reason`: the
+    /// quantity that fell below its tolerance (`"grad_norm"`, `"step_norm"`,
+    /// `"loss_change"`), the limit that was reached (`"max_iter"`, `"epochs"`), or
+    /// `"no_improvement"`, `"line_search_failed"`.
     pub fn name(&self) -> &'static str {
         match self {
-            StopReason::StepSize => "step_size",
+            StopReason::StepSize => "step_norm",
             StopReason::LossChange => "loss_change",
-            StopReason::GradientNorm => "gradient_norm",
-            StopReason::MaxIterations => "max_iterations",
-            StopReason::MaxEpochs => "max_epochs",
+            StopReason::GradientNorm => "grad_norm",
+            StopReason::MaxIterations => "max_iter",
+            StopReason::MaxEpochs => "epochs",
             StopReason::NoImprovement => "no_improvement",
             StopReason::LineSearchFailed => "line_search_failed",
         }

@@ -14,27 +14,39 @@
 //! ```
 //!
 //! or, with `--json`, one object:
-//! `{"variable": "w", "solution": …, "loss": …, "gradient_norm": …, "iterations": …,
-//! "epochs": …, "seconds": …, "stop": "gradient_norm", "stop_description": "…",
-//! "converged": true}` where `solution` is the JSON value encoding of DESIGN.md §3 (a
-//! number, a flat list for a vector, a list of rows for a matrix) and `stop` is the
-//! rule's machine name (`step_size`, `loss_change`, `gradient_norm`, `max_iterations`,
-//! `max_epochs`, `no_improvement`, `line_search_failed`).
+//! `{"solution": …, "loss": …, "grad_norm": …, "iterations": …, "epochs": …,
+//! "stop_reason": "grad_norm", "seconds": …, "variable": "w", "converged": true,
+//! "stop_description": "…"}` where `solution` is the JSON value encoding of DESIGN.md
+//! §3 (a number, a flat list for a vector, a list of rows for a matrix) and
+//! `stop_reason` names the criterion that fired: `grad_norm`, `step_norm`,
+//! `loss_change` (a tolerance was met), `max_iter`, `epochs` (a limit was reached),
+//! `no_improvement` or `line_search_failed`.
+//!
+//! With `--lr-sweep η₁,η₂,…` the same problem runs at every rate and stdout gets a
+//! table (or, with `--json`, `{"runs": […]}`) while `--plot` shows every loss curve;
+//! see [`sweep`].
+
+mod plot;
+mod sweep;
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use faer::Mat;
 use indicatif::{ProgressBar, ProgressStyle};
+use matdiff_core::{Graph, Kind};
 use matdiff_fit::optim::{
     self, Batch, History, Method, Objective, Observer, OptimError, Options, Outcome, Record,
     Sampling, Schedule, Scope, StopRules,
 };
 use matdiff_fit::problem::{Problem, ProblemError};
 use matdiff_num::Inputs;
-use plotters::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde_json::json;
+
+use self::plot::{plot_format, Curve};
 
 use crate::input::load_function;
 use crate::report::Failure;
@@ -85,17 +97,22 @@ pub enum SamplingArg {
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Stopping: any rule given stops the run (--tol-step, --tol-loss, --tol-grad, --max-iter,
---epochs); with no tolerance given, --tol-grad 1e-6 applies, and with neither --max-iter
-nor --epochs, 1000 epochs. For stochastic methods the rules look at the full loss after
-each epoch.
+--epochs, --n-iter-no-change); with no tolerance given, --tol-grad 1e-6 applies, and with
+neither --max-iter nor --epochs, 1000 epochs. For stochastic methods the rules look at the
+full loss after each epoch.
 
 A dimension name used as a scalar is the batch size on a batch: `1/N*norm2(X*w - y)^2`
 is the batch mean squared error.
 
 Output: the rule that stopped the run, the final loss, the gradient norm, iterations,
-epochs, seconds and the solution. --json prints {\"variable\", \"solution\", \"loss\",
-\"gradient_norm\", \"iterations\", \"epochs\", \"seconds\", \"stop\", \"stop_description\",
-\"converged\"}. Exit 1 when the run diverges, 2 on bad input.")]
+epochs, seconds and the solution. --json prints {\"solution\", \"loss\", \"grad_norm\",
+\"iterations\", \"epochs\", \"stop_reason\", \"seconds\", \"variable\", \"converged\",
+\"stop_description\"}; stop_reason is one of grad_norm, step_norm, loss_change, max_iter,
+epochs, no_improvement, line_search_failed. Exit 1 when the run diverges, 2 on bad input.
+
+--lr-sweep 1e-4,1e-3,1e-2,1e-1 runs the same problem (same start, same seed) at each
+rate, draws every loss curve on the --plot chart and prints a table of the final loss,
+iterations and stop reason per rate; a rate that diverges is marked, not an error.")]
 pub struct Args {
     /// The loss (a scalar expression), or `@file` with declarations and the expression.
     pub expr: String,
@@ -105,7 +122,8 @@ pub struct Args {
     /// Declarations, separated by `;` or `,`: `X: matrix(N, d); w: vector(d)`.
     #[arg(long = "let", value_name = "DECLS")]
     pub decls: Option<String>,
-    /// Data for a variable: a CSV with a header row (one column → vector) or a .npy file.
+    /// Data for a variable: a CSV with a header row (one column → vector), a .npy file,
+    /// or a .json file with the value (number, flat list or list of rows).
     #[arg(long = "data", value_name = "NAME=FILE")]
     pub data: Vec<String>,
     /// The sample dimension sliced into batches (default: the row dimension the data share).
@@ -117,6 +135,14 @@ pub struct Args {
     /// Initial step size η.
     #[arg(long, value_name = "η", default_value_t = 0.01)]
     pub lr: f64,
+    /// Run once per learning rate (comma-separated) and draw all loss curves on --plot.
+    #[arg(
+        long,
+        value_name = "η,η,…",
+        requires = "plot",
+        conflicts_with_all = ["lr", "line_search", "history"]
+    )]
+    pub lr_sweep: Option<String>,
     /// Samples per step (minibatch: default 32; momentum, nesterov, adam: full batch when unset).
     #[arg(long, value_name = "B")]
     pub batch: Option<usize>,
@@ -144,13 +170,18 @@ pub struct Args {
     /// Stop after E passes over the data.
     #[arg(long, value_name = "E")]
     pub epochs: Option<usize>,
-    /// Seed of the random number generator.
+    /// Stop when the loss has not fallen by 1e-4 below its best for K epochs.
+    #[arg(long, value_name = "K")]
+    pub n_iter_no_change: Option<usize>,
+    /// Seed of the random number generator (sampling and --init random).
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
-    /// Starting point: `zeros`, or a JSON file with the value (or an object naming it).
-    #[arg(long, value_name = "FILE.json|zeros", default_value = "zeros")]
+    /// Starting point: `zeros`; `random` (normal entries of standard deviation 0.01,
+    /// drawn with --seed); or a JSON file with the value (or an object naming it).
+    #[arg(long, value_name = "zeros|random|FILE.json", default_value = "zeros")]
     pub init: String,
-    /// Write the loss after every epoch as CSV.
+    /// Write iteration, epoch, loss, grad_norm, step_norm, lr and seconds after every
+    /// epoch as CSV.
     #[arg(long, value_name = "FILE.csv")]
     pub history: Option<PathBuf>,
     /// Draw the loss against the iteration (PNG or SVG by the extension).
@@ -170,8 +201,13 @@ const DEFAULT_BATCH: usize = 32;
 /// Runs `matdiff minimize`.
 pub fn run(args: Args) -> Result<()> {
     let plot_format = args.plot.as_deref().map(plot_format).transpose()?;
+    let rates = args
+        .lr_sweep
+        .as_deref()
+        .map(sweep::parse_rates)
+        .transpose()?;
     let (_sources, function) = load_function(&args.expr, args.decls.as_deref())?;
-    let data = load_data(&args.data)?;
+    let data = load_data(&args.data, &function.graph)?;
     let mut problem =
         Problem::new(function, &args.wrt, data, args.samples.as_deref()).map_err(bad_input)?;
     let options = options(&args);
@@ -188,7 +224,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         problem.check_batches().map_err(bad_input)?;
     }
-    let w0 = start(&problem, &args.init)?;
+    let w0 = start(&problem, &args.init, args.seed)?;
     // A loss that cannot be evaluated where the run starts is a fault of the data or
     // the starting point (exit 2); later it is a failure of the fit (exit 1).
     problem.loss(&w0, Batch::All).map_err(|e| {
@@ -197,6 +233,19 @@ pub fn run(args: Args) -> Result<()> {
         ))
     })?;
 
+    if let (Some(rates), Some(path), Some(format)) = (rates, &args.plot, plot_format) {
+        let report = sweep::Report {
+            plot: path,
+            format,
+            json: args.json,
+            quiet: args.quiet,
+        };
+        print!(
+            "{}",
+            sweep::sweep(&mut problem, &w0, &options, rates, &report)?
+        );
+        return Ok(());
+    }
     let mut observer = Progress {
         history: History::new(),
         bar: (!args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(&options)),
@@ -214,7 +263,17 @@ pub fn run(args: Args) -> Result<()> {
             .map_err(|e| Failure::BadInput(format!("cannot write `{}`: {e}", path.display())))?;
     }
     if let (Some(path), Some(format)) = (&args.plot, plot_format) {
-        plot(&observer.history, path, format).map_err(|e| {
+        let curve = Curve {
+            label: None,
+            points: observer
+                .history
+                .records
+                .iter()
+                .filter(|r| r.loss.is_finite())
+                .map(|r| (r.iteration as f64, r.loss))
+                .collect(),
+        };
+        plot::plot(&[curve], path, format).map_err(|e| {
             Failure::BadInput(format!("cannot draw the plot `{}`: {e}", path.display()))
         })?;
     }
@@ -268,6 +327,7 @@ fn options(args: &Args) -> Options {
             defaults.tol_grad
         },
         max_iter: args.max_iter,
+        n_iter_no_change: args.n_iter_no_change,
         max_epochs: match (args.epochs, args.max_iter) {
             (Some(e), _) => Some(e),
             (None, Some(_)) => None,
@@ -291,8 +351,9 @@ fn options(args: &Args) -> Options {
     }
 }
 
-/// Reads every `--data NAME=FILE`.
-fn load_data(specs: &[String]) -> Result<Vec<(String, Mat<f64>)>> {
+/// Reads every `--data NAME=FILE`: CSV and `.npy` by the data loader, JSON as the value
+/// encoding of DESIGN.md §3 (fitted to the variable's declaration as `eval --at` does).
+fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, Mat<f64>)>> {
     specs
         .iter()
         .map(|spec| {
@@ -304,42 +365,113 @@ fn load_data(specs: &[String]) -> Result<Vec<(String, Mat<f64>)>> {
                         "--data `{spec}` is not NAME=FILE — write e.g. --data X=X.csv"
                     ))
                 })?;
-            let value = matdiff_num::data::load_matrix(file)
-                .map_err(|e| Failure::BadInput(e.to_string()))?;
-            Ok((name.trim().to_owned(), value))
+            let name = name.trim();
+            let is_json = std::path::Path::new(file)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            let value = if is_json {
+                read_json_value(file, name, graph)?
+            } else {
+                matdiff_num::data::load_matrix(file)
+                    .map_err(|e| Failure::BadInput(e.to_string()))?
+            };
+            Ok((name.to_owned(), value))
         })
         .collect()
 }
 
-/// The starting point: zeros, or the value in a JSON file (a bare value, or an object
-/// with the variable's name as key).
-fn start(problem: &Problem, init: &str) -> Result<Vec<f64>> {
-    if init == "zeros" {
-        return Ok(problem.zeros());
+/// The starting point: zeros, small random normal entries (seeded), or the value in a
+/// JSON file (a bare value, or an object with the variable's name as key).
+fn start(problem: &Problem, init: &str, seed: u64) -> Result<Vec<f64>> {
+    match init {
+        "zeros" => Ok(problem.zeros()),
+        "random" => Ok(random_start(problem, seed)),
+        file if !std::path::Path::new(file).exists() => Err(Failure::BadInput(format!(
+            "--init `{file}`: no such file — use zeros, random or a JSON file with the value"
+        ))
+        .into()),
+        file => {
+            let value = read_json_value(file, problem.variable(), problem.graph())?;
+            problem
+                .flatten(&value)
+                .map_err(|e| Failure::BadInput(format!("{file}: {e}")).into())
+        }
     }
-    let text = std::fs::read_to_string(init)
-        .map_err(|e| Failure::BadInput(format!("cannot read `{init}`: {e}")))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Failure::BadInput(format!("{init}: not valid JSON: {e}")))?;
-    let name = problem.variable().to_owned();
-    let object = if json.is_object() {
-        json
-    } else {
-        json!({ name.clone(): json })
-    };
-    let inputs = Inputs::from_json(&object.to_string(), problem.graph())
-        .map_err(|e| Failure::BadInput(format!("{init}: {e}")))?;
-    let sym = problem
+}
+
+/// Standard deviation of the entries of `--init random`.
+const INIT_SCALE: f64 = 0.01;
+
+/// The ChaCha stream of `--init random`, apart from the stream the optimiser samples
+/// batches from with the same seed.
+const INIT_STREAM: u64 = 1;
+
+/// Entries drawn from `N(0, INIT_SCALE²)`, honouring the variable's kind: symmetric for
+/// `symmetric`, and `I + (B + B')/2` for `spd` so that the start is positive definite.
+fn random_start(problem: &Problem, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(INIT_STREAM);
+    let (rows, cols) = problem.shape();
+    let b = Mat::from_fn(rows, cols, |_, _| INIT_SCALE * standard_normal(&mut rng));
+    let kind = problem
         .graph()
-        .variable_named(&name)
-        .map(|v| v.name)
-        .expect("the problem's variable is in its graph");
-    let value = inputs
-        .get(sym)
-        .ok_or_else(|| Failure::BadInput(format!("{init}: no value for `{name}` — give one")))?;
-    problem
-        .flatten(value)
-        .map_err(|e| Failure::BadInput(format!("{init}: {e}")).into())
+        .variable_named(problem.variable())
+        .map(|v| v.kind);
+    let value = match kind {
+        Some(kind) if kind.is_symmetric() && rows == cols => {
+            let shift = if kind == Kind::Spd { 1.0 } else { 0.0 };
+            Mat::from_fn(rows, cols, |i, j| {
+                (b[(i, j)] + b[(j, i)]) / 2.0 + if i == j { shift } else { 0.0 }
+            })
+        }
+        _ => b,
+    };
+    (0..cols)
+        .flat_map(|j| value.col_as_slice(j).to_vec())
+        .collect()
+}
+
+/// A standard normal draw by the Box–Muller transform.
+fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+    // `1 − u` lies in (0, 1], so the logarithm is finite.
+    let u: f64 = 1.0 - rng.random::<f64>();
+    let v: f64 = rng.random();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+/// The value in a JSON file, for the variable `name` of `graph`: a number, a flat list
+/// or a list of rows, or an object with `name` as a key (other keys are ignored).
+fn read_json_value(file: &str, name: &str, graph: &Graph) -> Result<Mat<f64>> {
+    let sym = graph.variable_named(name).map(|v| v.name).ok_or_else(|| {
+        Failure::BadInput(format!(
+            "{file}: `{name}` is not a variable of the expression"
+        ))
+    })?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::BadInput(format!("{file}: cannot read the file: {e}")))?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        // serde_json ends its message with the position, which leads ours instead.
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or_default();
+        Failure::BadInput(format!(
+            "{file}:{}:{}: not valid JSON: {message}",
+            e.line(),
+            e.column().max(1)
+        ))
+    })?;
+    let value = match json {
+        serde_json::Value::Object(mut object) => object.remove(name).ok_or_else(|| {
+            Failure::BadInput(format!(
+                "{file}: no value for `{name}` — give the value itself or an object with the key `{name}`"
+            ))
+        })?,
+        value => value,
+    };
+    let inputs = Inputs::from_json(&json!({ name: value }).to_string(), graph)
+        .map_err(|e| Failure::BadInput(format!("{file}: {e}")))?;
+    inputs.get(sym).cloned().ok_or_else(|| {
+        Failure::BadInput(format!("{file}: no value for `{name}` — give one")).into()
+    })
 }
 
 fn bad_input(error: ProblemError) -> anyhow::Error {
@@ -386,16 +518,16 @@ fn render(problem: &Problem, outcome: &Outcome, json: bool) -> String {
     let solution = problem.value(&outcome.w).to_json();
     if json {
         let value = json!({
-            "variable": problem.variable(),
             "solution": solution,
             "loss": outcome.loss,
-            "gradient_norm": outcome.gradient_norm,
+            "grad_norm": outcome.gradient_norm,
             "iterations": outcome.iterations,
             "epochs": outcome.epochs,
+            "stop_reason": outcome.stop.name(),
             "seconds": outcome.seconds,
-            "stop": outcome.stop.name(),
-            "stop_description": outcome.stop.description(),
+            "variable": problem.variable(),
             "converged": outcome.stop.converged(),
+            "stop_description": outcome.stop.description(),
         });
         return format!(
             "{}\n",
@@ -433,7 +565,10 @@ impl Observer for Progress {
                 record.iteration
             };
             bar.set_position(position as u64);
-            bar.set_message(format!("loss {:.6e}", record.loss));
+            bar.set_message(format!(
+                "iteration {}  loss {:.6e}  grad norm {:.3e}",
+                record.iteration, record.loss, record.grad_norm
+            ));
         }
     }
 }
@@ -445,117 +580,9 @@ fn progress_bar(options: &Options) -> ProgressBar {
         (None, None) => (0, "epochs"),
     };
     let bar = ProgressBar::new(length as u64);
-    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  {{elapsed}}");
+    let template = format!("{{prefix}}{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  {{elapsed}}");
     if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }
     bar
-}
-
-/// Image formats of `--plot`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PlotFormat {
-    Png,
-    Svg,
-}
-
-fn plot_format(path: &Path) -> Result<PlotFormat> {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("png") => Ok(PlotFormat::Png),
-        Some("svg") => Ok(PlotFormat::Svg),
-        _ => Err(Failure::BadInput(format!(
-            "--plot `{}`: use a .png or .svg file",
-            path.display()
-        ))
-        .into()),
-    }
-}
-
-/// Plot size in pixels.
-const PLOT_SIZE: (u32, u32) = (1000, 600);
-
-/// Draws the full loss against the iteration: on a log scale when every loss is
-/// positive, else on a linear one.
-fn plot(history: &History, path: &Path, format: PlotFormat) -> Result<(), String> {
-    let points: Vec<(f64, f64)> = history
-        .records
-        .iter()
-        .filter(|r| r.loss.is_finite())
-        .map(|r| (r.iteration as f64, r.loss))
-        .collect();
-    match format {
-        PlotFormat::Png => {
-            let root = BitMapBackend::new(path, PLOT_SIZE).into_drawing_area();
-            draw(&root, &points)?;
-            root.present().map_err(|e| e.to_string())
-        }
-        PlotFormat::Svg => {
-            let root = SVGBackend::new(path, PLOT_SIZE).into_drawing_area();
-            draw(&root, &points)?;
-            root.present().map_err(|e| e.to_string())
-        }
-    }
-}
-
-fn draw<DB: DrawingBackend>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
-    points: &[(f64, f64)],
-) -> Result<(), String>
-where
-    DB::ErrorType: 'static,
-{
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
-    let x_max = points.iter().map(|p| p.0).fold(1.0, f64::max);
-    let (lo, hi) = points
-        .iter()
-        .map(|p| p.1)
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
-            (lo.min(y), hi.max(y))
-        });
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (1.0, 1.0) };
-    let mut builder = ChartBuilder::on(root);
-    builder
-        .caption("loss", ("sans-serif", 28))
-        .margin(20)
-        .x_label_area_size(50)
-        .y_label_area_size(90);
-    let line = LineSeries::new(points.iter().copied(), BLUE.stroke_width(2));
-    if lo > 0.0 {
-        let (lo, hi) = if hi > lo {
-            (lo, hi)
-        } else {
-            (lo / 2.0, hi * 2.0)
-        };
-        let mut chart = builder
-            .build_cartesian_2d(0.0..x_max, (lo..hi).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("iteration")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc("loss (log scale)")
-            .draw()
-            .map_err(err)?;
-        chart.draw_series(line).map_err(err)?;
-    } else {
-        let pad = ((hi - lo) * 0.05).max(1e-12);
-        let mut chart = builder
-            .build_cartesian_2d(0.0..x_max, (lo - pad)..(hi + pad))
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("iteration")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc("loss")
-            .draw()
-            .map_err(err)?;
-        chart.draw_series(line).map_err(err)?;
-    }
-    Ok(())
 }
