@@ -943,7 +943,15 @@ fn exec(
             if x == 0.0 && y < 0.0 {
                 return Err(domain(node, "power of zero to a negative exponent"));
             }
-            set(out, x.powf(y));
+            let v = x.powf(y);
+            if v.is_infinite() && x.is_finite() {
+                // An overflow, not a domain error: optimisers read it as divergence.
+                return Err(EvalError::NonFinite {
+                    node,
+                    what: format!("overflow: {x:e}^{y} is too large for a double"),
+                });
+            }
+            set(out, v);
         }
         Op::Map(f, a) => {
             let a = r(a);
