@@ -221,6 +221,18 @@ fn an_oversized_step_diverges_with_advice_and_exit_1() {
     }
 }
 
+#[test]
+fn sgd_with_an_oversized_step_overflows_into_divergence_advice() {
+    let dir = least_squares_files("diverge-sgd");
+    let run = minimize(&dir, &format!("{FIT} --lr 5 --method sgd"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // No weights are printed, and the overflow is named as such.
+    assert_eq!(run.stdout, "");
+    for part in ["diverged", "--lr", "--standardize", "overflow"] {
+        assert!(run.stderr.contains(part), "{}", run.stderr);
+    }
+}
+
 /// A command line that must fail with exit 2, and what stderr must say.
 struct BadInput {
     line: &'static str,
