@@ -305,8 +305,9 @@ fn steps_come_first_then_the_result() {
         let lines: Vec<&str> = with_steps.lines().collect();
         let (last, steps) = lines.split_last().expect("a result line");
         assert_eq!(format!("{last}\n"), result);
-        for step in steps {
-            assert!(step.starts_with("  = "), "{step}");
+        for (i, step) in steps.iter().enumerate() {
+            let lead = if i == 0 { "df = d(" } else { "   = " };
+            assert!(step.starts_with(lead), "{step}");
             assert!(step.ends_with(')'), "{step}");
         }
         let json = derive(&[&row.args()[..], &["--steps", "--format", "json"]].concat());

@@ -140,7 +140,8 @@ pub fn render(g: &Graph, derivative: &Derivative, format: Format) -> String {
     }
 }
 
-/// Steps one per line (`  = <expr>    (rule)`), then the result line.
+/// Steps one per line (`df = d(f)    (rule)`, then `   = <expr>    (rule)`), then the
+/// result line.
 fn render_lines(
     g: &Graph,
     derivative: &Derivative,
@@ -148,8 +149,10 @@ fn render_lines(
     header: Option<fn(&Graph, &Derivative) -> &'static str>,
 ) -> String {
     let mut out = String::new();
-    for step in &derivative.steps {
-        let _ = writeln!(out, "  = {}    ({})", printer(g, step.expr), step.rule);
+    for (i, step) in derivative.steps.iter().enumerate() {
+        // The derivation starts from the differential: `df = d(f)`, then `   = …`.
+        let lead = if i == 0 { "df" } else { "  " };
+        let _ = writeln!(out, "{lead} = {}    ({})", printer(g, step.expr), step.rule);
     }
     let result = printer(g, derivative.expr);
     match header {
