@@ -34,7 +34,7 @@ fn domain_errors_name_the_subexpression() {
             "inv of a singular matrix: the matrix is singular (estimated condition number infinite) in `inv(A)*x`",
         ),
         ("sum(x/alpha)", "division by zero in `x/alpha`"),
-        ("sum(x ./ y)", "division by a zero entry in `x./y`"),
+        ("sum(x ./ y)", "division by a zero entry in `x ./ y`"),
         (
             "sum(x .^ 0.5)",
             "power of a negative number to a non-integer exponent, or of zero to a negative one in `x.^0.5`",

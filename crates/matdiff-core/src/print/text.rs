@@ -45,8 +45,9 @@ impl Text<'_> {
             self.at(a, prec::MUL)
         };
         let right = self.operand(b, prec::NEG);
-        // `2.*x` would lex as `2.` then `*`: keep elementwise operators apart.
-        if op.starts_with('.') && left.ends_with(|c: char| c.is_ascii_digit()) {
+        // Elementwise products and quotients are spaced, as written in the
+        // textbook (`y .* sigmoid(z)`); this also keeps `2 .* x` from lexing as `2.`.
+        if op.starts_with('.') {
             format!("{left} {op} {right}")
         } else {
             format!("{left}{op}{right}")
