@@ -292,7 +292,7 @@ fn options(args: &Args) -> Options {
 }
 
 /// Reads every `--data NAME=FILE`.
-fn load_data(specs: &[String]) -> Result<Vec<(String, Mat<f64>)>> {
+pub(crate) fn load_data(specs: &[String]) -> Result<Vec<(String, Mat<f64>)>> {
     specs
         .iter()
         .map(|spec| {
@@ -313,7 +313,7 @@ fn load_data(specs: &[String]) -> Result<Vec<(String, Mat<f64>)>> {
 
 /// The starting point: zeros, or the value in a JSON file (a bare value, or an object
 /// with the variable's name as key).
-fn start(problem: &Problem, init: &str) -> Result<Vec<f64>> {
+pub(crate) fn start(problem: &Problem, init: &str) -> Result<Vec<f64>> {
     if init == "zeros" {
         return Ok(problem.zeros());
     }
@@ -342,7 +342,7 @@ fn start(problem: &Problem, init: &str) -> Result<Vec<f64>> {
         .map_err(|e| Failure::BadInput(format!("{init}: {e}")).into())
 }
 
-fn bad_input(error: ProblemError) -> anyhow::Error {
+pub(crate) fn bad_input(error: ProblemError) -> anyhow::Error {
     if error.is_input_error() {
         Failure::BadInput(error.to_string()).into()
     } else {
