@@ -16,7 +16,7 @@
 //!
 //! A diverged run is part of the picture, not a failure: the exit code is 0.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use matdiff_fit::optim::{Batch, Objective, Options};
@@ -151,23 +151,82 @@ pub fn run(args: Args) -> Result<()> {
         Some(w) => [w[coords[0]], w[coords[1]]],
         None => [0.0, 0.0],
     };
-    let mut plane = Plane::new(&mut problem, base, coords);
+    let range = args
+        .range
+        .as_deref()
+        .map(Region::parse)
+        .transpose()
+        .map_err(Failure::BadInput)?;
+    let request = PlaneRequest {
+        coords,
+        base,
+        origin,
+        runs: &runs,
+        range,
+        title: format!("Q = {title}"),
+        axes,
+        out: &args.out,
+        size,
+    };
+    let traces = draw_plane(&mut problem, request)
+        .map_err(|e| bad(format!("cannot draw `{}`: {e}", args.out.display())))?;
+    if let Some(path) = &args.trajectory {
+        let file = std::fs::File::create(path)
+            .map_err(|e| bad(format!("cannot write `{}`: {e}", path.display())))?;
+        plane::write_traces_csv(&traces, std::io::BufWriter::new(file))
+            .map_err(|e| bad(format!("cannot write `{}`: {e}", path.display())))?;
+    }
+    for (k, trace) in traces.iter().enumerate() {
+        println!("run {}: {}", k + 1, summary(trace));
+    }
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// A contour picture over two coordinates of a problem's variable.
+pub struct PlaneRequest<'a> {
+    /// The two coordinates drawn (indices into the flattened variable).
+    pub coords: [usize; 2],
+    /// Where the other coordinates are held: a full value of the variable.
+    pub base: Vec<f64>,
+    /// Where the runs start, in the two coordinates.
+    pub origin: [f64; 2],
+    /// The runs to draw.
+    pub runs: &'a [Options],
+    /// The region drawn; `None` for a box around the minimiser and the start, both
+    /// axes at the same scale.
+    pub range: Option<Region>,
+    /// The caption.
+    pub title: String,
+    /// Names of the two coordinates.
+    pub axes: [String; 2],
+    /// The picture's path (PNG or SVG by the extension).
+    pub out: &'a Path,
+    /// Pixels.
+    pub size: (u32, u32),
+}
+
+/// Runs the optimiser for every run on the plane of `request.coords` and draws the
+/// contour picture: filled contours, gradient arrows, the minimiser and the
+/// trajectories. Returns the trajectories.
+pub fn draw_plane(problem: &mut Problem, request: PlaneRequest<'_>) -> Result<Vec<Trace>, String> {
+    let format = Format::of(request.out)?;
+    let origin = request.origin;
+    let mut plane = Plane::new(problem, request.base, request.coords);
     let minimiser = plane::minimiser(&mut plane, &origin).map(|m| [m[0], m[1]]);
-    let traces: Vec<Trace> = runs
+    let traces: Vec<Trace> = request
+        .runs
         .iter()
         .map(|options| plane::trace(&mut plane, origin, options))
         .collect();
-    let area = contour::plot_area(size, traces.len());
-    let region = match &args.range {
-        Some(text) => Region::parse(text).map_err(Failure::BadInput)?,
-        None => {
-            let aspect = area.0 as f64 / area.1.max(1) as f64;
-            match minimiser {
-                Some(m) => Region::around(m, &[origin], aspect),
-                None => Region::around(origin, &[], aspect),
-            }
+    let area = contour::plot_area(request.size, traces.len());
+    let region = request.range.unwrap_or_else(|| {
+        let aspect = area.0 as f64 / area.1.max(1) as f64;
+        match minimiser {
+            Some(m) => Region::around(m, &[origin], aspect),
+            None => Region::around(origin, &[], aspect),
         }
-    };
+    });
     let grid = Grid::sample(
         &mut plane,
         region,
@@ -180,27 +239,16 @@ pub fn run(args: Args) -> Result<()> {
         (area.0 / 52).max(2) as usize,
         (area.1 / 52).max(2) as usize,
     );
-    if let Some(path) = &args.trajectory {
-        let file = std::fs::File::create(path)
-            .map_err(|e| bad(format!("cannot write `{}`: {e}", path.display())))?;
-        plane::write_traces_csv(&traces, std::io::BufWriter::new(file))
-            .map_err(|e| bad(format!("cannot write `{}`: {e}", path.display())))?;
-    }
     let picture = ContourPicture {
-        title: format!("Q = {title}"),
-        axes,
+        title: request.title,
+        axes: request.axes,
         grid: &grid,
         arrows: &arrows,
         traces: &traces,
         minimiser,
     };
-    contour::draw(&picture, &args.out, format, size)
-        .map_err(|e| bad(format!("cannot draw `{}`: {e}", args.out.display())))?;
-    for (k, trace) in traces.iter().enumerate() {
-        println!("run {}: {}", k + 1, summary(trace));
-    }
-    println!("wrote {}", args.out.display());
-    Ok(())
+    contour::draw(&picture, request.out, format, request.size)?;
+    Ok(traces)
 }
 
 /// One line on a run: its legend, where it ended and the loss there.

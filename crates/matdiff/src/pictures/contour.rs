@@ -160,7 +160,8 @@ where
         }
     }
 
-    for (k, trace) in picture.traces.iter().enumerate() {
+    // The first runs on top: a diverged run, often the last, sweeps across the picture.
+    for (k, trace) in picture.traces.iter().enumerate().rev() {
         let (r, g, b) = RUN_COLOURS[k % RUN_COLOURS.len()];
         let colour = RGBColor(r, g, b);
         let points: Vec<[f64; 2]> = trace.points.iter().map(|p| p.at).collect();
@@ -169,9 +170,14 @@ where
                 .iter()
                 .map(|p| chart.backend_coord(&(p[0], p[1])))
                 .collect();
-            chart_area
-                .draw(&PathElement::new(pixels.clone(), colour.stroke_width(2)))
-                .map_err(err)?;
+            // Segment by segment: plotters joins thick polylines with mitres, which
+            // spike out of the picture where a noisy path turns back on itself.
+            let width = if points.len() <= 300 { 2 } else { 1 };
+            for pair in pixels.windows(2) {
+                chart_area
+                    .draw(&PathElement::new(pair.to_vec(), colour.stroke_width(width)))
+                    .map_err(err)?;
+            }
             if points.len() <= 300 {
                 for &p in &pixels {
                     chart_area
