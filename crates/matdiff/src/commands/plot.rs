@@ -277,8 +277,7 @@ fn coordinates(problem: &Problem, coords: Option<&str>) -> Result<[usize; 2]> {
             return Ok([0, 1]);
         }
         return Err(bad(format!(
-            "`{name}` has {dim} coordinates ({}), a contour picture needs two — choose them with --coords i,j (counting from 0)",
-            problem.variable_declaration()
+            "`{name}` has {dim} coordinates, a contour picture needs two — choose them with --coords i,j (counting from 0)"
         )));
     };
     let parsed: Vec<Option<usize>> = text.split(',').map(|s| s.trim().parse().ok()).collect();

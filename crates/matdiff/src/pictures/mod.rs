@@ -46,7 +46,7 @@ impl Format {
 /// Parses `WxH` (e.g. `1000x800`) into pixels; each side between 100 and 10000.
 pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let bad = || format!("--size `{text}` is not WIDTHxHEIGHT in pixels — write e.g. 1000x800");
-    let (w, h) = text.split_once(['x', 'X', '×']).ok_or_else(|| bad())?;
+    let (w, h) = text.split_once(['x', 'X', '×']).ok_or_else(bad)?;
     let side = |s: &str| -> Result<u32, String> {
         let v: u32 = s.trim().parse().map_err(|_| bad())?;
         if (100..=10_000).contains(&v) {
@@ -82,7 +82,8 @@ mod tests {
 
     #[test]
     fn sizes_and_formats_parse_or_say_what_to_write() {
-        let cases: [(&str, Result<(u32, u32), &str>); 5] = [
+        type Case<'a> = (&'a str, Result<(u32, u32), &'a str>);
+        let cases: [Case; 5] = [
             ("1000x800", Ok((1000, 800))),
             ("640X480", Ok((640, 480))),
             ("10x800", Err("between 100 and 10000")),

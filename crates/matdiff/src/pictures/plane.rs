@@ -703,12 +703,9 @@ mod tests {
         let mut longest: f64 = 0.0;
         for a in &arrows.arrows {
             let expected = [3.0 * a.at[0] + a.at[1] - 1.0, a.at[0] + 2.0 * a.at[1] + 1.0];
-            for k in 0..2 {
-                assert!((a.gradient[k] - expected[k]).abs() < 1e-12, "{a:?}");
-                assert!(
-                    (a.vector[k] - arrows.scale * expected[k]).abs() < 1e-12,
-                    "{a:?}"
-                );
+            for (k, want) in expected.into_iter().enumerate() {
+                assert!((a.gradient[k] - want).abs() < 1e-12, "{a:?}");
+                assert!((a.vector[k] - arrows.scale * want).abs() < 1e-12, "{a:?}");
             }
             longest = longest.max(a.vector[0].hypot(a.vector[1]));
         }
