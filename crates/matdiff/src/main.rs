@@ -41,6 +41,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    pictures::register_fonts();
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(args),
         Command::Eval(args) => commands::eval::run(args),

@@ -76,6 +76,20 @@ pub const RUN_COLOURS: [(u8, u8, u8); 8] = [
 /// The font family of every text in the pictures.
 pub const FONT: &str = "sans-serif";
 
+/// DejaVu Sans (Bitstream Vera license, `assets/DejaVuSans-LICENSE.txt`), compiled in so
+/// that text renders on a machine without fonts: it covers the Greek letters, arrows
+/// and symbols the legends use (η, ∇, ‖, ε, ●, ■, ✕, →).
+static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// Registers the bundled font as plotters' `sans-serif` (the family every picture of
+/// the command line asks for, `matdiff minimize --plot` included). Call it once before
+/// drawing; calling it again is harmless.
+pub fn register_fonts() {
+    // The bytes are a valid font; should registration fail anyway, drawing text
+    // reports the missing font instead.
+    let _ = plotters::style::register_font(FONT, plotters::style::FontStyle::Normal, DEJAVU_SANS);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
