@@ -714,6 +714,41 @@ mod tests {
     }
 
     #[test]
+    fn arrows_on_a_plane_of_a_loss_are_its_derived_gradient_scaled() {
+        use faer::Mat;
+        use matdiff_fit::problem::Problem;
+        // Q(w) = 1/N‖Xw − y‖² over w ∈ ℝ³, drawn over (w[0], w[2]) with w[1] = 0.5:
+        // ∇Q = 2/N Xᵀ(Xw − y), of which the arrows show entries 0 and 2.
+        let x = Mat::from_fn(5, 3, |i, j| ((i * 3 + j) as f64 * 0.7).sin());
+        let y = Mat::from_fn(5, 1, |i, _| i as f64 - 2.0);
+        let function = matdiff_core::parse_function("1/N*norm2(X*w - y)^2", "X: matrix(N,3)")
+            .expect("the loss parses");
+        let data = vec![("X".to_owned(), x.clone()), ("y".to_owned(), y.clone())];
+        let mut problem = Problem::new(function, "w", data, None).unwrap();
+        let mut plane = Plane::new(&mut problem, vec![0.0, 0.5, 0.0], [0, 2]);
+        let region = Region {
+            x: (-1.0, 2.0),
+            y: (-3.0, 1.0),
+        };
+        let arrows = gradient_arrows(&mut plane, region, 6, 5);
+        assert_eq!(arrows.arrows.len(), 30);
+        for a in &arrows.arrows {
+            let w = [a.at[0], 0.5, a.at[1]];
+            let residual: Vec<f64> = (0..5)
+                .map(|i| (0..3).map(|j| x[(i, j)] * w[j]).sum::<f64>() - y[(i, 0)])
+                .collect();
+            for (k, j) in [0, 2].into_iter().enumerate() {
+                let expected = 2.0 / 5.0 * (0..5).map(|i| x[(i, j)] * residual[i]).sum::<f64>();
+                assert!((a.gradient[k] - expected).abs() < 1e-12, "{a:?}");
+                assert!(
+                    (a.vector[k] - arrows.scale * expected).abs() < 1e-12,
+                    "{a:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn runs_are_parsed_with_their_keys_or_refused() {
         let o = parse_run("gd:lr=0.5,iterations=7").unwrap();
         assert_eq!(
