@@ -150,9 +150,10 @@ where
     // Gradient arrows, drawn in pixels so that their heads look the same everywhere.
     let arrow_style = RGBColor(45, 45, 45).stroke_width(1);
     for arrow in &picture.arrows.arrows {
-        let tail = chart.backend_coord(&(arrow.at[0], arrow.at[1]));
-        let tip =
-            chart.backend_coord(&(arrow.at[0] + arrow.vector[0], arrow.at[1] + arrow.vector[1]));
+        // Centred on its grid point, an arrow stays inside its cell.
+        let (half_x, half_y) = (0.5 * arrow.vector[0], 0.5 * arrow.vector[1]);
+        let tail = chart.backend_coord(&(arrow.at[0] - half_x, arrow.at[1] - half_y));
+        let tip = chart.backend_coord(&(arrow.at[0] + half_x, arrow.at[1] + half_y));
         for path in arrow_paths(tail, tip) {
             chart_area
                 .draw(&PathElement::new(path, arrow_style))
@@ -272,7 +273,8 @@ where
     } else {
         at.0 + 12
     };
-    let y = (at.1 - 28).clamp(4, h as i32 - 24);
+    // Above the mark, or below it near the top where the caption is.
+    let y = if at.1 < 70 { at.1 + 12 } else { at.1 - 28 }.clamp(4, h as i32 - 24);
     let style = TextStyle::from((FONT, 20).into_font()).color(&colour);
     area.draw(&Text::new(text, (x, y), style)).map_err(err)
 }

@@ -280,7 +280,7 @@ impl Grid {
 /// One gradient arrow: the derived gradient at a point and the arrow drawn for it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Arrow {
-    /// Where the arrow starts.
+    /// The grid point the arrow is drawn centred on.
     pub at: [f64; 2],
     /// `∇q` at that point, from the derived gradient.
     pub gradient: [f64; 2],
