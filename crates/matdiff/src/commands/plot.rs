@@ -141,11 +141,14 @@ pub fn run(args: Args) -> Result<()> {
         }
         None => problem.zeros(),
     };
-    problem.loss(&base, Batch::All).map_err(|e| {
-        bad(format!(
-            "the loss cannot be evaluated where the picture starts: {e} — give --at"
-        ))
-    })?;
+    // Runs need a start where the loss is defined; a picture alone does not.
+    if !runs.is_empty() {
+        problem.loss(&base, Batch::All).map_err(|e| {
+            bad(format!(
+                "the runs start where the loss cannot be evaluated: {e} — give another start with --at"
+            ))
+        })?;
+    }
     let axes = coords.map(|c| coordinate_name(&problem, c));
     let origin = match &given {
         Some(w) => [w[coords[0]], w[coords[1]]],
