@@ -113,6 +113,12 @@ pub fn run(args: Args) -> Result<()> {
         )));
     }
     let coords = coordinates(&problem, args.coords.as_deref())?;
+    let range = args
+        .range
+        .as_deref()
+        .map(Region::parse)
+        .transpose()
+        .map_err(Failure::BadInput)?;
     let runs = args
         .runs
         .iter()
@@ -141,25 +147,22 @@ pub fn run(args: Args) -> Result<()> {
         }
         None => problem.zeros(),
     };
+    let origin = match &given {
+        Some(w) => [w[coords[0]], w[coords[1]]],
+        None => [0.0, 0.0],
+    };
     // Runs need a start where the loss is defined; a picture alone does not.
     if !runs.is_empty() {
-        problem.loss(&base, Batch::All).map_err(|e| {
+        let mut first = base.clone();
+        first[coords[0]] = origin[0];
+        first[coords[1]] = origin[1];
+        problem.loss(&first, Batch::All).map_err(|e| {
             bad(format!(
                 "the runs start where the loss cannot be evaluated: {e} — give another start with --at"
             ))
         })?;
     }
     let axes = coords.map(|c| coordinate_name(&problem, c));
-    let origin = match &given {
-        Some(w) => [w[coords[0]], w[coords[1]]],
-        None => [0.0, 0.0],
-    };
-    let range = args
-        .range
-        .as_deref()
-        .map(Region::parse)
-        .transpose()
-        .map_err(Failure::BadInput)?;
     let request = PlaneRequest {
         coords,
         base,
