@@ -2,6 +2,7 @@
 
 mod commands;
 mod input;
+mod pictures;
 mod report;
 
 use std::process::ExitCode;
@@ -34,10 +35,13 @@ enum Command {
     Demo(commands::demo::Args),
     /// Minimise a scalar expression over one variable on data.
     Minimize(Box<commands::minimize::Args>),
+    /// Draw a loss: contours, gradient arrows and descent paths, or a tangent line.
+    Plot(Box<commands::plot::Args>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    pictures::register_fonts();
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(args),
         Command::Eval(args) => commands::eval::run(args),
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Derive(args) => commands::derive::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Minimize(args) => commands::minimize::run(*args),
+        Command::Plot(args) => commands::plot::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

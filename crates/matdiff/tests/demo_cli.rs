@@ -23,5 +23,18 @@ fn the_demo_runs_the_seminar_on_the_bundled_diabetes_data() {
     assert!(stdout.contains("diverged"), "{stdout}");
     let tex = std::fs::read_to_string(out.join("derivation.tex")).expect("derivation.tex");
     assert!(tex.starts_with("\\begin{align}"), "{tex}");
+    // The two contour pictures: valid PNG files of the default size, 1000 × 800.
+    for picture in ["descent-learning-rates.png", "descent-stochastic.png"] {
+        let bytes = std::fs::read(out.join(picture)).expect(picture);
+        assert_eq!(
+            bytes[..8],
+            [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n']
+        );
+        assert_eq!(&bytes[12..16], b"IHDR", "{picture}");
+        let number = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+        assert_eq!((number(16), number(20)), (1000, 800), "{picture}");
+        assert!(stdout.contains(&picture.to_string()), "{stdout}");
+    }
+    assert!(stdout.contains("gd η=0.75: "), "{stdout}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -1,7 +1,8 @@
 //! `matdiff demo`: the seminar end to end on the bundled diabetes data — the loss in
 //! matrix notation, its derivation by the rules, a numerical check, the closed form
 //! and its cost, gradient descent with small, good and too large learning rates,
-//! SGD and mini-batch gradient descent, and the stopping rule that fired.
+//! SGD and mini-batch gradient descent, the stopping rule that fired, and two contour
+//! pictures of the descent paths on two features.
 
 use std::path::PathBuf;
 
@@ -10,14 +11,17 @@ use faer::{Col, Mat};
 use matdiff_core::{derive, diff::derivation, parse_function, print};
 use matdiff_fit::datasets;
 use matdiff_fit::linreg::{IterativeOptions, LinearRegression, Solver};
+use matdiff_fit::problem::Problem;
 use matdiff_num::check::{check_derivative, CheckOptions};
 
+use crate::commands::plot::{draw_plane, summary, PlaneRequest};
+use crate::pictures::{plane, DEFAULT_SIZE};
 use crate::report::Failure;
 
 /// Arguments of `matdiff demo`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Folder for the files the demo writes (the derivation as LaTeX).
+    /// Folder for the files the demo writes (the derivation as LaTeX, two pictures).
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
 }
@@ -183,7 +187,97 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             distance(&fit.coefficients, &closed.coefficients)
         );
     }
-    println!("\nThe closed form is exact and cheap at d = 10; iterative methods pay off when d or N is large.");
+    println!("\nThe closed form is exact and cheap at d = 10; iterative methods pay off when d or N is large.\n");
+
+    pictures(&table, &args.out)
+}
+
+/// The runs of the demo's two pictures: gradient descent with a small, a good and a
+/// too large step, then SGD, mini-batch and full GD. On these features the Hessian's
+/// eigenvalues are μ ≈ 1.1 and L ≈ 2.9: η = 2/(L + μ) ≈ 0.5 is the best constant step
+/// (it zig-zags across the valley but converges fastest), and gradient descent
+/// diverges for η > 2/L ≈ 0.69.
+const LEARNING_RATE_RUNS: [&str; 3] = [
+    "gd:lr=0.01,iterations=60",
+    "gd:lr=0.5",
+    "gd:lr=0.75,iterations=60",
+];
+const STOCHASTIC_RUNS: [&str; 3] = [
+    "sgd:lr=0.005,epochs=2",
+    "minibatch:lr=0.1,batch=32,epochs=10",
+    "gd:lr=0.5",
+];
+
+/// Where the runs of the pictures start: off the valley's long axis, so that the
+/// zig-zag of a large step shows.
+const PICTURE_START: [f64; 2] = [-10.0, 50.0];
+
+/// Section 8: the loss over two standardised features (bmi and s5, the others at zero,
+/// the target centred so that the intercept is its mean) as contour pictures with the
+/// trajectories of gradient descent and its stochastic relatives.
+fn pictures(table: &matdiff_num::data::Table, out: &std::path::Path) -> anyhow::Result<()> {
+    println!(
+        "# 8. Pictures: the loss over two standardised features, bmi and s5 (the others at zero)\n"
+    );
+    let failed = |e: &dyn std::fmt::Display| Failure::Failed(e.to_string());
+    let x = table.select(&["bmi", "s5"]).map_err(|e| failed(&e))?;
+    let n = x.nrows();
+    let standardised = Mat::from_fn(n, 2, |i, j| {
+        let column = x.col(j);
+        let mean = column.iter().sum::<f64>() / n as f64;
+        let sd = (column.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt();
+        (x[(i, j)] - mean) / sd
+    });
+    let target = table.column_index("target").map_err(|e| failed(&e))?;
+    let mean_y = (0..n).map(|i| table.data[(i, target)]).sum::<f64>() / n as f64;
+    let y = Mat::from_fn(n, 1, |i, _| table.data[(i, target)] - mean_y);
+    let function = parse_function(LOSS, "X: matrix(N,2)")
+        .map_err(|_| Failure::Failed("the demo's loss does not parse".into()))?;
+    let mut problem = Problem::new(
+        function,
+        "w",
+        vec![("X".to_owned(), standardised), ("y".to_owned(), y)],
+        None,
+    )
+    .map_err(|e| failed(&e))?;
+    let pictures = [
+        (
+            "descent-learning-rates.png",
+            "gradient descent: η too small, good, too large",
+            &LEARNING_RATE_RUNS[..],
+        ),
+        (
+            "descent-stochastic.png",
+            "SGD vs mini-batch vs full gradient descent",
+            &STOCHASTIC_RUNS[..],
+        ),
+    ];
+    for (file, caption, specs) in pictures {
+        let runs = specs
+            .iter()
+            .map(|s| plane::parse_run(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| failed(&e))?;
+        let path = out.join(file);
+        let request = PlaneRequest {
+            coords: [0, 1],
+            base: problem.zeros(),
+            origin: PICTURE_START,
+            runs: &runs,
+            range: None,
+            title: format!("diabetes, {caption}"),
+            axes: ["w[bmi]".to_owned(), "w[s5]".to_owned()],
+            out: &path,
+            size: DEFAULT_SIZE,
+        };
+        let traces = draw_plane(&mut problem, request)
+            .map_err(|e| failed(&format!("cannot draw {}: {e}", path.display())))?;
+        println!("    {caption}:");
+        for trace in &traces {
+            println!("      {}", summary(trace));
+        }
+        println!("    (drawn to {})\n", path.display());
+    }
     Ok(())
 }
 

@@ -353,7 +353,7 @@ fn options(args: &Args) -> Options {
 
 /// Reads every `--data NAME=FILE`: CSV and `.npy` by the data loader, JSON as the value
 /// encoding of DESIGN.md §3 (fitted to the variable's declaration as `eval --at` does).
-fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, Mat<f64>)>> {
+pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, Mat<f64>)>> {
     specs
         .iter()
         .map(|spec| {
@@ -382,7 +382,7 @@ fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, Mat<f64>)>>
 
 /// The starting point: zeros, small random normal entries (seeded), or the value in a
 /// JSON file (a bare value, or an object with the variable's name as key).
-fn start(problem: &Problem, init: &str, seed: u64) -> Result<Vec<f64>> {
+pub(crate) fn start(problem: &Problem, init: &str, seed: u64) -> Result<Vec<f64>> {
     match init {
         "zeros" => Ok(problem.zeros()),
         "random" => Ok(random_start(problem, seed)),
@@ -474,7 +474,7 @@ fn read_json_value(file: &str, name: &str, graph: &Graph) -> Result<Mat<f64>> {
     })
 }
 
-fn bad_input(error: ProblemError) -> anyhow::Error {
+pub(crate) fn bad_input(error: ProblemError) -> anyhow::Error {
     if error.is_input_error() {
         Failure::BadInput(error.to_string()).into()
     } else {

@@ -7,3 +7,4 @@ pub mod eval;
 pub mod linreg;
 pub mod minimize;
 pub mod parse;
+pub mod plot;
