@@ -37,9 +37,30 @@ const KEYWORDS: [&str; 36] = [
     "try", "while", "with", "yield", "np",
 ];
 
+/// Names the generated module defines or uses.
+const GENERATED: [&str; 17] = [
+    "sys",
+    "sigmoid",
+    "softplus",
+    "logsumexp",
+    "softmax",
+    "logdet",
+    "step",
+    "random_inputs",
+    "random_spd",
+    "random_symmetric",
+    "random_shifted",
+    "check_gradient",
+    "f_and_grad",
+    "value",
+    "gradient",
+    "jacobian",
+    "hessian",
+];
+
 /// A Python identifier for a variable or dimension name.
 pub fn python_name(name: &str) -> String {
-    if KEYWORDS.contains(&name) || name == "sys" {
+    if KEYWORDS.contains(&name) || GENERATED.contains(&name) {
         format!("{name}_")
     } else {
         name.to_string()
