@@ -84,7 +84,12 @@ fn instance(module: &str, seed: u64) -> Instance {
     let values = graph
         .variables()
         .iter()
-        .map(|v| inputs.get(v.name).expect("every variable has a value").clone())
+        .map(|v| {
+            inputs
+                .get(v.name)
+                .expect("every variable has a value")
+                .clone()
+        })
         .collect();
     Instance {
         names,

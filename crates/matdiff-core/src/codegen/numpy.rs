@@ -31,10 +31,10 @@ const ATOM: u8 = 5;
 
 /// Python's reserved words: a variable with one of these names gets a trailing `_`.
 const KEYWORDS: [&str; 36] = [
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
-    "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
-    "try", "while", "with", "yield", "np",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield", "np",
 ];
 
 /// Names the generated module defines or uses.
@@ -130,7 +130,11 @@ impl<'t> Py<'t> {
 
     /// `(N, d)`, `(d,)`.
     fn shape_tuple(&self, s: Shape) -> String {
-        let dims: Vec<String> = self.array_dims(s).into_iter().map(|d| self.dim(d)).collect();
+        let dims: Vec<String> = self
+            .array_dims(s)
+            .into_iter()
+            .map(|d| self.dim(d))
+            .collect();
         if dims.len() == 1 {
             format!("({},)", dims[0])
         } else {
@@ -278,11 +282,7 @@ impl<'t> Py<'t> {
             let tuple = self.shape_tuple(v.shape);
             let message = format!("\"{name} must have shape {tuple}\"");
             let _ = writeln!(out, "    {name} = np.asarray({name}, dtype=float)");
-            let _ = writeln!(
-                out,
-                "    assert {name}.ndim == {}, {message}",
-                dims.len()
-            );
+            let _ = writeln!(out, "    assert {name}.ndim == {}, {message}", dims.len());
             let mut fresh: Vec<(usize, Sym)> = Vec::new();
             for (axis, d) in dims.iter().enumerate() {
                 if let Dim::Named(s) = *d {
@@ -392,7 +392,10 @@ impl<'t> Py<'t> {
                 if ls.is_column() && rs.is_row() {
                     (format!("np.outer({l}, {r})"), ATOM)
                 } else {
-                    (format!("{} @ {}", paren(l, lp, MUL), paren(r, rp, MUL + 1)), MUL)
+                    (
+                        format!("{} @ {}", paren(l, lp, MUL), paren(r, rp, MUL + 1)),
+                        MUL,
+                    )
                 }
             }
             Product::Solve { a, rhs } => {
@@ -558,7 +561,11 @@ impl<'t> Py<'t> {
                 Kind::Spd => format!("random_spd(rng, {n})"),
                 Kind::Symmetric => format!(
                     "random_symmetric(rng, {n}, {})",
-                    if need.well_conditioned { n.as_str() } else { "0" }
+                    if need.well_conditioned {
+                        n.as_str()
+                    } else {
+                        "0"
+                    }
                 ),
                 _ if need.positive && v.shape.is_scalar() => "rng.uniform(0.5, 2.0)".to_string(),
                 _ if need.positive => format!("rng.uniform(0.5, 2.0, {shape})"),

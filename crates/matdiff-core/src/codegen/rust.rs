@@ -30,28 +30,81 @@ const ATOM: u8 = 5;
 /// Rust keywords and the kernels' names: a variable or dimension with one of these
 /// names gets a trailing underscore.
 const RESERVED: [&str; 56] = [
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
-    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
-    "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
-    "while", "async", "await", "dyn", "box", "map", "map_s", "zip", "mm", "solve", "inv", "tr",
-    "logdet", "sum", "norm1", "logsumexp", "softmax", "diag_matrix", "diag_vector", "inner",
-    "mat_pow", "sigmoid", "softplus",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "async",
+    "await",
+    "dyn",
+    "box",
+    "map",
+    "map_s",
+    "zip",
+    "mm",
+    "solve",
+    "inv",
+    "tr",
+    "logdet",
+    "sum",
+    "norm1",
+    "logsumexp",
+    "softmax",
+    "diag_matrix",
+    "diag_vector",
+    "inner",
+    "mat_pow",
+    "sigmoid",
+    "softplus",
 ];
 
 /// A Rust identifier for a variable or dimension name.
 pub fn rust_name(name: &str) -> String {
-    if RESERVED.contains(&name) || [
-        "relu",
-        "sign",
-        "step",
-        "value",
-        "gradient",
-        "jacobian",
-        "hessian",
-        "f_and_grad",
-        "Mat",
-        "MatRef",
-    ].contains(&name) {
+    if RESERVED.contains(&name)
+        || [
+            "relu",
+            "sign",
+            "step",
+            "value",
+            "gradient",
+            "jacobian",
+            "hessian",
+            "f_and_grad",
+            "Mat",
+            "MatRef",
+        ]
+        .contains(&name)
+    {
         format!("{name}_")
     } else {
         name.to_string()
@@ -210,7 +263,9 @@ impl<'t> Rs<'t> {
             self.ty_of(g.shape(value_root)),
             self.ty_of(g.shape(derivative_root)),
         );
-        self.parameters(&mut out);
+        let mut params_text = String::new();
+        self.parameters(&mut params_text);
+        let header_len = out.len();
         let schedule = &self.t.schedule;
         let mut temps = 0;
         for &id in schedule.order() {
@@ -247,6 +302,9 @@ impl<'t> Rs<'t> {
             self.bind(&mut out, d_name, derivative_root, &e);
         }
         let _ = writeln!(out, "    (value, {d_name})\n}}");
+        let rest = out.split_off(header_len);
+        out.push_str(&drop_unused_bindings(&params_text, &rest));
+        out.push_str(&rest);
         out
     }
 
@@ -380,7 +438,11 @@ impl<'t> Rs<'t> {
             Product::Mul { lhs, rhs, .. } => {
                 let (l, r) = (self.product(lhs), self.product(rhs));
                 self.helpers.insert("mm");
-                ex(format!("mm({}, {})", as_ref(&l), as_ref(&r)), Ty::Owned, ATOM)
+                ex(
+                    format!("mm({}, {})", as_ref(&l), as_ref(&r)),
+                    Ty::Owned,
+                    ATOM,
+                )
             }
             Product::Solve { a, rhs } => {
                 let (a, r) = (self.expr(*a), self.product(rhs));
@@ -422,7 +484,12 @@ impl<'t> Rs<'t> {
             (Ty::Scalar, _) => {
                 self.helpers.insert("map_s");
                 ex(
-                    format!("map_s({}, {}, |x, s| {})", as_ref(&b), a.text, apply("s", "x")),
+                    format!(
+                        "map_s({}, {}, |x, s| {})",
+                        as_ref(&b),
+                        a.text,
+                        apply("s", "x")
+                    ),
                     Ty::Owned,
                     ATOM,
                 )
@@ -430,7 +497,12 @@ impl<'t> Rs<'t> {
             (_, Ty::Scalar) => {
                 self.helpers.insert("map_s");
                 ex(
-                    format!("map_s({}, {}, |x, s| {})", as_ref(&a), b.text, apply("x", "s")),
+                    format!(
+                        "map_s({}, {}, |x, s| {})",
+                        as_ref(&a),
+                        b.text,
+                        apply("x", "s")
+                    ),
                     Ty::Owned,
                     ATOM,
                 )
@@ -438,7 +510,12 @@ impl<'t> Rs<'t> {
             _ => {
                 self.helpers.insert("zip");
                 ex(
-                    format!("zip({}, {}, |x, y| {})", as_ref(&a), as_ref(&b), apply("x", "y")),
+                    format!(
+                        "zip({}, {}, |x, y| {})",
+                        as_ref(&a),
+                        as_ref(&b),
+                        apply("x", "y")
+                    ),
                     Ty::Owned,
                     ATOM,
                 )
@@ -457,7 +534,11 @@ impl<'t> Rs<'t> {
             Node::Const(r) => {
                 let v = r.value();
                 if v.is_finite() {
-                    ex(float_literal(v), Ty::Scalar, if v < 0.0 { UNARY } else { ATOM })
+                    ex(
+                        float_literal(v),
+                        Ty::Scalar,
+                        if v < 0.0 { UNARY } else { ATOM },
+                    )
                 } else if v.is_nan() {
                     ex("f64::NAN".to_string(), Ty::Scalar, ATOM)
                 } else if v > 0.0 {
@@ -486,7 +567,11 @@ impl<'t> Rs<'t> {
             ),
             Node::Zeros(s) if s.is_scalar() => ex("0.0".to_string(), Ty::Scalar, ATOM),
             Node::Zeros(s) => ex(
-                format!("Mat::<f64>::zeros({}, {})", self.dim(s.rows), self.dim(s.cols)),
+                format!(
+                    "Mat::<f64>::zeros({}, {})",
+                    self.dim(s.rows),
+                    self.dim(s.cols)
+                ),
                 Ty::Owned,
                 ATOM,
             ),
@@ -585,6 +670,37 @@ impl<'t> Rs<'t> {
             _ => self.call("diag_vector", &e, Ty::Owned),
         }
     }
+}
+
+/// Drops the `let n = x.nrows();` lines of dimensions that nothing reads.
+fn drop_unused_bindings(params: &str, rest: &str) -> String {
+    let words = |text: &str| -> Vec<String> {
+        text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let lines: Vec<&str> = params.lines().collect();
+    let mut kept = String::new();
+    for (k, line) in lines.iter().enumerate() {
+        let binding = line
+            .trim_start()
+            .strip_prefix("let ")
+            .and_then(|l| l.split(' ').next());
+        if let Some(name) = binding {
+            let later: Vec<String> = lines[k + 1..]
+                .iter()
+                .flat_map(|l| words(l))
+                .chain(words(rest))
+                .collect();
+            if !later.iter().any(|w| w == name) {
+                continue;
+            }
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    kept
 }
 
 /// The kernels the generated code may call, emitted when used.

@@ -207,7 +207,15 @@ fn recipe(graph: &Graph, uses: &[u32], id: Id) -> Result<Recipe, CodegenError> {
             let mut scalars = Vec::new();
             let mut factors = Vec::new();
             let mut negate = false;
-            collect(graph, uses, id, true, &mut scalars, &mut factors, &mut negate);
+            collect(
+                graph,
+                uses,
+                id,
+                true,
+                &mut scalars,
+                &mut factors,
+                &mut negate,
+            );
             Ok(Recipe::Chain(Chain {
                 scalars,
                 negate,

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 
 use anyhow::Result;
-use matdiff_core::{codegen, print, Derivative, DerivativeKind, DiffError, Dim, Function, Graph, Shape};
+use matdiff_core::{
+    codegen, print, Derivative, DerivativeKind, DiffError, Dim, Function, Graph, Shape,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -89,7 +91,8 @@ pub fn run(args: Args) -> Result<()> {
             } else {
                 codegen::rust(&function, &derivative)
             };
-            generated.map_err(|e| Failure::BadInput(format!("cannot generate {}: {e}", format.name())))?
+            generated
+                .map_err(|e| Failure::BadInput(format!("cannot generate {}: {e}", format.name())))?
         }
         _ => render(&function.graph, &derivative, format),
     };
