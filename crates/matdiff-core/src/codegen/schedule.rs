@@ -17,8 +17,9 @@
 //! right, and an outer product `a*b'` is formed last; between equals the rightmost
 //! products come first.
 //!
-//! The plan keeps its own lowering for now; sharing this module with it is left for
-//! when the plan can take sizes as estimates.
+//! [`Schedule::with_sizes`] orders products for known sizes, as the plan does; the
+//! plan still has its own copy of this lowering (it lives in `matdiff-num`, which was
+//! not changed here), and moving it onto this module is the next step.
 
 use crate::codegen::CodegenError;
 use crate::ir::{Dim, Func, Graph, Id, Node, Shape};
@@ -109,8 +110,19 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Schedules `roots` of `graph`.
+    /// Schedules `roots` of `graph`, ordering products for estimated sizes (every
+    /// named dimension [`NAMED_DIM_ESTIMATE`]).
     pub fn new(graph: &Graph, roots: &[Id]) -> Result<Schedule, CodegenError> {
+        Schedule::with_sizes(graph, roots, &estimate)
+    }
+
+    /// Schedules `roots` of `graph`, ordering products by multiply-adds for the sizes
+    /// `size` gives each dimension (bound sizes, when they are known).
+    pub fn with_sizes(
+        graph: &Graph,
+        roots: &[Id],
+        size: &dyn Fn(Dim) -> u64,
+    ) -> Result<Schedule, CodegenError> {
         let n = graph.len();
         let reach = graph.reachable(roots);
         let mut uses = vec![0u32; n];
@@ -131,11 +143,22 @@ impl Schedule {
             if reads[id.index()] == 0 {
                 continue;
             }
-            let recipe = recipe(graph, &uses, id)?;
+            let recipe = recipe(graph, &uses, id, size)?;
             for c in operands(graph, id, &recipe) {
                 reads[c.index()] += 1;
             }
             recipes[id.index()] = Some(recipe);
+        }
+        // An inverse that ends a chain is formed there; when the same `inv(A)` is
+        // computed for another reader anyway, the chain reads that one instead.
+        for &id in &reach {
+            let Some(Recipe::Chain(chain)) = &mut recipes[id.index()] else {
+                continue;
+            };
+            let Some(product) = &mut chain.product else {
+                continue;
+            };
+            reuse_inverses(graph, product, &mut reads);
         }
         let order = reach
             .into_iter()
@@ -176,6 +199,30 @@ impl Schedule {
     }
 }
 
+/// Replaces `Inverse(A)` by a read of the node `inv(A)` when that node is read anyway.
+fn reuse_inverses(graph: &Graph, product: &mut Product, reads: &mut [u32]) {
+    match product {
+        Product::Inverse(a) => {
+            if let Some(inv) = graph.find(&Node::Apply(Func::Inv, *a)) {
+                if reads[inv.index()] > 0 {
+                    reads[inv.index()] += 1;
+                    reads[a.index()] -= 1;
+                    *product = Product::Factor {
+                        id: inv,
+                        transposed: false,
+                    };
+                }
+            }
+        }
+        Product::Mul { lhs, rhs, .. } => {
+            reuse_inverses(graph, lhs, reads);
+            reuse_inverses(graph, rhs, reads);
+        }
+        Product::Solve { rhs, .. } => reuse_inverses(graph, rhs, reads),
+        Product::Factor { .. } => {}
+    }
+}
+
 /// Variables, constants, dimension values, `eye`, `ones` and zeros.
 pub fn is_leaf(node: Node) -> bool {
     matches!(
@@ -197,7 +244,12 @@ fn unsupported(id: Id, problem: &str) -> CodegenError {
     }
 }
 
-fn recipe(graph: &Graph, uses: &[u32], id: Id) -> Result<Recipe, CodegenError> {
+fn recipe(
+    graph: &Graph,
+    uses: &[u32],
+    id: Id,
+    size: &dyn Fn(Dim) -> u64,
+) -> Result<Recipe, CodegenError> {
     let unshared_neg = |x: Id| match graph.node(x) {
         Node::Neg(c) if uses[x.index()] == 1 => Some(c),
         _ => None,
@@ -219,7 +271,7 @@ fn recipe(graph: &Graph, uses: &[u32], id: Id) -> Result<Recipe, CodegenError> {
             Ok(Recipe::Chain(Chain {
                 scalars,
                 negate,
-                product: order_product(graph, factors),
+                product: order_product(graph, factors, size),
             }))
         }
         Node::Add(a, b) => match (unshared_neg(b), unshared_neg(a)) {
@@ -318,7 +370,8 @@ fn collect(
     }
 }
 
-fn estimate(d: Dim) -> u64 {
+/// The size assumed for `d` when sizes are not known.
+pub fn estimate(d: Dim) -> u64 {
     match d {
         Dim::Size(n) => n,
         Dim::Named(_) => NAMED_DIM_ESTIMATE,
@@ -327,7 +380,11 @@ fn estimate(d: Dim) -> u64 {
 
 /// Orders a chain: solves right to left at each inverse factor (an inverse at the end
 /// is formed), and the cheapest order by estimated multiply-adds between them.
-fn order_product(graph: &Graph, factors: Vec<Factor>) -> Option<Product> {
+fn order_product(
+    graph: &Graph,
+    factors: Vec<Factor>,
+    size: &dyn Fn(Dim) -> u64,
+) -> Option<Product> {
     let mut ops: Vec<(Product, bool)> = factors
         .into_iter()
         .map(|f| {
@@ -354,7 +411,7 @@ fn order_product(graph: &Graph, factors: Vec<Factor>) -> Option<Product> {
             continue;
         }
         let right: Vec<Product> = ops.drain(j + 1..).map(|o| o.0).collect();
-        let rhs = cheapest(graph, right);
+        let rhs = cheapest(graph, right, size);
         ops[j] = (
             Product::Solve {
                 a,
@@ -366,16 +423,20 @@ fn order_product(graph: &Graph, factors: Vec<Factor>) -> Option<Product> {
     if ops.is_empty() {
         return None;
     }
-    Some(cheapest(graph, ops.into_iter().map(|o| o.0).collect()))
+    Some(cheapest(
+        graph,
+        ops.into_iter().map(|o| o.0).collect(),
+        size,
+    ))
 }
 
 /// Multiplies `ops` in the order that is cheapest for the estimated sizes.
-fn cheapest(graph: &Graph, ops: Vec<Product>) -> Product {
+fn cheapest(graph: &Graph, ops: Vec<Product>, size: &dyn Fn(Dim) -> u64) -> Product {
     let n = ops.len();
     let shapes: Vec<Shape> = ops.iter().map(|p| p.shape(graph)).collect();
     // Factor i is p[i] × p[i + 1].
-    let mut p: Vec<u64> = shapes.iter().map(|s| estimate(s.rows)).collect();
-    p.push(estimate(shapes[n - 1].cols));
+    let mut p: Vec<u64> = shapes.iter().map(|s| size(s.rows)).collect();
+    p.push(size(shapes[n - 1].cols));
     let mut cost = vec![vec![0u64; n]; n];
     let mut split = vec![vec![0usize; n]; n];
     for len in 2..=n {
