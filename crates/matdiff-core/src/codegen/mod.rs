@@ -27,8 +27,8 @@ pub enum CodegenError {
     /// The derivative is a linear map in `dX`, not an array.
     #[error(
         "the derivative with respect to `{wrt}` is {what}, not an array of numbers — \
-         code is generated for gradients, jacobians and hessians of vectors; \
-         see it with --format text"
+         generated code covers gradients, jacobians and hessians with respect to \
+         a scalar or a vector; see it with --format text"
     )]
     LinearMap {
         /// The variable.

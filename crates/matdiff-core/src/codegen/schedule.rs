@@ -1,11 +1,10 @@
 //! The symbolic schedule of an expression: what the code generators emit, in which
 //! order, and which values get a name.
 //!
-//! It follows the evaluation plan of `matdiff-num` (`plan.rs`) step for step, without
-//! sizes: the nodes reachable from the roots in topological order (ids are already
-//! topological), products flattened into maximal chains of unshared `*` nodes with
-//! their scalar factors pulled out and negations absorbed, transposed factors read as
-//! transposes, `inv(A) * B` turned into a solve, and `a + (-b)` into `a - b`. A node
+//! The schedule is purely symbolic: the nodes reachable from the roots in topological
+//! order (ids are already topological), products flattened into maximal chains of
+//! unshared `*` nodes with their scalar factors pulled out and negations absorbed,
+//! transposed factors read as transposes, `inv(A) * B` turned into a solve, and `a + (-b)` into `a - b`. A node
 //! read by more than one computation (or a root) gets a temporary; everything else is
 //! written inline where it is used.
 //!
@@ -17,9 +16,9 @@
 //! right, and an outer product `a*b'` is formed last; between equals the rightmost
 //! products come first.
 //!
-//! [`Schedule::with_sizes`] orders products for known sizes, as the plan does; the
-//! plan still has its own copy of this lowering (it lives in `matdiff-num`, which was
-//! not changed here), and moving it onto this module is the next step.
+//! [`Schedule::with_sizes`] orders products for known sizes: the evaluation plan of
+//! `matdiff-num` is compiled from it, so generated code and the plan share one
+//! lowering.
 
 use crate::codegen::CodegenError;
 use crate::ir::{Dim, Func, Graph, Id, Node, Shape};
