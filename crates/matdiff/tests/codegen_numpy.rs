@@ -1,6 +1,7 @@
 //! `matdiff derive --format numpy`: for every gradient, Jacobian and Hessian of the
-//! differentiation table the generated module runs under NumPy and agrees with
-//! `matdiff eval` to 1e-10; its own `__main__` check passes; derivatives that are
+//! differentiation table the generated module runs under NumPy, agrees with
+//! `matdiff eval` to 1e-10 and passes its own gradient check; run as a script its
+//! `__main__` check passes; derivatives that are
 //! linear maps are refused with exit code 2.
 
 use std::path::{Path, PathBuf};
@@ -100,6 +101,9 @@ for name in json.load(open("manifest.json")):
         value, derivative = module.f_and_grad(**inputs)
         results[name] = {"value": np.asarray(value).tolist(),
                          "derivative": np.asarray(derivative).tolist()}
+        # The module's own check on its own random data, as `python3 module.py` runs it.
+        data = module.random_inputs(np.random.default_rng(0))
+        results[name]["check"] = bool(module.check_gradient(module.f_and_grad, data, module.WRT))
     except Exception as e:
         results[name] = {"error": repr(e)}
 json.dump(results, open("results.json", "w"))
@@ -251,6 +255,9 @@ fn every_table_row_runs_under_numpy_and_agrees_with_eval() {
         if let Some(e) = r.get("error") {
             failures.push(format!("{here}: the module raised {e}"));
             continue;
+        }
+        if r["check"] != json!(true) {
+            failures.push(format!("{here}: the module's own gradient check fails"));
         }
         for (what, want) in [("value", value), ("derivative", derivative)] {
             let err = relative(&r[what], want);
