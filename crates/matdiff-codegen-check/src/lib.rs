@@ -1,47 +1,46 @@
 //! The Rust that `matdiff derive --format rust` generates, compiled as is: `build.rs`
-//! runs the generator of matdiff-core on every case of `cases.rs` and each case's code
+//! runs the generator of matdiff-core on every case of `cases.rs` and on every
+//! gradient, Jacobian and Hessian of the differentiation table, and each case's code
 //! becomes a module here. The tests evaluate the generated functions on random inputs
 //! and compare them with matdiff-num's evaluation plan, as Cranelift's ISLE compiles
 //! and runs the code it generates.
 
-include!("../cases.rs");
+use faer::Mat;
 
-/// The cases: module name, expression, declarations, variable, order.
-pub fn cases() -> &'static [(&'static str, &'static str, &'static str, &'static str, u8)] {
-    CASES
+/// One generated function with what it was generated from.
+#[derive(Clone, Copy, Debug)]
+pub struct Generated {
+    /// The module holding the code.
+    pub module: &'static str,
+    /// The expression.
+    pub expr: &'static str,
+    /// Its declarations.
+    pub decls: &'static str,
+    /// The variable differentiated with respect to.
+    pub wrt: &'static str,
+    /// 1 or 2.
+    pub order: u8,
+    /// `f_and_grad` on the variables in order (scalars as 1 × 1 matrices), returning
+    /// value and derivative as matrices.
+    pub run: fn(&[Mat<f64>]) -> (Mat<f64>, Mat<f64>),
 }
 
-macro_rules! generated {
-    ($($module:ident),* $(,)?) => {
-        $(
-            #[doc = concat!("The generated code of the case `", stringify!($module), "`.")]
-            pub mod $module {
-                // The generated text is checked for what it computes, not linted.
-                #![allow(clippy::all, non_snake_case, dead_code, unused_imports)]
-                include!(concat!(env!("OUT_DIR"), "/", stringify!($module), ".rs"));
-            }
-        )*
-
-        /// The names of the generated modules, in `cases.rs` order.
-        pub const MODULES: &[&str] = &[$(stringify!($module)),*];
-    };
+/// A result of a generated function as a matrix (a scalar as 1 × 1).
+pub trait IntoMat {
+    /// The value as a matrix.
+    fn into_mat(self) -> Mat<f64>;
 }
 
-generated!(
-    least_squares,
-    least_squares_hessian,
-    ridge,
-    logistic,
-    det,
-    inv_quadratic,
-    gaussian,
-    mahalanobis,
-    softmax_jacobian,
-    sigmoid_jacobian,
-    logsumexp_hessian,
-    exp_hessian,
-    two_layer,
-    cube_trace,
-    scalar_variable,
-    softplus,
-);
+impl IntoMat for f64 {
+    fn into_mat(self) -> Mat<f64> {
+        Mat::from_fn(1, 1, |_, _| self)
+    }
+}
+
+impl IntoMat for Mat<f64> {
+    fn into_mat(self) -> Mat<f64> {
+        self
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/modules.rs"));

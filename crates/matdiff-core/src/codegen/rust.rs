@@ -22,9 +22,12 @@ use crate::derivative::Derivative;
 use crate::ir::{Dim, Func, Function, Id, Node, Shape, Sym};
 use crate::print;
 
+/// Operator precedences of the Rust text, loosest first (`as` binds looser than a
+/// unary minus and tighter than `*`).
 const ADD: u8 = 1;
 const MUL: u8 = 2;
-const UNARY: u8 = 3;
+const CAST: u8 = 3;
+const UNARY: u8 = 4;
 const ATOM: u8 = 5;
 
 /// Rust keywords and the kernels' names: a variable or dimension with one of these
@@ -555,7 +558,7 @@ impl<'t> Rs<'t> {
                 };
                 ex(self.name(s), ty, ATOM)
             }
-            Node::DimValue(s) => ex(format!("({} as f64)", self.name(s)), Ty::Scalar, ATOM),
+            Node::DimValue(s) => ex(format!("{} as f64", self.name(s)), Ty::Scalar, CAST),
             Node::Eye(d) => {
                 let n = self.dim(d);
                 ex(format!("Mat::<f64>::identity({n}, {n})"), Ty::Owned, ATOM)
