@@ -7,6 +7,10 @@
 
 use faer::Mat;
 
+/// A generated `f_and_grad` behind a uniform signature: the variables in order
+/// (scalars as 1 × 1 matrices) to value and derivative as matrices.
+pub type Runner = fn(&[Mat<f64>]) -> (Mat<f64>, Mat<f64>);
+
 /// One generated function with what it was generated from.
 #[derive(Clone, Copy, Debug)]
 pub struct Generated {
@@ -20,9 +24,8 @@ pub struct Generated {
     pub wrt: &'static str,
     /// 1 or 2.
     pub order: u8,
-    /// `f_and_grad` on the variables in order (scalars as 1 × 1 matrices), returning
-    /// value and derivative as matrices.
-    pub run: fn(&[Mat<f64>]) -> (Mat<f64>, Mat<f64>),
+    /// The generated `f_and_grad`.
+    pub run: Runner,
 }
 
 /// A result of a generated function as a matrix (a scalar as 1 × 1).
