@@ -22,11 +22,11 @@ use crate::derivative::Derivative;
 use crate::ir::{Dim, Func, Function, Id, Node, Shape, Sym};
 use crate::print;
 
-/// Operator precedences of the Rust text, loosest first (`as` binds looser than a
-/// unary minus and tighter than `*`).
+/// Operator precedences of the Rust text, loosest first. A cast (`N as f64`) counts as
+/// a product so that it is parenthesised after `/` and under `-`, where it reads
+/// ambiguously, but not as an argument.
 const ADD: u8 = 1;
 const MUL: u8 = 2;
-const CAST: u8 = 3;
 const UNARY: u8 = 4;
 const ATOM: u8 = 5;
 
@@ -558,7 +558,7 @@ impl<'t> Rs<'t> {
                 };
                 ex(self.name(s), ty, ATOM)
             }
-            Node::DimValue(s) => ex(format!("{} as f64", self.name(s)), Ty::Scalar, CAST),
+            Node::DimValue(s) => ex(format!("{} as f64", self.name(s)), Ty::Scalar, MUL),
             Node::Eye(d) => {
                 let n = self.dim(d);
                 ex(format!("Mat::<f64>::identity({n}, {n})"), Ty::Owned, ATOM)
