@@ -3,6 +3,7 @@
 //! backend.
 
 pub mod build;
+pub mod codegen;
 pub mod derivative;
 pub mod diff;
 pub mod ir;

@@ -1,8 +1,9 @@
 //! Evaluation plans: an expression compiled once for bound sizes, then run on many
 //! inputs with preallocated buffers.
 //!
-//! Compilation walks the nodes reachable from the roots in topological order (ids are
-//! already topological) and gives every shared node one buffer, so it is computed once.
+//! Compilation follows the symbolic schedule of matdiff-core
+//! ([`matdiff_core::codegen::schedule`], shared with the code generators): the nodes
+//! reachable from the roots in topological order, each computed once into one buffer.
 //! Products are flattened into maximal chains of unshared `*` nodes, with their scalar
 //! factors pulled out as one scaling, transposed factors read through transposed views
 //! (never copied) and `inv(A) * B` turned into a solve; the order of the remaining
@@ -11,7 +12,9 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
-use matdiff_core::{Func, Graph, Id, Node, Sym};
+use matdiff_core::codegen::schedule::{self, Product, Recipe, Schedule};
+use matdiff_core::codegen::CodegenError;
+use matdiff_core::{Dim, Func, Graph, Id, Node, Sym};
 
 use crate::error::EvalError;
 use crate::inputs::{declared_shape, InputError, Inputs, Sizes};
@@ -101,29 +104,6 @@ struct InputSlot {
     declared: String,
     rows: usize,
     cols: usize,
-}
-
-/// How a node is computed, decided before buffers are assigned.
-enum Recipe {
-    /// Computed from its children as the node says.
-    Direct,
-    /// A product chain.
-    Chain {
-        scalars: Vec<Id>,
-        negate: bool,
-        factors: Vec<Factor>,
-    },
-    /// An integer power of a square matrix.
-    MatPow(i64),
-    /// `a + (-b)` with an unshared negation: `a - b` in one pass.
-    Sub(Id, Id),
-}
-
-#[derive(Clone, Copy)]
-struct Factor {
-    id: Id,
-    transposed: bool,
-    inverse: bool,
 }
 
 /// A compiled expression: run it on inputs of the sizes it was compiled for.
@@ -298,9 +278,6 @@ struct Compiler<'g> {
     graph: &'g Graph,
     roots: &'g [Id],
     sizes: &'g Sizes,
-    uses: Vec<u32>,
-    needed: Vec<bool>,
-    recipes: Vec<Option<Recipe>>,
     src: Vec<Option<Src>>,
     bufs: Vec<Value>,
     inputs: Vec<InputSlot>,
@@ -308,46 +285,40 @@ struct Compiler<'g> {
 
 impl<'g> Compiler<'g> {
     fn new(graph: &'g Graph, roots: &'g [Id], sizes: &'g Sizes) -> Compiler<'g> {
-        let n = graph.len();
         Compiler {
             graph,
             roots,
             sizes,
-            uses: vec![0; n],
-            needed: vec![false; n],
-            recipes: (0..n).map(|_| None).collect(),
-            src: vec![None; n],
+            src: vec![None; graph.len()],
             bufs: Vec::new(),
             inputs: Vec::new(),
         }
     }
 
     fn compile(mut self) -> Result<Plan, EvalError> {
-        let graph = self.graph;
-        let reach = graph.reachable(self.roots);
-        for &id in &reach {
-            for c in graph.node(id).children() {
-                self.uses[c.index()] += 1;
-            }
-        }
-        for &r in self.roots {
-            self.uses[r.index()] += 1;
-            self.needed[r.index()] = true;
-        }
-        // Parents come after children, so walking backwards decides every parent's
-        // recipe (and which children it reads) before the children are visited.
-        for &id in reach.iter().rev() {
-            if self.needed[id.index()] {
-                let recipe = self.recipe(id)?;
-                self.recipes[id.index()] = Some(recipe);
-            }
-        }
-        let mut instrs = Vec::new();
-        for &id in &reach {
-            if let Some(recipe) = self.recipes[id.index()].take() {
-                if let Some(instr) = self.lower(id, recipe)? {
-                    instrs.push(instr);
+        let sizes = self.sizes;
+        // Products are ordered for the bound sizes; an unbound dimension is reported
+        // when its node is lowered.
+        let size = |d: Dim| {
+            sizes
+                .dim(d)
+                .map_or(schedule::NAMED_DIM_ESTIMATE, |n| n as u64)
+        };
+        let schedule =
+            Schedule::with_sizes(self.graph, self.roots, &size).map_err(|e| match e {
+                CodegenError::Unsupported { node, problem } => {
+                    EvalError::Unsupported { node, problem }
                 }
+                other => EvalError::Unsupported {
+                    node: self.roots.first().copied().unwrap_or(Id(0)),
+                    problem: other.to_string(),
+                },
+            })?;
+        let mut instrs = Vec::new();
+        for &id in schedule.order() {
+            let recipe = schedule.recipe(id).cloned().unwrap_or(Recipe::Direct);
+            if let Some(instr) = self.lower(id, recipe)? {
+                instrs.push(instr);
             }
         }
         let roots = self
@@ -363,126 +334,8 @@ impl<'g> Compiler<'g> {
         })
     }
 
-    fn need(&mut self, id: Id) {
-        self.needed[id.index()] = true;
-    }
-
     fn is_scalar(&self, id: Id) -> bool {
         self.graph.shape(id).is_scalar()
-    }
-
-    /// Decides how `id` is computed and marks what it reads as needed.
-    fn recipe(&mut self, id: Id) -> Result<Recipe, EvalError> {
-        let graph = self.graph;
-        match graph.node(id) {
-            Node::Mul(..) => {
-                let mut scalars = Vec::new();
-                let mut factors = Vec::new();
-                let mut negate = false;
-                self.collect(id, true, &mut scalars, &mut factors, &mut negate);
-                for &s in &scalars {
-                    self.need(s);
-                }
-                for f in &factors {
-                    self.need(f.id);
-                }
-                Ok(Recipe::Chain {
-                    scalars,
-                    negate,
-                    factors,
-                })
-            }
-            Node::Add(a, b) if self.unshared_neg(b).is_some() || self.unshared_neg(a).is_some() => {
-                let (plus, minus) = match (self.unshared_neg(b), self.unshared_neg(a)) {
-                    (Some(c), _) => (a, c),
-                    (None, Some(c)) => (b, c),
-                    (None, None) => unreachable!("checked by the guard"),
-                };
-                self.need(plus);
-                self.need(minus);
-                Ok(Recipe::Sub(plus, minus))
-            }
-            Node::DifferentialOf(_) => Err(EvalError::Unsupported {
-                node: id,
-                problem: "an unexpanded differential has no value — differentiate it first"
-                    .to_string(),
-            }),
-            Node::Pow(a, b) if !self.is_scalar(a) => {
-                let k = match graph.node(b) {
-                    Node::Const(r) if r.value().fract() == 0.0 && r.value().abs() <= 1e9 => {
-                        r.value() as i64
-                    }
-                    _ => {
-                        return Err(EvalError::Unsupported {
-                            node: id,
-                            problem: "a matrix power needs a constant integer exponent".to_string(),
-                        })
-                    }
-                };
-                self.need(a);
-                Ok(Recipe::MatPow(k))
-            }
-            node => {
-                for c in node.children() {
-                    self.need(c);
-                }
-                Ok(Recipe::Direct)
-            }
-        }
-    }
-
-    /// The operand of `id` when it is a negation used only once.
-    fn unshared_neg(&self, id: Id) -> Option<Id> {
-        match self.graph.node(id) {
-            Node::Neg(c) if self.uses[id.index()] == 1 => Some(c),
-            _ => None,
-        }
-    }
-
-    /// Flattens the product `id` into scalar and matrix factors. Unshared inner
-    /// products, negations and scalings are absorbed; transposes become views and
-    /// `inv(A)` a solve (even when shared: the inverse is then formed only if some
-    /// other parent needs it).
-    fn collect(
-        &self,
-        id: Id,
-        top: bool,
-        scalars: &mut Vec<Id>,
-        factors: &mut Vec<Factor>,
-        negate: &mut bool,
-    ) {
-        let graph = self.graph;
-        let unshared = |c: Id| top || self.uses[c.index()] == 1;
-        match graph.node(id) {
-            Node::Mul(a, b)
-                if top
-                    || (unshared(id)
-                        && (!self.is_scalar(id) || (self.is_scalar(a) && self.is_scalar(b)))) =>
-            {
-                self.collect(a, false, scalars, factors, negate);
-                self.collect(b, false, scalars, factors, negate);
-            }
-            Node::Neg(a) if !top && self.uses[id.index()] == 1 => {
-                *negate = !*negate;
-                self.collect(a, false, scalars, factors, negate);
-            }
-            _ if self.is_scalar(id) => scalars.push(id),
-            Node::Transpose(a) if !self.is_scalar(a) => factors.push(Factor {
-                id: a,
-                transposed: true,
-                inverse: false,
-            }),
-            Node::Apply(Func::Inv, a) => factors.push(Factor {
-                id: a,
-                transposed: false,
-                inverse: true,
-            }),
-            _ => factors.push(Factor {
-                id,
-                transposed: false,
-                inverse: false,
-            }),
-        }
     }
 
     fn dims(&self, id: Id) -> Result<(usize, usize), EvalError> {
@@ -560,18 +413,9 @@ impl<'g> Compiler<'g> {
             return Ok(None);
         }
         let op = match recipe {
-            Recipe::Chain {
-                scalars,
-                negate,
-                factors,
-            } => Op::Chain(self.chain(scalar, rows, cols, scalars, negate, factors)?),
+            Recipe::Chain(chain) => Op::Chain(self.chain(scalar, rows, cols, &chain)?),
             Recipe::Sub(a, b) => Op::Sub(self.src_of(a), self.src_of(b)),
-            Recipe::MatPow(k) => {
-                let Node::Pow(a, _) = node else {
-                    unreachable!("only powers get this recipe")
-                };
-                Op::MatPow(self.src_of(a), k)
-            }
+            Recipe::MatPow(a, k) => Op::MatPow(self.src_of(a), k),
             Recipe::Direct => {
                 let s = |c: Id| self.src_of(c);
                 match node {
@@ -606,92 +450,42 @@ impl<'g> Compiler<'g> {
         Ok(Some(Instr { node: id, dst, op }))
     }
 
-    /// Plans a product chain: solves right to left at each inverse factor, and the
-    /// cheapest order (by multiply-adds for the bound sizes) between them.
+    /// Lowers a scheduled product chain: its steps in the schedule's order, the last
+    /// one writing the node's own buffer (or, for a 1 × 1 result kept as a scalar, a
+    /// temporary).
     fn chain(
         &mut self,
         scalar: bool,
         rows: usize,
         cols: usize,
-        scalars: Vec<Id>,
-        negate: bool,
-        factors: Vec<Factor>,
+        scheduled: &schedule::Chain,
     ) -> Result<Chain, EvalError> {
-        let scalars: Vec<Src> = scalars.iter().map(|&s| self.src_of(s)).collect();
+        let scalars: Vec<Src> = scheduled.scalars.iter().map(|&s| self.src_of(s)).collect();
         let mut chain = Chain {
             scalars,
-            negate,
+            negate: scheduled.negate,
             steps: Vec::new(),
             single: None,
             scalar_from: None,
         };
-        if factors.is_empty() {
-            return Ok(chain);
-        }
-        // The final step writes the node's own buffer, except for a 1 × 1 result kept
-        // as a scalar: that goes through a temporary.
-        let final_dst = if scalar {
-            self.temp(rows, cols)
-        } else {
-            usize::MAX
-        };
-        chain.scalar_from = scalar.then_some(final_dst);
-        let mut ops: Vec<(Operand, (usize, usize), bool)> = Vec::with_capacity(factors.len());
-        for f in &factors {
-            let (r, c) = self.dims(f.id)?;
-            let dims = if f.transposed { (c, r) } else { (r, c) };
-            ops.push((
-                Operand {
-                    src: self.src_of(f.id),
-                    transposed: f.transposed,
-                },
-                dims,
-                f.inverse,
-            ));
-        }
-        while let Some(j) = ops.iter().rposition(|o| o.2) {
-            let (a, (n, _), _) = ops[j];
-            if j + 1 == ops.len() {
-                // inv(A) ends the chain: form the inverse.
-                let whole = ops.len() == 1;
-                let dst = if whole { final_dst } else { self.temp(n, n) };
-                chain.steps.push(Step::Inverse { dst, a: a.src });
-                if whole {
-                    return Ok(chain);
-                }
-                ops[j] = (
-                    Operand {
-                        src: Src::Buf(dst),
-                        transposed: false,
-                    },
-                    (n, n),
-                    false,
-                );
-                continue;
+        match &scheduled.product {
+            None => {}
+            Some(Product::Factor { id, transposed }) => {
+                chain.single = Some(Operand {
+                    src: self.src_of(*id),
+                    transposed: *transposed,
+                });
             }
-            let right: Vec<_> = ops.drain(j + 1..).collect();
-            let c = right[right.len() - 1].1 .1;
-            let rhs = self.product(&mut chain, &right, None);
-            let dst = if j == 0 { final_dst } else { self.temp(n, c) };
-            chain.steps.push(Step::Solve { dst, a: a.src, rhs });
-            if j == 0 {
-                return Ok(chain);
+            Some(product) => {
+                let final_dst = if scalar {
+                    self.temp(rows, cols)
+                } else {
+                    usize::MAX
+                };
+                chain.scalar_from = scalar.then_some(final_dst);
+                self.emit(&mut chain, product, Some(final_dst))?;
             }
-            ops[j] = (
-                Operand {
-                    src: Src::Buf(dst),
-                    transposed: false,
-                },
-                (n, c),
-                false,
-            );
         }
-        if ops.len() == 1 {
-            chain.single = Some(ops[0].0);
-            chain.scalar_from = None;
-            return Ok(chain);
-        }
-        self.product(&mut chain, &ops, Some(final_dst));
         Ok(chain)
     }
 
@@ -699,64 +493,53 @@ impl<'g> Compiler<'g> {
         self.new_buf(false, rows, cols)
     }
 
-    /// Multiplies `ops` (no inverses) in the cheapest order; the last product goes to
-    /// `dst` when given. A single operand is returned as is.
-    fn product(
-        &mut self,
-        chain: &mut Chain,
-        ops: &[(Operand, (usize, usize), bool)],
-        dst: Option<usize>,
-    ) -> Operand {
-        let n = ops.len();
-        if n == 1 && dst.is_none() {
-            return ops[0].0;
-        }
-        // dims: p[i] × p[i + 1] for factor i.
-        let mut p: Vec<usize> = ops.iter().map(|o| o.1 .0).collect();
-        p.push(ops[n - 1].1 .1);
-        let mut cost = vec![vec![0usize; n]; n];
-        let mut split = vec![vec![0usize; n]; n];
-        for len in 2..=n {
-            for i in 0..=n - len {
-                let j = i + len - 1;
-                cost[i][j] = usize::MAX;
-                for k in i..j {
-                    let c = cost[i][k]
-                        .saturating_add(cost[k + 1][j])
-                        .saturating_add(p[i].saturating_mul(p[k + 1]).saturating_mul(p[j + 1]));
-                    if c < cost[i][j] {
-                        cost[i][j] = c;
-                        split[i][j] = k;
-                    }
-                }
-            }
-        }
-        self.emit(chain, ops, &p, &split, 0, n - 1, dst)
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    /// Emits the steps of `product`, children first; the last goes to `dst` when
+    /// given, the others to fresh temporaries. A factor is read where it lives.
     fn emit(
         &mut self,
         chain: &mut Chain,
-        ops: &[(Operand, (usize, usize), bool)],
-        p: &[usize],
-        split: &[Vec<usize>],
-        i: usize,
-        j: usize,
+        product: &Product,
         dst: Option<usize>,
-    ) -> Operand {
-        if i == j {
-            return ops[i].0;
-        }
-        let k = split[i][j];
-        let lhs = self.emit(chain, ops, p, split, i, k, None);
-        let rhs = self.emit(chain, ops, p, split, k + 1, j, None);
-        let dst = dst.unwrap_or_else(|| self.temp(p[i], p[j + 1]));
-        chain.steps.push(Step::MatMul { dst, lhs, rhs });
-        Operand {
+    ) -> Result<Operand, EvalError> {
+        let (rows, cols) = self.sizes.shape(self.graph, product.shape(self.graph))?;
+        let step = match product {
+            Product::Factor { id, transposed } => {
+                return Ok(Operand {
+                    src: self.src_of(*id),
+                    transposed: *transposed,
+                })
+            }
+            Product::Mul { lhs, rhs, .. } => {
+                let lhs = self.emit(chain, lhs, None)?;
+                let rhs = self.emit(chain, rhs, None)?;
+                let dst = dst.unwrap_or_else(|| self.temp(rows, cols));
+                Step::MatMul { dst, lhs, rhs }
+            }
+            Product::Solve { a, rhs } => {
+                let rhs = self.emit(chain, rhs, None)?;
+                let dst = dst.unwrap_or_else(|| self.temp(rows, cols));
+                Step::Solve {
+                    dst,
+                    a: self.src_of(*a),
+                    rhs,
+                }
+            }
+            Product::Inverse(a) => {
+                let dst = dst.unwrap_or_else(|| self.temp(rows, cols));
+                Step::Inverse {
+                    dst,
+                    a: self.src_of(*a),
+                }
+            }
+        };
+        let dst = match step {
+            Step::MatMul { dst, .. } | Step::Solve { dst, .. } | Step::Inverse { dst, .. } => dst,
+        };
+        chain.steps.push(step);
+        Ok(Operand {
             src: Src::Buf(dst),
             transposed: false,
-        }
+        })
     }
 }
 

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 
 use anyhow::Result;
-use matdiff_core::{print, Derivative, DerivativeKind, DiffError, Dim, Function, Graph, Shape};
+use matdiff_core::{
+    codegen, print, Derivative, DerivativeKind, DiffError, Dim, Function, Graph, Shape,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -75,13 +77,6 @@ pub fn run(args: Args) -> Result<()> {
             Format::Text
         }
     });
-    if matches!(format, Format::Numpy | Format::Rust) {
-        return Err(Failure::BadInput(format!(
-            "format `{}` is not available yet — use text, pretty, latex or json",
-            format.name()
-        ))
-        .into());
-    }
     let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
     let mut derivative = matdiff_core::derive(&mut function, &args.wrt, args.order)
         .map_err(|e| Failure::BadInput(diff_error_message(&function, &args.wrt, &e)))?;
@@ -89,7 +84,19 @@ pub fn run(args: Args) -> Result<()> {
         derivative.steps = matdiff_core::diff::derivation(&mut function, &derivative)
             .map_err(|e| Failure::BadInput(diff_error_message(&function, &args.wrt, &e)))?;
     }
-    print!("{}", render(&function.graph, &derivative, format));
+    let output = match format {
+        Format::Numpy | Format::Rust => {
+            let generated = if format == Format::Numpy {
+                codegen::numpy(&function, &derivative)
+            } else {
+                codegen::rust(&function, &derivative)
+            };
+            generated
+                .map_err(|e| Failure::BadInput(format!("cannot generate {}: {e}", format.name())))?
+        }
+        _ => render(&function.graph, &derivative, format),
+    };
+    print!("{output}");
     Ok(())
 }
 
@@ -125,7 +132,8 @@ fn unknown_variable_message(function: &Function, wrt: &str) -> String {
     }
 }
 
-/// The output printed on stdout for `format` (not `numpy` or `rust`).
+/// The output printed on stdout for `format`; `numpy` and `rust` come from
+/// [`codegen`] and print here as text.
 ///
 /// Every step in `derivative.steps` is shown; callers clear them when they were not
 /// asked for.

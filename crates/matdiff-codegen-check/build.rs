@@ -1,0 +1,112 @@
+//! Generates the Rust code of every case in `cases.rs` and of every gradient,
+//! Jacobian and Hessian of the differentiation table
+//! (`matdiff-num/tests/data/derivatives.txt`) into `OUT_DIR`, with the generator of
+//! matdiff-core, plus `modules.rs`: one module per case with a `run` wrapper, and the
+//! table of cases that `src/lib.rs` includes.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+include!("cases.rs");
+
+const TABLE: &str = "../matdiff-num/tests/data/derivatives.txt";
+
+/// A case: module name, expression, declarations, variable, order.
+type Case = (String, String, String, String, u8);
+
+fn table() -> Vec<Case> {
+    let text = std::fs::read_to_string(TABLE)
+        .unwrap_or_else(|e| panic!("cannot read the differentiation table {TABLE}: {e}"));
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
+        let order = cols[3]
+            .parse()
+            .unwrap_or_else(|_| panic!("{TABLE}:{}: bad order", i + 1));
+        out.push((
+            format!("table_line_{}", i + 1),
+            cols[0].to_string(),
+            cols[1].to_string(),
+            cols[2].to_string(),
+            order,
+        ));
+    }
+    out
+}
+
+fn main() {
+    println!("cargo::rerun-if-changed=cases.rs");
+    println!("cargo::rerun-if-changed={TABLE}");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let mut cases: Vec<Case> = CASES
+        .iter()
+        .map(|(m, e, d, w, o)| {
+            (
+                m.to_string(),
+                e.to_string(),
+                d.to_string(),
+                w.to_string(),
+                *o,
+            )
+        })
+        .collect();
+    cases.extend(table());
+    let mut modules = String::new();
+    let mut entries = String::new();
+    for (module, expr, decls, wrt, order) in &cases {
+        let mut f = matdiff_core::parse_function(expr, decls)
+            .unwrap_or_else(|e| panic!("`{expr}` does not parse: {e:?}"));
+        let d = matdiff_core::derive(&mut f, wrt, *order)
+            .unwrap_or_else(|e| panic!("`{expr}` cannot be derived: {e}"));
+        if matdiff_core::codegen::output_of(&f, &d).is_err() {
+            // A linear map in dX: no code is generated for it (the CLI tests check
+            // that it is refused).
+            continue;
+        }
+        let code = matdiff_core::codegen::rust(&f, &d)
+            .unwrap_or_else(|e| panic!("no code for `{expr}`: {e}"));
+        std::fs::write(out.join(format!("{module}.rs")), code)
+            .unwrap_or_else(|e| panic!("cannot write the code of `{expr}`: {e}"));
+        let args: Vec<String> = f
+            .graph
+            .variables()
+            .iter()
+            .enumerate()
+            .map(|(k, v)| {
+                if v.shape.is_scalar() {
+                    format!("args[{k}][(0, 0)]")
+                } else {
+                    format!("args[{k}].as_ref()")
+                }
+            })
+            .collect();
+        let _ = write!(
+            modules,
+            "/// The generated code of `{}` with respect to `{wrt}`, order {order}.\n\
+             pub mod {module} {{\n\
+             \x20   #![allow(clippy::all, non_snake_case, dead_code, unused_imports)]\n\
+             \x20   include!(concat!(env!(\"OUT_DIR\"), \"/{module}.rs\"));\n\n\
+             \x20   /// Calls `f_and_grad` with the variables in order (scalars as 1 × 1).\n\
+             \x20   pub fn run(args: &[faer::Mat<f64>]) -> (faer::Mat<f64>, faer::Mat<f64>) {{\n\
+             \x20       let (value, derivative) = f_and_grad({});\n\
+             \x20       (crate::IntoMat::into_mat(value), crate::IntoMat::into_mat(derivative))\n\
+             \x20   }}\n\
+             }}\n\n",
+            expr.replace('`', "'"),
+            args.join(", ")
+        );
+        let _ = writeln!(
+            entries,
+            "    Generated {{ module: {module:?}, expr: {expr:?}, decls: {decls:?}, wrt: {wrt:?}, order: {order}, run: {module}::run }},"
+        );
+    }
+    let text = format!(
+        "{modules}/// Every generated case.\npub const GENERATED: &[Generated] = &[\n{entries}];\n"
+    );
+    std::fs::write(out.join("modules.rs"), text)
+        .unwrap_or_else(|e| panic!("cannot write modules.rs: {e}"));
+}

@@ -1,0 +1,20 @@
+// The derivatives whose generated Rust is compiled and checked: module name,
+// expression, declarations, variable, order. Shared by build.rs and the crate.
+const CASES: &[(&str, &str, &str, &str, u8)] = &[
+    ("least_squares", "1/N*norm2(X*w - y)^2", "X: matrix(N,d)", "w", 1),
+    ("least_squares_hessian", "1/N*norm2(X*w - y)^2", "X: matrix(N,d)", "w", 2),
+    ("ridge", "1/N*norm2(X*w - y)^2 + lambda*norm2(w)^2", "X: matrix(N,d)", "w", 1),
+    ("logistic", "sum(log(1 + exp(-y .* (X*w))))", "X: matrix(N,d)", "w", 1),
+    ("det", "det(X)", "", "X", 1),
+    ("inv_quadratic", "a'*inv(X)*b", "", "X", 1),
+    ("gaussian", "logdet(S) + (x - m)'*inv(S)*(x - m)", "S: spd(n)", "S", 1),
+    ("mahalanobis", "x'*inv(P)*x", "P: spd(n)", "x", 1),
+    ("softmax_jacobian", "softmax(x)", "", "x", 1),
+    ("sigmoid_jacobian", "sigmoid(x)", "", "x", 1),
+    ("logsumexp_hessian", "logsumexp(x)", "", "x", 2),
+    ("exp_hessian", "sum(exp(X*w))", "X: matrix(N,d)", "w", 2),
+    ("two_layer", "norm2(W2*tanh(W1*x) - y)^2", "", "W1", 1),
+    ("cube_trace", "tr(X^3)", "", "X", 1),
+    ("scalar_variable", "lambda*norm2(w)^2", "", "lambda", 1),
+    ("softplus", "sum(softplus(X*w))", "X: matrix(N,d)", "w", 1),
+];

@@ -1,0 +1,242 @@
+//! Code generation: a function and its derivative as NumPy or Rust (faer) source that
+//! returns `(value, derivative)`.
+//!
+//! Both generators walk the same [`schedule::Schedule`]: shared subexpressions get
+//! temporaries `t_0, t_1, …` (the IR is hash-consed, so sharing is exact), products are
+//! flattened into chains and ordered as described there, `inv(A) * B` is a solve.
+//!
+//! What is generated: the gradient of a scalar function (any variable), the Jacobian
+//! of a vector function of a vector, and the Hessian (`--order 2`) of a scalar function
+//! of a scalar or vector. Differential forms (a matrix-valued function, a vector
+//! function of a matrix) and the second differential with respect to a matrix are
+//! linear maps, not arrays: generating them is refused with [`CodegenError`].
+
+pub mod numpy;
+pub mod rust;
+pub mod schedule;
+
+use crate::derivative::{Derivative, DerivativeKind};
+use crate::ir::{Dim, Func, Function, Graph, Id, Node, Sym, Variable};
+
+pub use numpy::numpy;
+pub use rust::rust;
+
+/// Why code could not be generated.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CodegenError {
+    /// The derivative is a linear map in `dX`, not an array.
+    #[error(
+        "the derivative with respect to `{wrt}` is {what}, not an array of numbers — \
+         generated code covers gradients, jacobians and hessians with respect to \
+         a scalar or a vector; see it with --format text"
+    )]
+    LinearMap {
+        /// The variable.
+        wrt: String,
+        /// `a differential form` or `a second differential`.
+        what: &'static str,
+    },
+    /// A dimension used as a number is not the size of any variable.
+    #[error("dimension `{dim}` is not the size of any variable — declare a variable with it")]
+    UnboundDimension {
+        /// Its name.
+        dim: String,
+    },
+    /// A node the generators cannot express.
+    #[error("{problem}")]
+    Unsupported {
+        /// The node.
+        node: Id,
+        /// What is wrong and what to do.
+        problem: String,
+    },
+}
+
+/// What a generated function returns as its derivative.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// `G` of the variable's shape.
+    Gradient,
+    /// `J` with `df = J dx`.
+    Jacobian,
+    /// `H` with `d(∇f) = H dx`.
+    Hessian,
+}
+
+impl Output {
+    /// The name of the derivative in generated code (`gradient`, `jacobian`, `hessian`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Gradient => "gradient",
+            Output::Jacobian => "jacobian",
+            Output::Hessian => "hessian",
+        }
+    }
+}
+
+/// The output kind of a derivative, or why it is not an array.
+pub fn output_of(f: &Function, d: &Derivative) -> Result<Output, CodegenError> {
+    let g = &f.graph;
+    let wrt = g.name(d.wrt).to_string();
+    let in_direction = g
+        .reachable(&[d.expr])
+        .into_iter()
+        .any(|n| matches!(g.node(n), Node::Differential(_) | Node::DifferentialOf(_)));
+    match d.kind {
+        DerivativeKind::Differential => Err(CodegenError::LinearMap {
+            wrt,
+            what: "a differential form",
+        }),
+        DerivativeKind::Hessian if in_direction => Err(CodegenError::LinearMap {
+            wrt,
+            what: "a second differential",
+        }),
+        _ if in_direction => Err(CodegenError::LinearMap {
+            wrt,
+            what: "a differential form",
+        }),
+        DerivativeKind::Gradient => Ok(Output::Gradient),
+        DerivativeKind::Jacobian => Ok(Output::Jacobian),
+        DerivativeKind::Hessian => Ok(Output::Hessian),
+    }
+}
+
+/// The dimension names of `graph` bound from the variables' shapes, each with the
+/// first variable and axis (0 rows, 1 columns) it is read from.
+pub fn dimension_sources(graph: &Graph) -> Vec<(Sym, Sym, usize)> {
+    let mut out: Vec<(Sym, Sym, usize)> = Vec::new();
+    for v in graph.variables() {
+        for (axis, d) in [v.shape.rows, v.shape.cols].into_iter().enumerate() {
+            if let Dim::Named(s) = d {
+                if !out.iter().any(|(dim, _, _)| *dim == s) {
+                    out.push((s, v.name, axis));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks that every dimension used in the expressions is bound by some variable.
+fn check_dims_bound(graph: &Graph, roots: &[Id]) -> Result<(), CodegenError> {
+    let bound = dimension_sources(graph);
+    let is_bound = |s: Sym| bound.iter().any(|(d, _, _)| *d == s);
+    for id in graph.reachable(roots) {
+        let dims: Vec<Dim> = match graph.node(id) {
+            Node::DimValue(s) => vec![Dim::Named(s)],
+            Node::Eye(d) | Node::Ones(d) => vec![d],
+            Node::Zeros(s) => vec![s.rows, s.cols],
+            _ => Vec::new(),
+        };
+        for d in dims {
+            if let Dim::Named(s) = d {
+                if !is_bound(s) {
+                    return Err(CodegenError::UnboundDimension {
+                        dim: graph.name(s).to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a variable's use asks of random test data (as `matdiff check` draws it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DataNeeds {
+    /// Directly under `log`, `sqrt`, a division or a power: entries in (0.5, 2).
+    pub positive: bool,
+    /// A square matrix under `inv`, `det`, `logdet` or a matrix power: `B + n I`.
+    pub well_conditioned: bool,
+}
+
+/// The needs of every variable, in the graph's variable order.
+pub fn data_needs(graph: &Graph, roots: &[Id]) -> Vec<(Sym, DataNeeds)> {
+    let mut out: Vec<(Sym, DataNeeds)> = graph
+        .variables()
+        .iter()
+        .map(|v| (v.name, DataNeeds::default()))
+        .collect();
+    let mut mark = |id: Id, f: fn(&mut DataNeeds)| {
+        if let Node::Var(s) = graph.node(id) {
+            if let Some((_, n)) = out.iter_mut().find(|(v, _)| *v == s) {
+                f(n);
+            }
+        }
+    };
+    for id in graph.reachable(roots) {
+        match graph.node(id) {
+            Node::Apply(Func::Log | Func::Sqrt, a) | Node::Div(_, a) | Node::ElemDiv(_, a) => {
+                mark(a, |n| n.positive = true)
+            }
+            Node::ElemPow(a, _) => mark(a, |n| n.positive = true),
+            Node::Pow(a, _) if graph.shape(a).is_scalar() => mark(a, |n| n.positive = true),
+            Node::Apply(Func::Inv | Func::Det | Func::Logdet, a) | Node::Pow(a, _) => {
+                mark(a, |n| n.well_conditioned = true)
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Small distinct sizes (2, 3, 4, …) for the named dimensions, in first-use order, as
+/// the gradient checker gives them.
+pub fn default_sizes(graph: &Graph) -> Vec<(Sym, u64)> {
+    let mut dims: Vec<Sym> = Vec::new();
+    for v in graph.variables() {
+        for d in [v.shape.rows, v.shape.cols] {
+            if let Dim::Named(s) = d {
+                if !dims.contains(&s) {
+                    dims.push(s);
+                }
+            }
+        }
+    }
+    for &s in graph.dims() {
+        if !dims.contains(&s) {
+            dims.push(s);
+        }
+    }
+    dims.into_iter().zip(2u64..).collect()
+}
+
+/// The function's value, its derivative and everything a generator needs about them.
+#[derive(Debug)]
+pub(crate) struct Target<'f> {
+    pub graph: &'f Graph,
+    pub value: Id,
+    pub derivative: Id,
+    pub output: Output,
+    pub wrt: Variable,
+    pub schedule: schedule::Schedule,
+}
+
+impl<'f> Target<'f> {
+    pub fn new(f: &'f Function, d: &Derivative) -> Result<Target<'f>, CodegenError> {
+        let output = output_of(f, d)?;
+        let graph = &f.graph;
+        let wrt = *graph
+            .variable(d.wrt)
+            .ok_or_else(|| CodegenError::Unsupported {
+                node: d.expr,
+                problem: format!("`{}` is not a variable of the function", graph.name(d.wrt)),
+            })?;
+        let roots = [f.root, d.expr];
+        check_dims_bound(graph, &roots)?;
+        let schedule = schedule::Schedule::new(graph, &roots)?;
+        Ok(Target {
+            graph,
+            value: f.root,
+            derivative: d.expr,
+            output,
+            wrt,
+            schedule,
+        })
+    }
+}
+
+/// Formats a constant with a decimal point or exponent (`2.0`, `0.5`, `1e-5`).
+pub(crate) fn float_literal(v: f64) -> String {
+    format!("{v:?}")
+}
