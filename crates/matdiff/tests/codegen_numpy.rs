@@ -279,7 +279,9 @@ fn every_table_row_runs_under_numpy_and_agrees_with_eval() {
             "X*X wrt X order 1",
             "det(X) wrt X order 2",
             "inv(X) wrt X order 1",
+            "inv(X)*a wrt X order 1",
             "tr(X'*A*X) wrt X order 2",
+            "x*x' wrt x order 1",
         ]
     );
     let _ = std::fs::remove_dir_all(&dir);
