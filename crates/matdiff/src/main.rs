@@ -34,6 +34,9 @@ enum Command {
     Demo(commands::demo::Args),
     /// Minimise a scalar expression over one variable on data.
     Minimize(Box<commands::minimize::Args>),
+    /// Time the full-batch loss and gradient through the derived plan (for bench/).
+    #[command(hide = true)]
+    Bench(commands::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Derive(args) => commands::derive::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Minimize(args) => commands::minimize::run(*args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

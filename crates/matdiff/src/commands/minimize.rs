@@ -31,7 +31,7 @@ use matdiff_fit::optim::{
     self, Batch, History, Method, Objective, Observer, OptimError, Options, Outcome, Record,
     Sampling, Schedule, Scope, StopRules,
 };
-use matdiff_fit::problem::{Problem, ProblemError};
+use matdiff_fit::problem::{Hoisted, Problem, ProblemError};
 use matdiff_num::Inputs;
 use plotters::prelude::*;
 use serde_json::json;
@@ -162,6 +162,9 @@ pub struct Args {
     /// No progress bar and no notes on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Say on stderr which loop invariants full-batch methods compute once.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// Batch size of mini-batch descent when --batch is not given.
@@ -187,6 +190,12 @@ pub fn run(args: Args) -> Result<()> {
             .into());
         }
         problem.check_batches().map_err(bad_input)?;
+    }
+    if options.effective_batch(problem.samples()).is_none() {
+        let hoisted = problem.hoist().map_err(bad_input)?;
+        if args.verbose {
+            eprintln!("{}", describe_hoisting(&hoisted));
+        }
     }
     let w0 = start(&problem, &args.init)?;
     // A loss that cannot be evaluated where the run starts is a fault of the data or
@@ -291,8 +300,24 @@ fn options(args: &Args) -> Options {
     }
 }
 
+/// The `--verbose` note on hoisting.
+fn describe_hoisting(hoisted: &Hoisted) -> String {
+    if hoisted.values.is_empty() {
+        return format!(
+            "hoisted: nothing (no loop invariant makes an evaluation cheaper; {:.2e} flops per evaluation)",
+            hoisted.flops_before as f64
+        );
+    }
+    format!(
+        "hoisted, computed once before the loop: {}; {:.2e} → {:.2e} flops per evaluation",
+        hoisted.values.join(", "),
+        hoisted.flops_before as f64,
+        hoisted.flops_after as f64
+    )
+}
+
 /// Reads every `--data NAME=FILE`.
-fn load_data(specs: &[String]) -> Result<Vec<(String, Mat<f64>)>> {
+pub(crate) fn load_data(specs: &[String]) -> Result<Vec<(String, Mat<f64>)>> {
     specs
         .iter()
         .map(|spec| {
@@ -342,7 +367,7 @@ fn start(problem: &Problem, init: &str) -> Result<Vec<f64>> {
         .map_err(|e| Failure::BadInput(format!("{init}: {e}")).into())
 }
 
-fn bad_input(error: ProblemError) -> anyhow::Error {
+pub(crate) fn bad_input(error: ProblemError) -> anyhow::Error {
     if error.is_input_error() {
         Failure::BadInput(error.to_string()).into()
     } else {
