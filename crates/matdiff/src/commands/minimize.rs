@@ -192,9 +192,14 @@ pub fn run(args: Args) -> Result<()> {
         problem.check_batches().map_err(bad_input)?;
     }
     if options.effective_batch(problem.samples()).is_none() {
+        let started = std::time::Instant::now();
         let hoisted = problem.hoist().map_err(bad_input)?;
         if args.verbose {
-            eprintln!("{}", describe_hoisting(&hoisted));
+            eprintln!(
+                "{} (in {:.3} s)",
+                describe_hoisting(&hoisted),
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     let w0 = start(&problem, &args.init)?;
