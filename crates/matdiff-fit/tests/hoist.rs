@@ -115,3 +115,12 @@ fn hoisting_twice_gives_the_first_answer() {
     // The texts of the loss and gradient are the user's, not the rewritten ones.
     assert_eq!(p.gradient_text(), "2/N*X'*(X*w - y)");
 }
+
+#[test]
+fn hoisting_for_few_evaluations_weighs_the_one_off_cost() {
+    // N = 40, d = 20: X'*X costs N d² once and saves about 2 N d - d² per evaluation.
+    let few = problem("1/N*norm2(X*w - y)^2", DECLS, 40, 20).hoist_for(Some(2));
+    assert!(few.unwrap().values.is_empty());
+    let many = problem("1/N*norm2(X*w - y)^2", DECLS, 40, 20).hoist_for(Some(1000));
+    assert!(!many.unwrap().values.is_empty());
+}

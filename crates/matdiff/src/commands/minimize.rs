@@ -193,7 +193,13 @@ pub fn run(args: Args) -> Result<()> {
     }
     if options.effective_batch(problem.samples()).is_none() {
         let started = std::time::Instant::now();
-        let hoisted = problem.hoist().map_err(bad_input)?;
+        // One evaluation per iteration (more with a line search).
+        let evaluations = options
+            .stop
+            .max_iter
+            .or(options.stop.max_epochs)
+            .map(|n| if options.line_search.is_some() { 2 * n } else { n } + 1);
+        let hoisted = problem.hoist_for(evaluations).map_err(bad_input)?;
         if args.verbose {
             eprintln!(
                 "{} (in {:.3} s)",
