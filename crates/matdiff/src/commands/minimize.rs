@@ -315,7 +315,7 @@ fn options(args: &Args) -> Options {
 fn describe_hoisting(hoisted: &Hoisted) -> String {
     if hoisted.values.is_empty() {
         return format!(
-            "hoisted: nothing (no loop invariant makes an evaluation cheaper; {:.2e} flops per evaluation)",
+            "hoisted: nothing (computing loop invariants once would not pay off in this run; {:.2e} flops per evaluation)",
             hoisted.flops_before as f64
         );
     }
