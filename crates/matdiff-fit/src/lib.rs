@@ -3,6 +3,7 @@
 //! linear-regression solvers ([`linreg`]); bundled data sets ([`datasets`]).
 
 pub mod datasets;
+mod hoist;
 pub mod linreg;
 pub mod optim;
 pub mod problem;

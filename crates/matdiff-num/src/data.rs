@@ -396,7 +396,15 @@ pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Mat<f64>, DataError> {
         _ => None,
     };
     let read = |e: std::io::Error| npy_error(format!("cannot read the values ({e})"));
+    let little =
+        matches!(&dtype, npyz::DType::Plain(ts) if ts.endianness() == npyz::Endianness::Little);
     let values: Vec<f64> = match kind {
+        // The common case, decoded in bulk: the data are the file's last `8 n` bytes.
+        Some((npyz::TypeChar::Float, 8)) if little && bytes.len() >= 8 * nrows * ncols => bytes
+            [bytes.len() - 8 * nrows * ncols..]
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")))
+            .collect(),
         Some((npyz::TypeChar::Float, 8)) => npy.into_vec::<f64>().map_err(read)?,
         Some((npyz::TypeChar::Float, 4)) => npy
             .into_vec::<f32>()
@@ -441,9 +449,26 @@ pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Mat<f64>, DataError> {
         )));
     }
     Ok(match order {
-        npyz::Order::C => Mat::from_fn(nrows, ncols, |i, j| values[i * ncols + j]),
+        npyz::Order::C => from_row_major(nrows, ncols, &values),
         npyz::Order::Fortran => Mat::from_fn(nrows, ncols, |i, j| values[j * nrows + i]),
     })
+}
+
+/// The column-major matrix of row-major `values`, transposed in blocks of rows so
+/// that both the reads and the writes stay in cache.
+fn from_row_major(nrows: usize, ncols: usize, values: &[f64]) -> Mat<f64> {
+    const BLOCK: usize = 64;
+    let mut m = Mat::zeros(nrows, ncols);
+    for start in (0..nrows).step_by(BLOCK) {
+        let end = (start + BLOCK).min(nrows);
+        for j in 0..ncols {
+            let col = &mut m.col_as_slice_mut(j)[start..end];
+            for (c, i) in col.iter_mut().zip(start..end) {
+                *c = values[i * ncols + j];
+            }
+        }
+    }
+    m
 }
 
 struct DTypeText<'a>(&'a npyz::DType);

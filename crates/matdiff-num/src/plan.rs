@@ -232,6 +232,26 @@ impl Plan {
             .collect()
     }
 
+    /// An estimate of the floating-point work of one run: the multiply-adds of every
+    /// matrix product plus one operation per entry each instruction writes. Compares
+    /// two plans for the same values (e.g. with and without hoisted invariants).
+    pub fn flops(&self) -> usize {
+        let entries: usize = self
+            .instrs
+            .iter()
+            .map(|i| {
+                let (r, c) = self.bufs[i.dst].dims();
+                r * c
+            })
+            .sum();
+        let products: usize = self
+            .matmul_shapes()
+            .iter()
+            .map(|&(m, k, n)| m * k * n)
+            .sum();
+        entries + products
+    }
+
     /// The number of solves (from `inv(A) * B`) the plan performs.
     pub fn solve_count(&self) -> usize {
         self.instrs

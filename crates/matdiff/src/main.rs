@@ -37,6 +37,9 @@ enum Command {
     Minimize(Box<commands::minimize::Args>),
     /// Draw a loss: contours, gradient arrows and descent paths, or a tangent line.
     Plot(Box<commands::plot::Args>),
+    /// Time the full-batch loss and gradient through the derived plan (for bench/).
+    #[command(hide = true)]
+    Bench(commands::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(args),
         Command::Minimize(args) => commands::minimize::run(*args),
         Command::Plot(args) => commands::plot::run(*args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,8 +15,9 @@
 //! The numerical rank counts singular values (or `|R_jj|` of the pivoted QR) above
 //! `rcond · σ_max` with `rcond = max(N, d) · ε`, LAPACK's and NumPy's default.
 
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::solvers::{Solve, SolveLstsq};
-use faer::{Mat, MatRef, Side};
+use faer::{Accum, Mat, MatRef, Par, Side};
 
 use super::problem::Problem;
 use super::{LinregError, Solver};
@@ -146,7 +147,7 @@ fn auto(
     unit: &[f64],
     names: &[String],
 ) -> Result<Solution, LinregError> {
-    let gram = a.transpose() * a;
+    let gram = gram(a);
     let cond = condition_from_gram(&gram)?;
     let normal_digits = digits(cond * cond);
     if normal_digits >= NORMAL_MIN_DIGITS {
@@ -177,6 +178,30 @@ fn auto(
     }
 }
 
+/// `AᵀA`: only the lower triangle is multiplied out (half the multiply-adds of a
+/// general product, like BLAS `syrk`), on the rayon pool, then mirrored.
+fn gram(a: MatRef<'_, f64>) -> Mat<f64> {
+    let k = a.ncols();
+    let mut g = Mat::zeros(k, k);
+    triangular::matmul(
+        g.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        a,
+        BlockStructure::Rectangular,
+        1.0,
+        Par::rayon(0),
+    );
+    for j in 1..k {
+        for i in 0..j {
+            g[(i, j)] = g[(j, i)];
+        }
+    }
+    g
+}
+
 /// `√(λ_max / λ_min)` of the Gram matrix `AᵀA`: an estimate of `cond(A)` that is
 /// reliable up to about `1/√ε` — enough to decide whether the normal equations are safe.
 fn condition_from_gram(gram: &Mat<f64>) -> Result<f64, LinregError> {
@@ -199,7 +224,7 @@ fn normal(
     a: MatRef<'_, f64>,
     unit: &[f64],
 ) -> Result<Result<Solution, f64>, LinregError> {
-    let gram = a.transpose() * a;
+    let gram = gram(a);
     let cond = condition_from_gram(&gram)?;
     Ok(normal_from_gram(p, a, unit, &gram, cond).map(|mut s| {
         s.why = "normal equations requested: Cholesky of XᵀX".to_owned();

@@ -40,7 +40,7 @@ use matdiff_fit::optim::{
     self, Batch, History, Method, Objective, Observer, OptimError, Options, Outcome, Record,
     Sampling, Schedule, Scope, StopRules,
 };
-use matdiff_fit::problem::{Problem, ProblemError};
+use matdiff_fit::problem::{Hoisted, Problem, ProblemError};
 use matdiff_num::Inputs;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -193,6 +193,9 @@ pub struct Args {
     /// No progress bar and no notes on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Say on stderr which loop invariants full-batch methods compute once.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// Batch size of mini-batch descent when --batch is not given.
@@ -223,6 +226,23 @@ pub fn run(args: Args) -> Result<()> {
             .into());
         }
         problem.check_batches().map_err(bad_input)?;
+    }
+    if options.effective_batch(problem.samples()).is_none() {
+        let started = std::time::Instant::now();
+        // One evaluation per iteration (more with a line search).
+        let evaluations = options
+            .stop
+            .max_iter
+            .or(options.stop.max_epochs)
+            .map(|n| if options.line_search.is_some() { 2 * n } else { n } + 1);
+        let hoisted = problem.hoist_for(evaluations).map_err(bad_input)?;
+        if args.verbose {
+            eprintln!(
+                "{} (in {:.3} s)",
+                describe_hoisting(&hoisted),
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     let w0 = start(&problem, &args.init, args.seed)?;
     // A loss that cannot be evaluated where the run starts is a fault of the data or
@@ -349,6 +369,22 @@ fn options(args: &Args) -> Options {
         seed: args.seed,
         ..Options::default()
     }
+}
+
+/// The `--verbose` note on hoisting.
+fn describe_hoisting(hoisted: &Hoisted) -> String {
+    if hoisted.values.is_empty() {
+        return format!(
+            "hoisted: nothing (computing loop invariants once would not pay off in this run; {:.2e} flops per evaluation)",
+            hoisted.flops_before as f64
+        );
+    }
+    format!(
+        "hoisted, computed once before the loop: {}; {:.2e} → {:.2e} flops per evaluation",
+        hoisted.values.join(", "),
+        hoisted.flops_before as f64,
+        hoisted.flops_after as f64
+    )
 }
 
 /// Reads every `--data NAME=FILE`: CSV and `.npy` by the data loader, JSON as the value

@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod derive;

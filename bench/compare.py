@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Side-by-side timings of matdiff against NumPy and scikit-learn (issue 8).
+
+Usage:  python3 bench/compare.py [--quick] [--sizes 1000000x100,100000x1000]
+
+Creates bench/.venv (numpy, scikit-learn, threadpoolctl from PyPI) on first use,
+builds nothing: it runs the release binary (default target/release/matdiff, or
+$MATDIFF, or --matdiff PATH). For each size it writes one random well-conditioned
+least-squares problem (X standard normal, y = X w + noise) as .npy into bench/.work
+and runs every workload on both sides in this one run, each side as a separate
+process. Times are the in-process compute times each side reports (data loading
+excluded), the median of --repeat runs for the single gradient; the process wall
+time (loading included) is shown too. Ratios are peer time / matdiff time, so > 1
+means matdiff is faster.
+"""
+
+import argparse
+import json
+import re
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+VENV = HERE / ".venv"
+WORK = HERE / ".work"
+PEERS = HERE / "peers.py"
+LS = "1/N*norm2(X*w - y)^2"
+# sklearn's per-sample loss is (x'w - y)^2 / 2: the same loss, scaled for equal steps.
+LS_HALF = "1/(2*N)*norm2(X*w - y)^2"
+DECLS = "X: matrix(N, d); w: vector(d); y: vector(N)"
+
+
+def python():
+    exe = VENV / "bin" / "python"
+    if not exe.exists():
+        print(f"creating {VENV} (numpy, scikit-learn, threadpoolctl)", file=sys.stderr)
+        venv.create(VENV, with_pip=True)
+        subprocess.run(
+            [str(exe), "-m", "pip", "install", "-q", "numpy", "scikit-learn", "threadpoolctl"],
+            check=True,
+        )
+    return str(exe)
+
+
+def peer_env():
+    """NumPy children run with OpenBLAS's own core detection and cache sizes."""
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    return env
+
+
+def run(cmd, env=None):
+    t = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
+    out = json.loads(p.stdout)
+    # `minimize --verbose` says how long computing the loop invariants took.
+    hoist = re.search(r"\(in ([0-9.]+) s\)", p.stderr)
+    if hoist:
+        out["hoist_seconds"] = float(hoist.group(1))
+    return out, wall
+
+
+def peer(py, workload, x, y, **kw):
+    cmd = [py, str(PEERS), workload, "--x", str(x), "--y", str(y)]
+    for k, v in kw.items():
+        cmd += [f"--{k}", str(v)]
+    out, wall = run(cmd, env=peer_env())
+    out["wall"] = wall
+    return out
+
+
+def matdiff(exe, args):
+    out, wall = run([exe] + args)
+    out["wall"] = wall
+    return out
+
+
+def mse(py, x, y, w):
+    """The mean squared error of coefficients w on the data, computed by NumPy."""
+    code = (
+        "import numpy as np,json,sys;X=np.load(sys.argv[1]);y=np.load(sys.argv[2]);"
+        "w=np.array(json.loads(sys.argv[3]));r=X@w-y;print(json.dumps(float(r@r/len(y))))"
+    )
+    p = subprocess.run(
+        [py, "-c", code, str(x), str(y), json.dumps(w)],
+        capture_output=True, text=True, env=peer_env(), check=True,
+    )
+    return json.loads(p.stdout)
+
+
+def fmt_t(s):
+    return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes, finishes in about a minute")
+    ap.add_argument("--sizes", help="comma-separated NxD list, e.g. 1000000x100,100000x1000")
+    ap.add_argument("--matdiff", default=os.environ.get("MATDIFF", str(ROOT / "target/release/matdiff")))
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--iters", type=int, default=20, help="full-batch GD iterations")
+    ap.add_argument("--epochs", type=int, default=5, help="SGD / mini-batch epochs")
+    ap.add_argument("--sgd-max-n", type=int, default=1_000_000, help="skip SGD above this N")
+    ap.add_argument("--json", help="also write the raw results to this file")
+    args = ap.parse_args()
+    if args.sizes:
+        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
+    elif args.quick:
+        sizes = [(100_000, 100), (10_000, 1000)]
+    else:
+        sizes = [(1_000_000, 100), (100_000, 1000), (300_000, 100)]
+    exe = args.matdiff
+    if not Path(exe).exists():
+        sys.exit(f"no matdiff binary at {exe} — run `cargo build --release` or pass --matdiff")
+    py = python()
+    WORK.mkdir(exist_ok=True)
+    info, _ = run([py, str(PEERS), "blas"], env=peer_env())
+    print(f"numpy {info['numpy']}; BLAS: " + "; ".join(
+        f"{b.get('internal_api')} {b.get('version')} {b.get('architecture')} threads={b.get('num_threads')}"
+        for b in info["blas"]))
+    print(f"matdiff: {exe}; cores: {os.cpu_count()}")
+    rows = []
+    raw = []
+    for n, d in sizes:
+        x, y = WORK / f"X_{n}x{d}.npy", WORK / f"y_{n}x{d}.npy"
+        if not x.exists() or not y.exists():
+            run([py, str(PEERS), "gen", "--x", str(x), "--y", str(y), "--n", str(n), "--d", str(d)], env=peer_env())
+        data = ["--data", f"X={x}", "--data", f"y={y}"]
+        size = f"{n}x{d}"
+        lr_gd = 0.1
+        # 1. closed form
+        m = matdiff(exe, ["linreg", "--x", str(x), "--y", str(y), "--solver", "auto", "--no-intercept", "--json"])
+        mt = m["seconds"]
+        for name, wl in [("NumPy normal equations", "normal"), ("NumPy lstsq", "lstsq"),
+                         ("sklearn LinearRegression", "sk_linreg")]:
+            p = peer(py, wl, x, y)
+            rows.append((size, "closed form", name, mt, p["seconds"], m["wall"], p["wall"]))
+        # 2. one full gradient through the generic plan (no hoisting)
+        m = matdiff(exe, ["bench", LS, "--wrt", "w", "--let", DECLS, *data, "--repeat", str(args.repeat), "--json"])
+        p = peer(py, "gradient", x, y, repeat=args.repeat)
+        rows.append((size, "one gradient (generic plan)", "NumPy 2/N X'(Xw-y)", m["seconds"], p["seconds"], m["wall"], p["wall"]))
+        # 3. 20 GD iterations through minimize (hoisting on)
+        m = matdiff(exe, ["minimize", LS, "--wrt", "w", "--let", DECLS, *data, "--method", "gd",
+                          "--lr", str(lr_gd), "--max-iter", str(args.iters), "--tol-grad", "1e-300", "--json", "--verbose"])
+        p = peer(py, "gd", x, y, lr=lr_gd, iters=args.iters)
+        rows.append((size, f"GD x{args.iters} (minimize)", "NumPy GD loop", m["seconds"] + m.get("hoist_seconds", 0.0), p["seconds"], m["wall"], p["wall"]))
+        raw.append({"size": size, "gd_loss": [m["loss"], p["loss"]]})
+        # 4. mini-batch B = 256
+        lr_mb = 0.01
+        m = matdiff(exe, ["minimize", LS, "--wrt", "w", "--let", DECLS, *data, "--method", "minibatch",
+                          "--batch", "256", "--lr", str(lr_mb), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet"])
+        p = peer(py, "minibatch", x, y, lr=lr_mb, epochs=args.epochs, batch=256)
+        rows.append((size, f"mini-batch B=256 x{args.epochs} ep", "NumPy loop", m["seconds"], p["seconds"], m["wall"], p["wall"]))
+        raw.append({"size": size, "minibatch_loss": [m["loss"], p["loss"]]})
+        # 5. SGD, same epochs and η as SGDRegressor
+        if n <= args.sgd_max_n and d <= 100:
+            lr_sgd = 0.001
+            m = matdiff(exe, ["minimize", LS_HALF, "--wrt", "w", "--let", DECLS, *data, "--method", "sgd",
+                              "--lr", str(lr_sgd), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet"])
+            p = peer(py, "sk_sgd", x, y, lr=lr_sgd, epochs=args.epochs)
+            m_loss = mse(py, x, y, m["solution"])
+            rows.append((size, f"SGD x{args.epochs} ep (samples/s)", "sklearn SGDRegressor", m["seconds"], p["seconds"], m["wall"], p["wall"]))
+            raw.append({"size": size, "sgd_mse": [m_loss, p["loss"]],
+                        "sgd_samples_per_s": [n * args.epochs / m["seconds"], n * args.epochs / p["seconds"]]})
+    # the table
+    print()
+    print(f"| size N×d | workload | peer | matdiff | peer time | ratio (peer/matdiff) | matdiff process | peer process |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size, wl, name, mt, pt, mw, pw in rows:
+        print(f"| {size} | {wl} | {name} | {fmt_t(mt)} | {fmt_t(pt)} | {pt / mt:.2f}× | {fmt_t(mw)} | {fmt_t(pw)} |")
+    print()
+    for r in raw:
+        print(json.dumps(r))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "extra": raw}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
