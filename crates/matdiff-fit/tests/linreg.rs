@@ -128,6 +128,10 @@ fn longley_keeps_ten_digits_with_every_closed_form_solver() {
         assert!(relative_error(r2, LONGLEY_R2) < 1e-10, "{solver}");
         assert_eq!(fit.rank, 6);
         assert!(fit.condition_number > 50.0 && fit.condition_number < 500.0);
+        // Longley is the classic ill-conditioned case: auto keeps the stable path.
+        if solver == Solver::Auto {
+            assert_eq!(fit.solver_used, Solver::Qr, "{}", fit.why);
+        }
     }
 }
 

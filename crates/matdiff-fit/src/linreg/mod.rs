@@ -53,7 +53,7 @@ use problem::Problem;
 /// How to solve the least-squares problem.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Solver {
-    /// Normal equations when `cond(X)² ε` leaves ≥ 10 digits, else pivoted QR, else
+    /// Normal equations when `cond(X)² ε` leaves ≥ 12.5 digits, else pivoted QR, else
     /// (rank deficient) SVD. The fit says which and why.
     #[default]
     Auto,
