@@ -67,7 +67,13 @@ fn linear_maps_are_refused() {
     ] {
         let mut f = parse_function(expr, "").expect("parses");
         let d = derive(&mut f, wrt, order).expect("derives");
-        for result in [codegen::numpy(&f, &d), codegen::rust(&f, &d)] {
+        // NumPy takes the direction dX of a differential form as an argument.
+        let generators = if what == "a differential form" {
+            vec![codegen::rust(&f, &d)]
+        } else {
+            vec![codegen::numpy(&f, &d), codegen::rust(&f, &d)]
+        };
+        for result in generators {
             assert_eq!(
                 result,
                 Err(CodegenError::LinearMap {

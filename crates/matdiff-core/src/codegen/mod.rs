@@ -28,7 +28,8 @@ pub enum CodegenError {
     #[error(
         "the derivative with respect to `{wrt}` is {what}, not an array of numbers — \
          generated code covers gradients, jacobians and hessians with respect to \
-         a scalar or a vector; see it with --format text"
+         a scalar or a vector, and (numpy only) differential forms; see it with \
+         --format text"
     )]
     LinearMap {
         /// The variable.
@@ -61,6 +62,9 @@ pub enum Output {
     Jacobian,
     /// `H` with `d(∇f) = H dx`.
     Hessian,
+    /// `df` for a direction `dX` passed as an extra argument (a differential form,
+    /// e.g. `d(inv(X)) = -inv(X)*dX*inv(X)`); NumPy only.
+    Differential,
 }
 
 impl Output {
@@ -70,6 +74,7 @@ impl Output {
             Output::Gradient => "gradient",
             Output::Jacobian => "jacobian",
             Output::Hessian => "hessian",
+            Output::Differential => "differential",
         }
     }
 }
@@ -83,10 +88,7 @@ pub fn output_of(f: &Function, d: &Derivative) -> Result<Output, CodegenError> {
         .into_iter()
         .any(|n| matches!(g.node(n), Node::Differential(_) | Node::DifferentialOf(_)));
     match d.kind {
-        DerivativeKind::Differential => Err(CodegenError::LinearMap {
-            wrt,
-            what: "a differential form",
-        }),
+        DerivativeKind::Differential => Ok(Output::Differential),
         DerivativeKind::Hessian if in_direction => Err(CodegenError::LinearMap {
             wrt,
             what: "a second differential",

@@ -194,9 +194,19 @@ impl<'t> Py<'t> {
         }
     }
 
+    /// The parameters of `f_and_grad`: the variables, then `dX` for a differential form.
+    fn parameter_names(&self) -> Vec<String> {
+        let g = self.t.graph;
+        let mut params: Vec<String> = g.variables().iter().map(|v| self.name(v.name)).collect();
+        if self.t.output == Output::Differential {
+            params.push(format!("d{}", self.name(self.t.wrt.name)));
+        }
+        params
+    }
+
     fn body(&mut self) -> String {
         let g = self.t.graph;
-        let params: Vec<String> = g.variables().iter().map(|v| self.name(v.name)).collect();
+        let params = self.parameter_names();
         let mut out = String::new();
         let _ = writeln!(out, "\ndef f_and_grad({}):", params.join(", "));
         let derivative_doc = match self.t.output {
@@ -206,6 +216,10 @@ impl<'t> Py<'t> {
             ),
             Output::Jacobian => "the Jacobian (rows = outputs)".to_string(),
             Output::Hessian => "the Hessian".to_string(),
+            Output::Differential => format!(
+                "its differential in the direction d{}",
+                self.name(self.t.wrt.name)
+            ),
         };
         let _ = writeln!(
             out,
@@ -313,6 +327,15 @@ impl<'t> Py<'t> {
                     "    assert np.allclose({name}, {name}.T), \"{name} must be symmetric\""
                 );
             }
+        }
+        if self.t.output == Output::Differential {
+            let x = self.name(self.t.wrt.name);
+            let dx = format!("d{x}");
+            let _ = writeln!(out, "    {dx} = np.asarray({dx}, dtype=float)");
+            let _ = writeln!(
+                out,
+                "    assert np.shape({dx}) == np.shape({x}), \"{dx} must have the shape of {x}\""
+            );
         }
     }
 
@@ -667,10 +690,13 @@ def check_gradient(f_and_grad, inputs, wrt, trials=5, tol=1e-6, seed=0, kind=DER
     \"\"\"Compares the derivative returned by f_and_grad(**inputs) with central
     differences of the value along `trials` random unit directions of `wrt`
     (symmetric for symmetric variables): <G, V> for a gradient, J V for a Jacobian,
-    V'HV against a second difference for a Hessian. Prints the largest relative
+    df with dX = V for a differential form, V'HV against a second difference for a
+    Hessian. Prints the largest relative
     error and returns whether it is within `tol`.\"\"\"
     rng = np.random.default_rng(seed)
     x = np.asarray(inputs[wrt], dtype=float)
+    if kind == \"differential\":
+        inputs = {**inputs, \"d\" + wrt: np.zeros_like(x)}
     value, derivative = f_and_grad(**inputs)
     derivative = np.asarray(derivative, dtype=float)
 
@@ -692,6 +718,8 @@ def check_gradient(f_and_grad, inputs, wrt, trials=5, tol=1e-6, seed=0, kind=DER
             numeric = (at(h, v) - at(-h, v)) / (2.0 * h)
             if kind == \"jacobian\":
                 analytic = derivative.reshape(-1, v.size) @ v.ravel()
+            elif kind == \"differential\":
+                analytic = np.asarray(f_and_grad(**{**inputs, \"d\" + wrt: v})[1], dtype=float)
             else:
                 analytic = np.vdot(derivative, v)
         numeric = np.ravel(numeric)

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::codegen::schedule::{is_leaf, Product, Recipe};
-use crate::codegen::{float_literal, CodegenError, Target};
+use crate::codegen::{float_literal, CodegenError, Output, Target};
 use crate::derivative::Derivative;
 use crate::ir::{Dim, Func, Function, Id, Node, Shape, Sym};
 use crate::print;
@@ -118,6 +118,12 @@ pub fn rust_name(name: &str) -> String {
 /// it uses, compiling as is in a crate that depends on faer 0.24.
 pub fn rust(f: &Function, d: &Derivative) -> Result<String, CodegenError> {
     let target = Target::new(f, d)?;
+    if target.output == Output::Differential {
+        return Err(CodegenError::LinearMap {
+            wrt: f.graph.name(d.wrt).to_string(),
+            what: "a differential form",
+        });
+    }
     let mut gen = Rs::new(&target);
     let body = gen.body();
     let mut out = String::new();
