@@ -114,21 +114,9 @@ pub fn canonicalize(g: &mut Graph, root: Id) -> Id {
     let order = g.reachable(&[root]);
     let mut map: BTreeMap<Id, Id> = BTreeMap::new();
     for id in order {
-        let m = |x: Id| map.get(&x).copied().unwrap_or(x);
-        let node = match g.node(id) {
-            Node::Add(a, b) => Node::Add(m(a), m(b)),
-            Node::Neg(a) => Node::Neg(m(a)),
-            Node::Mul(a, b) => Node::Mul(m(a), m(b)),
-            Node::Div(a, b) => Node::Div(m(a), m(b)),
-            Node::Pow(a, b) => Node::Pow(m(a), m(b)),
-            Node::ElemMul(a, b) => Node::ElemMul(m(a), m(b)),
-            Node::ElemDiv(a, b) => Node::ElemDiv(m(a), m(b)),
-            Node::ElemPow(a, b) => Node::ElemPow(m(a), m(b)),
-            Node::Transpose(a) => Node::Transpose(m(a)),
-            Node::Inner(a, b) => Node::Inner(m(a), m(b)),
-            Node::Apply(f, a) => Node::Apply(f, m(a)),
-            leaf => leaf,
-        };
+        let node = g
+            .node(id)
+            .map_children(|x| map.get(&x).copied().unwrap_or(x));
         let new = match node {
             Node::Apply(Func::Log, arg) => match (softplus_argument(g, arg), g.node(arg)) {
                 (Some(z), _) => g.apply(Func::Softplus, z),
@@ -1261,22 +1249,9 @@ fn replace(g: &mut Graph, root: Id, map: &BTreeMap<Id, Id>) -> Id {
             done.insert(id, to);
             continue;
         }
-        let m = |x: Id| done.get(&x).copied().unwrap_or(x);
-        let node = match g.node(id) {
-            Node::Add(a, b) => Node::Add(m(a), m(b)),
-            Node::Neg(a) => Node::Neg(m(a)),
-            Node::Mul(a, b) => Node::Mul(m(a), m(b)),
-            Node::Div(a, b) => Node::Div(m(a), m(b)),
-            Node::Pow(a, b) => Node::Pow(m(a), m(b)),
-            Node::ElemMul(a, b) => Node::ElemMul(m(a), m(b)),
-            Node::ElemDiv(a, b) => Node::ElemDiv(m(a), m(b)),
-            Node::ElemPow(a, b) => Node::ElemPow(m(a), m(b)),
-            Node::Transpose(a) => Node::Transpose(m(a)),
-            Node::Inner(a, b) => Node::Inner(m(a), m(b)),
-            Node::Apply(f, a) => Node::Apply(f, m(a)),
-            // A pending differential is replaced as a whole or left as it is.
-            leaf => leaf,
-        };
+        let node = g
+            .node(id)
+            .map_children(|x| done.get(&x).copied().unwrap_or(x));
         let new = g.add(node);
         done.insert(id, new);
     }

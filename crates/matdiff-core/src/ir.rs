@@ -372,6 +372,31 @@ pub enum Node {
 }
 
 impl Node {
+    /// The same node with every child `c` replaced by `f(c)`.
+    pub fn map_children(self, mut f: impl FnMut(Id) -> Id) -> Node {
+        match self {
+            Node::Add(a, b) => Node::Add(f(a), f(b)),
+            Node::Neg(a) => Node::Neg(f(a)),
+            Node::Mul(a, b) => Node::Mul(f(a), f(b)),
+            Node::Div(a, b) => Node::Div(f(a), f(b)),
+            Node::Pow(a, b) => Node::Pow(f(a), f(b)),
+            Node::ElemMul(a, b) => Node::ElemMul(f(a), f(b)),
+            Node::ElemDiv(a, b) => Node::ElemDiv(f(a), f(b)),
+            Node::ElemPow(a, b) => Node::ElemPow(f(a), f(b)),
+            Node::Transpose(a) => Node::Transpose(f(a)),
+            Node::Inner(a, b) => Node::Inner(f(a), f(b)),
+            Node::Apply(func, a) => Node::Apply(func, f(a)),
+            Node::DifferentialOf(a) => Node::DifferentialOf(f(a)),
+            leaf @ (Node::Const(_)
+            | Node::Var(_)
+            | Node::DimValue(_)
+            | Node::Eye(_)
+            | Node::Ones(_)
+            | Node::Zeros(_)
+            | Node::Differential(_)) => leaf,
+        }
+    }
+
     /// The children, in order.
     pub fn children(&self) -> Children {
         match *self {
