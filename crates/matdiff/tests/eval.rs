@@ -218,3 +218,15 @@ fn data_files_bind_variables_alongside_json() {
     assert!(err.contains("X.csv:3:2"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_expression_may_start_with_a_minus_sign() {
+    let at = inputs_file("minus", r#"{"x": [1, 2]}"#);
+    let (code, out, err) = matdiff(&["eval", "-x'*x", "--at", &at, "--wrt", "x"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["value"], serde_json::json!(-5.0));
+    assert_eq!(v["gradient"], serde_json::json!([-2.0, -4.0]));
+    let (code, out, err) = matdiff(&["check", "-x'*x", "--wrt", "x"]);
+    assert_eq!(code, 0, "{out}{err}");
+}

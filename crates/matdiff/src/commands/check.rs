@@ -14,6 +14,7 @@ use crate::report::Failure;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The expression, or `@file` with declarations and the expression.
+    #[arg(allow_hyphen_values = true)]
     pub expr: String,
     /// The variable to differentiate by.
     #[arg(long, value_name = "NAME")]

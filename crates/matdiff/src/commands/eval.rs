@@ -12,6 +12,7 @@ use crate::report::Failure;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The expression, or `@file` with declarations and the expression.
+    #[arg(allow_hyphen_values = true)]
     pub expr: String,
     /// Declarations, separated by `;` or `,`: `X: matrix(N, d); w: vector(d)`.
     #[arg(long = "let", value_name = "DECLS")]

@@ -115,6 +115,7 @@ rate, draws every loss curve on the --plot chart and prints a table of the final
 iterations and stop reason per rate; a rate that diverges is marked, not an error.")]
 pub struct Args {
     /// The loss (a scalar expression), or `@file` with declarations and the expression.
+    #[arg(allow_hyphen_values = true)]
     pub expr: String,
     /// The variable to optimise.
     #[arg(long, value_name = "NAME")]

@@ -51,6 +51,7 @@ and the gap o(h) = f(x₀ + h) − f(x₀) − f'(x₀)h shaded for --h (default
 --range x0:x1 (default x₀ ± 2.5|h|).")]
 pub struct Args {
     /// The loss (a scalar expression), or `@file` with declarations and the expression.
+    #[arg(allow_hyphen_values = true)]
     pub expr: String,
     /// The variable the picture is drawn over.
     #[arg(long, value_name = "NAME")]
