@@ -6,6 +6,7 @@ pub mod build;
 pub mod codegen;
 pub mod derivative;
 pub mod diff;
+pub mod instances;
 pub mod ir;
 pub mod lower;
 pub mod print;

@@ -2,7 +2,8 @@
 //! derivatives compared with central finite differences.
 
 use faer::Mat;
-use matdiff_core::{Derivative, DerivativeKind, Dim, Func, Function, Graph, Id, Kind, Node, Sym};
+use matdiff_core::instances::{data_needs, dimensions_in_use_order};
+use matdiff_core::{Derivative, DerivativeKind, Function, Graph, Id, Kind, Node, Sym};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -62,23 +63,8 @@ pub fn default_sizes(graph: &Graph, fixed: &[(String, usize)]) -> Sizes {
             used.push(*n);
         }
     }
-    let mut dims: Vec<Sym> = Vec::new();
-    for v in graph.variables() {
-        for d in [v.shape.rows, v.shape.cols] {
-            if let Dim::Named(s) = d {
-                if !dims.contains(&s) {
-                    dims.push(s);
-                }
-            }
-        }
-    }
-    for &s in graph.dims() {
-        if !dims.contains(&s) {
-            dims.push(s);
-        }
-    }
     let mut next = 2;
-    for s in dims {
+    for s in dimensions_in_use_order(graph) {
         if sizes.get(s).is_none() {
             while used.contains(&next) {
                 next += 1;
@@ -88,46 +74,6 @@ pub fn default_sizes(graph: &Graph, fixed: &[(String, usize)]) -> Sizes {
         }
     }
     sizes
-}
-
-/// What a variable's use asks of its random values.
-#[derive(Clone, Copy, Default)]
-struct Needs {
-    positive: bool,
-    well_conditioned: bool,
-}
-
-fn needs(graph: &Graph, roots: &[Id]) -> Vec<(Sym, Needs)> {
-    let mut out: Vec<(Sym, Needs)> = graph
-        .variables()
-        .iter()
-        .map(|v| (v.name, Needs::default()))
-        .collect();
-    let var = |id: Id| match graph.node(id) {
-        Node::Var(s) => Some(s),
-        _ => None,
-    };
-    let mut mark = |id: Id, f: fn(&mut Needs)| {
-        if let Some(s) = var(id) {
-            if let Some((_, n)) = out.iter_mut().find(|(v, _)| *v == s) {
-                f(n);
-            }
-        }
-    };
-    for id in graph.reachable(roots) {
-        match graph.node(id) {
-            Node::Apply(Func::Log | Func::Sqrt, a) | Node::Div(_, a) | Node::ElemDiv(_, a) => {
-                mark(a, |n| n.positive = true)
-            }
-            Node::ElemPow(a, _) => mark(a, |n| n.positive = true),
-            Node::Pow(a, _) if graph.shape(a).is_scalar() => mark(a, |n| n.positive = true),
-            Node::Apply(Func::Inv | Func::Det | Func::Logdet, a) | Node::Pow(a, _) => {
-                mark(a, |n| n.well_conditioned = true)
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 fn uniform(rng: &mut ChaCha8Rng, rows: usize, cols: usize, lo: f64, hi: f64) -> Mat<f64> {
@@ -143,7 +89,7 @@ pub fn random_inputs(
     roots_hint: &[Id],
     rng: &mut ChaCha8Rng,
 ) -> Result<Inputs, EvalError> {
-    let needs = needs(graph, roots_hint);
+    let needs = data_needs(graph, roots_hint);
     let mut inputs = Inputs::new();
     for v in graph.variables() {
         let (r, c) = sizes.shape(graph, v.shape)?;

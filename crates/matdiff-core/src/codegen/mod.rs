@@ -16,8 +16,9 @@ pub mod rust;
 pub mod schedule;
 
 use crate::derivative::{Derivative, DerivativeKind};
-use crate::ir::{Dim, Func, Function, Graph, Id, Node, Sym, Variable};
+use crate::ir::{Dim, Function, Graph, Id, Node, Sym, Variable};
 
+pub use crate::instances::{data_needs, dimensions_in_use_order, DataNeeds};
 pub use numpy::numpy;
 pub use rust::rust;
 
@@ -143,64 +144,13 @@ fn check_dims_bound(graph: &Graph, roots: &[Id]) -> Result<(), CodegenError> {
     Ok(())
 }
 
-/// What a variable's use asks of random test data (as `matdiff check` draws it).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DataNeeds {
-    /// Directly under `log`, `sqrt`, a division or a power: entries in (0.5, 2).
-    pub positive: bool,
-    /// A square matrix under `inv`, `det`, `logdet` or a matrix power: `B + n I`.
-    pub well_conditioned: bool,
-}
-
-/// The needs of every variable, in the graph's variable order.
-pub fn data_needs(graph: &Graph, roots: &[Id]) -> Vec<(Sym, DataNeeds)> {
-    let mut out: Vec<(Sym, DataNeeds)> = graph
-        .variables()
-        .iter()
-        .map(|v| (v.name, DataNeeds::default()))
-        .collect();
-    let mut mark = |id: Id, f: fn(&mut DataNeeds)| {
-        if let Node::Var(s) = graph.node(id) {
-            if let Some((_, n)) = out.iter_mut().find(|(v, _)| *v == s) {
-                f(n);
-            }
-        }
-    };
-    for id in graph.reachable(roots) {
-        match graph.node(id) {
-            Node::Apply(Func::Log | Func::Sqrt, a) | Node::Div(_, a) | Node::ElemDiv(_, a) => {
-                mark(a, |n| n.positive = true)
-            }
-            Node::ElemPow(a, _) => mark(a, |n| n.positive = true),
-            Node::Pow(a, _) if graph.shape(a).is_scalar() => mark(a, |n| n.positive = true),
-            Node::Apply(Func::Inv | Func::Det | Func::Logdet, a) | Node::Pow(a, _) => {
-                mark(a, |n| n.well_conditioned = true)
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 /// Small distinct sizes (2, 3, 4, …) for the named dimensions, in first-use order, as
 /// the gradient checker gives them.
 pub fn default_sizes(graph: &Graph) -> Vec<(Sym, u64)> {
-    let mut dims: Vec<Sym> = Vec::new();
-    for v in graph.variables() {
-        for d in [v.shape.rows, v.shape.cols] {
-            if let Dim::Named(s) = d {
-                if !dims.contains(&s) {
-                    dims.push(s);
-                }
-            }
-        }
-    }
-    for &s in graph.dims() {
-        if !dims.contains(&s) {
-            dims.push(s);
-        }
-    }
-    dims.into_iter().zip(2u64..).collect()
+    dimensions_in_use_order(graph)
+        .into_iter()
+        .zip(2u64..)
+        .collect()
 }
 
 /// The function's value, its derivative and everything a generator needs about them.
