@@ -1,18 +1,8 @@
 //! `matdiff check`: per-trial errors and PASS; bad options exit 2.
 
-use std::process::Command;
+mod common;
 
-fn matdiff(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::matdiff;
 
 #[test]
 fn correct_derivatives_pass() {

@@ -4,6 +4,10 @@
 //! `__main__` check passes; derivatives that are
 //! linear maps are refused with exit code 2.
 
+mod common;
+
+use common::matdiff;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,19 +17,6 @@ use matdiff_num::{default_sizes, random_inputs, Value};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
-
-/// Runs `matdiff ARGS`: (exit code, stdout, stderr).
-fn matdiff(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .args(args)
-        .output()
-        .expect("matdiff runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Runs `python3 ARGS` in `dir`: (exit code, stdout, stderr). Fails clearly when
 /// Python or NumPy is missing: these tests are never skipped.

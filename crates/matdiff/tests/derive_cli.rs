@@ -1,35 +1,11 @@
 //! `matdiff derive` end to end: the built binary, its results in every format, the
 //! text that parses back, and its exit codes.
 
-use std::process::Command;
+mod common;
+
+use common::{matdiff, shell_words};
 
 use serde_json::Value;
-
-fn matdiff(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the matdiff binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn shell_words(args: &[&str]) -> String {
-    args.iter()
-        .map(|a| {
-            if a.contains([' ', '\'', '*', '<', '>', '(', ';', '|']) {
-                format!("\"{a}\"")
-            } else {
-                (*a).to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// Runs `matdiff derive` and insists on success with nothing on stderr.
 fn derive(args: &[&str]) -> String {

@@ -1,21 +1,11 @@
 //! `matdiff eval`: values and derivatives as JSON, agreeing with NumPy; input errors
 //! exit 2, domain errors exit 1 naming the subexpression.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-/// Runs `matdiff ARGS`: (exit code, stdout, stderr).
-fn matdiff(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::matdiff;
+
+use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,8 +1,11 @@
 //! `matdiff minimize --verbose` says which loop invariants full-batch descent computes
 //! once, and `matdiff bench` times the derived plan; both on small CSV files.
 
+mod common;
+
+use common::matdiff_in;
+
 use std::path::PathBuf;
-use std::process::Command;
 
 /// A fresh directory with `X.csv` (N = 60 rows, d = 3) and `y.csv`.
 fn data_dir(name: &str) -> PathBuf {
@@ -23,19 +26,6 @@ fn data_dir(name: &str) -> PathBuf {
     std::fs::write(dir.join("X.csv"), x).unwrap();
     std::fs::write(dir.join("y.csv"), y).unwrap();
     dir
-}
-
-fn matdiff(dir: &PathBuf, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the matdiff binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 const LOSS: &str = "1/N*norm2(X*w - y)^2";
@@ -67,7 +57,7 @@ fn verbose_full_batch_descent_names_the_hoisted_products() {
             "--verbose",
         ]);
         args.extend(method.iter());
-        let (code, _, stderr) = matdiff(&dir, &args);
+        let (code, _, stderr) = matdiff_in(&dir, &args);
         assert_eq!(code, 0, "{method:?}: {stderr}");
         match expected {
             Some(text) => assert!(
@@ -90,7 +80,7 @@ fn bench_times_the_plain_and_the_hoisted_plan_with_equal_results() {
         if hoist {
             args.push("--hoist");
         }
-        let (code, stdout, stderr) = matdiff(&dir, &args);
+        let (code, stdout, stderr) = matdiff_in(&dir, &args);
         assert_eq!(code, 0, "{stderr}");
         serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
     };

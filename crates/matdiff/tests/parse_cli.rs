@@ -1,33 +1,9 @@
 //! `matdiff parse` end to end: the built binary, its stdout, its diagnostics with
 //! carets on stderr, and its exit codes.
 
-use std::process::Command;
+mod common;
 
-fn matdiff(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the matdiff binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn shell_words(args: &[&str]) -> String {
-    args.iter()
-        .map(|a| {
-            if a.contains([' ', '\'', '*', '<', '>', '(', ';']) {
-                format!("\"{a}\"")
-            } else {
-                (*a).to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+use common::{matdiff, shell_words};
 
 /// Each case must fail with exit code 2 and carets under the culprit.
 const ERRORS: &[&[&str]] = &[

@@ -1,0 +1,38 @@
+//! Running the built `matdiff` binary, shared by the command-line tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `matdiff ARGS` in the crate's folder: (exit code, stdout, stderr).
+pub fn matdiff(args: &[&str]) -> (i32, String, String) {
+    matdiff_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// Runs `matdiff ARGS` in `dir`: (exit code, stdout, stderr).
+pub fn matdiff_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the matdiff binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The arguments as a shell would need them, for snapshots: `derive "x'*x" --wrt x`.
+pub fn shell_words(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| {
+            if a.contains([' ', '\'', '*', '<', '>', '(', ';', '|']) {
+                format!("\"{a}\"")
+            } else {
+                (*a).to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
