@@ -313,11 +313,7 @@ fn adjoint_rule(
             if dep(a) {
                 let Some(kv) = k_value else {
                     if sc(g, a) {
-                        // d(a^k) = k a^(k−1) da.
-                        let one = g.constant(1.0);
-                        let km1 = g.sub(k, one);
-                        let p = g.add(Node::Pow(a, km1));
-                        let t = g.mul(k, p);
+                        let t = power_slope(g, a, k);
                         let ab = g.mul(bar, t);
                         out.push((a, ab));
                         return Ok(out);
@@ -341,9 +337,7 @@ fn adjoint_rule(
                         out.push((u, ub));
                         return Ok(out);
                     }
-                    let c = g.constant(kv);
-                    let p = g.powi(a, kv - 1.0);
-                    let t = g.mul(c, p);
+                    let t = power_slope(g, a, k);
                     let ab = g.mul(t, bar);
                     out.push((a, ab));
                 } else {
@@ -374,9 +368,7 @@ fn adjoint_rule(
             }
             if dep(b) {
                 // d(a ./ b) = −a ./ b.^2 ∘ db.
-                let two = g.constant(2.0);
-                let b2 = g.add(Node::ElemPow(b, two));
-                let q = g.elem_div(a, b2);
+                let q = quotient_slope(g, a, b);
                 let t = g.elem_mul(bar, q);
                 let t = g.neg(t);
                 let bb = unbroadcast(g, t, b);
@@ -392,17 +384,7 @@ fn adjoint_rule(
                 out.push((k, kb));
             }
             if dep(a) {
-                let one = g.constant(1.0);
-                let km1 = match g.const_value(k) {
-                    Some(kv) => g.constant(kv - 1.0),
-                    None => g.sub(k, one),
-                };
-                let p = g.add(Node::ElemPow(a, km1));
-                let t = if sc(g, k) {
-                    g.mul(k, p)
-                } else {
-                    g.elem_mul(k, p)
-                };
+                let t = elem_power_slope(g, a, k);
                 let t = g.elem_mul(bar, t);
                 let ab = unbroadcast(g, t, a);
                 out.push((a, ab));
@@ -459,6 +441,47 @@ fn apply_adjoint(g: &mut Graph, c: Id, f: Func, a: Id, bar: Id) -> Result<Id, Di
             }
         }
     })
+}
+
+/// `k a^(k−1)`, the slope of a scalar power `a^k` (`d(a^k) = k a^(k−1) da`).
+fn power_slope(g: &mut Graph, a: Id, k: Id) -> Id {
+    match g.const_value(k) {
+        Some(kv) => {
+            let c = g.constant(kv);
+            let p = g.powi(a, kv - 1.0);
+            g.mul(c, p)
+        }
+        None => {
+            let one = g.constant(1.0);
+            let km1 = g.sub(k, one);
+            let p = g.add(Node::Pow(a, km1));
+            g.mul(k, p)
+        }
+    }
+}
+
+/// `k ∘ a.^(k−1)`, the elementwise slope of `a .^ k` (`d(a.^k) = k ∘ a.^(k−1) ∘ da`).
+fn elem_power_slope(g: &mut Graph, a: Id, k: Id) -> Id {
+    let km1 = match g.const_value(k) {
+        Some(kv) => g.constant(kv - 1.0),
+        None => {
+            let one = g.constant(1.0);
+            g.sub(k, one)
+        }
+    };
+    let p = g.add(Node::ElemPow(a, km1));
+    if g.shape(k).is_scalar() {
+        g.mul(k, p)
+    } else {
+        g.elem_mul(k, p)
+    }
+}
+
+/// `a ./ b.^2`: `d(a ./ b) = da ./ b − a ./ b.^2 ∘ db`.
+fn quotient_slope(g: &mut Graph, a: Id, b: Id) -> Id {
+    let two = g.constant(2.0);
+    let b2 = g.add(Node::ElemPow(b, two));
+    g.elem_div(a, b2)
 }
 
 /// The gradient `G` of a scalar-valued built-in at its argument, `d f(A) = <G, dA>`:
@@ -687,19 +710,15 @@ fn differential_rule(
                 ));
             }
             let Some(da) = dd(a) else { return Ok(None) };
-            let Some(kv) = g.const_value(k) else {
-                let one = g.constant(1.0);
-                let km1 = g.sub(k, one);
-                let p = g.add(Node::Pow(a, km1));
-                let t = g.mul(k, p);
-                return Ok(Some(g.mul(t, da)));
-            };
             if g.shape(a).is_scalar() {
-                let c = g.constant(kv);
-                let p = g.powi(a, kv - 1.0);
-                let t = g.mul(c, p);
+                let t = power_slope(g, a, k);
                 Some(g.mul(t, da))
             } else {
+                let Some(kv) = g.const_value(k) else {
+                    return Err(DiffError::Unsupported(
+                        "a matrix power needs a constant integer exponent".into(),
+                    ));
+                };
                 Some(matrix_power_differential(g, a, kv, da)?)
             }
         }
@@ -711,9 +730,7 @@ fn differential_rule(
         Node::ElemDiv(a, b) => {
             let t1 = dd(a).map(|da| g.elem_div(da, b));
             let t2 = dd(b).map(|db| {
-                let two = g.constant(2.0);
-                let b2 = g.add(Node::ElemPow(b, two));
-                let q = g.elem_div(a, b2);
+                let q = quotient_slope(g, a, b);
                 let t = g.elem_mul(q, db);
                 g.neg(t)
             });
@@ -727,19 +744,7 @@ fn differential_rule(
                 ));
             }
             let Some(da) = dd(a) else { return Ok(None) };
-            let km1 = match g.const_value(k) {
-                Some(kv) => g.constant(kv - 1.0),
-                None => {
-                    let one = g.constant(1.0);
-                    g.sub(k, one)
-                }
-            };
-            let p = g.add(Node::ElemPow(a, km1));
-            let t = if g.shape(k).is_scalar() {
-                g.mul(k, p)
-            } else {
-                g.elem_mul(k, p)
-            };
+            let t = elem_power_slope(g, a, k);
             Some(g.elem_mul(t, da))
         }
         // d(X') = (dX)'.
@@ -949,16 +954,7 @@ fn jacobian_rule(
             match jj(a) {
                 None => None,
                 Some(ja) => {
-                    let Some(kv) = g.const_value(k) else {
-                        let one = g.constant(1.0);
-                        let km1 = g.sub(k, one);
-                        let p = g.add(Node::Pow(a, km1));
-                        let t = g.mul(k, p);
-                        return Ok(Some(g.mul(t, ja)));
-                    };
-                    let c = g.constant(kv);
-                    let p = g.powi(a, kv - 1.0);
-                    let t = g.mul(c, p);
+                    let t = power_slope(g, a, k);
                     Some(g.mul(t, ja))
                 }
             }
@@ -984,9 +980,7 @@ fn jacobian_rule(
                 parts.push(g.mul(scale, ja));
             }
             if let Some(jb) = jj(b) {
-                let two = g.constant(2.0);
-                let b2 = g.add(Node::ElemPow(b, two));
-                let q = g.elem_div(a, b2);
+                let q = quotient_slope(g, a, b);
                 let scale = diag_of(g, q, shape);
                 let jb = broadcast_jacobian(g, b, jb, shape);
                 let t = g.mul(scale, jb);
@@ -1004,15 +998,7 @@ fn jacobian_rule(
             match jj(a) {
                 None => None,
                 Some(ja) => {
-                    let km1 = match g.const_value(k) {
-                        Some(kv) => g.constant(kv - 1.0),
-                        None => {
-                            let one = g.constant(1.0);
-                            g.sub(k, one)
-                        }
-                    };
-                    let p = g.add(Node::ElemPow(a, km1));
-                    let fp = g.elem_mul(k, p);
+                    let fp = elem_power_slope(g, a, k);
                     let scale = diag_of(g, fp, shape);
                     Some(g.mul(scale, ja))
                 }
