@@ -15,5 +15,5 @@ pub mod value;
 pub use check::{check_derivative, default_sizes, random_inputs, CheckOptions, CheckReport};
 pub use error::EvalError;
 pub use inputs::{InputError, Inputs, Sizes};
-pub use plan::Plan;
+pub use plan::{Plan, PlanOptions};
 pub use value::Value;

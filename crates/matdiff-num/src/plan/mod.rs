@@ -8,7 +8,9 @@
 //! factors pulled out as one scaling, transposed factors read through transposed views
 //! (never copied) and `inv(A) * B` turned into a solve; the order of the remaining
 //! products is chosen by dynamic programming on the bound sizes, so `X'*(X*w)` never
-//! forms `X'*X`.
+//! forms `X'*X`. Finally the instructions that run along the rows of a long dimension
+//! (`X*w`, elementwise work on `N`-vectors, `X'*v`, `sum`, …) are fused into passes over
+//! blocks of rows ([`rows`]).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -20,6 +22,8 @@ use crate::error::EvalError;
 use crate::inputs::{declared_shape, InputError, Inputs, Sizes};
 use crate::kernels::{self, Lu};
 use crate::value::Value;
+
+mod rows;
 
 /// Products with more multiply-adds than this run on the rayon pool.
 const PARALLEL_FLOPS: usize = 1 << 22;
@@ -106,10 +110,34 @@ struct InputSlot {
     cols: usize,
 }
 
+/// One unit of a plan's run: an instruction, or a group of them fused into one pass
+/// over blocks of rows.
+#[derive(Clone, Debug)]
+enum Unit {
+    Single(Instr),
+    Rows(Box<rows::RowGroup>),
+}
+
+/// How a plan is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Fuse the work along a dimension of at least this many rows into passes over
+    /// blocks of rows; `None` runs every instruction on its own.
+    pub fuse_rows_from: Option<usize>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> PlanOptions {
+        PlanOptions {
+            fuse_rows_from: Some(rows::MIN_ROWS),
+        }
+    }
+}
+
 /// A compiled expression: run it on inputs of the sizes it was compiled for.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    instrs: Vec<Instr>,
+    units: Vec<Unit>,
     bufs: Vec<Value>,
     inputs: Vec<InputSlot>,
     roots: Vec<Src>,
@@ -125,30 +153,53 @@ enum ValRef<'a> {
 impl Plan {
     /// Compiles the expressions `roots` of `graph` for the bound `sizes`.
     pub fn compile(graph: &Graph, roots: &[Id], sizes: &Sizes) -> Result<Plan, EvalError> {
-        Compiler::new(graph, roots, sizes).compile()
+        Plan::compile_with(graph, roots, sizes, PlanOptions::default())
+    }
+
+    /// Like [`Plan::compile`], with `options`.
+    pub fn compile_with(
+        graph: &Graph,
+        roots: &[Id],
+        sizes: &Sizes,
+        options: PlanOptions,
+    ) -> Result<Plan, EvalError> {
+        Compiler::new(graph, roots, sizes).compile(options)
+    }
+
+    /// Every instruction, those inside fused groups included, in order.
+    fn instrs(&self) -> impl Iterator<Item = &Instr> {
+        self.units.iter().flat_map(|u| match u {
+            Unit::Single(i) => std::slice::from_ref(i),
+            Unit::Rows(g) => g.members.as_slice(),
+        })
     }
 
     /// Evaluates the roots on `inputs` (which must have the compiled sizes). The
     /// buffers are reused: running again with new data gives new results.
     pub fn run(&mut self, inputs: &Inputs) -> Result<Vec<Value>, EvalError> {
         let resolved = self.resolve(inputs)?;
-        for k in 0..self.instrs.len() {
-            let dst = self.instrs[k].dst;
-            let node = self.instrs[k].node;
-            let mut out = std::mem::take(&mut self.bufs[dst]);
+        for unit in &mut self.units {
+            let instr = match unit {
+                Unit::Single(instr) => instr,
+                Unit::Rows(group) => {
+                    group.run(&mut self.bufs, &self.inputs, &resolved)?;
+                    continue;
+                }
+            };
+            let mut out = std::mem::take(&mut self.bufs[instr.dst]);
             let result = exec(
-                &self.instrs[k].op,
+                &instr.op,
                 &mut self.bufs,
                 &self.inputs,
                 &resolved,
                 &mut out,
-                node,
+                instr.node,
             );
             let finite = out.is_finite();
-            self.bufs[dst] = out;
+            self.bufs[instr.dst] = out;
             result?;
             if !finite {
-                return Err(non_finite(node, &self.instrs[k].op));
+                return Err(non_finite(instr.node, &instr.op));
             }
         }
         Ok(self
@@ -178,7 +229,7 @@ impl Plan {
             }
         };
         let mut out = Vec::new();
-        for instr in &self.instrs {
+        for instr in self.instrs() {
             if let Op::Chain(chain) = &instr.op {
                 for step in &chain.steps {
                     if let Step::MatMul { lhs, rhs, .. } = step {
@@ -192,39 +243,17 @@ impl Plan {
     }
 
     /// What each instruction does, in execution order (`product`, `transpose`, `map exp`,
-    /// …); for inspecting plans.
+    /// …; a fused pass as `row blocks (…)` listing its instructions); for inspecting plans.
     pub fn operations(&self) -> Vec<String> {
-        self.instrs
+        self.units
             .iter()
-            .map(|i| match &i.op {
-                Op::Neg(_) => "neg".to_string(),
-                Op::Map(f, _) => format!("map {}", f.name()),
-                Op::Add(..) => "add".to_string(),
-                Op::Sub(..) => "subtract".to_string(),
-                Op::ElemMul(..) => "elementwise product".to_string(),
-                Op::ElemDiv(..) => "elementwise quotient".to_string(),
-                Op::ElemPow(..) => "elementwise power".to_string(),
-                Op::Div(..) => "divide".to_string(),
-                Op::Pow(..) => "power".to_string(),
-                Op::MatPow(_, k) => format!("matrix power {k}"),
-                Op::Transpose(_) => "transpose".to_string(),
-                Op::Inner(..) => "inner".to_string(),
-                Op::Reduce(f, _) => f.name().to_string(),
-                Op::Inv(_) => "inv".to_string(),
-                Op::DiagToMatrix(_) => "diag of vector".to_string(),
-                Op::DiagOfMatrix(_) => "diag of matrix".to_string(),
-                Op::Softmax(_) => "softmax".to_string(),
-                Op::Chain(c) if c.steps.is_empty() && c.single.is_some() => "scale".to_string(),
-                Op::Chain(c) if c.steps.is_empty() => "scalar product".to_string(),
-                Op::Chain(c) => format!(
-                    "product ({})",
-                    c.steps
+            .map(|u| match u {
+                Unit::Single(i) => describe(&i.op),
+                Unit::Rows(g) => format!(
+                    "row blocks ({})",
+                    g.members
                         .iter()
-                        .map(|s| match s {
-                            Step::MatMul { .. } => "matmul",
-                            Step::Solve { .. } => "solve",
-                            Step::Inverse { .. } => "inverse",
-                        })
+                        .map(|i| describe(&i.op))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -237,8 +266,7 @@ impl Plan {
     /// two plans for the same values (e.g. with and without hoisted invariants).
     pub fn flops(&self) -> usize {
         let entries: usize = self
-            .instrs
-            .iter()
+            .instrs()
             .map(|i| {
                 let (r, c) = self.bufs[i.dst].dims();
                 r * c
@@ -254,8 +282,7 @@ impl Plan {
 
     /// The number of solves (from `inv(A) * B`) the plan performs.
     pub fn solve_count(&self) -> usize {
-        self.instrs
-            .iter()
+        self.instrs()
             .map(|i| match &i.op {
                 Op::Chain(c) => c
                     .steps
@@ -294,6 +321,43 @@ impl Plan {
     }
 }
 
+/// What an instruction does, in a word or two.
+fn describe(op: &Op) -> String {
+    match op {
+        Op::Neg(_) => "neg".to_string(),
+        Op::Map(f, _) => format!("map {}", f.name()),
+        Op::Add(..) => "add".to_string(),
+        Op::Sub(..) => "subtract".to_string(),
+        Op::ElemMul(..) => "elementwise product".to_string(),
+        Op::ElemDiv(..) => "elementwise quotient".to_string(),
+        Op::ElemPow(..) => "elementwise power".to_string(),
+        Op::Div(..) => "divide".to_string(),
+        Op::Pow(..) => "power".to_string(),
+        Op::MatPow(_, k) => format!("matrix power {k}"),
+        Op::Transpose(_) => "transpose".to_string(),
+        Op::Inner(..) => "inner".to_string(),
+        Op::Reduce(f, _) => f.name().to_string(),
+        Op::Inv(_) => "inv".to_string(),
+        Op::DiagToMatrix(_) => "diag of vector".to_string(),
+        Op::DiagOfMatrix(_) => "diag of matrix".to_string(),
+        Op::Softmax(_) => "softmax".to_string(),
+        Op::Chain(c) if c.steps.is_empty() && c.single.is_some() => "scale".to_string(),
+        Op::Chain(c) if c.steps.is_empty() => "scalar product".to_string(),
+        Op::Chain(c) => format!(
+            "product ({})",
+            c.steps
+                .iter()
+                .map(|s| match s {
+                    Step::MatMul { .. } => "matmul",
+                    Step::Solve { .. } => "solve",
+                    Step::Inverse { .. } => "inverse",
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 struct Compiler<'g> {
     graph: &'g Graph,
     roots: &'g [Id],
@@ -315,7 +379,7 @@ impl<'g> Compiler<'g> {
         }
     }
 
-    fn compile(mut self) -> Result<Plan, EvalError> {
+    fn compile(mut self, options: PlanOptions) -> Result<Plan, EvalError> {
         let sizes = self.sizes;
         // Products are ordered for the bound sizes; an unbound dimension is reported
         // when its node is lowered.
@@ -341,13 +405,25 @@ impl<'g> Compiler<'g> {
                 instrs.push(instr);
             }
         }
-        let roots = self
+        let roots: Vec<Src> = self
             .roots
             .iter()
             .map(|r| self.src[r.index()].expect("roots are lowered"))
             .collect();
+        let units = match options.fuse_rows_from {
+            Some(min_rows) => rows::fuse(
+                instrs,
+                &rows::Shapes {
+                    bufs: &self.bufs,
+                    inputs: &self.inputs,
+                },
+                &roots,
+                min_rows,
+            ),
+            None => instrs.into_iter().map(Unit::Single).collect(),
+        };
         Ok(Plan {
-            instrs,
+            units,
             bufs: self.bufs,
             inputs: self.inputs,
             roots,
