@@ -200,6 +200,17 @@ fn plans_do_only_the_needed_work() {
             "sum(inv(A)) + sum(inv(A)*w)",
             &["inv", "sum", "product (solve)", "sum", "add"],
         ),
+        // A product computed for another reader is read, not recomputed.
+        (
+            "sum(softplus(X*w)) - y'*X*w",
+            &[
+                "product (matmul)",
+                "map softplus",
+                "sum",
+                "product (matmul)",
+                "subtract",
+            ],
+        ),
         ("A^3", &["matrix power 3"]),
         ("A'", &["transpose"]),
     ];

@@ -159,10 +159,31 @@ impl Schedule {
             };
             reuse_inverses(graph, product, &mut reads);
         }
-        let order = reach
+        // A chain that multiplies factors whose product is computed for another reader
+        // anyway reads that value: `y'*X*w` next to `softplus(X*w)` is `y'*(X*w)`.
+        let mut reused = Vec::new();
+        for &id in &reach {
+            if let Some(Recipe::Chain(chain)) = &mut recipes[id.index()] {
+                for m in reuse_products(graph, id, chain, &mut reads, size) {
+                    reused.push((id, m));
+                }
+            }
+        }
+        let mut order: Vec<Id> = reach
             .into_iter()
             .filter(|id| recipes[id.index()].is_some())
             .collect();
+        // A reused product is computed before the chain that reads it (its own
+        // operands are factors of that chain, so they already are).
+        for (chain, m) in reused {
+            let at = |x: Id, order: &[Id]| order.iter().position(|&o| o == x);
+            if let (Some(c), Some(p)) = (at(chain, &order), at(m, &order)) {
+                if p > c {
+                    order.remove(p);
+                    order.insert(c, m);
+                }
+            }
+        }
         Ok(Schedule {
             roots: roots.to_vec(),
             order,
@@ -220,6 +241,61 @@ fn reuse_inverses(graph: &Graph, product: &mut Product, reads: &mut [u32]) {
         Product::Solve { rhs, .. } => reuse_inverses(graph, rhs, reads),
         Product::Factor { .. } => {}
     }
+}
+
+/// Replaces adjacent factors `A B` of `chain` (the recipe of `id`) by the node `A*B`
+/// when that node is computed for another reader anyway, and reorders the chain;
+/// returns the nodes now read. A factor that is not a leaf must stay read elsewhere,
+/// so that nothing is computed for nobody.
+fn reuse_products(
+    graph: &Graph,
+    id: Id,
+    chain: &mut Chain,
+    reads: &mut [u32],
+    size: &dyn Fn(Dim) -> u64,
+) -> Vec<Id> {
+    fn plain(p: &Product, out: &mut Vec<(Id, bool)>) -> bool {
+        match p {
+            Product::Factor { id, transposed } => {
+                out.push((*id, *transposed));
+                true
+            }
+            Product::Mul { lhs, rhs, .. } => plain(lhs, out) && plain(rhs, out),
+            Product::Solve { .. } | Product::Inverse(_) => false,
+        }
+    }
+    let mut factors = Vec::new();
+    match &chain.product {
+        Some(p) if plain(p, &mut factors) && factors.len() > 1 => {}
+        _ => return Vec::new(),
+    }
+    let spare = |x: Id, reads: &[u32]| is_leaf(graph.node(x)) || reads[x.index()] > 1;
+    let mut used = Vec::new();
+    let mut i = 0;
+    while i + 1 < factors.len() {
+        let ((a, ta), (b, tb)) = (factors[i], factors[i + 1]);
+        let found = graph.find(&Node::Mul(a, b)).filter(|&m| {
+            !ta && !tb && m != id && reads[m.index()] > 0 && spare(a, reads) && spare(b, reads)
+        });
+        match found {
+            Some(m) => {
+                reads[m.index()] += 1;
+                reads[a.index()] -= 1;
+                reads[b.index()] -= 1;
+                factors.splice(i..i + 2, [(m, false)]);
+                used.push(m);
+            }
+            None => i += 1,
+        }
+    }
+    if !used.is_empty() {
+        let ops: Vec<Product> = factors
+            .into_iter()
+            .map(|(id, transposed)| Product::Factor { id, transposed })
+            .collect();
+        chain.product = Some(cheapest(graph, ops, size));
+    }
+    used
 }
 
 /// Variables, constants, dimension values, `eye`, `ones` and zeros.

@@ -27,7 +27,8 @@
 
 use std::collections::{BinaryHeap, HashMap};
 
-use faer::Mat;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, ColMut, ColRef, Mat, Par};
 use matdiff_core::Func;
 use rayon::prelude::*;
 
@@ -39,14 +40,18 @@ use crate::value::Value;
 /// Dimensions with fewer rows than this are never fused: one ordinary pass is cheap.
 pub(super) const MIN_ROWS: usize = 1024;
 
-/// A block of rows holds about this many entries of the widest matrix it reads, so
-/// that the block stays in cache between the products that read it.
-const BLOCK_ENTRIES: usize = 1 << 15;
+/// A block of rows holds about this many entries (4 MiB) of the widest matrix it reads:
+/// long enough runs down each column of a column-major `X` for the prefetcher, small
+/// enough to stay in the last-level cache between the two products that read it.
+const BLOCK_ENTRIES: usize = 1 << 19;
 
 /// Rows per block: at least this many, so that per-block work is not all overhead…
 const MIN_BLOCK_ROWS: usize = 64;
 /// …and at most this many.
-const MAX_BLOCK_ROWS: usize = 4096;
+const MAX_BLOCK_ROWS: usize = 8192;
+
+/// Fewer rows are split into at least this many blocks, so that every thread has work.
+const MIN_BLOCKS: usize = 16;
 
 /// The blocks are split into at most this many tasks of consecutive blocks: the work
 /// the rayon pool balances, and the number of partial sums added in a fixed order.
@@ -698,7 +703,9 @@ impl RowGroup {
                 scale,
             });
         }
-        let block = (BLOCK_ENTRIES / widest).clamp(MIN_BLOCK_ROWS, MAX_BLOCK_ROWS);
+        let block = (BLOCK_ENTRIES / widest)
+            .min(n.div_ceil(MIN_BLOCKS))
+            .clamp(MIN_BLOCK_ROWS, MAX_BLOCK_ROWS);
         let blocks = n.div_ceil(block);
         let tasks = blocks.clamp(1, MAX_TASKS);
         let blocks_per_task = blocks.div_ceil(tasks);
@@ -951,10 +958,15 @@ impl Context<'_> {
                         let View::Rows(v) = view(v) else {
                             unreachable!("reductions read rows")
                         };
-                        let x = self.matrix(x);
-                        for (j, a) in acc.iter_mut().enumerate() {
-                            *a += dot(&x.col_as_slice(j)[start..end], v);
-                        }
+                        let x = self.matrix(x).as_ref().subrows(start, m);
+                        matmul(
+                            ColMut::from_slice_mut(acc).as_mat_mut(),
+                            Accum::Add,
+                            x.transpose(),
+                            ColRef::from_slice(v).as_mat(),
+                            1.0,
+                            Par::Seq,
+                        );
                     }
                     Kind::Dot { a, b } => {
                         acc[0] += match (view(a), view(b)) {
@@ -980,17 +992,14 @@ impl Context<'_> {
             let alpha = g.alphas[k];
             match op.kind {
                 Kind::Affine { x, w } => {
-                    let x = self.matrix(x);
-                    let w = self.matrix(w).col_as_slice(0);
-                    out.fill(0.0);
-                    for (j, &wj) in w.iter().enumerate() {
-                        for (o, &xij) in out.iter_mut().zip(&x.col_as_slice(j)[start..end]) {
-                            *o += wj * xij;
-                        }
-                    }
-                    if alpha != 1.0 {
-                        out.iter_mut().for_each(|o| *o *= alpha);
-                    }
+                    matmul(
+                        ColMut::from_slice_mut(out).as_mat_mut(),
+                        Accum::Replace,
+                        self.matrix(x).as_ref().subrows(start, m),
+                        self.matrix(w).as_ref(),
+                        alpha,
+                        Par::Seq,
+                    );
                 }
                 Kind::Scale { a } => zip(out, view(a), View::Scalar(alpha), |x, a| x * a),
                 Kind::Neg { a } => zip(out, view(a), View::Scalar(0.0), |x, _| -x),
