@@ -153,16 +153,22 @@ fn the_centred_loss_takes_two_passes() {
 }
 
 #[test]
-fn short_dimensions_and_row_values_read_outside_are_not_fused() {
-    let cases: &[(&str, usize)] = &[("1/N*norm2(X*w - y)^2", 1000), ("X*w - y", ROWS)];
-    for &(expr, rows) in cases {
+fn short_dimensions_wide_matrices_and_row_values_read_outside_are_not_fused() {
+    // Too few rows; too many columns (read by rows, a column-major X is read in runs
+    // too short); a row value that is the result.
+    let cases: &[(&str, usize, usize)] = &[
+        ("1/N*norm2(X*w - y)^2", 1000, COLS),
+        ("1/N*norm2(X*w - y)^2", ROWS, 300),
+        ("X*w - y", ROWS, COLS),
+    ];
+    for &(expr, rows, cols) in cases {
         let f = function(expr, DECLS);
         let mut inputs = Inputs::new();
         inputs
-            .set_named(&f.graph, "X", Mat::zeros(rows, COLS))
+            .set_named(&f.graph, "X", Mat::zeros(rows, cols))
             .unwrap();
         inputs
-            .set_named(&f.graph, "w", Mat::zeros(COLS, 1))
+            .set_named(&f.graph, "w", Mat::zeros(cols, 1))
             .unwrap();
         inputs
             .set_named(&f.graph, "y", Mat::zeros(rows, 1))

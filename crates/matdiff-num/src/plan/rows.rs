@@ -45,6 +45,12 @@ pub(super) const MIN_ROWS: usize = 1024;
 /// enough to stay in the last-level cache between the two products that read it.
 const BLOCK_ENTRIES: usize = 1 << 19;
 
+/// Matrices with more columns than this are not read by blocks of rows: a block that
+/// fits the cache would hold under 2048 rows, and with a column-major `X` each column
+/// would be read in runs too short for the prefetcher (one page or less); two plain
+/// passes down whole columns are faster.
+const MAX_COLUMNS: usize = BLOCK_ENTRIES / 2048;
+
 /// Rows per block: at least this many, so that per-block work is not all overhead…
 const MIN_BLOCK_ROWS: usize = 64;
 /// …and at most this many.
@@ -435,9 +441,16 @@ fn analyse(instrs: &[Instr], shapes: &Shapes<'_>, roots: &[Src], n: usize) -> Ve
             by_level.entry(level[k]).or_default().push(k);
         }
     }
+    let narrow = |k: usize| {
+        reads(&instrs[k])
+            .into_iter()
+            .map(|s| shapes.dims(s))
+            .all(|(rows, cols)| rows != n || cols <= MAX_COLUMNS)
+    };
     by_level
         .into_values()
         .filter(|g| g.len() >= 2 && g.iter().any(|&k| !is_value(&roles[k])))
+        .filter(|g| g.iter().all(|&k| narrow(k)))
         .collect()
 }
 
