@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use matdiff_core::{Dim, Graph, Id, Kind, Node, Shape, Sym, Variable};
 
 /// Why inputs could not be read or do not fit the declarations.
@@ -69,6 +69,8 @@ pub enum InputError {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Inputs {
     values: BTreeMap<Sym, Mat<f64>>,
+    /// Matrices stored row by row, as their transposes: `by_rows[X]` holds `Xᵀ`.
+    by_rows: BTreeMap<Sym, Mat<f64>>,
     differentials: BTreeMap<Sym, Mat<f64>>,
 }
 
@@ -80,7 +82,31 @@ impl Inputs {
 
     /// Sets the value of the variable `sym`.
     pub fn set(&mut self, sym: Sym, value: Mat<f64>) {
+        self.by_rows.remove(&sym);
         self.values.insert(sym, value);
+    }
+
+    /// Sets the matrix variable `sym` from its transpose (`d × N` for an `N × d`
+    /// matrix): the matrix stored row by row, as NumPy stores a C-order array. Plans
+    /// read it in place, a block of rows from one contiguous stretch of memory;
+    /// [`Inputs::get`] does not see it, [`Inputs::view`] does. A single column is stored
+    /// as usual.
+    pub fn set_by_rows(&mut self, sym: Sym, transposed: Mat<f64>) {
+        self.values.remove(&sym);
+        self.by_rows.remove(&sym);
+        if transposed.nrows() == 1 {
+            self.values.insert(sym, transposed.transpose().to_owned());
+        } else {
+            self.by_rows.insert(sym, transposed);
+        }
+    }
+
+    /// The value of the variable `sym`, however it is stored.
+    pub fn view(&self, sym: Sym) -> Option<MatRef<'_, f64>> {
+        match self.values.get(&sym) {
+            Some(m) => Some(m.as_ref()),
+            None => self.by_rows.get(&sym).map(|t| t.transpose()),
+        }
     }
 
     /// Sets the value of the differential `d sym` (the direction in a differential form).
@@ -115,7 +141,7 @@ impl Inputs {
                 let present = if differential {
                     self.differentials.contains_key(&var.name)
                 } else {
-                    self.values.contains_key(&var.name)
+                    self.values.contains_key(&var.name) || self.by_rows.contains_key(&var.name)
                 };
                 if !present
                     && graph
@@ -264,7 +290,7 @@ fn conform(graph: &Graph, var: &Variable, name: &str, m: Mat<f64>) -> Result<Mat
     };
     let square_ok = !var.shape.is_square() || m.nrows() == m.ncols();
     if !fits(var.shape.rows, m.nrows()) || !fits(var.shape.cols, m.ncols()) || !square_ok {
-        return Err(mismatch(graph, var, name, &m));
+        return Err(mismatch(graph, var, name, m.as_ref()));
     }
     if var.kind.is_symmetric() {
         let scale = crate::value::max_abs(m.as_ref()).max(f64::MIN_POSITIVE);
@@ -284,7 +310,7 @@ fn conform(graph: &Graph, var: &Variable, name: &str, m: Mat<f64>) -> Result<Mat
     Ok(m)
 }
 
-fn mismatch(graph: &Graph, var: &Variable, name: &str, m: &Mat<f64>) -> InputError {
+fn mismatch(graph: &Graph, var: &Variable, name: &str, m: MatRef<'_, f64>) -> InputError {
     InputError::ShapeMismatch {
         name: name.to_string(),
         declared: declared_shape(graph, var),
@@ -375,7 +401,7 @@ impl Sizes {
         // Which variable bound each dimension, for error messages.
         let mut bound_by: BTreeMap<Sym, Sym> = BTreeMap::new();
         for var in graph.variables() {
-            let Some(m) = inputs.get(var.name) else {
+            let Some(m) = inputs.view(var.name) else {
                 continue;
             };
             let name = graph.name(var.name);
@@ -425,7 +451,7 @@ impl Sizes {
     ) -> Result<(), InputError> {
         let (r, c) = self.shape(graph, var.shape)?;
         if (r, c) != (m.nrows(), m.ncols()) {
-            return Err(mismatch(graph, var, name, m));
+            return Err(mismatch(graph, var, name, m.as_ref()));
         }
         Ok(())
     }

@@ -96,8 +96,9 @@ fn fused_losses_and_gradients_agree_with_the_plain_plan() {
         let (inputs, sizes) = data(&mut rng, &f);
         let plain_options = PlanOptions {
             fuse_rows_from: None,
+            ..PlanOptions::default()
         };
-        let mut plain = Plan::compile_with(&f.graph, &roots, &sizes, plain_options).unwrap();
+        let mut plain = Plan::compile_with(&f.graph, &roots, &sizes, &plain_options).unwrap();
         let mut fused = Plan::compile(&f.graph, &roots, &sizes).unwrap();
         let ops = fused.operations();
         if !ops.iter().any(|o| o.starts_with("row blocks")) {
@@ -226,8 +227,9 @@ fn fused_failures_name_the_same_subexpression() {
         let sizes = Sizes::bind(&f.graph, &inputs).unwrap();
         let plain_options = PlanOptions {
             fuse_rows_from: None,
+            ..PlanOptions::default()
         };
-        let mut plain = Plan::compile_with(&f.graph, &[f.root], &sizes, plain_options).unwrap();
+        let mut plain = Plan::compile_with(&f.graph, &[f.root], &sizes, &plain_options).unwrap();
         let mut fused = Plan::compile(&f.graph, &[f.root], &sizes).unwrap();
         let want = plain.run(&inputs).map(|v| format!("{v:?}"));
         let got = fused.run(&inputs).map(|v| format!("{v:?}"));
@@ -241,4 +243,53 @@ fn fused_failures_name_the_same_subexpression() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn matrices_stored_by_rows_give_the_same_values() {
+    // Narrow and wide: a wide matrix stored by rows is read by blocks too.
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for cols in [COLS, 300] {
+        let mut f = function("1/N*sum(log(1 + exp(-y .* (X*w))))", DECLS);
+        let gradient = derive(&mut f, "w", 1).unwrap().expr;
+        let roots = [f.root, gradient];
+        let x = Mat::from_fn(ROWS, cols, |_, _| rng.random_range(-1.0..1.0));
+        let mut inputs = Inputs::new();
+        inputs.set_named(&f.graph, "X", x.clone()).unwrap();
+        let w = Mat::from_fn(cols, 1, |i, _| (i as f64).sin() / cols as f64);
+        inputs.set_named(&f.graph, "w", w).unwrap();
+        let y = Mat::from_fn(ROWS, 1, |i, _| if i % 2 == 0 { 1.0 } else { -1.0 });
+        inputs.set_named(&f.graph, "y", y).unwrap();
+        let sizes = Sizes::bind(&f.graph, &inputs).unwrap();
+        let want = entries(
+            &Plan::compile(&f.graph, &roots, &sizes)
+                .unwrap()
+                .run(&inputs)
+                .unwrap(),
+        );
+
+        let sym = f.graph.variable_named("X").unwrap().name;
+        let mut by_rows = inputs.clone();
+        by_rows.set_by_rows(sym, x.transpose().to_owned());
+        assert_eq!(Sizes::bind(&f.graph, &by_rows).unwrap(), sizes);
+        let options = PlanOptions {
+            by_rows: vec![sym],
+            ..PlanOptions::default()
+        };
+        let mut plan = Plan::compile_with(&f.graph, &roots, &sizes, &options).unwrap();
+        assert!(
+            plan.operations()
+                .iter()
+                .any(|o| o.starts_with("row blocks")),
+            "{:?}",
+            plan.operations()
+        );
+        let got = entries(&plan.run(&by_rows).unwrap());
+        for (a, b) in want.iter().zip(&got) {
+            assert!(
+                (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                "{cols} columns: {a} vs {b}"
+            );
+        }
+    }
 }

@@ -119,17 +119,23 @@ enum Unit {
 }
 
 /// How a plan is compiled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Fuse the work along a dimension of at least this many rows into passes over
     /// blocks of rows; `None` runs every instruction on its own.
     pub fuse_rows_from: Option<usize>,
+    /// The matrices that will be given stored by rows ([`Inputs::set_by_rows`]): a
+    /// block of their rows is contiguous, so they are read by blocks however many
+    /// columns they have. (Any input may come stored either way; this only guides
+    /// the choice of passes.)
+    pub by_rows: Vec<Sym>,
 }
 
 impl Default for PlanOptions {
     fn default() -> PlanOptions {
         PlanOptions {
             fuse_rows_from: Some(rows::MIN_ROWS),
+            by_rows: Vec::new(),
         }
     }
 }
@@ -153,7 +159,7 @@ enum ValRef<'a> {
 impl Plan {
     /// Compiles the expressions `roots` of `graph` for the bound `sizes`.
     pub fn compile(graph: &Graph, roots: &[Id], sizes: &Sizes) -> Result<Plan, EvalError> {
-        Plan::compile_with(graph, roots, sizes, PlanOptions::default())
+        Plan::compile_with(graph, roots, sizes, &PlanOptions::default())
     }
 
     /// Like [`Plan::compile`], with `options`.
@@ -161,7 +167,7 @@ impl Plan {
         graph: &Graph,
         roots: &[Id],
         sizes: &Sizes,
-        options: PlanOptions,
+        options: &PlanOptions,
     ) -> Result<Plan, EvalError> {
         Compiler::new(graph, roots, sizes).compile(options)
     }
@@ -295,14 +301,14 @@ impl Plan {
     }
 
     /// Checks the inputs against the compiled shapes and lists them by slot.
-    fn resolve<'a>(&self, inputs: &'a Inputs) -> Result<Vec<&'a Mat<f64>>, EvalError> {
+    fn resolve<'a>(&self, inputs: &'a Inputs) -> Result<Vec<MatRef<'a, f64>>, EvalError> {
         self.inputs
             .iter()
             .map(|slot| {
                 let m = if slot.differential {
-                    inputs.differential(slot.sym)
+                    inputs.differential(slot.sym).map(|m| m.as_ref())
                 } else {
-                    inputs.get(slot.sym)
+                    inputs.view(slot.sym)
                 };
                 let m = m.ok_or_else(|| InputError::Missing {
                     name: slot.name.clone(),
@@ -379,7 +385,7 @@ impl<'g> Compiler<'g> {
         }
     }
 
-    fn compile(mut self, options: PlanOptions) -> Result<Plan, EvalError> {
+    fn compile(mut self, options: &PlanOptions) -> Result<Plan, EvalError> {
         let sizes = self.sizes;
         // Products are ordered for the bound sizes; an unbound dimension is reported
         // when its node is lowered.
@@ -419,6 +425,7 @@ impl<'g> Compiler<'g> {
                 },
                 &roots,
                 min_rows,
+                &options.by_rows,
             ),
             None => instrs.into_iter().map(Unit::Single).collect(),
         };
@@ -642,7 +649,7 @@ impl<'g> Compiler<'g> {
 fn read<'a>(
     bufs: &'a [Value],
     slots: &[InputSlot],
-    inputs: &[&'a Mat<f64>],
+    inputs: &[MatRef<'a, f64>],
     src: Src,
 ) -> ValRef<'a> {
     match src {
@@ -651,14 +658,14 @@ fn read<'a>(
             Value::Matrix(m) => ValRef::M(m.as_ref()),
         },
         Src::Input(k) if slots[k].scalar => ValRef::S(inputs[k][(0, 0)]),
-        Src::Input(k) => ValRef::M(inputs[k].as_ref()),
+        Src::Input(k) => ValRef::M(inputs[k]),
     }
 }
 
 fn operand<'a>(
     bufs: &'a [Value],
     slots: &[InputSlot],
-    inputs: &[&'a Mat<f64>],
+    inputs: &[MatRef<'a, f64>],
     o: Operand,
 ) -> MatRef<'a, f64> {
     let m = match read(bufs, slots, inputs, o.src) {
@@ -788,7 +795,7 @@ fn exec(
     op: &Op,
     bufs: &mut [Value],
     slots: &[InputSlot],
-    inputs: &[&Mat<f64>],
+    inputs: &[MatRef<'_, f64>],
     out: &mut Value,
     node: Id,
 ) -> Result<(), EvalError> {
@@ -1001,7 +1008,7 @@ fn exec_chain(
     chain: &Chain,
     bufs: &mut [Value],
     slots: &[InputSlot],
-    inputs: &[&Mat<f64>],
+    inputs: &[MatRef<'_, f64>],
     out: &mut Value,
     node: Id,
 ) -> Result<(), EvalError> {

@@ -28,8 +28,8 @@
 use std::collections::{BinaryHeap, HashMap};
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, ColMut, ColRef, Mat, Par};
-use matdiff_core::Func;
+use faer::{Accum, ColMut, ColRef, MatRef, Par};
+use matdiff_core::{Func, Sym};
 use rayon::prelude::*;
 
 use super::{domain, non_finite, read, InputSlot, Instr, Op, Operand, Src, Step, Unit, ValRef};
@@ -349,6 +349,7 @@ pub(super) fn fuse(
     shapes: &Shapes<'_>,
     roots: &[Src],
     min_rows: usize,
+    by_rows: &[Sym],
 ) -> Vec<Unit> {
     let mut candidates: Vec<usize> = shapes
         .inputs
@@ -359,7 +360,7 @@ pub(super) fn fuse(
     candidates.sort_unstable_by(|a, b| b.cmp(a));
     candidates.dedup();
     for n in candidates {
-        let groups = analyse(&instrs, shapes, roots, n);
+        let groups = analyse(&instrs, shapes, roots, n, by_rows);
         if !groups.is_empty() {
             return assemble(instrs, shapes, n, groups);
         }
@@ -368,7 +369,13 @@ pub(super) fn fuse(
 }
 
 /// The members of each group (instruction indices in order), for groups over `n` rows.
-fn analyse(instrs: &[Instr], shapes: &Shapes<'_>, roots: &[Src], n: usize) -> Vec<Vec<usize>> {
+fn analyse(
+    instrs: &[Instr],
+    shapes: &Shapes<'_>,
+    roots: &[Src],
+    n: usize,
+    by_rows: &[Sym],
+) -> Vec<Vec<usize>> {
     let roles: Vec<Option<Role>> = instrs.iter().map(|i| role(i, shapes, n)).collect();
     let producer: HashMap<usize, usize> =
         instrs.iter().enumerate().map(|(k, i)| (i.dst, k)).collect();
@@ -444,6 +451,7 @@ fn analyse(instrs: &[Instr], shapes: &Shapes<'_>, roots: &[Src], n: usize) -> Ve
     let narrow = |k: usize| {
         reads(&instrs[k])
             .into_iter()
+            .filter(|&s| !matches!(s, Src::Input(k) if by_rows.contains(&shapes.inputs[k].sym)))
             .map(|s| shapes.dims(s))
             .all(|(rows, cols)| rows != n || cols <= MAX_COLUMNS)
     };
@@ -747,7 +755,7 @@ impl RowGroup {
         &mut self,
         bufs: &mut [Value],
         slots: &[InputSlot],
-        inputs: &[&Mat<f64>],
+        inputs: &[MatRef<'_, f64>],
     ) -> Result<(), EvalError> {
         let layout = &mut self.layout;
         let scalar = |s: Src| match read(bufs, slots, inputs, s) {
@@ -898,7 +906,7 @@ fn earliest(a: Option<Event>, b: Option<Event>) -> Option<Event> {
 struct Context<'a> {
     layout: &'a Layout,
     bufs: &'a [Value],
-    inputs: &'a [&'a Mat<f64>],
+    inputs: &'a [MatRef<'a, f64>],
 }
 
 /// A block's view of an operand.
@@ -909,14 +917,23 @@ enum View<'a> {
 }
 
 impl Context<'_> {
-    fn matrix(&self, src: Src) -> &Mat<f64> {
+    fn matrix(&self, src: Src) -> MatRef<'_, f64> {
         match src {
             Src::Buf(b) => match &self.bufs[b] {
-                Value::Matrix(m) => m,
+                Value::Matrix(m) => m.as_ref(),
                 Value::Scalar(_) => unreachable!("row operands are matrices"),
             },
             Src::Input(k) => self.inputs[k],
         }
+    }
+
+    /// A full `N × 1` operand as a slice (buffers and inputs store columns contiguously).
+    fn column(&self, src: Src) -> &[f64] {
+        self.matrix(src)
+            .col(0)
+            .try_as_col_major()
+            .expect("columns are stored contiguously")
+            .as_slice()
     }
 
     /// Runs task `t`'s blocks, writing its partial sums; the first failure, if any.
@@ -960,7 +977,7 @@ impl Context<'_> {
             let (earlier, rest) = scratch.split_at_mut(slot * g.block);
             let view = |a: Arg| match a {
                 Arg::Slot(s) => View::Rows(&earlier[s * g.block..s * g.block + m]),
-                Arg::Column(src) => View::Rows(&self.matrix(src).col_as_slice(0)[start..end]),
+                Arg::Column(src) => View::Rows(&self.column(src)[start..end]),
                 Arg::Scalar(src) => View::Scalar(g.scalar_value(src)),
             };
             if let Some(sink) = op.sink {
@@ -971,7 +988,7 @@ impl Context<'_> {
                         let View::Rows(v) = view(v) else {
                             unreachable!("reductions read rows")
                         };
-                        let x = self.matrix(x).as_ref().subrows(start, m);
+                        let x = self.matrix(x).subrows(start, m);
                         matmul(
                             ColMut::from_slice_mut(acc).as_mat_mut(),
                             Accum::Add,
@@ -1008,8 +1025,8 @@ impl Context<'_> {
                     matmul(
                         ColMut::from_slice_mut(out).as_mat_mut(),
                         Accum::Replace,
-                        self.matrix(x).as_ref().subrows(start, m),
-                        self.matrix(w).as_ref(),
+                        self.matrix(x).subrows(start, m),
+                        self.matrix(w),
                         alpha,
                         Par::Seq,
                     );
