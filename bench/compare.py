@@ -18,6 +18,7 @@ import argparse
 import json
 import re
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -97,6 +98,31 @@ def mse(py, x, y, w):
     return json.loads(p.stdout)
 
 
+def derive_table(exe):
+    """`matdiff derive` on every case of the differentiation acceptance table, one
+    process each: the user + system time of all of them, and how many there were."""
+    table = ROOT / "crates/matdiff-num/tests/data/derivatives.txt"
+    cases = []
+    section = None
+    for line in table.read_text().splitlines():
+        if line.startswith("# ---"):
+            section = line
+            continue
+        if not line.strip() or line.startswith("#") or "acceptance table" not in (section or ""):
+            continue
+        expr, decls, wrt, order, _ = [c.strip() for c in line.split("|")]
+        cmd = [exe, "derive", expr, "--wrt", wrt, "--order", order]
+        if decls:
+            cmd += ["--let", decls]
+        cases.append(cmd)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for cmd in cases:
+        subprocess.run(cmd, capture_output=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, len(cases)
+
+
 def fmt_t(s):
     return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
 
@@ -171,6 +197,9 @@ def main():
             rows.append((size, f"SGD x{args.epochs} ep (samples/s)", "sklearn SGDRegressor", m["seconds"], p["seconds"], m["wall"], p["wall"]))
             raw.append({"size": size, "sgd_mse": [m_loss, p["loss"]],
                         "sgd_samples_per_s": [n * args.epochs / m["seconds"], n * args.epochs / p["seconds"]]})
+    cpu, count = derive_table(exe)
+    rows.append(("-", f"derive, acceptance table ({count} processes)", "target: 50 ms in total",
+                 cpu, 0.05, cpu, 0.05))
     # the table
     print()
     print(f"| size N×d | workload | peer | matdiff | peer time | ratio (peer/matdiff) | matdiff process | peer process |")
