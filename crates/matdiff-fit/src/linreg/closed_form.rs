@@ -2,7 +2,9 @@
 //! the automatic choice between them.
 //!
 //! All three work on the equilibrated system `A D` of [`Problem`] (centred, columns
-//! scaled to unit norm). Precision, for a condition number `κ = cond(A D)`:
+//! scaled to unit norm): the normal equations on its Gram matrix, formed block by
+//! block from the data without a copy ([`Problem::normal_equations`]), QR and SVD on
+//! one copy of it. Precision, for a condition number `κ = cond(A D)`:
 //!
 //! | solver | cost | relative error of the coefficients |
 //! |---|---|---|
@@ -15,11 +17,10 @@
 //! The numerical rank counts singular values (or `|R_jj|` of the pivoted QR) above
 //! `rcond · σ_max` with `rcond = max(N, d) · ε`, LAPACK's and NumPy's default.
 
-use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::solvers::{Solve, SolveLstsq};
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::{Mat, MatRef, Side};
 
-use super::problem::Problem;
+use super::problem::{NormalEquations, Problem};
 use super::{LinregError, Solver};
 
 /// Machine epsilon of f64.
@@ -91,9 +92,9 @@ pub(crate) fn solve(
             warnings: Vec::new(),
         });
     }
-    let (a, unit) = p.equilibrated();
     let free_rows = p.n().saturating_sub(usize::from(p.intercept));
     if p.ridge == 0.0 && free_rows < p.k() {
+        let (a, unit) = p.equilibrated();
         let mut s = svd(p, a.as_ref(), &unit, names)?;
         s.why = format!(
             "{} samples{} for {} features: the system is underdetermined, so svd gives the minimum-norm solution",
@@ -112,9 +113,10 @@ pub(crate) fn solve(
         return Ok(s);
     }
     match which {
-        ClosedForm::Normal => match normal(p, a.as_ref(), &unit)? {
+        ClosedForm::Normal => match normal(p)? {
             Ok(s) => Ok(s),
             Err(cond) => {
+                let (a, unit) = p.equilibrated();
                 let mut s = svd(p, a.as_ref(), &unit, names)?;
                 s.why = format!(
                     "normal equations requested, but XᵀX is singular to working precision (cond(X) ≈ {cond:.1e}); svd gives the minimum-norm solution instead"
@@ -126,45 +128,48 @@ pub(crate) fn solve(
                 Ok(s)
             }
         },
-        ClosedForm::Qr => match qr(p, a.as_ref(), &unit)? {
-            Ok(s) => Ok(s),
-            Err(rank) => {
-                let mut s = svd(p, a.as_ref(), &unit, names)?;
-                s.why = format!(
-                    "qr requested, but pivoted QR found rank {rank} < {}; svd gives the minimum-norm solution instead",
-                    p.k()
-                );
-                Ok(s)
+        ClosedForm::Qr => {
+            let (a, unit) = p.equilibrated();
+            match qr(p, a.as_ref(), &unit)? {
+                Ok(s) => Ok(s),
+                Err(rank) => {
+                    let mut s = svd(p, a.as_ref(), &unit, names)?;
+                    s.why = format!(
+                        "qr requested, but pivoted QR found rank {rank} < {}; svd gives the minimum-norm solution instead",
+                        p.k()
+                    );
+                    Ok(s)
+                }
             }
-        },
+        }
         ClosedForm::Svd => {
+            let (a, unit) = p.equilibrated();
             let mut s = svd(p, a.as_ref(), &unit, names)?;
             s.why = "svd requested: minimum-norm least squares from the thin SVD".to_owned();
             Ok(s)
         }
-        ClosedForm::Auto => auto(p, a.as_ref(), &unit, names),
+        ClosedForm::Auto => auto(p, names),
     }
 }
 
 /// Normal equations when they keep ≥ [`NORMAL_MIN_DIGITS`] digits, else pivoted QR,
-/// else SVD.
-fn auto(
-    p: &Problem<'_>,
-    a: MatRef<'_, f64>,
-    unit: &[f64],
-    names: &[String],
-) -> Result<Solution, LinregError> {
-    let gram = gram(a);
-    let cond = condition_from_gram(&gram)?;
+/// else SVD. The condition number comes from the Gram matrix, so on a
+/// well-conditioned problem the data are read twice (summary, Gram) and never copied.
+fn auto(p: &Problem<'_>, names: &[String]) -> Result<Solution, LinregError> {
+    let equations = p.normal_equations();
+    let cond = condition_from_gram(&equations.gram)?;
     let normal_digits = digits(cond * cond);
     if normal_digits >= NORMAL_MIN_DIGITS {
-        if let Ok(mut s) = normal_from_gram(p, a, unit, &gram, cond) {
+        if let Ok(mut s) = normal_from_gram(p, &equations, cond) {
             s.why = format!(
                 "cond(X) ≈ {cond:.2e} after centring and column scaling, so the normal equations keep about {normal_digits:.0} digits (≥ {NORMAL_MIN_DIGITS}): Cholesky of XᵀX, the cheapest solver"
             );
             return Ok(s);
         }
     }
+    drop(equations);
+    let (a, unit) = p.equilibrated();
+    let (a, unit) = (a.as_ref(), unit.as_slice());
     match qr(p, a, unit)? {
         Ok(mut s) => {
             s.why = format!(
@@ -185,30 +190,6 @@ fn auto(
     }
 }
 
-/// `AᵀA`: only the lower triangle is multiplied out (half the multiply-adds of a
-/// general product, like BLAS `syrk`), on the rayon pool, then mirrored.
-fn gram(a: MatRef<'_, f64>) -> Mat<f64> {
-    let k = a.ncols();
-    let mut g = Mat::zeros(k, k);
-    triangular::matmul(
-        g.as_mut(),
-        BlockStructure::TriangularLower,
-        Accum::Replace,
-        a.transpose(),
-        BlockStructure::Rectangular,
-        a,
-        BlockStructure::Rectangular,
-        1.0,
-        Par::rayon(0),
-    );
-    for j in 1..k {
-        for i in 0..j {
-            g[(i, j)] = g[(j, i)];
-        }
-    }
-    g
-}
-
 /// `√(λ_max / λ_min)` of the Gram matrix `AᵀA`: an estimate of `cond(A)` that is
 /// reliable up to about `1/√ε` — enough to decide whether the normal equations are safe.
 fn condition_from_gram(gram: &Mat<f64>) -> Result<f64, LinregError> {
@@ -226,14 +207,10 @@ fn condition_from_gram(gram: &Mat<f64>) -> Result<f64, LinregError> {
 }
 
 /// Normal equations; `Err(cond)` when `AᵀA` is singular to working precision.
-fn normal(
-    p: &Problem<'_>,
-    a: MatRef<'_, f64>,
-    unit: &[f64],
-) -> Result<Result<Solution, f64>, LinregError> {
-    let gram = gram(a);
-    let cond = condition_from_gram(&gram)?;
-    Ok(normal_from_gram(p, a, unit, &gram, cond).map(|mut s| {
+fn normal(p: &Problem<'_>) -> Result<Result<Solution, f64>, LinregError> {
+    let equations = p.normal_equations();
+    let cond = condition_from_gram(&equations.gram)?;
+    Ok(normal_from_gram(p, &equations, cond).map(|mut s| {
         s.why = "normal equations requested: Cholesky of XᵀX".to_owned();
         let kept = digits(cond * cond);
         if kept < NORMAL_WARN_DIGITS {
@@ -245,11 +222,11 @@ fn normal(
     }))
 }
 
+/// Cholesky of the equilibrated Gram matrix, `β = D γ`; `Err(cond)` when it is
+/// singular to working precision.
 fn normal_from_gram(
     p: &Problem<'_>,
-    a: MatRef<'_, f64>,
-    unit: &[f64],
-    gram: &Mat<f64>,
+    equations: &NormalEquations,
     cond: f64,
 ) -> Result<Solution, f64> {
     // Beyond κ² ε ≈ 1/k the Cholesky factor, if it exists at all, is noise.
@@ -257,10 +234,11 @@ fn normal_from_gram(
     if singular {
         return Err(cond);
     }
-    let llt = gram.llt(Side::Lower).map_err(|_| cond)?;
-    let atb = a.transpose() * column(&p.rhs());
-    let gamma = llt.solve(&atb);
-    let beta = (0..p.k()).map(|j| unit[j] * gamma[(j, 0)]).collect();
+    let llt = equations.gram.llt(Side::Lower).map_err(|_| cond)?;
+    let gamma = llt.solve(column(&equations.rhs));
+    let beta = (0..p.k())
+        .map(|j| equations.unit[j] * gamma[(j, 0)])
+        .collect();
     Ok(Solution {
         beta,
         solver: Solver::Normal,

@@ -34,6 +34,7 @@ mod accurate;
 mod closed_form;
 mod iterative;
 mod metrics;
+mod passes;
 mod problem;
 
 use std::fmt;
@@ -48,7 +49,7 @@ pub use iterative::IterativeOptions;
 pub use metrics::{mse, r2, rmse, select_entries, select_rows, train_test_split};
 
 use closed_form::ClosedForm;
-use problem::Problem;
+use problem::{NonFinite, Problem};
 
 /// How to solve the least-squares problem.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -235,14 +236,16 @@ pub struct Fit {
 }
 
 impl Fit {
-    /// Predictions `b₀ + X b` for the rows of `x` (same columns as the fit).
+    /// Predictions `b₀ + X b` for the rows of `x` (same columns as the fit), one
+    /// parallel matrix–vector product.
     pub fn predict(&self, x: MatRef<'_, f64>) -> Col<f64> {
-        Col::from_fn(x.nrows(), |i| {
-            self.intercept
-                + (0..x.ncols().min(self.coefficients.len()))
-                    .map(|j| x[(i, j)] * self.coefficients[j])
-                    .sum::<f64>()
-        })
+        let k = x.ncols().min(self.coefficients.len());
+        let b = ColRef::from_slice(&self.coefficients[..k]);
+        let mut predicted = x.subcols(0, k) * b;
+        predicted
+            .iter_mut()
+            .for_each(|value| *value += self.intercept);
+        predicted
     }
 
     /// Goodness of fit of the model on `(x, y)`.
@@ -281,7 +284,8 @@ impl LinearRegression {
     ) -> Result<Fit, LinregError> {
         let started = Instant::now();
         let names = self.validate(x, y, feature_names)?;
-        let problem = Problem::new(x, y, self.intercept, self.standardize, self.ridge);
+        let problem = Problem::new(x, y, self.intercept, self.standardize, self.ridge)
+            .map_err(|bad| not_finite(bad, &names))?;
         let mut warnings: Vec<String> = problem
             .constant
             .iter()
@@ -370,20 +374,17 @@ impl LinearRegression {
                 columns: x.ncols(),
             });
         };
-        for i in 0..x.nrows() {
-            if !y[i].is_finite() {
-                return Err(LinregError::NotFinite {
-                    what: "y".to_owned(),
-                    row: i + 1,
-                });
-            }
-            if let Some(j) = (0..x.ncols()).find(|&j| !x[(i, j)].is_finite()) {
-                return Err(LinregError::NotFinite {
-                    what: format!("column '{}' of X", names[j]),
-                    row: i + 1,
-                });
-            }
-        }
         Ok(names)
+    }
+}
+
+/// The error for a NaN or an infinity that [`Problem::new`] found, naming the column.
+fn not_finite(bad: NonFinite, names: &[String]) -> LinregError {
+    LinregError::NotFinite {
+        what: match bad.column {
+            Some(j) => format!("column '{}' of X", names[j]),
+            None => "y".to_owned(),
+        },
+        row: bad.row + 1,
     }
 }
