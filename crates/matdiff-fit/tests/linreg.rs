@@ -446,6 +446,95 @@ fn bad_input_is_an_error_not_a_panic() {
 
 /// Every solver copes when no feature varies: the fit is the mean of the target.
 #[test]
+fn a_non_finite_value_is_named_by_its_first_row_with_every_solver() {
+    // (NaN or ∞ at (row, column; None = y), the error) — the first row wins, y first
+    // within a row. Without an intercept the check happens in the first pass that reads
+    // the data (the Gram matrix for the normal equations), with one before the others.
+    // A bad value: its row, its column (None: y) and the value.
+    type Bad = (usize, Option<usize>, f64);
+    let cases: [(&[Bad], &str); 4] = [
+        (&[(4, None, f64::NAN)], "y has a non-finite value at row 5"),
+        (
+            &[(6, Some(1), f64::INFINITY)],
+            "column 'b' of X has a non-finite value at row 7",
+        ),
+        (
+            &[(6, None, f64::NAN), (3, Some(2), f64::NEG_INFINITY)],
+            "column 'c' of X has a non-finite value at row 4",
+        ),
+        (
+            &[(3, Some(0), f64::NAN), (3, None, f64::INFINITY)],
+            "y has a non-finite value at row 4",
+        ),
+    ];
+    let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    for (bad, expected) in cases {
+        let mut x = Mat::from_fn(12, 3, |i, j| {
+            ((i * 7 + j * 5) % 11) as f64 + (i * j) as f64 * 0.1
+        });
+        let mut y = Col::from_fn(12, |i| i as f64 * 0.5 - 1.0);
+        for &(row, column, value) in bad {
+            match column {
+                Some(j) => x[(row, j)] = value,
+                None => y[row] = value,
+            }
+        }
+        for solver in [Solver::Auto].into_iter().chain(Solver::ALL) {
+            for intercept in [true, false] {
+                let model = LinearRegression {
+                    solver,
+                    intercept,
+                    ..Default::default()
+                };
+                let error = model.fit(x.as_ref(), y.as_ref(), &names).unwrap_err();
+                assert_eq!(
+                    error.to_string(),
+                    format!("{expected} — remove or impute it"),
+                    "{solver}, intercept = {intercept}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_fit_is_bitwise_the_same_on_one_and_two_threads() {
+    // Enough rows for the Gram matrix to be summed in several parts.
+    let n = 50_003;
+    let x = Mat::from_fn(n, 6, |i, j| {
+        ((i * (j + 3)) % 101) as f64 / 7.0 + (j as f64 * i as f64).sin()
+    });
+    let y = Col::from_fn(n, |i| (i % 13) as f64 - x[(i, 2)] + 0.5 * x[(i, 4)]);
+    for intercept in [true, false] {
+        for solver in [Solver::Auto, Solver::Normal] {
+            let model = LinearRegression {
+                solver,
+                intercept,
+                ..Default::default()
+            };
+            let on = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| model.fit(x.as_ref(), y.as_ref(), &[]).unwrap())
+            };
+            let (one, two) = (on(1), on(2));
+            assert_eq!(one.solver_used, Solver::Normal);
+            assert_eq!(
+                one.coefficients, two.coefficients,
+                "{solver}, intercept = {intercept}"
+            );
+            assert_eq!(one.intercept.to_bits(), two.intercept.to_bits());
+            assert_eq!(
+                one.condition_number.to_bits(),
+                two.condition_number.to_bits()
+            );
+        }
+    }
+}
+
+#[test]
 fn constant_features_give_the_mean_with_every_solver() {
     let x = Mat::from_fn(4, 2, |_, j| j as f64 + 3.0);
     let y = Col::from_fn(4, |i| i as f64);

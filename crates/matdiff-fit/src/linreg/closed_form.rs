@@ -83,6 +83,7 @@ pub(crate) fn solve(
         ClosedForm::Svd => Solver::Svd,
     };
     if p.k() == 0 {
+        p.verify().map_err(|bad| bad.named(names))?;
         return Ok(Solution {
             beta: Vec::new(),
             solver: requested,
@@ -94,7 +95,7 @@ pub(crate) fn solve(
     }
     let free_rows = p.n().saturating_sub(usize::from(p.intercept));
     if p.ridge == 0.0 && free_rows < p.k() {
-        let (a, unit) = p.equilibrated();
+        let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
         let mut s = svd(p, a.as_ref(), &unit, names)?;
         s.why = format!(
             "{} samples{} for {} features: the system is underdetermined, so svd gives the minimum-norm solution",
@@ -113,10 +114,10 @@ pub(crate) fn solve(
         return Ok(s);
     }
     match which {
-        ClosedForm::Normal => match normal(p)? {
+        ClosedForm::Normal => match normal(p, names)? {
             Ok(s) => Ok(s),
             Err(cond) => {
-                let (a, unit) = p.equilibrated();
+                let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
                 let mut s = svd(p, a.as_ref(), &unit, names)?;
                 s.why = format!(
                     "normal equations requested, but XᵀX is singular to working precision (cond(X) ≈ {cond:.1e}); svd gives the minimum-norm solution instead"
@@ -129,7 +130,7 @@ pub(crate) fn solve(
             }
         },
         ClosedForm::Qr => {
-            let (a, unit) = p.equilibrated();
+            let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
             match qr(p, a.as_ref(), &unit)? {
                 Ok(s) => Ok(s),
                 Err(rank) => {
@@ -143,7 +144,7 @@ pub(crate) fn solve(
             }
         }
         ClosedForm::Svd => {
-            let (a, unit) = p.equilibrated();
+            let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
             let mut s = svd(p, a.as_ref(), &unit, names)?;
             s.why = "svd requested: minimum-norm least squares from the thin SVD".to_owned();
             Ok(s)
@@ -156,7 +157,7 @@ pub(crate) fn solve(
 /// else SVD. The condition number comes from the Gram matrix, so on a
 /// well-conditioned problem the data are read twice (summary, Gram) and never copied.
 fn auto(p: &Problem<'_>, names: &[String]) -> Result<Solution, LinregError> {
-    let equations = p.normal_equations();
+    let equations = p.normal_equations().map_err(|bad| bad.named(names))?;
     let cond = condition_from_gram(&equations.gram)?;
     let normal_digits = digits(cond * cond);
     if normal_digits >= NORMAL_MIN_DIGITS {
@@ -168,7 +169,7 @@ fn auto(p: &Problem<'_>, names: &[String]) -> Result<Solution, LinregError> {
         }
     }
     drop(equations);
-    let (a, unit) = p.equilibrated();
+    let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
     let (a, unit) = (a.as_ref(), unit.as_slice());
     match qr(p, a, unit)? {
         Ok(mut s) => {
@@ -207,8 +208,8 @@ fn condition_from_gram(gram: &Mat<f64>) -> Result<f64, LinregError> {
 }
 
 /// Normal equations; `Err(cond)` when `AᵀA` is singular to working precision.
-fn normal(p: &Problem<'_>) -> Result<Result<Solution, f64>, LinregError> {
-    let equations = p.normal_equations();
+fn normal(p: &Problem<'_>, names: &[String]) -> Result<Result<Solution, f64>, LinregError> {
+    let equations = p.normal_equations().map_err(|bad| bad.named(names))?;
     let cond = condition_from_gram(&equations.gram)?;
     Ok(normal_from_gram(p, &equations, cond).map(|mut s| {
         s.why = "normal equations requested: Cholesky of XᵀX".to_owned();
@@ -332,7 +333,11 @@ fn svd(
         // The minimum-norm solution depends on the units of the coefficients, so it is
         // computed on the unequilibrated system; the rank decided above (on unit
         // columns) is independent of those units.
-        let plain = p.design().thin_svd().map_err(numerical)?;
+        let plain = p
+            .design()
+            .map_err(|bad| bad.named(names))?
+            .thin_svd()
+            .map_err(numerical)?;
         let solve = |rhs: &[f64]| truncated_solve(&plain, rank, rhs);
         let mut beta = solve(&p.rhs());
         p.refine(&mut beta, REFINEMENT_STEPS, &solve);

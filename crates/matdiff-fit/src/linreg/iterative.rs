@@ -176,9 +176,10 @@ pub(crate) fn fit(
     names: Vec<String>,
 ) -> Result<Fit, LinregError> {
     let settings = &model.iterative;
-    let problem = Problem::new(x, y, model.intercept, true, model.ridge)
-        .map_err(|bad| super::not_finite(bad, &names))?;
-    let (z, yc) = (problem.z(), problem.centred_target());
+    let problem =
+        Problem::new(x, y, model.intercept, true, model.ridge).map_err(|bad| bad.named(&names))?;
+    let z = problem.z().map_err(|bad| bad.named(&names))?;
+    let yc = problem.centred_target();
     let n = problem.n() as f64;
     let penalty: Vec<f64> = problem
         .active
@@ -250,7 +251,7 @@ pub(crate) fn fit(
         }
     })?;
     let (coefficients, intercept) = problem.unscale(&outcome.w);
-    let (equilibrated, _) = problem.equilibrated();
+    let (equilibrated, _) = problem.equilibrated().map_err(|bad| bad.named(&names))?;
     let sigma = if problem.k() > 0 {
         equilibrated
             .singular_values()

@@ -49,7 +49,7 @@ pub use iterative::IterativeOptions;
 pub use metrics::{mse, r2, rmse, select_entries, select_rows, train_test_split};
 
 use closed_form::ClosedForm;
-use problem::{NonFinite, Problem};
+use problem::Problem;
 
 /// How to solve the least-squares problem.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -285,7 +285,7 @@ impl LinearRegression {
         let started = Instant::now();
         let names = self.validate(x, y, feature_names)?;
         let problem = Problem::new(x, y, self.intercept, self.standardize, self.ridge)
-            .map_err(|bad| not_finite(bad, &names))?;
+            .map_err(|bad| bad.named(&names))?;
         let mut warnings: Vec<String> = problem
             .constant
             .iter()
@@ -375,16 +375,5 @@ impl LinearRegression {
             });
         };
         Ok(names)
-    }
-}
-
-/// The error for a NaN or an infinity that [`Problem::new`] found, naming the column.
-fn not_finite(bad: NonFinite, names: &[String]) -> LinregError {
-    LinregError::NotFinite {
-        what: match bad.column {
-            Some(j) => format!("column '{}' of X", names[j]),
-            None => "y".to_owned(),
-        },
-        row: bad.row + 1,
     }
 }

@@ -17,14 +17,21 @@
 //! `Z` is never stored for the normal equations: [`Problem::normal_equations`] forms
 //! it block by block from `X` while it multiplies out the Gram matrix. Only the
 //! factorisations that need the whole matrix (QR, SVD) get one copy of it.
+//!
+//! Every value must be finite. With an intercept the pass that computes the means
+//! reads every value and sees a NaN or an infinity; without one nothing else needs
+//! to read the data before the solve, so the check is left to the first pass that
+//! does: the Gram matrix (a non-finite value makes its diagonal non-finite, and only
+//! then are the columns searched) or [`Problem::verify`] before any copy.
 
 use std::ops::Range;
 
-use faer::{ColRef, Mat, MatMut, MatRef};
+use faer::{ColRef, Mat, MatRef};
 use rayon::prelude::*;
 
 use super::accurate::{mean, Compensated};
-use super::passes::{self, shifted_copy};
+use super::passes::{self, as_slice, shifted_copy, Stacked};
+use super::LinregError;
 
 /// Rows per block of the residual pass.
 const RESIDUAL_BLOCK: usize = 4096;
@@ -34,6 +41,34 @@ const RESIDUAL_BLOCK: usize = 4096;
 pub(crate) struct NonFinite {
     pub row: usize,
     pub column: Option<usize>,
+}
+
+impl NonFinite {
+    /// The error, naming the column by `names`.
+    pub fn named(self, names: &[String]) -> LinregError {
+        LinregError::NotFinite {
+            what: match self.column {
+                Some(j) => format!("column '{}' of X", names[j]),
+                None => "y".to_owned(),
+            },
+            row: self.row + 1,
+        }
+    }
+
+    /// The first of the non-finite values found in `y` (its first bad row) and in the
+    /// columns of `X` (`(row, column)` pairs): the earliest row wins, and within a row
+    /// `y` comes before the columns, as one reads a table.
+    fn first(in_y: Option<usize>, in_x: impl Iterator<Item = (usize, usize)>) -> Option<NonFinite> {
+        let in_y = in_y.map(|row| NonFinite { row, column: None });
+        let in_x = in_x.min().map(|(row, j)| NonFinite {
+            row,
+            column: Some(j),
+        });
+        match (in_y, in_x) {
+            (Some(a), Some(b)) => Some(if a.row <= b.row { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// What one pass over a column finds.
@@ -70,6 +105,9 @@ pub(crate) struct Problem<'a> {
     pub constant: Vec<usize>,
     /// The mean of the target `ȳ` (0 without an intercept).
     pub target_mean: f64,
+    /// Whether every value of `X` and `y` is known to be finite (see the module
+    /// documentation).
+    verified: bool,
 }
 
 /// The normal equations of the equilibrated system `A D` (`A = [Z; √λ I]`, `D` its
@@ -84,8 +122,8 @@ pub(crate) struct NormalEquations {
 }
 
 impl<'a> Problem<'a> {
-    /// Checks every value, centres, standardises and sets aside constant columns, in
-    /// one parallel pass over the columns.
+    /// Centres, standardises and sets aside constant columns, in one parallel pass
+    /// over the columns; with an intercept that pass also checks every value.
     pub fn new(
         x: MatRef<'a, f64>,
         y: ColRef<'a, f64>,
@@ -97,25 +135,15 @@ impl<'a> Problem<'a> {
             .into_par_iter()
             .map(|j| summarize(x.col(j), intercept, standardize))
             .collect();
-        // The first bad row wins; within a row, y before the columns, as one reads it.
-        let in_y = y
-            .iter()
-            .position(|v| !v.is_finite())
-            .map(|row| NonFinite { row, column: None });
-        let in_x = summaries
-            .iter()
-            .enumerate()
-            .filter_map(|(j, s)| s.non_finite.map(|row| (row, j)))
-            .min()
-            .map(|(row, j)| NonFinite {
-                row,
-                column: Some(j),
-            });
-        if let Some(bad) = match (in_y, in_x) {
-            (Some(a), Some(b)) => Some(if a.row <= b.row { a } else { b }),
-            (a, b) => a.or(b),
-        } {
-            return Err(bad);
+        let verified = intercept;
+        if verified {
+            let in_x = summaries
+                .iter()
+                .enumerate()
+                .filter_map(|(j, s)| s.non_finite.map(|row| (row, j)));
+            if let Some(bad) = NonFinite::first(first_non_finite(y), in_x) {
+                return Err(bad);
+            }
         }
         let (constant, active): (Vec<usize>, Vec<usize>) =
             (0..x.ncols()).partition(|&j| summaries[j].constant);
@@ -134,7 +162,24 @@ impl<'a> Problem<'a> {
             active,
             constant,
             target_mean,
+            verified,
         })
+    }
+
+    /// Checks that every value of `X` and `y` is finite, unless that is known: a
+    /// parallel pass over the columns.
+    pub fn verify(&self) -> Result<(), NonFinite> {
+        if self.verified {
+            return Ok(());
+        }
+        let in_x: Vec<(usize, usize)> = (0..self.x.ncols())
+            .into_par_iter()
+            .filter_map(|j| first_non_finite(self.x.col(j)).map(|row| (row, j)))
+            .collect();
+        match NonFinite::first(first_non_finite(self.y), in_x.into_iter()) {
+            Some(bad) => Err(bad),
+            None => Ok(()),
+        }
     }
 
     /// Number of samples.
@@ -164,13 +209,14 @@ impl<'a> Problem<'a> {
     }
 
     /// `Z` itself, `N × k` (the iterative solvers work on it row by row).
-    pub fn z(&self) -> Mat<f64> {
+    pub fn z(&self) -> Result<Mat<f64>, NonFinite> {
+        self.verify()?;
         let mut z = Mat::zeros(self.n(), self.k());
         z.as_mut()
             .par_col_iter_mut()
             .enumerate()
             .for_each(|(k, column)| self.z_column(k, 0..self.n(), as_slice(column)));
-        z
+        Ok(z)
     }
 
     /// The centred target `y − ȳ` (or `y` without an intercept).
@@ -179,13 +225,13 @@ impl<'a> Problem<'a> {
     }
 
     /// The system matrix `A = [Z; √λ I]` (just `Z` without ridge), one copy.
-    pub fn design(&self) -> Mat<f64> {
-        self.system(|_| 1.0).0
+    pub fn design(&self) -> Result<Mat<f64>, NonFinite> {
+        Ok(self.system(|_| 1.0)?.0)
     }
 
     /// The system matrix with unit-norm columns, `A D`, and the scaling `D` (zero
     /// columns keep scale 1), one copy.
-    pub fn equilibrated(&self) -> (Mat<f64>, Vec<f64>) {
+    pub fn equilibrated(&self) -> Result<(Mat<f64>, Vec<f64>), NonFinite> {
         self.system(|column| {
             let norm = ColRef::from_slice(column).norm_l2();
             if norm > 0.0 {
@@ -199,7 +245,11 @@ impl<'a> Problem<'a> {
     /// `[Z; √λ I]` with each column multiplied by `factor(column)`, and the factors.
     /// Each column is formed, measured and scaled while it is in cache, in parallel
     /// over the columns.
-    fn system(&self, factor: impl Fn(&[f64]) -> f64 + Sync) -> (Mat<f64>, Vec<f64>) {
+    fn system(
+        &self,
+        factor: impl Fn(&[f64]) -> f64 + Sync,
+    ) -> Result<(Mat<f64>, Vec<f64>), NonFinite> {
+        self.verify()?;
         let (n, root) = (self.n(), self.ridge.sqrt());
         let mut a = Mat::zeros(self.rows(), self.k());
         let factors = a
@@ -219,26 +269,27 @@ impl<'a> Problem<'a> {
                 f
             })
             .collect();
-        (a, factors)
+        Ok((a, factors))
     }
 
     /// The normal equations of the equilibrated system, from one blockwise pass over
     /// the rows of `X` and `y` (see [`passes::gram`]): the Gram matrix of `[Z y_c]`
     /// holds `ZᵀZ`, and `Zᵀy_c` in its last row.
-    pub fn normal_equations(&self) -> NormalEquations {
+    pub fn normal_equations(&self) -> Result<NormalEquations, NonFinite> {
         let k = self.k();
-        let full = passes::gram(self.n(), k + 1, |rows, mut block: MatMut<'_, f64>| {
-            for j in 0..k {
-                self.z_column(j, rows.clone(), as_slice(block.as_mut().col_mut(j)));
-            }
-            let target = self.y.subrows(rows.start, rows.len());
-            shifted_copy(
-                target,
-                as_slice(block.as_mut().col_mut(k)),
-                self.target_mean,
-                1.0,
-            );
+        let full = passes::gram(&Stacked {
+            x: self.x,
+            columns: &self.active,
+            shift: &self.mean,
+            scale: &self.scale,
+            y: self.y,
+            y_shift: self.target_mean,
         });
+        // A sum of squares is finite exactly when its terms are (or when it
+        // overflowed, which the search tells apart).
+        if !(0..=k).all(|j| full[(j, j)].is_finite()) {
+            self.verify()?;
+        }
         let unit: Vec<f64> = (0..k)
             .map(|j| {
                 let norm = (full[(j, j)] + self.ridge).sqrt();
@@ -254,7 +305,7 @@ impl<'a> Problem<'a> {
             unit[i] * (full[(i, j)] + ridge) * unit[j]
         });
         let rhs = (0..k).map(|j| unit[j] * full[(k, j)]).collect();
-        NormalEquations { gram, rhs, unit }
+        Ok(NormalEquations { gram, rhs, unit })
     }
 
     /// The right-hand side of the first solve: `[y_c; 0]`.
@@ -352,10 +403,17 @@ impl<'a> Problem<'a> {
     }
 }
 
-/// One pass over a column (two with `standardize`): where it stops being finite,
-/// whether it is constant, its mean and its scale.
+/// The first row of a column with a NaN or an infinity.
+fn first_non_finite(column: ColRef<'_, f64>) -> Option<usize> {
+    match column.try_as_col_major() {
+        Some(column) => column.as_slice().iter().position(|v| !v.is_finite()),
+        None => column.iter().position(|v| !v.is_finite()),
+    }
+}
+
+/// One pass over a column (two with `standardize`): whether it is constant, its mean
+/// and its scale, and with an intercept where it stops being finite.
 fn summarize(column: ColRef<'_, f64>, intercept: bool, standardize: bool) -> ColumnSummary {
-    let first_non_finite = || column.iter().position(|v| !v.is_finite());
     let broken = |row| ColumnSummary {
         non_finite: Some(row),
         constant: false,
@@ -369,8 +427,8 @@ fn summarize(column: ColRef<'_, f64>, intercept: bool, standardize: bool) -> Col
     } else {
         0.0
     };
-    if !intercept || !mu.is_finite() {
-        if let Some(row) = first_non_finite() {
+    if intercept && !mu.is_finite() {
+        if let Some(row) = first_non_finite(column) {
             return broken(row);
         }
     }
@@ -392,12 +450,4 @@ fn summarize(column: ColRef<'_, f64>, intercept: bool, standardize: bool) -> Col
         mean: mu,
         scale,
     }
-}
-
-/// The entries of a column of a column-major matrix this module allocated.
-fn as_slice(column: faer::ColMut<'_, f64>) -> &mut [f64] {
-    column
-        .try_as_col_major_mut()
-        .map(|c| c.as_slice_mut())
-        .unwrap_or_default()
 }
