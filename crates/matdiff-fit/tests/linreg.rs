@@ -5,6 +5,8 @@
 use faer::{Col, Mat};
 use matdiff_fit::datasets;
 use matdiff_fit::linreg::{r2, train_test_split, LinearRegression, Solver};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// Features, target and feature names of a bundled data set.
 fn bundled(name: &str) -> (Mat<f64>, Col<f64>, Vec<String>) {
@@ -495,6 +497,43 @@ fn a_non_finite_value_is_named_by_its_first_row_with_every_solver() {
             }
         }
     }
+}
+
+#[test]
+fn with_many_columns_auto_estimates_the_condition_number_and_still_avoids_bad_cases() {
+    // 300 columns: auto's decision starts from a power-iteration estimate.
+    let (n, d) = (3000, 300);
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let x = Mat::from_fn(n, d, |_, _| rng.random_range(-1.0..1.0));
+    let y = Col::from_fn(n, |i| {
+        x[(i, 0)] - 2.0 * x[(i, 7)] + rng.random_range(-0.1..0.1)
+    });
+    let fit = |x: &Mat<f64>, solver| {
+        LinearRegression {
+            solver,
+            ..Default::default()
+        }
+        .fit(x.as_ref(), y.as_ref(), &[])
+        .unwrap()
+    };
+    let (auto, svd) = (fit(&x, Solver::Auto), fit(&x, Solver::Svd));
+    assert_eq!(auto.solver_used, Solver::Normal);
+    // From below, and close: the decision has a factor of two in κ to spare.
+    let ratio = auto.condition_number / svd.condition_number;
+    assert!(
+        (0.9..=1.0 + 1e-9).contains(&ratio),
+        "estimate / exact = {ratio}"
+    );
+    for (a, b) in auto.coefficients.iter().zip(&svd.coefficients) {
+        assert!((a - b).abs() < 1e-9 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    // A nearly dependent column makes the estimate useless: auto goes to QR.
+    let mut nearly = x.clone();
+    for i in 0..n {
+        nearly[(i, d - 1)] = nearly[(i, 3)] + 1e-7 * rng.random_range(-1.0..1.0);
+    }
+    let auto = fit(&nearly, Solver::Auto);
+    assert_eq!(auto.solver_used, Solver::Qr, "{}", auto.why);
 }
 
 #[test]

@@ -17,8 +17,8 @@
 //! The numerical rank counts singular values (or `|R_jj|` of the pivoted QR) above
 //! `rcond · σ_max` with `rcond = max(N, d) · ε`, LAPACK's and NumPy's default.
 
-use faer::linalg::solvers::{Solve, SolveLstsq};
-use faer::{Mat, MatRef, Side};
+use faer::linalg::solvers::{Llt, Solve, SolveLstsq};
+use faer::{Mat, MatRef, Scale, Side};
 
 use super::problem::{NormalEquations, Problem};
 use super::{LinregError, Solver};
@@ -38,6 +38,21 @@ const NORMAL_WARN_DIGITS: f64 = 10.0;
 
 /// Refinement steps after `qr` and `svd`.
 const REFINEMENT_STEPS: usize = 2;
+
+/// With more columns than this, the condition number that decides for the normal
+/// equations is first estimated in `O(k²)` per step (power iteration), and the
+/// eigenvalues (`O(k³)`, a tenth of the whole fit at `k = 1000`) are computed only
+/// when the estimate is not clearly on the safe side.
+const ESTIMATE_ABOVE: usize = 256;
+
+/// Power-iteration steps at each end of the spectrum.
+const POWER_STEPS: usize = 30;
+
+/// The estimated `κ²` must keep the required digits even when multiplied by this:
+/// Rayleigh quotients approach the extreme eigenvalues from inside, so the estimate
+/// is low, but after thirty steps from a generic start not by a factor of two at
+/// either end.
+const ESTIMATE_MARGIN: f64 = 4.0;
 
 /// Which closed-form solver to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,17 +173,18 @@ pub(crate) fn solve(
 /// well-conditioned problem the data are read twice (summary, Gram) and never copied.
 fn auto(p: &Problem<'_>, names: &[String]) -> Result<Solution, LinregError> {
     let equations = p.normal_equations().map_err(|bad| bad.named(names))?;
-    let cond = condition_from_gram(&equations.gram)?;
+    let llt = equations.gram.llt(Side::Lower).ok();
+    let cond = gram_condition(&equations.gram, llt.as_ref(), NORMAL_MIN_DIGITS)?;
     let normal_digits = digits(cond * cond);
     if normal_digits >= NORMAL_MIN_DIGITS {
-        if let Ok(mut s) = normal_from_gram(p, &equations, cond) {
+        if let Ok(mut s) = normal_from_gram(p, &equations, llt.as_ref(), cond) {
             s.why = format!(
                 "cond(X) ≈ {cond:.2e} after centring and column scaling, so the normal equations keep about {normal_digits:.0} digits (≥ {NORMAL_MIN_DIGITS}): Cholesky of XᵀX, the cheapest solver"
             );
             return Ok(s);
         }
     }
-    drop(equations);
+    drop((equations, llt));
     let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
     let (a, unit) = (a.as_ref(), unit.as_slice());
     match qr(p, a, unit)? {
@@ -207,11 +223,56 @@ fn condition_from_gram(gram: &Mat<f64>) -> Result<f64, LinregError> {
     })
 }
 
+/// `cond(A D)` from the equilibrated Gram matrix, for a decision that needs `needed`
+/// digits from the normal equations: from its eigenvalues, or — with many columns and
+/// a Cholesky factor — from power iteration when that estimate keeps `needed` digits
+/// with [`ESTIMATE_MARGIN`] to spare.
+fn gram_condition(
+    gram: &Mat<f64>,
+    llt: Option<&Llt<f64>>,
+    needed: f64,
+) -> Result<f64, LinregError> {
+    if let (Some(llt), true) = (llt, gram.nrows() > ESTIMATE_ABOVE) {
+        let estimate = condition_estimate(gram, llt);
+        if digits(estimate * estimate * ESTIMATE_MARGIN) >= needed {
+            return Ok(estimate);
+        }
+    }
+    condition_from_gram(gram)
+}
+
+/// `√(λ_max / λ_min)` of the Gram matrix `G` by power iteration on `G` and on `G⁻¹`
+/// (through its Cholesky factor), from a fixed start with entries of both signs: an
+/// estimate from below.
+fn condition_estimate(gram: &Mat<f64>, llt: &Llt<f64>) -> f64 {
+    let largest = |apply: &dyn Fn(&Mat<f64>) -> Mat<f64>| {
+        let mut v = Mat::from_fn(gram.nrows(), 1, |j, _| {
+            (j as f64 * 0.618_033_988_749_895).fract() - 0.5
+        });
+        let mut quotient = 0.0;
+        for _ in 0..POWER_STEPS {
+            let norm = v.norm_l2();
+            if norm.is_nan() || norm == 0.0 {
+                break;
+            }
+            v /= Scale(norm);
+            let w = apply(&v);
+            quotient = (v.transpose() * &w)[(0, 0)];
+            v = w;
+        }
+        quotient
+    };
+    let max = largest(&|v| gram * v);
+    let inverse_min = largest(&|v| llt.solve(v));
+    (max * inverse_min).sqrt()
+}
+
 /// Normal equations; `Err(cond)` when `AᵀA` is singular to working precision.
 fn normal(p: &Problem<'_>, names: &[String]) -> Result<Result<Solution, f64>, LinregError> {
     let equations = p.normal_equations().map_err(|bad| bad.named(names))?;
-    let cond = condition_from_gram(&equations.gram)?;
-    Ok(normal_from_gram(p, &equations, cond).map(|mut s| {
+    let llt = equations.gram.llt(Side::Lower).ok();
+    let cond = gram_condition(&equations.gram, llt.as_ref(), NORMAL_WARN_DIGITS)?;
+    Ok(normal_from_gram(p, &equations, llt.as_ref(), cond).map(|mut s| {
         s.why = "normal equations requested: Cholesky of XᵀX".to_owned();
         let kept = digits(cond * cond);
         if kept < NORMAL_WARN_DIGITS {
@@ -228,6 +289,7 @@ fn normal(p: &Problem<'_>, names: &[String]) -> Result<Result<Solution, f64>, Li
 fn normal_from_gram(
     p: &Problem<'_>,
     equations: &NormalEquations,
+    llt: Option<&Llt<f64>>,
     cond: f64,
 ) -> Result<Solution, f64> {
     // Beyond κ² ε ≈ 1/k the Cholesky factor, if it exists at all, is noise.
@@ -235,7 +297,7 @@ fn normal_from_gram(
     if singular {
         return Err(cond);
     }
-    let llt = equations.gram.llt(Side::Lower).map_err(|_| cond)?;
+    let llt = llt.ok_or(cond)?;
     let gamma = llt.solve(column(&equations.rhs));
     let beta = (0..p.k())
         .map(|j| equations.unit[j] * gamma[(j, 0)])

@@ -222,7 +222,8 @@ pub struct Fit {
     pub rank: usize,
     /// `σ_max/σ_min` of the centred design after scaling its columns to unit norm — the
     /// number that governs the accuracy of the closed-form solvers (infinite when rank
-    /// deficient).
+    /// deficient). With more than 256 columns and normal equations that are clearly
+    /// safe, an estimate from below by power iteration.
     pub condition_number: f64,
     /// Things the user should know: dependent or constant columns, lost digits,
     /// an iterative run that stopped on its limit.
