@@ -215,6 +215,11 @@ def draw(data, path):
             color, line, marker = styles[name]
             ax.loglog(r["sizes"], seconds, color=color, linestyle=line, marker=marker,
                       label=f"{name} (slope {r['slopes'][name]:.2f})")
+        # Guides through the closed form's largest point: ∝ N, and ∝ d² (the Gram matrix).
+        power = 1 if axis == "N" else 2
+        top, t_top = r["sizes"][-1], r["seconds"]["matdiff closed form"][-1]
+        ax.loglog(r["sizes"], [t_top * (v / top) ** power for v in r["sizes"]], color="gray",
+                  linestyle=":", linewidth=1, label=f"∝ {axis}" + ("²" if power == 2 else ""))
         ax.set_xlabel(axis)
         ax.set_ylabel("seconds (compute, loading excluded)")
         ax.set_title(f"time against {axis}, {r['fixed']}")
