@@ -17,8 +17,12 @@
 //! The numerical rank counts singular values (or `|R_jj|` of the pivoted QR) above
 //! `rcond · σ_max` with `rcond = max(N, d) · ε`, LAPACK's and NumPy's default.
 
-use faer::linalg::solvers::{Llt, Solve, SolveLstsq};
-use faer::{Mat, MatRef, Scale, Side};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::qr::col_pivoting;
+use faer::linalg::qr::no_pivoting::factor::recommended_block_size;
+use faer::linalg::solvers::{Llt, Solve};
+use faer::perm::PermRef;
+use faer::{Mat, MatRef, Par, Scale, Side};
 
 use super::problem::{NormalEquations, Problem};
 use super::{LinregError, Solver};
@@ -146,9 +150,11 @@ pub(crate) fn solve(
         },
         ClosedForm::Qr => {
             let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
-            match qr(p, a.as_ref(), &unit)? {
+            match qr(p, a, &unit)? {
                 Ok(s) => Ok(s),
                 Err(rank) => {
+                    // QR factored the matrix in place: form it again for the SVD.
+                    let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
                     let mut s = svd(p, a.as_ref(), &unit, names)?;
                     s.why = format!(
                         "qr requested, but pivoted QR found rank {rank} < {}; svd gives the minimum-norm solution instead",
@@ -186,8 +192,7 @@ fn auto(p: &Problem<'_>, names: &[String]) -> Result<Solution, LinregError> {
     }
     drop((equations, llt));
     let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
-    let (a, unit) = (a.as_ref(), unit.as_slice());
-    match qr(p, a, unit)? {
+    match qr(p, a, &unit)? {
         Ok(mut s) => {
             s.why = format!(
                 "cond(X) ≈ {:.2e} after centring and column scaling: the normal equations would square it and keep only about {normal_digits:.0} digits, Householder QR with column pivoting keeps about {:.0}",
@@ -197,7 +202,9 @@ fn auto(p: &Problem<'_>, names: &[String]) -> Result<Solution, LinregError> {
             Ok(s)
         }
         Err(rank) => {
-            let mut s = svd(p, a, unit, names)?;
+            // QR factored the matrix in place: form it again for the SVD.
+            let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
+            let mut s = svd(p, a.as_ref(), &unit, names)?;
             s.why = format!(
                 "pivoted QR found rank {rank} < {} (linearly dependent columns): svd gives the minimum-norm solution",
                 p.k()
@@ -313,26 +320,22 @@ fn normal_from_gram(
 }
 
 /// Pivoted QR with refinement; `Err(rank)` when the matrix is rank deficient.
-fn qr(
-    p: &Problem<'_>,
-    a: MatRef<'_, f64>,
-    unit: &[f64],
-) -> Result<Result<Solution, usize>, LinregError> {
-    let k = p.k();
-    if a.nrows() < k {
-        return Ok(Err(a.nrows()));
+fn qr(p: &Problem<'_>, a: Mat<f64>, unit: &[f64]) -> Result<Result<Solution, usize>, LinregError> {
+    let (rows, k) = (a.nrows(), p.k());
+    if rows < k {
+        return Ok(Err(rows));
     }
-    let factor = a.col_piv_qr();
-    let r = factor.thin_R();
-    let rank = qr_rank(r, a.nrows());
+    let factor = PivotedQr::new(a);
+    let r = factor.r();
+    let rank = qr_rank(r.as_ref(), rows);
     if rank < k {
         return Ok(Err(rank));
     }
     let sigma = r.singular_values().map_err(numerical)?;
     let cond = condition(&sigma, k);
     let solve = |rhs: &[f64]| -> Vec<f64> {
-        let gamma = factor.solve_lstsq(column(rhs));
-        (0..k).map(|j| unit[j] * gamma[(j, 0)]).collect()
+        let gamma = factor.solve_lstsq(rhs);
+        (0..k).map(|j| unit[j] * gamma[j]).collect()
     };
     let mut beta = solve(&p.rhs());
     p.refine(&mut beta, REFINEMENT_STEPS, &solve);
@@ -345,6 +348,79 @@ fn qr(
         condition_number: cond,
         warnings: Vec::new(),
     }))
+}
+
+/// Householder QR with column pivoting, factored in the matrix it is given (faer's
+/// `ColPivQr` would first copy that matrix, as large as the data), on the rayon pool.
+struct PivotedQr {
+    /// `R` in the upper triangle, the Householder vectors below it.
+    factors: Mat<f64>,
+    /// The Householder blocks' coefficients.
+    coefficients: Mat<f64>,
+    /// The column permutation.
+    forward: Vec<usize>,
+    /// Its inverse.
+    inverse: Vec<usize>,
+}
+
+impl PivotedQr {
+    /// Factors `a` (at least as many rows as columns).
+    fn new(mut a: Mat<f64>) -> Self {
+        let (m, n) = a.shape();
+        let par = Par::rayon(0);
+        let block = recommended_block_size::<f64>(m, n);
+        let mut coefficients = Mat::zeros(block, n);
+        let (mut forward, mut inverse) = (vec![0; n], vec![0; n]);
+        let mut scratch = MemBuffer::new(col_pivoting::factor::qr_in_place_scratch::<usize, f64>(
+            m,
+            n,
+            block,
+            par,
+            Default::default(),
+        ));
+        col_pivoting::factor::qr_in_place(
+            a.as_mut(),
+            coefficients.as_mut(),
+            &mut forward,
+            &mut inverse,
+            par,
+            MemStack::new(&mut scratch),
+            Default::default(),
+        );
+        Self {
+            factors: a,
+            coefficients,
+            forward,
+            inverse,
+        }
+    }
+
+    /// The square upper-triangular factor `R`.
+    fn r(&self) -> Mat<f64> {
+        let n = self.factors.ncols();
+        Mat::from_fn(n, n, |i, j| if i <= j { self.factors[(i, j)] } else { 0.0 })
+    }
+
+    /// The least-squares solution of `A x ≈ rhs`.
+    fn solve_lstsq(&self, rhs: &[f64]) -> Vec<f64> {
+        let (m, n) = self.factors.shape();
+        let par = Par::rayon(0);
+        let mut x = column(rhs);
+        let mut scratch = MemBuffer::new(col_pivoting::solve::solve_lstsq_in_place_scratch::<
+            usize,
+            f64,
+        >(m, n, self.coefficients.nrows(), 1, par));
+        col_pivoting::solve::solve_lstsq_in_place(
+            self.factors.as_ref(),
+            self.coefficients.as_ref(),
+            self.factors.as_ref(),
+            PermRef::new_checked(&self.forward, &self.inverse, n),
+            x.as_mut(),
+            par,
+            MemStack::new(&mut scratch),
+        );
+        (0..n).map(|j| x[(j, 0)]).collect()
+    }
 }
 
 /// Numerical rank from the diagonal of the pivoted `R`: `|R_jj| > rcond · |R_00|`.
