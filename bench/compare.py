@@ -2,6 +2,8 @@
 """Side-by-side timings of matdiff against NumPy and scikit-learn (issue 8).
 
 Usage:  python3 bench/compare.py [--quick] [--sizes 1000000x100,100000x1000]
+                                [--workloads closed,gradient,gd,minibatch,sgd]
+        python3 bench/compare.py --scaling [--plot bench/scaling.png]
 
 Creates bench/.venv (numpy, scikit-learn, threadpoolctl from PyPI) on first use,
 builds nothing: it runs the release binary (default target/release/matdiff, or
@@ -12,6 +14,11 @@ process. Times are the in-process compute times each side reports (data loading
 excluded), the median of --repeat runs for the single gradient; the process wall
 time (loading included) is shown too. Ratios are peer time / matdiff time, so > 1
 means matdiff is faster.
+
+--scaling times the closed form and one gradient on both sides over a range of N at
+fixed d and a range of d at fixed N, prints the times with the slopes of log time
+against log N and log d, and draws them on log-log axes (matplotlib, installed into
+the virtual environment on first use).
 """
 
 import argparse
@@ -34,9 +41,14 @@ LS = "1/N*norm2(X*w - y)^2"
 # sklearn's per-sample loss is (x'w - y)^2 / 2: the same loss, scaled for equal steps.
 LS_HALF = "1/(2*N)*norm2(X*w - y)^2"
 DECLS = "X: matrix(N, d); w: vector(d); y: vector(N)"
+WORKLOADS = ("closed", "gradient", "gd", "minibatch", "sgd")
+# --scaling: N at fixed d, then d at fixed N (about two to three minutes in all).
+SCALING_N = (10_000, 30_000, 100_000, 300_000, 1_000_000)
+SCALING_D = (25, 50, 100, 200, 500, 1000)
+SCALING_AT = (100_000, 100)
 
 
-def python():
+def python(plot=False):
     exe = VENV / "bin" / "python"
     if not exe.exists():
         print(f"creating {VENV} (numpy, scikit-learn, threadpoolctl)", file=sys.stderr)
@@ -45,6 +57,9 @@ def python():
             [str(exe), "-m", "pip", "install", "-q", "numpy", "scikit-learn", "threadpoolctl"],
             check=True,
         )
+    if plot and subprocess.run([str(exe), "-c", "import matplotlib"], capture_output=True).returncode != 0:
+        print(f"installing matplotlib into {VENV}", file=sys.stderr)
+        subprocess.run([str(exe), "-m", "pip", "install", "-q", "matplotlib"], check=True)
     return str(exe)
 
 
@@ -123,6 +138,123 @@ def derive_table(exe):
     return cpu, len(cases)
 
 
+def dataset(py, n, d):
+    """X and y of size n×d in bench/.work, written once."""
+    x, y = WORK / f"X_{n}x{d}.npy", WORK / f"y_{n}x{d}.npy"
+    if not x.exists() or not y.exists():
+        run([py, str(PEERS), "gen", "--x", str(x), "--y", str(y), "--n", str(n), "--d", str(d)], env=peer_env())
+    return x, y
+
+
+def closed_form(py, exe, x, y, size, rows, peers=("normal", "lstsq", "sk_linreg")):
+    """matdiff's closed form against the chosen peers; one table row per peer."""
+    names = {"normal": "NumPy normal equations", "lstsq": "NumPy lstsq", "sk_linreg": "sklearn LinearRegression"}
+    m = matdiff(exe, ["linreg", "--x", str(x), "--y", str(y), "--solver", "auto", "--no-intercept", "--json"])
+    for wl in peers:
+        p = peer(py, wl, x, y)
+        rows.append((size, "closed form", names[wl], m["seconds"], p["seconds"], m["wall"], p["wall"]))
+
+
+def gradient(py, exe, x, y, repeat):
+    """One full gradient through the generic plan (median of repeat) and NumPy's."""
+    data = ["--data", f"X={x}", "--data", f"y={y}"]
+    m = matdiff(exe, ["bench", LS, "--wrt", "w", "--let", DECLS, *data, "--repeat", str(repeat), "--json"])
+    return m, peer(py, "gradient", x, y, repeat=repeat)
+
+
+def slope(points):
+    """The least-squares slope of log time against log size."""
+    import math
+
+    xs = [math.log(v) for v, _ in points]
+    ys = [math.log(t) for _, t in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((a - mx) ** 2 for a in xs)
+    return sum((a - mx) * (b - my) for a, b in zip(xs, ys)) / sxx if sxx > 0 else float("nan")
+
+
+def scaling(py, exe, args):
+    """Times over N at fixed d and over d at fixed N; prints them and draws the plot."""
+    n0, d0 = (int(v) for v in args.scaling_at.lower().split("x"))
+    grids = {
+        "N": [(n, d0) for n in (int(v) for v in args.scaling_n.split(","))],
+        "d": [(n0, d) for d in (int(v) for v in args.scaling_d.split(","))],
+    }
+    series = ("matdiff closed form", "NumPy normal equations", "matdiff one gradient", "NumPy one gradient")
+    measured = {}
+    for n, d in sorted({size for grid in grids.values() for size in grid}, key=lambda s: s[0] * s[1]):
+        x, y = dataset(py, n, d)
+        # The best of a few runs of each closed form: on a shared machine the minimum
+        # is the time least disturbed by others.
+        rows = []
+        for _ in range(args.scaling_runs):
+            closed_form(py, exe, x, y, f"{n}x{d}", rows, peers=("normal",))
+        m, p = gradient(py, exe, x, y, args.repeat)
+        closed = (min(r[3] for r in rows), min(r[4] for r in rows))
+        measured[(n, d)] = dict(zip(series, (*closed, m["seconds"], p["seconds"])))
+        print(f"{n}x{d}: " + ", ".join(f"{k} {fmt_t(v)}" for k, v in measured[(n, d)].items()), file=sys.stderr)
+    results = {}
+    for axis, grid in grids.items():
+        fixed = f"d = {d0}" if axis == "N" else f"N = {n0}"
+        print()
+        print(f"| {axis} ({fixed}) | " + " | ".join(series) + " |")
+        print("|---|" + "---|" * len(series))
+        for n, d in grid:
+            print(f"| {n if axis == 'N' else d} | " + " | ".join(fmt_t(measured[(n, d)][k]) for k in series) + " |")
+        slopes = {k: slope([(n if axis == "N" else d, measured[(n, d)][k]) for n, d in grid]) for k in series}
+        print(f"| slope of log time vs log {axis} | " + " | ".join(f"{slopes[k]:.2f}" for k in series) + " |")
+        results[axis] = {
+            "fixed": fixed,
+            "sizes": [n if axis == "N" else d for n, d in grid],
+            "seconds": {k: [measured[(n, d)][k] for n, d in grid] for k in series},
+            "slopes": slopes,
+        }
+    data = WORK / "scaling.json"
+    data.write_text(json.dumps(results, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    # Drawn by the virtual environment's Python, which has matplotlib.
+    code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import compare; compare.draw(sys.argv[1], sys.argv[2])"
+    subprocess.run([python(plot=True), "-c", code, str(data), str(args.plot)], check=True)
+    print(f"\nlog-log plot: {args.plot}")
+
+
+def draw(data, path):
+    """Draws scaling()'s results: time against N and against d, log-log, with the
+    fitted slopes in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = json.loads(Path(data).read_text())
+    styles = {
+        "matdiff closed form": ("C0", "-", "o"),
+        "NumPy normal equations": ("C1", "-", "s"),
+        "matdiff one gradient": ("C0", "--", "o"),
+        "NumPy one gradient": ("C1", "--", "s"),
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, axis in zip(axes, ("N", "d")):
+        r = results[axis]
+        for name, seconds in r["seconds"].items():
+            color, line, marker = styles[name]
+            ax.loglog(r["sizes"], seconds, color=color, linestyle=line, marker=marker,
+                      label=f"{name} (slope {r['slopes'][name]:.2f})")
+        # Guides through the closed form's largest point: ∝ N, and ∝ d² (the Gram matrix).
+        power = 1 if axis == "N" else 2
+        top, t_top = r["sizes"][-1], r["seconds"]["matdiff closed form"][-1]
+        ax.loglog(r["sizes"], [t_top * (v / top) ** power for v in r["sizes"]], color="gray",
+                  linestyle=":", linewidth=1, label=f"∝ {axis}" + ("²" if power == 2 else ""))
+        ax.set_xlabel(axis)
+        ax.set_ylabel("seconds (compute, loading excluded)")
+        ax.set_title(f"time against {axis}, {r['fixed']}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def fmt_t(s):
     return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
 
@@ -136,8 +268,21 @@ def main():
     ap.add_argument("--iters", type=int, default=20, help="full-batch GD iterations")
     ap.add_argument("--epochs", type=int, default=5, help="SGD / mini-batch epochs")
     ap.add_argument("--sgd-max-n", type=int, default=1_000_000, help="skip SGD above this N")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS),
+                    help=f"comma-separated subset of {','.join(WORKLOADS)} (default: all)")
+    ap.add_argument("--scaling", action="store_true",
+                    help="time the closed form and one gradient over N and d, draw a log-log plot")
+    ap.add_argument("--scaling-n", default=",".join(map(str, SCALING_N)), help="N values of --scaling, at the fixed d")
+    ap.add_argument("--scaling-d", default=",".join(map(str, SCALING_D)), help="d values of --scaling, at the fixed N")
+    ap.add_argument("--scaling-at", default="x".join(map(str, SCALING_AT)), help="the fixed NxD of --scaling")
+    ap.add_argument("--scaling-runs", type=int, default=3, help="--scaling keeps the best of this many closed-form runs")
+    ap.add_argument("--plot", default=str(HERE / "scaling.png"), help="where --scaling draws its plot")
     ap.add_argument("--json", help="also write the raw results to this file")
     args = ap.parse_args()
+    workloads = args.workloads.split(",")
+    unknown = sorted(set(workloads) - set(WORKLOADS))
+    if unknown:
+        sys.exit(f"unknown workload(s) {', '.join(unknown)} — choose from {', '.join(WORKLOADS)}")
     if args.sizes:
         sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
     elif args.quick:
@@ -147,48 +292,47 @@ def main():
     exe = args.matdiff
     if not Path(exe).exists():
         sys.exit(f"no matdiff binary at {exe} — run `cargo build --release` or pass --matdiff")
-    py = python()
+    py = python(plot=args.scaling)
     WORK.mkdir(exist_ok=True)
     info, _ = run([py, str(PEERS), "blas"], env=peer_env())
     print(f"numpy {info['numpy']}; BLAS: " + "; ".join(
         f"{b.get('internal_api')} {b.get('version')} {b.get('architecture')} threads={b.get('num_threads')}"
         for b in info["blas"]))
     print(f"matdiff: {exe}; cores: {os.cpu_count()}")
+    if args.scaling:
+        scaling(py, exe, args)
+        return
     rows = []
     raw = []
     for n, d in sizes:
-        x, y = WORK / f"X_{n}x{d}.npy", WORK / f"y_{n}x{d}.npy"
-        if not x.exists() or not y.exists():
-            run([py, str(PEERS), "gen", "--x", str(x), "--y", str(y), "--n", str(n), "--d", str(d)], env=peer_env())
+        x, y = dataset(py, n, d)
         data = ["--data", f"X={x}", "--data", f"y={y}"]
         size = f"{n}x{d}"
         lr_gd = 0.1
         # 1. closed form
-        m = matdiff(exe, ["linreg", "--x", str(x), "--y", str(y), "--solver", "auto", "--no-intercept", "--json"])
-        mt = m["seconds"]
-        for name, wl in [("NumPy normal equations", "normal"), ("NumPy lstsq", "lstsq"),
-                         ("sklearn LinearRegression", "sk_linreg")]:
-            p = peer(py, wl, x, y)
-            rows.append((size, "closed form", name, mt, p["seconds"], m["wall"], p["wall"]))
+        if "closed" in workloads:
+            closed_form(py, exe, x, y, size, rows)
         # 2. one full gradient through the generic plan (no hoisting)
-        m = matdiff(exe, ["bench", LS, "--wrt", "w", "--let", DECLS, *data, "--repeat", str(args.repeat), "--json"])
-        p = peer(py, "gradient", x, y, repeat=args.repeat)
-        rows.append((size, "one gradient (generic plan)", "NumPy 2/N X'(Xw-y)", m["seconds"], p["seconds"], m["wall"], p["wall"]))
+        if "gradient" in workloads:
+            m, p = gradient(py, exe, x, y, args.repeat)
+            rows.append((size, "one gradient (generic plan)", "NumPy 2/N X'(Xw-y)", m["seconds"], p["seconds"], m["wall"], p["wall"]))
         # 3. 20 GD iterations through minimize (hoisting on)
-        m = matdiff(exe, ["minimize", LS, "--wrt", "w", "--let", DECLS, *data, "--method", "gd",
-                          "--lr", str(lr_gd), "--max-iter", str(args.iters), "--tol-grad", "1e-300", "--json", "--verbose"])
-        p = peer(py, "gd", x, y, lr=lr_gd, iters=args.iters)
-        rows.append((size, f"GD x{args.iters} (minimize)", "NumPy GD loop", m["seconds"] + m.get("hoist_seconds", 0.0), p["seconds"], m["wall"], p["wall"]))
-        raw.append({"size": size, "gd_loss": [m["loss"], p["loss"]]})
+        if "gd" in workloads:
+            m = matdiff(exe, ["minimize", LS, "--wrt", "w", "--let", DECLS, *data, "--method", "gd",
+                              "--lr", str(lr_gd), "--max-iter", str(args.iters), "--tol-grad", "1e-300", "--json", "--verbose"])
+            p = peer(py, "gd", x, y, lr=lr_gd, iters=args.iters)
+            rows.append((size, f"GD x{args.iters} (minimize)", "NumPy GD loop", m["seconds"] + m.get("hoist_seconds", 0.0), p["seconds"], m["wall"], p["wall"]))
+            raw.append({"size": size, "gd_loss": [m["loss"], p["loss"]]})
         # 4. mini-batch B = 256
-        lr_mb = 0.01
-        m = matdiff(exe, ["minimize", LS, "--wrt", "w", "--let", DECLS, *data, "--method", "minibatch",
-                          "--batch", "256", "--lr", str(lr_mb), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet"])
-        p = peer(py, "minibatch", x, y, lr=lr_mb, epochs=args.epochs, batch=256)
-        rows.append((size, f"mini-batch B=256 x{args.epochs} ep", "NumPy loop", m["seconds"], p["seconds"], m["wall"], p["wall"]))
-        raw.append({"size": size, "minibatch_loss": [m["loss"], p["loss"]]})
+        if "minibatch" in workloads:
+            lr_mb = 0.01
+            m = matdiff(exe, ["minimize", LS, "--wrt", "w", "--let", DECLS, *data, "--method", "minibatch",
+                              "--batch", "256", "--lr", str(lr_mb), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet"])
+            p = peer(py, "minibatch", x, y, lr=lr_mb, epochs=args.epochs, batch=256)
+            rows.append((size, f"mini-batch B=256 x{args.epochs} ep", "NumPy loop", m["seconds"], p["seconds"], m["wall"], p["wall"]))
+            raw.append({"size": size, "minibatch_loss": [m["loss"], p["loss"]]})
         # 5. SGD, same epochs and η as SGDRegressor
-        if n <= args.sgd_max_n and d <= 100:
+        if "sgd" in workloads and n <= args.sgd_max_n and d <= 100:
             lr_sgd = 0.001
             m = matdiff(exe, ["minimize", LS_HALF, "--wrt", "w", "--let", DECLS, *data, "--method", "sgd",
                               "--lr", str(lr_sgd), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet"])

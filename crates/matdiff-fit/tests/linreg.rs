@@ -5,6 +5,8 @@
 use faer::{Col, Mat};
 use matdiff_fit::datasets;
 use matdiff_fit::linreg::{r2, train_test_split, LinearRegression, Solver};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// Features, target and feature names of a bundled data set.
 fn bundled(name: &str) -> (Mat<f64>, Col<f64>, Vec<String>) {
@@ -445,6 +447,132 @@ fn bad_input_is_an_error_not_a_panic() {
 }
 
 /// Every solver copes when no feature varies: the fit is the mean of the target.
+#[test]
+fn a_non_finite_value_is_named_by_its_first_row_with_every_solver() {
+    // (NaN or ∞ at (row, column; None = y), the error) — the first row wins, y first
+    // within a row. Without an intercept the check happens in the first pass that reads
+    // the data (the Gram matrix for the normal equations), with one before the others.
+    // A bad value: its row, its column (None: y) and the value.
+    type Bad = (usize, Option<usize>, f64);
+    let cases: [(&[Bad], &str); 4] = [
+        (&[(4, None, f64::NAN)], "y has a non-finite value at row 5"),
+        (
+            &[(6, Some(1), f64::INFINITY)],
+            "column 'b' of X has a non-finite value at row 7",
+        ),
+        (
+            &[(6, None, f64::NAN), (3, Some(2), f64::NEG_INFINITY)],
+            "column 'c' of X has a non-finite value at row 4",
+        ),
+        (
+            &[(3, Some(0), f64::NAN), (3, None, f64::INFINITY)],
+            "y has a non-finite value at row 4",
+        ),
+    ];
+    let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    for (bad, expected) in cases {
+        let mut x = Mat::from_fn(12, 3, |i, j| {
+            ((i * 7 + j * 5) % 11) as f64 + (i * j) as f64 * 0.1
+        });
+        let mut y = Col::from_fn(12, |i| i as f64 * 0.5 - 1.0);
+        for &(row, column, value) in bad {
+            match column {
+                Some(j) => x[(row, j)] = value,
+                None => y[row] = value,
+            }
+        }
+        for solver in [Solver::Auto].into_iter().chain(Solver::ALL) {
+            for intercept in [true, false] {
+                let model = LinearRegression {
+                    solver,
+                    intercept,
+                    ..Default::default()
+                };
+                let error = model.fit(x.as_ref(), y.as_ref(), &names).unwrap_err();
+                assert_eq!(
+                    error.to_string(),
+                    format!("{expected} — remove or impute it"),
+                    "{solver}, intercept = {intercept}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn with_many_columns_auto_estimates_the_condition_number_and_still_avoids_bad_cases() {
+    // 300 columns: auto's decision starts from a power-iteration estimate.
+    let (n, d) = (3000, 300);
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let x = Mat::from_fn(n, d, |_, _| rng.random_range(-1.0..1.0));
+    let y = Col::from_fn(n, |i| {
+        x[(i, 0)] - 2.0 * x[(i, 7)] + rng.random_range(-0.1..0.1)
+    });
+    let fit = |x: &Mat<f64>, solver| {
+        LinearRegression {
+            solver,
+            ..Default::default()
+        }
+        .fit(x.as_ref(), y.as_ref(), &[])
+        .unwrap()
+    };
+    let (auto, svd) = (fit(&x, Solver::Auto), fit(&x, Solver::Svd));
+    assert_eq!(auto.solver_used, Solver::Normal);
+    // From below, and close: the decision has a factor of two in κ to spare.
+    let ratio = auto.condition_number / svd.condition_number;
+    assert!(
+        (0.9..=1.0 + 1e-9).contains(&ratio),
+        "estimate / exact = {ratio}"
+    );
+    for (a, b) in auto.coefficients.iter().zip(&svd.coefficients) {
+        assert!((a - b).abs() < 1e-9 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    // A nearly dependent column makes the estimate useless: auto goes to QR.
+    let mut nearly = x.clone();
+    for i in 0..n {
+        nearly[(i, d - 1)] = nearly[(i, 3)] + 1e-7 * rng.random_range(-1.0..1.0);
+    }
+    let auto = fit(&nearly, Solver::Auto);
+    assert_eq!(auto.solver_used, Solver::Qr, "{}", auto.why);
+}
+
+#[test]
+fn the_fit_is_bitwise_the_same_on_one_and_two_threads() {
+    // Enough rows for the Gram matrix to be summed in several parts.
+    let n = 50_003;
+    let x = Mat::from_fn(n, 6, |i, j| {
+        ((i * (j + 3)) % 101) as f64 / 7.0 + (j as f64 * i as f64).sin()
+    });
+    let y = Col::from_fn(n, |i| (i % 13) as f64 - x[(i, 2)] + 0.5 * x[(i, 4)]);
+    for intercept in [true, false] {
+        for solver in [Solver::Auto, Solver::Normal] {
+            let model = LinearRegression {
+                solver,
+                intercept,
+                ..Default::default()
+            };
+            let on = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| model.fit(x.as_ref(), y.as_ref(), &[]).unwrap())
+            };
+            let (one, two) = (on(1), on(2));
+            assert_eq!(one.solver_used, Solver::Normal);
+            assert_eq!(
+                one.coefficients, two.coefficients,
+                "{solver}, intercept = {intercept}"
+            );
+            assert_eq!(one.intercept.to_bits(), two.intercept.to_bits());
+            assert_eq!(
+                one.condition_number.to_bits(),
+                two.condition_number.to_bits()
+            );
+        }
+    }
+}
+
 #[test]
 fn constant_features_give_the_mean_with_every_solver() {
     let x = Mat::from_fn(4, 2, |_, j| j as f64 + 3.0);

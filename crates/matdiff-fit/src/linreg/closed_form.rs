@@ -2,7 +2,9 @@
 //! the automatic choice between them.
 //!
 //! All three work on the equilibrated system `A D` of [`Problem`] (centred, columns
-//! scaled to unit norm). Precision, for a condition number `κ = cond(A D)`:
+//! scaled to unit norm): the normal equations on its Gram matrix, formed block by
+//! block from the data without a copy ([`Problem::normal_equations`]), QR and SVD on
+//! one copy of it. Precision, for a condition number `κ = cond(A D)`:
 //!
 //! | solver | cost | relative error of the coefficients |
 //! |---|---|---|
@@ -15,11 +17,14 @@
 //! The numerical rank counts singular values (or `|R_jj|` of the pivoted QR) above
 //! `rcond · σ_max` with `rcond = max(N, d) · ε`, LAPACK's and NumPy's default.
 
-use faer::linalg::matmul::triangular::{self, BlockStructure};
-use faer::linalg::solvers::{Solve, SolveLstsq};
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::qr::col_pivoting;
+use faer::linalg::qr::no_pivoting::factor::recommended_block_size;
+use faer::linalg::solvers::{Llt, Solve};
+use faer::perm::PermRef;
+use faer::{Mat, MatRef, Par, Scale, Side};
 
-use super::problem::Problem;
+use super::problem::{NormalEquations, Problem};
 use super::{LinregError, Solver};
 
 /// Machine epsilon of f64.
@@ -37,6 +42,21 @@ const NORMAL_WARN_DIGITS: f64 = 10.0;
 
 /// Refinement steps after `qr` and `svd`.
 const REFINEMENT_STEPS: usize = 2;
+
+/// With more columns than this, the condition number that decides for the normal
+/// equations is first estimated in `O(k²)` per step (power iteration), and the
+/// eigenvalues (`O(k³)`, a tenth of the whole fit at `k = 1000`) are computed only
+/// when the estimate is not clearly on the safe side.
+const ESTIMATE_ABOVE: usize = 256;
+
+/// Power-iteration steps at each end of the spectrum.
+const POWER_STEPS: usize = 30;
+
+/// The estimated `κ²` must keep the required digits even when multiplied by this:
+/// Rayleigh quotients approach the extreme eigenvalues from inside, so the estimate
+/// is low, but after thirty steps from a generic start not by a factor of two at
+/// either end.
+const ESTIMATE_MARGIN: f64 = 4.0;
 
 /// Which closed-form solver to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +102,7 @@ pub(crate) fn solve(
         ClosedForm::Svd => Solver::Svd,
     };
     if p.k() == 0 {
+        p.verify().map_err(|bad| bad.named(names))?;
         return Ok(Solution {
             beta: Vec::new(),
             solver: requested,
@@ -91,9 +112,9 @@ pub(crate) fn solve(
             warnings: Vec::new(),
         });
     }
-    let (a, unit) = p.equilibrated();
     let free_rows = p.n().saturating_sub(usize::from(p.intercept));
     if p.ridge == 0.0 && free_rows < p.k() {
+        let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
         let mut s = svd(p, a.as_ref(), &unit, names)?;
         s.why = format!(
             "{} samples{} for {} features: the system is underdetermined, so svd gives the minimum-norm solution",
@@ -112,9 +133,10 @@ pub(crate) fn solve(
         return Ok(s);
     }
     match which {
-        ClosedForm::Normal => match normal(p, a.as_ref(), &unit)? {
+        ClosedForm::Normal => match normal(p, names)? {
             Ok(s) => Ok(s),
             Err(cond) => {
+                let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
                 let mut s = svd(p, a.as_ref(), &unit, names)?;
                 s.why = format!(
                     "normal equations requested, but XᵀX is singular to working precision (cond(X) ≈ {cond:.1e}); svd gives the minimum-norm solution instead"
@@ -126,46 +148,51 @@ pub(crate) fn solve(
                 Ok(s)
             }
         },
-        ClosedForm::Qr => match qr(p, a.as_ref(), &unit)? {
-            Ok(s) => Ok(s),
-            Err(rank) => {
-                let mut s = svd(p, a.as_ref(), &unit, names)?;
-                s.why = format!(
-                    "qr requested, but pivoted QR found rank {rank} < {}; svd gives the minimum-norm solution instead",
-                    p.k()
-                );
-                Ok(s)
+        ClosedForm::Qr => {
+            let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
+            match qr(p, a, &unit)? {
+                Ok(s) => Ok(s),
+                Err(rank) => {
+                    // QR factored the matrix in place: form it again for the SVD.
+                    let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
+                    let mut s = svd(p, a.as_ref(), &unit, names)?;
+                    s.why = format!(
+                        "qr requested, but pivoted QR found rank {rank} < {}; svd gives the minimum-norm solution instead",
+                        p.k()
+                    );
+                    Ok(s)
+                }
             }
-        },
+        }
         ClosedForm::Svd => {
+            let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
             let mut s = svd(p, a.as_ref(), &unit, names)?;
             s.why = "svd requested: minimum-norm least squares from the thin SVD".to_owned();
             Ok(s)
         }
-        ClosedForm::Auto => auto(p, a.as_ref(), &unit, names),
+        ClosedForm::Auto => auto(p, names),
     }
 }
 
 /// Normal equations when they keep ≥ [`NORMAL_MIN_DIGITS`] digits, else pivoted QR,
-/// else SVD.
-fn auto(
-    p: &Problem<'_>,
-    a: MatRef<'_, f64>,
-    unit: &[f64],
-    names: &[String],
-) -> Result<Solution, LinregError> {
-    let gram = gram(a);
-    let cond = condition_from_gram(&gram)?;
+/// else SVD. The condition number comes from the Gram matrix, so on a
+/// well-conditioned problem the data are read twice (summary, Gram) and never copied.
+fn auto(p: &Problem<'_>, names: &[String]) -> Result<Solution, LinregError> {
+    let equations = p.normal_equations().map_err(|bad| bad.named(names))?;
+    let llt = equations.gram.llt(Side::Lower).ok();
+    let cond = gram_condition(&equations.gram, llt.as_ref(), NORMAL_MIN_DIGITS)?;
     let normal_digits = digits(cond * cond);
     if normal_digits >= NORMAL_MIN_DIGITS {
-        if let Ok(mut s) = normal_from_gram(p, a, unit, &gram, cond) {
+        if let Ok(mut s) = normal_from_gram(p, &equations, llt.as_ref(), cond) {
             s.why = format!(
                 "cond(X) ≈ {cond:.2e} after centring and column scaling, so the normal equations keep about {normal_digits:.0} digits (≥ {NORMAL_MIN_DIGITS}): Cholesky of XᵀX, the cheapest solver"
             );
             return Ok(s);
         }
     }
-    match qr(p, a, unit)? {
+    drop((equations, llt));
+    let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
+    match qr(p, a, &unit)? {
         Ok(mut s) => {
             s.why = format!(
                 "cond(X) ≈ {:.2e} after centring and column scaling: the normal equations would square it and keep only about {normal_digits:.0} digits, Householder QR with column pivoting keeps about {:.0}",
@@ -175,7 +202,9 @@ fn auto(
             Ok(s)
         }
         Err(rank) => {
-            let mut s = svd(p, a, unit, names)?;
+            // QR factored the matrix in place: form it again for the SVD.
+            let (a, unit) = p.equilibrated().map_err(|bad| bad.named(names))?;
+            let mut s = svd(p, a.as_ref(), &unit, names)?;
             s.why = format!(
                 "pivoted QR found rank {rank} < {} (linearly dependent columns): svd gives the minimum-norm solution",
                 p.k()
@@ -183,30 +212,6 @@ fn auto(
             Ok(s)
         }
     }
-}
-
-/// `AᵀA`: only the lower triangle is multiplied out (half the multiply-adds of a
-/// general product, like BLAS `syrk`), on the rayon pool, then mirrored.
-fn gram(a: MatRef<'_, f64>) -> Mat<f64> {
-    let k = a.ncols();
-    let mut g = Mat::zeros(k, k);
-    triangular::matmul(
-        g.as_mut(),
-        BlockStructure::TriangularLower,
-        Accum::Replace,
-        a.transpose(),
-        BlockStructure::Rectangular,
-        a,
-        BlockStructure::Rectangular,
-        1.0,
-        Par::rayon(0),
-    );
-    for j in 1..k {
-        for i in 0..j {
-            g[(i, j)] = g[(j, i)];
-        }
-    }
-    g
 }
 
 /// `√(λ_max / λ_min)` of the Gram matrix `AᵀA`: an estimate of `cond(A)` that is
@@ -225,15 +230,56 @@ fn condition_from_gram(gram: &Mat<f64>) -> Result<f64, LinregError> {
     })
 }
 
+/// `cond(A D)` from the equilibrated Gram matrix, for a decision that needs `needed`
+/// digits from the normal equations: from its eigenvalues, or — with many columns and
+/// a Cholesky factor — from power iteration when that estimate keeps `needed` digits
+/// with [`ESTIMATE_MARGIN`] to spare.
+fn gram_condition(
+    gram: &Mat<f64>,
+    llt: Option<&Llt<f64>>,
+    needed: f64,
+) -> Result<f64, LinregError> {
+    if let (Some(llt), true) = (llt, gram.nrows() > ESTIMATE_ABOVE) {
+        let estimate = condition_estimate(gram, llt);
+        if digits(estimate * estimate * ESTIMATE_MARGIN) >= needed {
+            return Ok(estimate);
+        }
+    }
+    condition_from_gram(gram)
+}
+
+/// `√(λ_max / λ_min)` of the Gram matrix `G` by power iteration on `G` and on `G⁻¹`
+/// (through its Cholesky factor), from a fixed start with entries of both signs: an
+/// estimate from below.
+fn condition_estimate(gram: &Mat<f64>, llt: &Llt<f64>) -> f64 {
+    let largest = |apply: &dyn Fn(&Mat<f64>) -> Mat<f64>| {
+        let mut v = Mat::from_fn(gram.nrows(), 1, |j, _| {
+            (j as f64 * 0.618_033_988_749_895).fract() - 0.5
+        });
+        let mut quotient = 0.0;
+        for _ in 0..POWER_STEPS {
+            let norm = v.norm_l2();
+            if norm.is_nan() || norm == 0.0 {
+                break;
+            }
+            v /= Scale(norm);
+            let w = apply(&v);
+            quotient = (v.transpose() * &w)[(0, 0)];
+            v = w;
+        }
+        quotient
+    };
+    let max = largest(&|v| gram * v);
+    let inverse_min = largest(&|v| llt.solve(v));
+    (max * inverse_min).sqrt()
+}
+
 /// Normal equations; `Err(cond)` when `AᵀA` is singular to working precision.
-fn normal(
-    p: &Problem<'_>,
-    a: MatRef<'_, f64>,
-    unit: &[f64],
-) -> Result<Result<Solution, f64>, LinregError> {
-    let gram = gram(a);
-    let cond = condition_from_gram(&gram)?;
-    Ok(normal_from_gram(p, a, unit, &gram, cond).map(|mut s| {
+fn normal(p: &Problem<'_>, names: &[String]) -> Result<Result<Solution, f64>, LinregError> {
+    let equations = p.normal_equations().map_err(|bad| bad.named(names))?;
+    let llt = equations.gram.llt(Side::Lower).ok();
+    let cond = gram_condition(&equations.gram, llt.as_ref(), NORMAL_WARN_DIGITS)?;
+    Ok(normal_from_gram(p, &equations, llt.as_ref(), cond).map(|mut s| {
         s.why = "normal equations requested: Cholesky of XᵀX".to_owned();
         let kept = digits(cond * cond);
         if kept < NORMAL_WARN_DIGITS {
@@ -245,11 +291,12 @@ fn normal(
     }))
 }
 
+/// Cholesky of the equilibrated Gram matrix, `β = D γ`; `Err(cond)` when it is
+/// singular to working precision.
 fn normal_from_gram(
     p: &Problem<'_>,
-    a: MatRef<'_, f64>,
-    unit: &[f64],
-    gram: &Mat<f64>,
+    equations: &NormalEquations,
+    llt: Option<&Llt<f64>>,
     cond: f64,
 ) -> Result<Solution, f64> {
     // Beyond κ² ε ≈ 1/k the Cholesky factor, if it exists at all, is noise.
@@ -257,10 +304,11 @@ fn normal_from_gram(
     if singular {
         return Err(cond);
     }
-    let llt = gram.llt(Side::Lower).map_err(|_| cond)?;
-    let atb = a.transpose() * column(&p.rhs());
-    let gamma = llt.solve(&atb);
-    let beta = (0..p.k()).map(|j| unit[j] * gamma[(j, 0)]).collect();
+    let llt = llt.ok_or(cond)?;
+    let gamma = llt.solve(column(&equations.rhs));
+    let beta = (0..p.k())
+        .map(|j| equations.unit[j] * gamma[(j, 0)])
+        .collect();
     Ok(Solution {
         beta,
         solver: Solver::Normal,
@@ -272,26 +320,22 @@ fn normal_from_gram(
 }
 
 /// Pivoted QR with refinement; `Err(rank)` when the matrix is rank deficient.
-fn qr(
-    p: &Problem<'_>,
-    a: MatRef<'_, f64>,
-    unit: &[f64],
-) -> Result<Result<Solution, usize>, LinregError> {
-    let k = p.k();
-    if a.nrows() < k {
-        return Ok(Err(a.nrows()));
+fn qr(p: &Problem<'_>, a: Mat<f64>, unit: &[f64]) -> Result<Result<Solution, usize>, LinregError> {
+    let (rows, k) = (a.nrows(), p.k());
+    if rows < k {
+        return Ok(Err(rows));
     }
-    let factor = a.col_piv_qr();
-    let r = factor.thin_R();
-    let rank = qr_rank(r, a.nrows());
+    let factor = PivotedQr::new(a);
+    let r = factor.r();
+    let rank = qr_rank(r.as_ref(), rows);
     if rank < k {
         return Ok(Err(rank));
     }
     let sigma = r.singular_values().map_err(numerical)?;
     let cond = condition(&sigma, k);
     let solve = |rhs: &[f64]| -> Vec<f64> {
-        let gamma = factor.solve_lstsq(column(rhs));
-        (0..k).map(|j| unit[j] * gamma[(j, 0)]).collect()
+        let gamma = factor.solve_lstsq(rhs);
+        (0..k).map(|j| unit[j] * gamma[j]).collect()
     };
     let mut beta = solve(&p.rhs());
     p.refine(&mut beta, REFINEMENT_STEPS, &solve);
@@ -304,6 +348,79 @@ fn qr(
         condition_number: cond,
         warnings: Vec::new(),
     }))
+}
+
+/// Householder QR with column pivoting, factored in the matrix it is given (faer's
+/// `ColPivQr` would first copy that matrix, as large as the data), on the rayon pool.
+struct PivotedQr {
+    /// `R` in the upper triangle, the Householder vectors below it.
+    factors: Mat<f64>,
+    /// The Householder blocks' coefficients.
+    coefficients: Mat<f64>,
+    /// The column permutation.
+    forward: Vec<usize>,
+    /// Its inverse.
+    inverse: Vec<usize>,
+}
+
+impl PivotedQr {
+    /// Factors `a` (at least as many rows as columns).
+    fn new(mut a: Mat<f64>) -> Self {
+        let (m, n) = a.shape();
+        let par = Par::rayon(0);
+        let block = recommended_block_size::<f64>(m, n);
+        let mut coefficients = Mat::zeros(block, n);
+        let (mut forward, mut inverse) = (vec![0; n], vec![0; n]);
+        let mut scratch = MemBuffer::new(col_pivoting::factor::qr_in_place_scratch::<usize, f64>(
+            m,
+            n,
+            block,
+            par,
+            Default::default(),
+        ));
+        col_pivoting::factor::qr_in_place(
+            a.as_mut(),
+            coefficients.as_mut(),
+            &mut forward,
+            &mut inverse,
+            par,
+            MemStack::new(&mut scratch),
+            Default::default(),
+        );
+        Self {
+            factors: a,
+            coefficients,
+            forward,
+            inverse,
+        }
+    }
+
+    /// The square upper-triangular factor `R`.
+    fn r(&self) -> Mat<f64> {
+        let n = self.factors.ncols();
+        Mat::from_fn(n, n, |i, j| if i <= j { self.factors[(i, j)] } else { 0.0 })
+    }
+
+    /// The least-squares solution of `A x ≈ rhs`.
+    fn solve_lstsq(&self, rhs: &[f64]) -> Vec<f64> {
+        let (m, n) = self.factors.shape();
+        let par = Par::rayon(0);
+        let mut x = column(rhs);
+        let mut scratch = MemBuffer::new(col_pivoting::solve::solve_lstsq_in_place_scratch::<
+            usize,
+            f64,
+        >(m, n, self.coefficients.nrows(), 1, par));
+        col_pivoting::solve::solve_lstsq_in_place(
+            self.factors.as_ref(),
+            self.coefficients.as_ref(),
+            self.factors.as_ref(),
+            PermRef::new_checked(&self.forward, &self.inverse, n),
+            x.as_mut(),
+            par,
+            MemStack::new(&mut scratch),
+        );
+        (0..n).map(|j| x[(j, 0)]).collect()
+    }
 }
 
 /// Numerical rank from the diagonal of the pivoted `R`: `|R_jj| > rcond · |R_00|`.
@@ -354,7 +471,11 @@ fn svd(
         // The minimum-norm solution depends on the units of the coefficients, so it is
         // computed on the unequilibrated system; the rank decided above (on unit
         // columns) is independent of those units.
-        let plain = p.design().thin_svd().map_err(numerical)?;
+        let plain = p
+            .design()
+            .map_err(|bad| bad.named(names))?
+            .thin_svd()
+            .map_err(numerical)?;
         let solve = |rhs: &[f64]| truncated_solve(&plain, rank, rhs);
         let mut beta = solve(&p.rhs());
         p.refine(&mut beta, REFINEMENT_STEPS, &solve);

@@ -176,7 +176,10 @@ pub(crate) fn fit(
     names: Vec<String>,
 ) -> Result<Fit, LinregError> {
     let settings = &model.iterative;
-    let problem = Problem::new(x, y, model.intercept, true, model.ridge);
+    let problem =
+        Problem::new(x, y, model.intercept, true, model.ridge).map_err(|bad| bad.named(&names))?;
+    let z = problem.z().map_err(|bad| bad.named(&names))?;
+    let yc = problem.centred_target();
     let n = problem.n() as f64;
     let penalty: Vec<f64> = problem
         .active
@@ -191,9 +194,9 @@ pub(crate) fn fit(
         })
         .collect();
     let max_penalty = penalty.iter().copied().fold(0.0, f64::max);
-    let lipschitz = 2.0 / n * largest_eigenvalue(problem.z.as_ref()) + 2.0 * max_penalty;
-    let sample_lipschitz = (0..problem.z.nrows())
-        .map(|i| 2.0 * problem.z.row(i).norm_l2().powi(2))
+    let lipschitz = 2.0 / n * largest_eigenvalue(z.as_ref()) + 2.0 * max_penalty;
+    let sample_lipschitz = (0..z.nrows())
+        .map(|i| 2.0 * z.row(i).norm_l2().powi(2))
         .fold(0.0, f64::max)
         + 2.0 * max_penalty;
     let (method, default_lr, default_epochs, schedule) = match model.solver {
@@ -217,8 +220,8 @@ pub(crate) fn fit(
         });
     }
     let mut objective = LeastSquares {
-        z: &problem.z,
-        yc: &problem.yc,
+        z: &z,
+        yc: &yc,
         penalty,
         residual: Vec::new(),
     };
@@ -248,7 +251,7 @@ pub(crate) fn fit(
         }
     })?;
     let (coefficients, intercept) = problem.unscale(&outcome.w);
-    let (equilibrated, _) = problem.equilibrated();
+    let (equilibrated, _) = problem.equilibrated().map_err(|bad| bad.named(&names))?;
     let sigma = if problem.k() > 0 {
         equilibrated
             .singular_values()

@@ -8,14 +8,80 @@
 //! when there is no intercept, since nothing is centred then), so the coefficients `β`
 //! solved for are per standard deviation and `b = β / s`.
 //!
-//! The solved system is `Z β ≈ y_c`, augmented with `√λ I β ≈ 0` under ridge. The
-//! closed-form solvers additionally scale the columns of that matrix to unit norm
-//! (equilibration) before factorising it: this leaves the solution unchanged and makes
-//! rank decisions independent of the units the columns are measured in.
+//! The solved system is `Z β ≈ y_c` with `Z = (X − 1μᵀ) / s`, augmented with
+//! `√λ I β ≈ 0` under ridge. The closed-form solvers additionally scale the columns of
+//! that matrix to unit norm (equilibration) before factorising it: this leaves the
+//! solution unchanged and makes rank decisions independent of the units the columns
+//! are measured in.
+//!
+//! `Z` is never stored for the normal equations: [`Problem::normal_equations`] forms
+//! it block by block from `X` while it multiplies out the Gram matrix. Only the
+//! factorisations that need the whole matrix (QR, SVD) get one copy of it.
+//!
+//! Every value must be finite. With an intercept the pass that computes the means
+//! reads every value and sees a NaN or an infinity; without one nothing else needs
+//! to read the data before the solve, so the check is left to the first pass that
+//! does: the Gram matrix (a non-finite value makes its diagonal non-finite, and only
+//! then are the columns searched) or [`Problem::verify`] before any copy.
+
+use std::ops::Range;
 
 use faer::{ColRef, Mat, MatRef};
+use rayon::prelude::*;
 
 use super::accurate::{mean, Compensated};
+use super::passes::{self, as_slice, shifted_copy, Stacked};
+use super::LinregError;
+
+/// Rows per block of the residual pass.
+const RESIDUAL_BLOCK: usize = 4096;
+
+/// A non-finite value in the data: its row (0-based) and its column (`None`: in `y`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NonFinite {
+    pub row: usize,
+    pub column: Option<usize>,
+}
+
+impl NonFinite {
+    /// The error, naming the column by `names`.
+    pub fn named(self, names: &[String]) -> LinregError {
+        LinregError::NotFinite {
+            what: match self.column {
+                Some(j) => format!("column '{}' of X", names[j]),
+                None => "y".to_owned(),
+            },
+            row: self.row + 1,
+        }
+    }
+
+    /// The first of the non-finite values found in `y` (its first bad row) and in the
+    /// columns of `X` (`(row, column)` pairs): the earliest row wins, and within a row
+    /// `y` comes before the columns, as one reads a table.
+    fn first(in_y: Option<usize>, in_x: impl Iterator<Item = (usize, usize)>) -> Option<NonFinite> {
+        let in_y = in_y.map(|row| NonFinite { row, column: None });
+        let in_x = in_x.min().map(|(row, j)| NonFinite {
+            row,
+            column: Some(j),
+        });
+        match (in_y, in_x) {
+            (Some(a), Some(b)) => Some(if a.row <= b.row { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// What one pass over a column finds.
+struct ColumnSummary {
+    /// The first row with a NaN or an infinity.
+    non_finite: Option<usize>,
+    /// All values equal (with an intercept) or all zero (without).
+    constant: bool,
+    /// The mean (0 without an intercept).
+    mean: f64,
+    /// The scale `s` (standard deviation under `standardize`, else 1).
+    scale: f64,
+}
 
 /// The centred (and possibly standardised) problem, with the columns that carry
 /// information. Constant columns (all equal with an intercept, all zero without) are
@@ -29,69 +95,90 @@ pub(crate) struct Problem<'a> {
     pub intercept: bool,
     /// The ridge penalty λ (0 for ordinary least squares).
     pub ridge: f64,
+    /// Column means `μ` (0 without an intercept).
+    pub mean: Vec<f64>,
     /// Column scales `s` (standard deviations under `standardize`, else 1).
     pub scale: Vec<f64>,
     /// The original indices of the columns in the solve.
     pub active: Vec<usize>,
     /// The original indices of the constant columns left out of the solve.
     pub constant: Vec<usize>,
-    /// `Z = (X − 1μᵀ) / s` restricted to the active columns.
-    pub z: Mat<f64>,
-    /// The centred target `y − ȳ` (or `y` without an intercept).
-    pub yc: Vec<f64>,
+    /// The mean of the target `ȳ` (0 without an intercept).
+    pub target_mean: f64,
+    /// Whether every value of `X` and `y` is known to be finite (see the module
+    /// documentation).
+    verified: bool,
+}
+
+/// The normal equations of the equilibrated system `A D` (`A = [Z; √λ I]`, `D` its
+/// inverse column norms): `(A D)ᵀ(A D) γ = (A D)ᵀ [y_c; 0]`, and `β = D γ`.
+pub(crate) struct NormalEquations {
+    /// `D AᵀA D = D (ZᵀZ + λI) D`, unit diagonal.
+    pub gram: Mat<f64>,
+    /// `D Zᵀ y_c`.
+    pub rhs: Vec<f64>,
+    /// The scaling `D` (zero columns keep scale 1).
+    pub unit: Vec<f64>,
 }
 
 impl<'a> Problem<'a> {
-    /// Centres, standardises and sets aside constant columns.
+    /// Centres, standardises and sets aside constant columns, in one parallel pass
+    /// over the columns; with an intercept that pass also checks every value.
     pub fn new(
         x: MatRef<'a, f64>,
         y: ColRef<'a, f64>,
         intercept: bool,
         standardize: bool,
         ridge: f64,
-    ) -> Self {
-        let (n, d) = (x.nrows(), x.ncols());
-        let mean_of = |j: usize| mean((0..n).map(|i| x[(i, j)]));
-        let mu: Vec<f64> = (0..d)
-            .map(|j| if intercept { mean_of(j) } else { 0.0 })
+    ) -> Result<Self, NonFinite> {
+        let summaries: Vec<ColumnSummary> = (0..x.ncols())
+            .into_par_iter()
+            .map(|j| summarize(x.col(j), intercept, standardize))
             .collect();
-        let is_constant = |j: usize| {
-            if intercept {
-                (1..n).all(|i| x[(i, j)] == x[(0, j)])
-            } else {
-                (0..n).all(|i| x[(i, j)] == 0.0)
+        let verified = intercept;
+        if verified {
+            let in_x = summaries
+                .iter()
+                .enumerate()
+                .filter_map(|(j, s)| s.non_finite.map(|row| (row, j)));
+            if let Some(bad) = NonFinite::first(first_non_finite(y), in_x) {
+                return Err(bad);
             }
-        };
-        let (constant, active): (Vec<usize>, Vec<usize>) = (0..d).partition(|&j| is_constant(j));
-        let scale: Vec<f64> = (0..d)
-            .map(|j| {
-                if !standardize || constant.contains(&j) {
-                    return 1.0;
-                }
-                let ss: f64 = (0..n).map(|i| (x[(i, j)] - mu[j]).powi(2)).sum();
-                (ss / n as f64).sqrt()
-            })
-            .collect();
-        let z = Mat::from_fn(n, active.len(), |i, k| {
-            let j = active[k];
-            (x[(i, j)] - mu[j]) / scale[j]
-        });
-        let ybar = if intercept {
-            mean((0..n).map(|i| y[i]))
+        }
+        let (constant, active): (Vec<usize>, Vec<usize>) =
+            (0..x.ncols()).partition(|&j| summaries[j].constant);
+        let target_mean = if intercept {
+            mean(y.iter().copied())
         } else {
             0.0
         };
-        let yc = (0..n).map(|i| y[i] - ybar).collect();
-        Self {
+        Ok(Self {
             x,
             y,
             intercept,
             ridge,
-            scale,
+            mean: summaries.iter().map(|s| s.mean).collect(),
+            scale: summaries.iter().map(|s| s.scale).collect(),
             active,
             constant,
-            z,
-            yc,
+            target_mean,
+            verified,
+        })
+    }
+
+    /// Checks that every value of `X` and `y` is finite, unless that is known: a
+    /// parallel pass over the columns.
+    pub fn verify(&self) -> Result<(), NonFinite> {
+        if self.verified {
+            return Ok(());
+        }
+        let in_x: Vec<(usize, usize)> = (0..self.x.ncols())
+            .into_par_iter()
+            .filter_map(|j| first_non_finite(self.x.col(j)).map(|row| (row, j)))
+            .collect();
+        match NonFinite::first(first_non_finite(self.y), in_x.into_iter()) {
+            Some(bad) => Err(bad),
+            None => Ok(()),
         }
     }
 
@@ -114,28 +201,98 @@ impl<'a> Problem<'a> {
         }
     }
 
-    /// The system matrix `A = [Z; √λ I]` (just `Z` without ridge).
-    pub fn design(&self) -> Mat<f64> {
-        let (n, k) = (self.n(), self.k());
-        let root = self.ridge.sqrt();
-        Mat::from_fn(self.rows(), k, |i, j| {
-            if i < n {
-                self.z[(i, j)]
-            } else if i - n == j {
-                root
+    /// Writes the rows `rows` of column `k` of `Z` into `target`.
+    fn z_column(&self, k: usize, rows: Range<usize>, target: &mut [f64]) {
+        let j = self.active[k];
+        let source = self.x.col(j).subrows(rows.start, rows.len());
+        shifted_copy(source, target, self.mean[j], self.scale[j]);
+    }
+
+    /// `Z` itself, `N × k` (the iterative solvers work on it row by row).
+    pub fn z(&self) -> Result<Mat<f64>, NonFinite> {
+        self.verify()?;
+        let mut z = Mat::zeros(self.n(), self.k());
+        z.as_mut()
+            .par_col_iter_mut()
+            .enumerate()
+            .for_each(|(k, column)| self.z_column(k, 0..self.n(), as_slice(column)));
+        Ok(z)
+    }
+
+    /// The centred target `y − ȳ` (or `y` without an intercept).
+    pub fn centred_target(&self) -> Vec<f64> {
+        self.y.iter().map(|v| v - self.target_mean).collect()
+    }
+
+    /// The system matrix `A = [Z; √λ I]` (just `Z` without ridge), one copy.
+    pub fn design(&self) -> Result<Mat<f64>, NonFinite> {
+        Ok(self.system(|_| 1.0)?.0)
+    }
+
+    /// The system matrix with unit-norm columns, `A D`, and the scaling `D` (zero
+    /// columns keep scale 1), one copy.
+    pub fn equilibrated(&self) -> Result<(Mat<f64>, Vec<f64>), NonFinite> {
+        self.system(|column| {
+            let norm = ColRef::from_slice(column).norm_l2();
+            if norm > 0.0 {
+                1.0 / norm
             } else {
-                0.0
+                1.0
             }
         })
     }
 
-    /// The system matrix with unit-norm columns, `A D`, and the scaling `D` (zero
-    /// columns keep scale 1).
-    pub fn equilibrated(&self) -> (Mat<f64>, Vec<f64>) {
-        let mut a = self.design();
-        let unit: Vec<f64> = (0..a.ncols())
+    /// `[Z; √λ I]` with each column multiplied by `factor(column)`, and the factors.
+    /// Each column is formed, measured and scaled while it is in cache, in parallel
+    /// over the columns.
+    fn system(
+        &self,
+        factor: impl Fn(&[f64]) -> f64 + Sync,
+    ) -> Result<(Mat<f64>, Vec<f64>), NonFinite> {
+        self.verify()?;
+        let (n, root) = (self.n(), self.ridge.sqrt());
+        let mut a = Mat::zeros(self.rows(), self.k());
+        let factors = a
+            .as_mut()
+            .par_col_iter_mut()
+            .enumerate()
+            .map(|(k, column)| {
+                let column = as_slice(column);
+                self.z_column(k, 0..n, &mut column[..n]);
+                if self.ridge > 0.0 {
+                    column[n + k] = root;
+                }
+                let f = factor(column);
+                if f != 1.0 {
+                    column.iter_mut().for_each(|v| *v *= f);
+                }
+                f
+            })
+            .collect();
+        Ok((a, factors))
+    }
+
+    /// The normal equations of the equilibrated system, from one blockwise pass over
+    /// the rows of `X` and `y` (see [`passes::gram`]): the Gram matrix of `[Z y_c]`
+    /// holds `ZᵀZ`, and `Zᵀy_c` in its last row.
+    pub fn normal_equations(&self) -> Result<NormalEquations, NonFinite> {
+        let k = self.k();
+        let full = passes::gram(&Stacked {
+            x: self.x,
+            columns: &self.active,
+            shift: &self.mean,
+            scale: &self.scale,
+            y: self.y,
+            y_shift: self.target_mean,
+        });
+        // A sum of squares is finite exactly when its terms are (or when it
+        // overflowed, which the search tells apart).
+        if !(0..=k).all(|j| full[(j, j)].is_finite()) {
+            self.verify()?;
+        }
+        let unit: Vec<f64> = (0..k)
             .map(|j| {
-                let norm = a.col(j).norm_l2();
+                let norm = (full[(j, j)] + self.ridge).sqrt();
                 if norm > 0.0 {
                     1.0 / norm
                 } else {
@@ -143,48 +300,75 @@ impl<'a> Problem<'a> {
                 }
             })
             .collect();
-        for (j, &u) in unit.iter().enumerate() {
-            for v in a.col_mut(j).iter_mut() {
-                *v *= u;
-            }
-        }
-        (a, unit)
+        let gram = Mat::from_fn(k, k, |i, j| {
+            let ridge = if i == j { self.ridge } else { 0.0 };
+            unit[i] * (full[(i, j)] + ridge) * unit[j]
+        });
+        let rhs = (0..k).map(|j| unit[j] * full[(k, j)]).collect();
+        Ok(NormalEquations { gram, rhs, unit })
     }
 
     /// The right-hand side of the first solve: `[y_c; 0]`.
     pub fn rhs(&self) -> Vec<f64> {
-        let mut rhs = self.yc.clone();
+        let mut rhs = self.centred_target();
         rhs.resize(self.rows(), 0.0);
         rhs
     }
 
     /// Coefficients in the original units, and the intercept, from `β` (fit units,
-    /// active columns). The intercept is the mean residual, summed accurately.
+    /// active columns). The intercept is `b₀ = ȳ − μᵀb`, the mean residual, with the
+    /// means summed accurately and the dot product compensated.
     pub fn unscale(&self, beta: &[f64]) -> (Vec<f64>, f64) {
         let mut b = vec![0.0; self.x.ncols()];
         for (k, &j) in self.active.iter().enumerate() {
             b[j] = beta[k] / self.scale[j];
         }
         let intercept = if self.intercept {
-            mean((0..self.n()).map(|i| self.residual_at(i, &b, 0.0)))
+            let mut b0 = Compensated::default();
+            b0.add(self.target_mean);
+            for (&mu, &bj) in self.mean.iter().zip(&b) {
+                b0.add_product(-mu, bj);
+            }
+            b0.value()
         } else {
             0.0
         };
         (b, intercept)
     }
 
-    /// `yᵢ − b₀ − xᵢᵀ b` on the original data, accurate to about twice the working
-    /// precision (compensated dot product).
-    pub fn residual_at(&self, i: usize, b: &[f64], intercept: f64) -> f64 {
-        let mut r = Compensated::default();
-        r.add(self.y[i]);
-        r.add(-intercept);
-        for (j, &bj) in b.iter().enumerate() {
-            if bj != 0.0 {
-                r.add_product(-self.x[(i, j)], bj);
-            }
-        }
-        r.value()
+    /// The residuals `yᵢ − b₀ − xᵢᵀ b` on the original data, each accurate to about
+    /// twice the working precision (compensated dot products). Blocks of rows in
+    /// parallel, each reading the columns of `X` contiguously; every residual is
+    /// summed in the same order whatever the blocks, so the result does not depend on
+    /// the number of threads.
+    pub fn residuals(&self, b: &[f64], intercept: f64) -> Vec<f64> {
+        let mut residuals = vec![0.0; self.n()];
+        residuals
+            .par_chunks_mut(RESIDUAL_BLOCK)
+            .enumerate()
+            .for_each(|(index, out)| {
+                let start = index * RESIDUAL_BLOCK;
+                let mut sums: Vec<Compensated> = (start..start + out.len())
+                    .map(|i| {
+                        let mut r = Compensated::default();
+                        r.add(self.y[i]);
+                        r.add(-intercept);
+                        r
+                    })
+                    .collect();
+                for (j, &bj) in b.iter().enumerate() {
+                    if bj != 0.0 {
+                        let column = self.x.col(j).subrows(start, out.len());
+                        for (r, &xij) in sums.iter_mut().zip(column.iter()) {
+                            r.add_product(-xij, bj);
+                        }
+                    }
+                }
+                for (o, r) in out.iter_mut().zip(&sums) {
+                    *o = r.value();
+                }
+            });
+        residuals
     }
 
     /// Iterative refinement of a least-squares solution `β` (fit units): the residual
@@ -196,7 +380,7 @@ impl<'a> Problem<'a> {
         let root = self.ridge.sqrt();
         for _ in 0..steps {
             let (b, b0) = self.unscale(beta);
-            let mut rhs: Vec<f64> = (0..self.n()).map(|i| self.residual_at(i, &b, b0)).collect();
+            let mut rhs = self.residuals(&b, b0);
             if self.intercept {
                 let rbar = mean(rhs.iter().copied());
                 rhs.iter_mut().for_each(|r| *r -= rbar);
@@ -216,5 +400,54 @@ impl<'a> Problem<'a> {
                 break;
             }
         }
+    }
+}
+
+/// The first row of a column with a NaN or an infinity.
+fn first_non_finite(column: ColRef<'_, f64>) -> Option<usize> {
+    match column.try_as_col_major() {
+        Some(column) => column.as_slice().iter().position(|v| !v.is_finite()),
+        None => column.iter().position(|v| !v.is_finite()),
+    }
+}
+
+/// One pass over a column (two with `standardize`): whether it is constant, its mean
+/// and its scale, and with an intercept where it stops being finite.
+fn summarize(column: ColRef<'_, f64>, intercept: bool, standardize: bool) -> ColumnSummary {
+    let broken = |row| ColumnSummary {
+        non_finite: Some(row),
+        constant: false,
+        mean: 0.0,
+        scale: 1.0,
+    };
+    // With an intercept the mean reads every value; a NaN or an infinity makes it
+    // non-finite, and only then is the column searched for the culprit.
+    let mu = if intercept {
+        mean(column.iter().copied())
+    } else {
+        0.0
+    };
+    if intercept && !mu.is_finite() {
+        if let Some(row) = first_non_finite(column) {
+            return broken(row);
+        }
+    }
+    let first = column.iter().next().copied().unwrap_or(0.0);
+    let constant = if intercept {
+        column.iter().all(|&v| v == first)
+    } else {
+        column.iter().all(|&v| v == 0.0)
+    };
+    let scale = if standardize && !constant {
+        let n = column.nrows() as f64;
+        (column.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / n).sqrt()
+    } else {
+        1.0
+    };
+    ColumnSummary {
+        non_finite: None,
+        constant,
+        mean: mu,
+        scale,
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use faer::{Col, Mat};
+use faer::{Col, ColRef, Mat, MatRef};
 use matdiff_fit::datasets;
 use matdiff_fit::linreg::{
     select_entries, select_rows, train_test_split, Fit, IterativeOptions, LinearRegression,
@@ -84,7 +84,8 @@ pub fn run(args: Args) -> Result<()> {
             args.test_fraction
         )));
     }
-    let (train, test) = if args.test_fraction > 0.0 {
+    // Without a split the fit reads the loaded data in place: no copy of X.
+    let split = (args.test_fraction > 0.0).then(|| {
         let (train, test) = train_test_split(data.x.nrows(), args.test_fraction, args.seed);
         let pick = |rows: &[usize]| {
             (
@@ -92,12 +93,17 @@ pub fn run(args: Args) -> Result<()> {
                 select_entries(data.y.as_ref(), rows),
             )
         };
-        (pick(&train), Some(pick(&test)))
-    } else {
-        ((data.x.clone(), data.y.clone()), None)
+        (pick(&train), pick(&test))
+    });
+    let (train, test) = match &split {
+        Some((train, test)) => (
+            (train.0.as_ref(), train.1.as_ref()),
+            Some((test.0.as_ref(), test.1.as_ref())),
+        ),
+        None => ((data.x.as_ref(), data.y.as_ref()), None),
     };
     if args.solver == "all" {
-        return compare(&args, &data, &model, &train, test.as_ref());
+        return compare(&args, &data, &model, train, test);
     }
     let solver: Solver = args
         .solver
@@ -105,12 +111,10 @@ pub fn run(args: Args) -> Result<()> {
         .map_err(|e: LinregError| bad(e.to_string()))?;
     let model = LinearRegression { solver, ..model };
     let fit = model
-        .fit(train.0.as_ref(), train.1.as_ref(), &data.features)
+        .fit(train.0, train.1, &data.features)
         .map_err(fit_failure)?;
-    let train_scores = fit.score(train.0.as_ref(), train.1.as_ref());
-    let test_scores = test
-        .as_ref()
-        .map(|(x, y)| fit.score(x.as_ref(), y.as_ref()));
+    let train_scores = fit.score(train.0, train.1);
+    let test_scores = test.map(|(x, y)| fit.score(x, y));
     if args.json {
         println!(
             "{}",
@@ -119,7 +123,7 @@ pub fn run(args: Args) -> Result<()> {
                 &train_scores,
                 test_scores.as_ref(),
                 train.0.nrows(),
-                test.as_ref().map_or(0, |t| t.0.nrows()),
+                test.map_or(0, |t| t.0.nrows()),
             ))?
         );
     } else {
@@ -131,7 +135,7 @@ pub fn run(args: Args) -> Result<()> {
                 &train_scores,
                 test_scores.as_ref(),
                 train.0.nrows(),
-                test.as_ref().map_or(0, |t| t.0.nrows())
+                test.map_or(0, |t| t.0.nrows())
             )
         );
         for warning in &fit.warnings {
@@ -395,15 +399,15 @@ fn compare(
     args: &Args,
     data: &Dataset,
     model: &LinearRegression,
-    train: &(Mat<f64>, Col<f64>),
-    test: Option<&(Mat<f64>, Col<f64>)>,
+    train: (MatRef<'_, f64>, ColRef<'_, f64>),
+    test: Option<(MatRef<'_, f64>, ColRef<'_, f64>)>,
 ) -> Result<()> {
     let fit_with = |solver: Solver| {
         LinearRegression {
             solver,
             ..model.clone()
         }
-        .fit(train.0.as_ref(), train.1.as_ref(), &data.features)
+        .fit(train.0, train.1, &data.features)
     };
     let reference = fit_with(Solver::Auto).map_err(fit_failure)?;
     let reference_norm = norm(&reference.coefficients);
@@ -421,8 +425,8 @@ fn compare(
                         .collect();
                     let distance = norm(&difference) / reference_norm.max(f64::MIN_POSITIVE);
                     RowScores {
-                        train: fit.score(train.0.as_ref(), train.1.as_ref()),
-                        test: test.map(|(x, y)| fit.score(x.as_ref(), y.as_ref())),
+                        train: fit.score(train.0, train.1),
+                        test: test.map(|(x, y)| fit.score(x, y)),
                         distance,
                         fit,
                     }
