@@ -4,6 +4,8 @@
 
 pub mod datasets;
 mod hoist;
+pub mod linear_form;
 pub mod linreg;
 pub mod optim;
 pub mod problem;
+mod rows;
