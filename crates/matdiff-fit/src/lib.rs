@@ -9,3 +9,4 @@ pub mod linreg;
 pub mod optim;
 pub mod problem;
 mod rows;
+pub mod stream;

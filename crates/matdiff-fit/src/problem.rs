@@ -138,6 +138,45 @@ pub enum ProblemError {
         /// The shape given.
         given: String,
     },
+    /// A streamed data file could not be read.
+    #[error(transparent)]
+    Data(#[from] matdiff_num::data::DataError),
+    /// Streaming needs a linear model's loss.
+    #[error("reading the samples chunk by chunk needs a loss that sums a function of `{design}*{wrt}` over the samples (a linear model's, like 1/N*norm2(X*w - y)^2), and this one does not — load the data whole instead")]
+    NotStreamable {
+        /// The data matrix.
+        design: String,
+        /// The optimised variable.
+        wrt: String,
+    },
+    /// Streamed files disagree on the number of samples.
+    #[error("`{file}` has {rows} rows but `{first}` has {expected} — streamed files need one row per sample")]
+    RowCountMismatch {
+        /// The file that disagrees.
+        file: String,
+        /// Its rows.
+        rows: usize,
+        /// The first streamed file.
+        first: String,
+        /// Its rows.
+        expected: usize,
+    },
+    /// A streamed data vector with several columns.
+    #[error("`{file}` has {cols} columns, but `{name}` is a vector — give it a one-column file")]
+    NotAColumn {
+        /// The file.
+        file: String,
+        /// Its columns.
+        cols: usize,
+        /// The variable.
+        name: String,
+    },
+    /// A batch that reads from more chunks than are held at once.
+    #[error("a batch reads samples from more than three chunks of {chunk} rows — draw batches chunk by chunk, with chunks of at least the batch size")]
+    BatchAcrossChunks {
+        /// Rows per chunk.
+        chunk: usize,
+    },
     /// Compiling or running the evaluation failed; the message names the subexpression.
     #[error("{message}")]
     Evaluation {
@@ -935,7 +974,7 @@ fn sized_declaration(graph: &Graph, var: &Variable, sizes: &Sizes) -> String {
 }
 
 /// The variables the expression `root` mentions, in order of first appearance.
-fn used_variables(graph: &Graph, root: Id) -> Vec<Sym> {
+pub(crate) fn used_variables(graph: &Graph, root: Id) -> Vec<Sym> {
     let mut out: Vec<Sym> = Vec::new();
     for id in graph.reachable(&[root]) {
         if let Node::Var(s) = graph.node(id) {
@@ -953,7 +992,11 @@ fn used_variables(graph: &Graph, root: Id) -> Vec<Sym> {
 /// The named row dimension shared by the most data variables, preferring dimensions
 /// that the optimised variable does not span (batches could not slice it); on a tie,
 /// the one of the data variable given first.
-fn default_sample_dim(graph: &Graph, given: &[Sym], optimised: &Variable) -> Option<Sym> {
+pub(crate) fn default_sample_dim(
+    graph: &Graph,
+    given: &[Sym],
+    optimised: &Variable,
+) -> Option<Sym> {
     let rows: Vec<Sym> = given
         .iter()
         .filter_map(|&s| match graph.variable(s)?.shape.rows {
@@ -970,7 +1013,7 @@ fn default_sample_dim(graph: &Graph, given: &[Sym], optimised: &Variable) -> Opt
         .max_by_key(|&d| (!spans(d), count(d)))
 }
 
-fn variable_list(graph: &Graph) -> String {
+pub(crate) fn variable_list(graph: &Graph) -> String {
     let names: Vec<String> = graph
         .variables()
         .iter()
@@ -983,7 +1026,7 @@ fn variable_list(graph: &Graph) -> String {
     }
 }
 
-fn dimension_list(graph: &Graph) -> String {
+pub(crate) fn dimension_list(graph: &Graph) -> String {
     let names: Vec<String> = graph
         .dims()
         .iter()

@@ -177,8 +177,8 @@ impl RowKernel {
         self.bound = Some(n);
     }
 
-    /// The loss on the rows `batch` of `data` (a sample of size `batch.len()`), adding
-    /// the gradient into `grad` (zeroed first) when given.
+    /// The loss on the rows `batch` of `data` (a sample of size `batch.len()`),
+    /// writing the gradient into `grad` when given.
     pub(crate) fn batch(
         &mut self,
         data: &Rows,
@@ -186,13 +186,24 @@ impl RowKernel {
         w: &[f64],
         grad: Option<&mut [f64]>,
     ) -> Sums {
-        self.bind(batch.len());
+        self.batch_of(batch.iter().map(|&i| (data, i)), batch.len(), w, grad)
+    }
+
+    /// The loss on a batch of `len` rows, each given as its buffer and its index
+    /// there, writing the gradient into `grad` when given.
+    pub(crate) fn batch_of<'a>(
+        &mut self,
+        rows: impl Iterator<Item = (&'a Rows, usize)>,
+        len: usize,
+        w: &[f64],
+        grad: Option<&mut [f64]>,
+    ) -> Sums {
+        self.bind(len);
         let mut grad = grad;
         let mut sums = accumulate(
             &mut self.form.sample,
             &mut self.inputs,
-            data,
-            batch.iter().copied(),
+            rows,
             w,
             grad.as_deref_mut(),
         );
@@ -202,41 +213,64 @@ impl RowKernel {
 
     /// The loss on all `data` (a sample of size `samples`, the rows `0..data.len()`
     /// of which are evaluated), in parallel blocks, writing the gradient when given.
-    pub(crate) fn full(&mut self, data: &Rows, w: &[f64], grad: Option<&mut [f64]>) -> Sums {
-        let n = data.len();
-        let blocks = n.div_ceil(BLOCK_ROWS);
-        if self.blocks.len() != blocks {
-            self.bound = None;
-            self.blocks = (0..blocks)
-                .map(|_| Block {
-                    tape: self.form.sample.clone(),
-                    inputs: vec![0.0; self.inputs.len()],
-                    grad: vec![0.0; w.len()],
-                    sums: Sums::default(),
-                })
-                .collect();
-        }
-        self.bind(n);
-        let want_grad = grad.is_some();
-        self.blocks.par_iter_mut().enumerate().for_each(|(k, b)| {
-            let rows = k * BLOCK_ROWS..((k + 1) * BLOCK_ROWS).min(n);
-            let g = want_grad.then_some(&mut b.grad[..]);
-            b.sums = accumulate(&mut b.tape, &mut b.inputs, data, rows, w, g);
-        });
-        let mut total = Sums::default();
-        let mut grad = grad;
+    pub(crate) fn full(&mut self, data: &Rows, w: &[f64], mut grad: Option<&mut [f64]>) -> Sums {
         if let Some(g) = grad.as_deref_mut() {
             g.fill(0.0);
         }
-        for b in &self.blocks {
+        let mut sums = self.add_rows(data, data.len(), w, grad.as_deref_mut());
+        sums.loss += self.constant_and_penalty(w, grad);
+        sums
+    }
+
+    /// `Σ ℓ` over all rows of `data`, part of a sample of `samples` rows, adding
+    /// `Σ ℓ' x_i` into `grad`; in parallel blocks. [`RowKernel::finish`] adds the rest.
+    pub(crate) fn add_rows(
+        &mut self,
+        data: &Rows,
+        samples: usize,
+        w: &[f64],
+        grad: Option<&mut [f64]>,
+    ) -> Sums {
+        let n = data.len();
+        let blocks = n.div_ceil(BLOCK_ROWS);
+        // Blocks are allocated for the largest buffer seen and reused.
+        if self.blocks.len() < blocks {
+            self.bound = None;
+            let block = Block {
+                tape: self.form.sample.clone(),
+                inputs: vec![0.0; self.inputs.len()],
+                grad: vec![0.0; w.len()],
+                sums: Sums::default(),
+            };
+            self.blocks.resize(blocks, block);
+        }
+        self.bind(samples);
+        let want_grad = grad.is_some();
+        self.blocks[..blocks]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(k, b)| {
+                let rows = (k * BLOCK_ROWS..((k + 1) * BLOCK_ROWS).min(n)).map(|i| (data, i));
+                let g = want_grad.then_some(&mut b.grad[..]);
+                b.sums = accumulate(&mut b.tape, &mut b.inputs, rows, w, g);
+            });
+        let mut total = Sums::default();
+        let mut grad = grad;
+        for b in &self.blocks[..blocks] {
             total.loss += b.sums.loss;
             total.non_finite = total.non_finite.or(b.sums.non_finite);
             if let Some(g) = grad.as_deref_mut() {
                 axpy(g, 1.0, &b.grad);
             }
         }
-        total.loss += self.constant_and_penalty(w, grad);
         total
+    }
+
+    /// `κ + Σ_j ρ(w_j)` for a sample of `samples` rows, adding `ρ'(w)` into `grad`:
+    /// what [`RowKernel::add_rows`] leaves out.
+    pub(crate) fn finish(&mut self, samples: usize, w: &[f64], grad: Option<&mut [f64]>) -> f64 {
+        self.bind(samples);
+        self.constant_and_penalty(w, grad)
     }
 
     /// Why the loss of row `i` of `data` is not finite, when an elementwise function
@@ -290,21 +324,20 @@ impl RowKernel {
 
 /// `Σ ℓ(x_iᵀw, y_i)` over `rows` of `data`, writing `Σ ℓ'(x_iᵀw, y_i) x_i` into
 /// `grad` (zero when there are no rows).
-fn accumulate(
+fn accumulate<'a>(
     tape: &mut Tape,
     inputs: &mut [f64],
-    data: &Rows,
-    rows: impl Iterator<Item = usize>,
+    rows: impl Iterator<Item = (&'a Rows, usize)>,
     w: &[f64],
     mut grad: Option<&mut [f64]>,
 ) -> Sums {
-    let width = data.width;
     let mut loss = 0.0;
     let mut non_finite = None;
     // The first row writes the gradient, the others add to it: for SGD's one-row
     // batches that saves clearing it.
     let mut first = true;
-    for i in rows {
+    for (data, i) in rows {
+        let width = data.width;
         let x = &data.design[i * width..(i + 1) * width];
         inputs[0] = dot(x, w);
         for (input, column) in inputs[1..].iter_mut().zip(&data.columns) {

@@ -27,6 +27,7 @@
 //! see [`sweep`].
 
 mod plot;
+mod stream;
 mod sweep;
 
 use std::io::IsTerminal;
@@ -93,7 +94,6 @@ pub enum SamplingArg {
     Shuffle,
 }
 
-
 /// Arguments of `matdiff minimize`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -159,6 +159,12 @@ pub struct Args {
     /// --batch; with --sampling shuffle). Reads memory far less at random.
     #[arg(long, value_name = "K")]
     pub chunk_rows: Option<usize>,
+    /// Read the data files (.npy in C order, or CSV) chunk by chunk instead of loading
+    /// them whole, so memory is bounded by --chunk-rows (default 16384), not by the
+    /// data. Needs a linear model's loss (a sum over samples of a function of X*w);
+    /// stochastic methods then shuffle within chunks.
+    #[arg(long, conflicts_with_all = ["lr_sweep"])]
+    pub stream: bool,
     /// Choose η by Armijo backtracking (full-batch methods, constant schedule).
     #[arg(long)]
     pub line_search: bool,
@@ -208,6 +214,9 @@ pub struct Args {
 /// Batch size of mini-batch descent when --batch is not given.
 const DEFAULT_BATCH: usize = 32;
 
+/// Rows per chunk of --stream when --chunk-rows is not given.
+const DEFAULT_CHUNK_ROWS: usize = 16_384;
+
 /// Runs `matdiff minimize`.
 pub fn run(args: Args) -> Result<()> {
     let plot_format = args.plot.as_deref().map(plot_format).transpose()?;
@@ -217,6 +226,9 @@ pub fn run(args: Args) -> Result<()> {
         .map(sweep::parse_rates)
         .transpose()?;
     let (_sources, function) = load_function(&args.expr, args.decls.as_deref())?;
+    if args.stream {
+        return stream::run(&args, function);
+    }
     let data = load_data(&args.data, &function.graph)?;
     let mut problem =
         Problem::new(function, &args.wrt, data, args.samples.as_deref()).map_err(bad_input)?;
@@ -329,12 +341,16 @@ pub fn run(args: Args) -> Result<()> {
             outcome.stop.description()
         );
     }
-    print!("{}", render(&problem, &outcome, args.json));
+    let solution = problem.value(&outcome.w).to_json();
+    print!(
+        "{}",
+        render(problem.variable(), solution, &outcome, args.json, None)
+    );
     Ok(())
 }
 
 /// The optimiser's options from the command line.
-fn options(args: &Args) -> Options {
+pub(crate) fn options(args: &Args) -> Options {
     let method = match args.method {
         MethodArg::Gd => Method::Gd,
         MethodArg::Sgd => Method::Sgd,
@@ -387,6 +403,9 @@ fn options(args: &Args) -> Options {
         schedule,
         sampling: match (args.sampling, args.chunk_rows) {
             (SamplingArg::Replace, _) => Sampling::Replace,
+            (SamplingArg::Shuffle, None) if args.stream => Sampling::Chunks {
+                rows: DEFAULT_CHUNK_ROWS,
+            },
             (SamplingArg::Shuffle, None) => Sampling::Shuffle,
             (SamplingArg::Shuffle, Some(rows)) => Sampling::Chunks { rows },
         },
@@ -547,10 +566,12 @@ pub(crate) fn bad_input(error: ProblemError) -> anyhow::Error {
 /// The exit code and message of a failed run: 1 when the fit failed, 2 when the
 /// options or the data were at fault.
 fn optim_failure(error: OptimError, problem: &Problem) -> anyhow::Error {
-    let location = problem
-        .non_finite()
-        .map(|at| format!(" ({at})"))
-        .unwrap_or_default();
+    optim_failure_at(error, problem.non_finite())
+}
+
+/// [`optim_failure`] for any objective, with where a value turned non-finite.
+pub(crate) fn optim_failure_at(error: OptimError, non_finite: Option<&str>) -> anyhow::Error {
+    let location = non_finite.map(|at| format!(" ({at})")).unwrap_or_default();
     match error {
         OptimError::Diverged { .. } => Failure::Failed(format!("{error}{location}")).into(),
         OptimError::NonFiniteStart { .. } => Failure::BadInput(format!("{error}{location}")).into(),
@@ -576,10 +597,15 @@ fn optim_failure(error: OptimError, problem: &Problem) -> anyhow::Error {
 }
 
 /// The report on stdout.
-fn render(problem: &Problem, outcome: &Outcome, json: bool) -> String {
-    let solution = problem.value(&outcome.w).to_json();
+fn render(
+    variable: &str,
+    solution: serde_json::Value,
+    outcome: &Outcome,
+    json: bool,
+    peak_rss_bytes: Option<u64>,
+) -> String {
     if json {
-        let value = json!({
+        let mut value = json!({
             "solution": solution,
             "loss": outcome.loss,
             "grad_norm": outcome.gradient_norm,
@@ -587,24 +613,30 @@ fn render(problem: &Problem, outcome: &Outcome, json: bool) -> String {
             "epochs": outcome.epochs,
             "stop_reason": outcome.stop.name(),
             "seconds": outcome.seconds,
-            "variable": problem.variable(),
+            "variable": variable,
             "converged": outcome.stop.converged(),
             "stop_description": outcome.stop.description(),
         });
+        if let (Some(peak), Some(object)) = (peak_rss_bytes, value.as_object_mut()) {
+            object.insert("peak_rss_bytes".to_owned(), json!(peak));
+        }
         return format!(
             "{}\n",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
     }
+    let peak = peak_rss_bytes
+        .map(|b| format!("peak memory: {:.1} MB\n", b as f64 / 1e6))
+        .unwrap_or_default();
     format!(
-        "stopped: {}\nloss: {}\ngradient norm: {}\niterations: {}\nepochs: {}\nseconds: {:.3}\n{} = {}\n",
+        "stopped: {}\nloss: {}\ngradient norm: {}\niterations: {}\nepochs: {}\nseconds: {:.3}\n{peak}{} = {}\n",
         outcome.stop.description(),
         outcome.loss,
         outcome.gradient_norm,
         outcome.iterations,
         outcome.epochs,
         outcome.seconds,
-        problem.variable(),
+        variable,
         solution,
     )
 }
