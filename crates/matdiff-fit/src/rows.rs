@@ -41,7 +41,8 @@ impl Rows {
         self.design.len() / self.width.max(1)
     }
 
-    /// Reads one value of every cache line of the rows `rows` (those in range), so
+    /// Reads one value of every cache line of the rows `rows` (those in range) and
+    /// their entries of the data vectors, so
     /// that the memory system fetches them all at once rather than one by one when
     /// each is used.
     pub(crate) fn touch(&self, rows: &[usize]) {
@@ -51,6 +52,9 @@ impl Rows {
         for &i in rows {
             if let Some(row) = self.design.get(i * self.width..(i + 1) * self.width) {
                 sum += row.iter().step_by(LINE).sum::<f64>() + row.last().unwrap_or(&0.0);
+            }
+            for column in &self.columns {
+                sum += column.get(i).unwrap_or(&0.0);
             }
         }
         std::hint::black_box(sum);

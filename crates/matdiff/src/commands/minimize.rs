@@ -111,6 +111,11 @@ epochs, seconds and the solution. --json prints {\"solution\", \"loss\", \"grad_
 \"stop_description\"}; stop_reason is one of grad_norm, step_norm, loss_change, max_iter,
 epochs, no_improvement, line_search_failed. Exit 1 when the run diverges, 2 on bad input.
 
+A linear model's loss (a sum over samples of a function of X*w, like least squares or
+logistic regression) runs SGD and mini-batch steps row by row. --chunk-rows K shuffles
+within chunks of K consecutive samples; --stream reads .npy (C order) and CSV data
+chunk by chunk, in memory bounded by K, and reports the peak memory (peak_rss_bytes).
+
 --lr-sweep 1e-4,1e-3,1e-2,1e-1 runs the same problem (same start, same seed) at each
 rate, draws every loss curve on the --plot chart and prints a table of the final loss,
 iterations and stop reason per rate; a rate that diverges is marked, not an error.")]
