@@ -8,7 +8,8 @@
 
 use std::fmt;
 
-use faer::Mat;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use matdiff_core::Sym;
 use rayon::prelude::*;
 
@@ -16,6 +17,10 @@ use crate::linear_form::{LinearForm, Param, Tape};
 
 /// Rows per block of a parallel full evaluation.
 const BLOCK_ROWS: usize = 8192;
+
+/// Batches of at least this many rows are gathered into a contiguous block and run
+/// as matrix–vector products; smaller ones (SGD's single rows) row by row.
+const GATHER_ROWS: usize = 16;
 
 /// Samples stored row by row: the design matrix `X` row-major and the row-aligned data
 /// vectors (`y`) as slices, for the rows `0..len`.
@@ -107,6 +112,19 @@ pub(crate) struct RowKernel {
     inputs: Vec<f64>,
     /// Per-block state of the parallel full evaluation.
     blocks: Vec<Block>,
+    /// Buffers of gathered batches.
+    scratch: Scratch,
+}
+
+/// The buffers of a gathered batch, grown to the largest batch and reused.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    rows: Vec<f64>,
+    /// The index of each gathered row in its buffer.
+    index: Vec<usize>,
+    columns: Vec<Vec<f64>>,
+    z: Vec<f64>,
+    slopes: Vec<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -148,6 +166,7 @@ impl RowKernel {
             bound: None,
             inputs,
             blocks: Vec::new(),
+            scratch: Scratch::default(),
         })
     }
 
@@ -204,15 +223,90 @@ impl RowKernel {
     ) -> Sums {
         self.bind(len);
         let mut grad = grad;
-        let mut sums = accumulate(
-            &mut self.form.sample,
-            &mut self.inputs,
-            rows,
-            w,
-            grad.as_deref_mut(),
-        );
+        let mut sums = if len >= GATHER_ROWS {
+            self.gathered(rows, len, w, grad.as_deref_mut())
+        } else {
+            accumulate(
+                &mut self.form.sample,
+                &mut self.inputs,
+                rows,
+                w,
+                grad.as_deref_mut(),
+            )
+        };
         sums.loss += self.constant_and_penalty(w, grad);
         sums
+    }
+
+    /// A larger batch: its rows are copied into one contiguous block `X_B` (the copies
+    /// are independent, so the memory system fetches many rows at once), then
+    /// `z = X_B w` and `g = X_Bᵀ ℓ'(z)` are two matrix–vector products by faer, which
+    /// picks the widest vector instructions of the processor it runs on.
+    fn gathered<'a>(
+        &mut self,
+        rows: impl Iterator<Item = (&'a Rows, usize)>,
+        len: usize,
+        w: &[f64],
+        grad: Option<&mut [f64]>,
+    ) -> Sums {
+        let width = w.len();
+        let scratch = &mut self.scratch;
+        scratch.rows.resize(len * width, 0.0);
+        scratch.z.resize(len, 0.0);
+        scratch.slopes.resize(len, 0.0);
+        scratch.columns.resize_with(self.inputs.len() - 1, Vec::new);
+        for column in &mut scratch.columns {
+            column.resize(len, 0.0);
+        }
+        scratch.index.resize(len, 0);
+        for (k, (data, i)) in rows.enumerate().take(len) {
+            scratch.index[k] = i;
+            scratch.rows[k * width..(k + 1) * width]
+                .copy_from_slice(&data.design[i * width..(i + 1) * width]);
+            for (column, source) in scratch.columns.iter_mut().zip(&data.columns) {
+                column[k] = source[i];
+            }
+        }
+        let block = MatRef::from_row_major_slice(&scratch.rows[..], len, width);
+        let w_col = MatRef::from_column_major_slice(w, width, 1);
+        matmul(
+            MatMut::from_column_major_slice_mut(&mut scratch.z[..], len, 1),
+            Accum::Replace,
+            block,
+            w_col,
+            1.0,
+            Par::Seq,
+        );
+        let tape = &mut self.form.sample;
+        let mut loss = 0.0;
+        let mut non_finite = None;
+        for k in 0..len {
+            self.inputs[0] = scratch.z[k];
+            for (input, column) in self.inputs[1..].iter_mut().zip(&scratch.columns) {
+                *input = column[k];
+            }
+            tape.run(&self.inputs);
+            let (value, slope) = (tape.output(0), tape.output(1));
+            if !(value.is_finite() && slope.is_finite()) && non_finite.is_none() {
+                non_finite = Some(k);
+            }
+            loss += value;
+            scratch.slopes[k] = slope;
+        }
+        if let Some(g) = grad {
+            matmul(
+                MatMut::from_column_major_slice_mut(g, width, 1),
+                Accum::Replace,
+                block.transpose(),
+                MatRef::from_column_major_slice(&scratch.slopes[..], len, 1),
+                1.0,
+                Par::Seq,
+            );
+        }
+        Sums {
+            loss,
+            non_finite: non_finite.map(|k| scratch.index[k]),
+        }
     }
 
     /// The loss on all `data` (a sample of size `samples`, the rows `0..data.len()`

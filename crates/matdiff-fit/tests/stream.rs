@@ -110,6 +110,7 @@ fn streamed_runs_follow_the_in_memory_iterates() {
                 (Method::Sgd, 7),
                 (Method::MiniBatch { batch: 5 }, 7),
                 (Method::MiniBatch { batch: 8 }, 8),
+                (Method::MiniBatch { batch: 20 }, 24),
                 (Method::Gd, 16),
             ] {
                 let what = format!("{format}, {expr}, {method:?}, chunks of {chunk}");
