@@ -350,9 +350,17 @@ fn streamed_data_give_the_in_memory_fit_in_bounded_memory() {
             "{method}"
         );
     }
-    let text = minimize(&dir, &format!("{FIT} --method sgd --epochs 1 --stream"));
+    let text = minimize(
+        &dir,
+        &format!("{FIT} --method sgd --epochs 2 --stream --history s.csv --plot s.svg"),
+    );
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(text.stdout.contains("peak memory: "), "{}", text.stdout);
+    let history = std::fs::read_to_string(dir.join("s.csv")).unwrap();
+    assert_eq!(losses(&history).len(), 3, "the start and two epochs");
+    assert!(std::fs::read_to_string(dir.join("s.svg"))
+        .unwrap()
+        .contains("<svg"));
 }
 
 #[test]

@@ -318,27 +318,7 @@ pub fn run(args: Args) -> Result<()> {
         bar.finish_and_clear();
     }
     // The history and the plot are written even for a diverged run: they show how.
-    if let Some(path) = &args.history {
-        observer
-            .history
-            .write_csv(path)
-            .map_err(|e| Failure::BadInput(format!("cannot write `{}`: {e}", path.display())))?;
-    }
-    if let (Some(path), Some(format)) = (&args.plot, plot_format) {
-        let curve = Curve {
-            label: None,
-            points: observer
-                .history
-                .records
-                .iter()
-                .filter(|r| r.loss.is_finite())
-                .map(|r| (r.iteration as f64, r.loss))
-                .collect(),
-        };
-        plot::plot(&[curve], path, format).map_err(|e| {
-            Failure::BadInput(format!("cannot draw the plot `{}`: {e}", path.display()))
-        })?;
-    }
+    write_history_and_plot(&args, &observer.history)?;
     let outcome = result.map_err(|e| optim_failure(e, &problem))?;
     if !args.quiet && !outcome.stop.converged() {
         eprintln!(
@@ -351,6 +331,31 @@ pub fn run(args: Args) -> Result<()> {
         "{}",
         render(problem.variable(), solution, &outcome, args.json, None)
     );
+    Ok(())
+}
+
+/// Writes `--history` and draws `--plot`, when asked for.
+fn write_history_and_plot(args: &Args, history: &History) -> Result<()> {
+    if let Some(path) = &args.history {
+        history
+            .write_csv(path)
+            .map_err(|e| Failure::BadInput(format!("cannot write `{}`: {e}", path.display())))?;
+    }
+    let plot_format = args.plot.as_deref().map(plot_format).transpose()?;
+    if let (Some(path), Some(format)) = (&args.plot, plot_format) {
+        let curve = Curve {
+            label: None,
+            points: history
+                .records
+                .iter()
+                .filter(|r| r.loss.is_finite())
+                .map(|r| (r.iteration as f64, r.loss))
+                .collect(),
+        };
+        plot::plot(&[curve], path, format).map_err(|e| {
+            Failure::BadInput(format!("cannot draw the plot `{}`: {e}", path.display()))
+        })?;
+    }
     Ok(())
 }
 

@@ -14,12 +14,14 @@ use serde_json::json;
 
 use super::{
     bad_input, optim_failure_at, options, progress_bar, read_json_value, render, standard_normal,
-    Args, Progress, DEFAULT_CHUNK_ROWS, INIT_SCALE, INIT_STREAM,
+    write_history_and_plot, Args, Progress, DEFAULT_CHUNK_ROWS, INIT_SCALE, INIT_STREAM,
 };
 use crate::report::Failure;
 
 /// Runs `minimize` with `--stream`.
 pub(super) fn run(args: &Args, function: Function) -> Result<()> {
+    // A bad plot name is an error before the run, not after it.
+    args.plot.as_deref().map(super::plot_format).transpose()?;
     let options = options(args);
     options
         .validate()
@@ -95,12 +97,7 @@ pub(super) fn run(args: &Args, function: Function) -> Result<()> {
     if let Some(bar) = &observer.bar {
         bar.finish_and_clear();
     }
-    if let Some(path) = &args.history {
-        observer
-            .history
-            .write_csv(path)
-            .map_err(|e| Failure::BadInput(format!("cannot write `{}`: {e}", path.display())))?;
-    }
+    write_history_and_plot(args, &observer.history)?;
     let outcome = result.map_err(|e| optim_failure_at(e, problem.non_finite()))?;
     if !args.quiet && !outcome.stop.converged() {
         eprintln!(
