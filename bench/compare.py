@@ -41,7 +41,7 @@ LS = "1/N*norm2(X*w - y)^2"
 # sklearn's per-sample loss is (x'w - y)^2 / 2: the same loss, scaled for equal steps.
 LS_HALF = "1/(2*N)*norm2(X*w - y)^2"
 DECLS = "X: matrix(N, d); w: vector(d); y: vector(N)"
-WORKLOADS = ("closed", "gradient", "gd", "minibatch", "sgd")
+WORKLOADS = ("closed", "gradient", "gd", "minibatch", "sgd", "derive")
 # --scaling: N at fixed d, then d at fixed N (about two to three minutes in all).
 SCALING_N = (10_000, 30_000, 100_000, 300_000, 1_000_000)
 SCALING_D = (25, 50, 100, 200, 500, 1000)
@@ -255,6 +255,46 @@ def draw(data, path):
     fig.savefig(path, dpi=120)
 
 
+def stream_workload(py, exe, n, d, epochs, rows):
+    """Writes an n x d least-squares problem chunkwise as .npy, trains on it with
+    `minimize --stream` (SGD and mini-batch) and reports time and peak memory against
+    the file size; the files are deleted afterwards."""
+    import shutil
+
+    size_bytes = 8 * n * (d + 1)
+    free = shutil.disk_usage(WORK).free
+    if free < size_bytes * 1.2:
+        print(f"skipping --stream-rows {n}: {size_bytes / 1e9:.1f} GB needed, {free / 1e9:.1f} GB free", file=sys.stderr)
+        return []
+    x, y = WORK / f"Xs_{n}x{d}.npy", WORK / f"ys_{n}x{d}.npy"
+    code = (
+        "import numpy as np,sys\n"
+        "n,d=int(sys.argv[3]),int(sys.argv[4]);rng=np.random.default_rng(0);w=rng.standard_normal(d)\n"
+        "X=np.lib.format.open_memmap(sys.argv[1],mode='w+',dtype=np.float64,shape=(n,d))\n"
+        "Y=np.lib.format.open_memmap(sys.argv[2],mode='w+',dtype=np.float64,shape=(n,))\n"
+        "for s in range(0,n,1000000):\n"
+        " e=min(n,s+1000000);B=rng.standard_normal((e-s,d));X[s:e]=B;Y[s:e]=B@w+0.1*rng.standard_normal(e-s)\n"
+        " X.flush();Y.flush()\n"
+    )
+    out = []
+    try:
+        subprocess.run([py, "-c", code, str(x), str(y), str(n), str(d)], check=True, env=peer_env())
+        data = ["--data", f"X={x}", "--data", f"y={y}"]
+        for method, extra, lr, loss in [("sgd", [], 0.001, LS_HALF), ("minibatch", ["--batch", "256"], 0.01, LS)]:
+            m = matdiff(exe, ["minimize", loss, "--wrt", "w", "--let", DECLS, *data, "--method", method, *extra,
+                              "--lr", str(lr), "--epochs", str(epochs), "--tol-grad", "1e-300", "--json", "--quiet",
+                              "--stream"])
+            peak = m.get("peak_rss_bytes", 0)
+            print(f"stream {method} {n}x{d} ({size_bytes / 1e9:.1f} GB of .npy): {fmt_t(m['seconds'])} "
+                  f"({n * epochs / m['seconds']:.3g} samples/s), loss {m['loss']:.6g}, peak memory {peak / 1e6:.1f} MB")
+            out.append({"stream": method, "n": n, "d": d, "file_bytes": size_bytes, "seconds": m["seconds"],
+                        "wall": m["wall"], "loss": m["loss"], "peak_rss_bytes": peak})
+    finally:
+        for f in (x, y):
+            f.unlink(missing_ok=True)
+    return out
+
+
 def fmt_t(s):
     return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
 
@@ -278,6 +318,9 @@ def main():
     ap.add_argument("--scaling-runs", type=int, default=3, help="--scaling keeps the best of this many closed-form runs")
     ap.add_argument("--plot", default=str(HERE / "scaling.png"), help="where --scaling draws its plot")
     ap.add_argument("--json", help="also write the raw results to this file")
+    ap.add_argument("--chunk-rows", type=int, default=4096, help="chunk size of the chunk-local SGD / mini-batch rows")
+    ap.add_argument("--stream-rows", type=int, default=0,
+                    help="also stream an N x 100 .npy written chunkwise (e.g. 10000000: 8 GB, deleted afterwards)")
     args = ap.parse_args()
     workloads = args.workloads.split(",")
     unknown = sorted(set(workloads) - set(WORKLOADS))
@@ -331,6 +374,12 @@ def main():
             p = peer(py, "minibatch", x, y, lr=lr_mb, epochs=args.epochs, batch=256)
             rows.append((size, f"mini-batch B=256 x{args.epochs} ep", "NumPy loop", m["seconds"], p["seconds"], m["wall"], p["wall"]))
             raw.append({"size": size, "minibatch_loss": [m["loss"], p["loss"]]})
+            # the same with chunk-local shuffling (--chunk-rows): rows read close together
+            mc = matdiff(exe, ["minimize", LS, "--wrt", "w", "--let", DECLS, *data, "--method", "minibatch", "--batch", "256",
+                               "--lr", str(lr_mb), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet",
+                               "--chunk-rows", str(args.chunk_rows)])
+            rows.append((size, f"mini-batch B=256 x{args.epochs} ep, chunks of {args.chunk_rows}", "NumPy loop", mc["seconds"], p["seconds"], mc["wall"], p["wall"]))
+            raw.append({"size": size, "minibatch_chunked_loss": [mc["loss"], p["loss"]]})
         # 5. SGD, same epochs and η as SGDRegressor
         if "sgd" in workloads and n <= args.sgd_max_n and d <= 100:
             lr_sgd = 0.001
@@ -341,9 +390,19 @@ def main():
             rows.append((size, f"SGD x{args.epochs} ep (samples/s)", "sklearn SGDRegressor", m["seconds"], p["seconds"], m["wall"], p["wall"]))
             raw.append({"size": size, "sgd_mse": [m_loss, p["loss"]],
                         "sgd_samples_per_s": [n * args.epochs / m["seconds"], n * args.epochs / p["seconds"]]})
-    cpu, count = derive_table(exe)
-    rows.append(("-", f"derive, acceptance table ({count} processes)", "target: 50 ms in total",
-                 cpu, 0.05, cpu, 0.05))
+            mc = matdiff(exe, ["minimize", LS_HALF, "--wrt", "w", "--let", DECLS, *data, "--method", "sgd",
+                               "--lr", str(lr_sgd), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet",
+                               "--chunk-rows", str(args.chunk_rows)])
+            mc_loss = mse(py, x, y, mc["solution"])
+            rows.append((size, f"SGD x{args.epochs} ep, chunks of {args.chunk_rows}", "sklearn SGDRegressor", mc["seconds"], p["seconds"], mc["wall"], p["wall"]))
+            raw.append({"size": size, "sgd_chunked_mse": [mc_loss, p["loss"]],
+                        "sgd_chunked_samples_per_s": [n * args.epochs / mc["seconds"], n * args.epochs / p["seconds"]]})
+    if args.stream_rows:
+        raw.extend(stream_workload(py, exe, args.stream_rows, 100, args.epochs, rows))
+    if "derive" in workloads:
+        cpu, count = derive_table(exe)
+        rows.append(("-", f"derive, acceptance table ({count} processes)", "target: 50 ms in total",
+                     cpu, 0.05, cpu, 0.05))
     # the table
     print()
     print(f"| size N×d | workload | peer | matdiff | peer time | ratio (peer/matdiff) | matdiff process | peer process |")

@@ -1,9 +1,14 @@
 //! matdiff-fit: optimisers, stopping rules, schedules and line search
 //! ([`optim`]); losses written as expressions and bound to data ([`problem`]);
-//! linear-regression solvers ([`linreg`]); bundled data sets ([`datasets`]).
+//! linear-model losses recognised and evaluated row by row ([`linear_form`]), also
+//! over data read from files chunk by chunk ([`stream`]); linear-regression solvers
+//! ([`linreg`]); bundled data sets ([`datasets`]).
 
 pub mod datasets;
 mod hoist;
+pub mod linear_form;
 pub mod linreg;
 pub mod optim;
 pub mod problem;
+mod rows;
+pub mod stream;

@@ -38,7 +38,9 @@ use matdiff_num::{EvalError, InputError, Inputs, Plan, Sizes, Value};
 use thiserror::Error;
 
 use crate::hoist;
+use crate::linear_form::LinearForm;
 use crate::optim::{Batch, Objective, ObjectiveError};
+use crate::rows::{RowKernel, Rows, Sums};
 
 /// Why a problem could not be set up or evaluated.
 #[derive(Debug, PartialEq, Error)]
@@ -136,6 +138,45 @@ pub enum ProblemError {
         /// The shape given.
         given: String,
     },
+    /// A streamed data file could not be read.
+    #[error(transparent)]
+    Data(#[from] matdiff_num::data::DataError),
+    /// Streaming needs a linear model's loss.
+    #[error("reading the samples chunk by chunk needs a loss that sums a function of `{design}*{wrt}` over the samples (a linear model's, like 1/N*norm2(X*w - y)^2), and this one does not — load the data whole instead")]
+    NotStreamable {
+        /// The data matrix.
+        design: String,
+        /// The optimised variable.
+        wrt: String,
+    },
+    /// Streamed files disagree on the number of samples.
+    #[error("`{file}` has {rows} rows but `{first}` has {expected} — streamed files need one row per sample")]
+    RowCountMismatch {
+        /// The file that disagrees.
+        file: String,
+        /// Its rows.
+        rows: usize,
+        /// The first streamed file.
+        first: String,
+        /// Its rows.
+        expected: usize,
+    },
+    /// A streamed data vector with several columns.
+    #[error("`{file}` has {cols} columns, but `{name}` is a vector — give it a one-column file")]
+    NotAColumn {
+        /// The file.
+        file: String,
+        /// Its columns.
+        cols: usize,
+        /// The variable.
+        name: String,
+    },
+    /// A batch that reads from more chunks than are held at once.
+    #[error("a batch reads samples from more than three chunks of {chunk} rows — draw batches chunk by chunk, with chunks of at least the batch size")]
+    BatchAcrossChunks {
+        /// Rows per chunk.
+        chunk: usize,
+    },
     /// Compiling or running the evaluation failed; the message names the subexpression.
     #[error("{message}")]
     Evaluation {
@@ -210,21 +251,21 @@ impl fmt::Debug for RowMajor {
 
 impl RowMajor {
     fn of(m: &Mat<f64>) -> RowMajor {
-        let (rows, cols) = (m.nrows(), m.ncols());
-        let mut values = vec![0.0; rows * cols];
-        // Blocks of rows keep both the reads and the writes in cache.
-        const BLOCK: usize = 64;
-        for start in (0..rows).step_by(BLOCK) {
-            let end = (start + BLOCK).min(rows);
-            for j in 0..cols {
-                let col = &m.col_as_slice(j)[start..end];
-                for (i, &v) in (start..end).zip(col) {
-                    values[i * cols + j] = v;
-                }
-            }
+        RowMajor {
+            cols: m.ncols(),
+            values: Rows::of(m, &[]).design,
         }
-        RowMajor { cols, values }
     }
+}
+
+/// The row kernel of a linear-model loss and the data it reads.
+#[derive(Clone, Debug)]
+struct RowPath {
+    kernel: RowKernel,
+    /// The samples row by row, copied at the first batch (or by
+    /// [`Problem::prepare_rows`]); until then full evaluations run the plan.
+    data: Option<Rows>,
+    enabled: bool,
 }
 
 /// A plan compiled for one batch size, with its inputs: gathered batch buffers, the
@@ -260,6 +301,8 @@ pub struct Problem {
     batches: BTreeMap<usize, Evaluator>,
     non_finite: Option<String>,
     hoisted: Option<Hoisted>,
+    /// For a loss of a linear model: the per-sample evaluation.
+    row_path: Option<RowPath>,
 }
 
 impl Problem {
@@ -372,6 +415,23 @@ impl Problem {
                 }
             })
             .collect();
+        let row_path = sample_dim
+            .filter(|_| !unbatchable)
+            .and_then(|s| {
+                let form = LinearForm::recognise(&graph, loss, var.name, s, &given)?;
+                let scalar = |sym: Sym| {
+                    inputs
+                        .get(sym)
+                        .filter(|m| m.nrows() == 1 && m.ncols() == 1)
+                        .map(|m| m[(0, 0)])
+                };
+                RowKernel::new(form, s, |d| sizes.get(d), scalar)
+            })
+            .map(|kernel| RowPath {
+                kernel,
+                data: None,
+                enabled: true,
+            });
         inputs.set(var.name, Mat::zeros(rows, cols));
         let plan = compile(&graph, &[loss, gradient], &sizes)?;
         Ok(Problem {
@@ -390,7 +450,48 @@ impl Problem {
             batches: BTreeMap::new(),
             non_finite: None,
             hoisted: None,
+            row_path,
         })
+    }
+
+    /// The loss as a linear model's, `Σ_i ℓ(x_iᵀw, y_i) + Σ_j ρ(w_j)`, when it has that
+    /// form: batches are then evaluated row by row (see [`crate::linear_form`]).
+    pub fn linear_form(&self) -> Option<&LinearForm> {
+        self.row_path.as_ref().map(|p| p.kernel.form())
+    }
+
+    /// Copies the samples row by row for the row kernel of a linear-model loss, which
+    /// batches otherwise do at their first evaluation; from then on full evaluations
+    /// run the row kernel too. Returns whether the loss has a row kernel.
+    pub fn prepare_rows(&mut self) -> bool {
+        let Some(path) = &mut self.row_path else {
+            return false;
+        };
+        if path.data.is_none() {
+            let form = path.kernel.form();
+            let full = &self.full.inputs;
+            let design = full
+                .get(form.design)
+                .expect("the full inputs hold every data variable");
+            let columns: Vec<&Mat<f64>> = form
+                .columns
+                .iter()
+                .map(|&c| {
+                    full.get(c)
+                        .expect("the full inputs hold every data variable")
+                })
+                .collect();
+            path.data = Some(Rows::of(design, &columns));
+        }
+        true
+    }
+
+    /// Switches the row kernel of a linear-model loss off (`false`: every evaluation
+    /// runs the generic plan) or back on; for comparing the two.
+    pub fn use_row_kernel(&mut self, enabled: bool) {
+        if let Some(path) = &mut self.row_path {
+            path.enabled = enabled;
+        }
     }
 
     /// The graph holding the loss and its gradient.
@@ -576,7 +677,7 @@ impl Problem {
         &mut self,
         w: &[f64],
         batch: Batch<'_>,
-        grad: Option<&mut [f64]>,
+        mut grad: Option<&mut [f64]>,
     ) -> Result<f64, ObjectiveError> {
         let dim = self.rows * self.cols;
         if w.len() != dim {
@@ -585,6 +686,9 @@ impl Problem {
                 w.len(),
                 self.variable()
             )));
+        }
+        if let Some(sums) = self.row_kernel(w, batch, grad.as_deref_mut())? {
+            return self.row_result(w, sums, grad);
         }
         let evaluator = match batch {
             Batch::All => &mut self.full,
@@ -636,6 +740,83 @@ impl Problem {
             }
         }
         Ok(loss)
+    }
+
+    /// Runs the row kernel when the loss has one and the batch is rows (or all rows,
+    /// once they are copied row by row); `None` leaves the evaluation to the plan.
+    fn row_kernel(
+        &mut self,
+        w: &[f64],
+        batch: Batch<'_>,
+        grad: Option<&mut [f64]>,
+    ) -> Result<Option<Sums>, ObjectiveError> {
+        if !self.row_path.as_ref().is_some_and(|p| p.enabled) {
+            return Ok(None);
+        }
+        if let Batch::Rows(rows) = batch {
+            if rows.is_empty() {
+                return Err(ObjectiveError::new(ProblemError::EmptyBatch));
+            }
+            if let Some(&index) = rows.iter().find(|&&i| i >= self.samples) {
+                return Err(ObjectiveError::new(ProblemError::SampleOutOfRange {
+                    index,
+                    samples: self.samples,
+                }));
+            }
+            self.prepare_rows();
+        }
+        let Some(RowPath {
+            kernel,
+            data: Some(data),
+            ..
+        }) = &mut self.row_path
+        else {
+            return Ok(None);
+        };
+        Ok(Some(match batch {
+            Batch::Rows(rows) => kernel.batch(data, rows, w, grad),
+            Batch::All => kernel.full(data, w, grad),
+        }))
+    }
+
+    /// The loss from the row kernel's sums. As with the plan, a function evaluated
+    /// outside its domain is an error, and any other non-finite value a NaN loss (and
+    /// gradient) with [`Problem::non_finite`] saying where.
+    fn row_result(
+        &mut self,
+        w: &[f64],
+        sums: Sums,
+        grad: Option<&mut [f64]>,
+    ) -> Result<f64, ObjectiveError> {
+        if sums.non_finite.is_none() && sums.loss.is_finite() {
+            return Ok(sums.loss);
+        }
+        let Some(RowPath {
+            kernel,
+            data: Some(data),
+            ..
+        }) = &mut self.row_path
+        else {
+            return Ok(f64::NAN);
+        };
+        let sample = kernel.form().texts.sample.clone();
+        let at = sums.non_finite.unwrap_or(0);
+        if let Some(problem) = kernel.domain_error(data, at, w) {
+            return Err(ObjectiveError::new(ProblemError::Evaluation {
+                message: format!("{problem} in the loss of sample {at}, {sample}"),
+                input: false,
+            }));
+        }
+        self.non_finite = Some(match sums.non_finite {
+            Some(i) => format!(
+                "the loss of sample {i}, `{sample}`, is not finite (overflow or an undefined operation)"
+            ),
+            None => "the loss is not finite (overflow or an undefined operation)".to_owned(),
+        });
+        if let Some(grad) = grad {
+            grad.fill(f64::NAN);
+        }
+        Ok(f64::NAN)
     }
 
     /// Copies the samples `rows` of every sliced data variable into the buffers of the
@@ -729,6 +910,17 @@ impl Objective for Problem {
         self.evaluate(w, batch, None)
     }
 
+    fn prefetch(&mut self, rows: &[usize]) {
+        if let Some(RowPath {
+            data: Some(data),
+            enabled: true,
+            ..
+        }) = &self.row_path
+        {
+            data.touch(rows);
+        }
+    }
+
     fn loss_and_gradient(
         &mut self,
         w: &[f64],
@@ -782,7 +974,7 @@ fn sized_declaration(graph: &Graph, var: &Variable, sizes: &Sizes) -> String {
 }
 
 /// The variables the expression `root` mentions, in order of first appearance.
-fn used_variables(graph: &Graph, root: Id) -> Vec<Sym> {
+pub(crate) fn used_variables(graph: &Graph, root: Id) -> Vec<Sym> {
     let mut out: Vec<Sym> = Vec::new();
     for id in graph.reachable(&[root]) {
         if let Node::Var(s) = graph.node(id) {
@@ -800,7 +992,11 @@ fn used_variables(graph: &Graph, root: Id) -> Vec<Sym> {
 /// The named row dimension shared by the most data variables, preferring dimensions
 /// that the optimised variable does not span (batches could not slice it); on a tie,
 /// the one of the data variable given first.
-fn default_sample_dim(graph: &Graph, given: &[Sym], optimised: &Variable) -> Option<Sym> {
+pub(crate) fn default_sample_dim(
+    graph: &Graph,
+    given: &[Sym],
+    optimised: &Variable,
+) -> Option<Sym> {
     let rows: Vec<Sym> = given
         .iter()
         .filter_map(|&s| match graph.variable(s)?.shape.rows {
@@ -817,7 +1013,7 @@ fn default_sample_dim(graph: &Graph, given: &[Sym], optimised: &Variable) -> Opt
         .max_by_key(|&d| (!spans(d), count(d)))
 }
 
-fn variable_list(graph: &Graph) -> String {
+pub(crate) fn variable_list(graph: &Graph) -> String {
     let names: Vec<String> = graph
         .variables()
         .iter()
@@ -830,7 +1026,7 @@ fn variable_list(graph: &Graph) -> String {
     }
 }
 
-fn dimension_list(graph: &Graph) -> String {
+pub(crate) fn dimension_list(graph: &Graph) -> String {
     let names: Vec<String> = graph
         .dims()
         .iter()

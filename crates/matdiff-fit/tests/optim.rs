@@ -737,6 +737,39 @@ fn shuffle_visits_every_sample_once_per_epoch() {
 }
 
 #[test]
+fn chunks_visit_every_sample_once_chunk_by_chunk() {
+    let n: usize = 200;
+    for (rows, batch) in [(50, 1), (64, 7), (200, 16), (1, 3)] {
+        let batches = recorded_batches(Sampling::Chunks { rows }, batch, 3);
+        let steps = n.div_ceil(batch);
+        assert_eq!(batches.len(), 3 * steps, "chunks of {rows}, batch {batch}");
+        let orders: Vec<Vec<usize>> = batches.chunks(steps).map(|epoch| epoch.concat()).collect();
+        for order in &orders {
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "chunks of {rows}");
+            // Each stretch of the epoch is one whole chunk.
+            let mut start = 0;
+            while start < n {
+                let chunk = order[start] / rows;
+                let len = rows.min(n - chunk * rows);
+                assert!(
+                    order[start..start + len].iter().all(|&i| i / rows == chunk),
+                    "chunks of {rows}: samples {start}.. come from chunk {chunk}"
+                );
+                start += len;
+            }
+        }
+        assert_ne!(orders[0], orders[1], "chunks of {rows}: reshuffled");
+        assert_eq!(
+            batches,
+            recorded_batches(Sampling::Chunks { rows }, batch, 3),
+            "the same seed draws the same batches"
+        );
+    }
+}
+
+#[test]
 fn replace_draws_full_batches_with_repeats() {
     let batches = recorded_batches(Sampling::Replace, 7, 2);
     assert_eq!(batches.len(), 2 * 200usize.div_ceil(7));

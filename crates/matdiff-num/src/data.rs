@@ -499,3 +499,336 @@ pub fn load_matrix(path: impl AsRef<Path>) -> Result<Mat<f64>, DataError> {
         }),
     }
 }
+
+/// A data file read a block of rows at a time, for data sets larger than memory: a
+/// C-order `.npy` file (its header parsed once, then each block one sequential read)
+/// or a CSV file with a header row (checked whole when opened, with the same errors
+/// as [`load_csv`], then each block re-read from its recorded position).
+///
+/// Rows are numbered from 0 and come in blocks of the `block_rows` given to
+/// [`RowReader::open`]; a block is read into a row-major buffer.
+pub struct RowReader {
+    file: String,
+    rows: usize,
+    cols: usize,
+    block_rows: usize,
+    source: Source,
+}
+
+enum Source {
+    Npy {
+        reader: std::io::BufReader<std::fs::File>,
+        /// Where the values start.
+        data_start: u64,
+        kind: NpyKind,
+        bytes: Vec<u8>,
+    },
+    Csv {
+        reader: csv::Reader<std::io::BufReader<std::fs::File>>,
+        columns: Vec<String>,
+        /// Where each block's first row starts.
+        blocks: Vec<csv::Position>,
+        record: csv::StringRecord,
+    },
+}
+
+/// The element types a streamed `.npy` file may hold, little-endian.
+#[derive(Clone, Copy)]
+enum NpyKind {
+    F64,
+    F32,
+    I64,
+    I32,
+}
+
+impl NpyKind {
+    fn size(self) -> usize {
+        match self {
+            NpyKind::F64 | NpyKind::I64 => 8,
+            NpyKind::F32 | NpyKind::I32 => 4,
+        }
+    }
+
+    fn decode(self, b: &[u8]) -> f64 {
+        match self {
+            NpyKind::F64 => f64::from_le_bytes(b.try_into().expect("8 bytes")),
+            NpyKind::F32 => f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes"))),
+            NpyKind::I64 => i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64,
+            NpyKind::I32 => f64::from(i32::from_le_bytes(b.try_into().expect("4 bytes"))),
+        }
+    }
+}
+
+impl fmt::Debug for RowReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RowReader({}: {} × {})", self.file, self.rows, self.cols)
+    }
+}
+
+impl RowReader {
+    /// Opens a `.csv` or `.npy` file for reading in blocks of `block_rows` rows
+    /// (at least 1), checking what can be checked up front: the header, the shape,
+    /// the file's length, and for a CSV every cell.
+    pub fn open(path: impl AsRef<Path>, block_rows: usize) -> Result<RowReader, DataError> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let block_rows = block_rows.max(1);
+        let io = |e: std::io::Error| DataError::Io {
+            file: file.clone(),
+            message: e.to_string(),
+        };
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("npy") => {
+                let handle = std::fs::File::open(path).map_err(io)?;
+                let length = handle.metadata().map_err(io)?.len();
+                open_npy(file.clone(), handle, length, block_rows)
+            }
+            Some("csv") => {
+                let handle = std::fs::File::open(path).map_err(io)?;
+                open_csv(file.clone(), handle, block_rows)
+            }
+            _ => Err(DataError::UnsupportedFormat { file }),
+        }
+    }
+
+    /// The file, as errors name it.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The number of columns (1 for a 1-D `.npy` array or a one-column CSV).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Rows per block.
+    pub fn block_rows(&self) -> usize {
+        self.block_rows
+    }
+
+    /// The number of blocks, `⌈rows / block_rows⌉`.
+    pub fn blocks(&self) -> usize {
+        self.rows.div_ceil(self.block_rows)
+    }
+
+    /// Reads block `block` (rows `block·block_rows ..`, fewer in the last block) into
+    /// `out`, row-major, replacing its contents; returns the number of rows read.
+    pub fn read_block(&mut self, block: usize, out: &mut Vec<f64>) -> Result<usize, DataError> {
+        let first = block * self.block_rows;
+        let count = self.block_rows.min(self.rows.saturating_sub(first));
+        out.clear();
+        let (file, cols) = (&self.file, self.cols);
+        match &mut self.source {
+            Source::Npy {
+                reader,
+                data_start,
+                kind,
+                bytes,
+            } => {
+                use std::io::{Read, Seek, SeekFrom};
+                let size = kind.size();
+                let io = |e: std::io::Error| DataError::Io {
+                    file: file.clone(),
+                    message: e.to_string(),
+                };
+                let offset = *data_start + (first * cols * size) as u64;
+                reader.seek(SeekFrom::Start(offset)).map_err(io)?;
+                bytes.resize(count * cols * size, 0);
+                reader.read_exact(bytes).map_err(io)?;
+                out.extend(bytes.chunks_exact(size).map(|b| kind.decode(b)));
+                if let Some(k) = out.iter().position(|v| !v.is_finite()) {
+                    return Err(DataError::Npy {
+                        file: file.clone(),
+                        message: format!(
+                            "element ({}, {}) is {} — only finite numbers are allowed",
+                            first + k / cols,
+                            k % cols,
+                            out[k]
+                        ),
+                    });
+                }
+            }
+            Source::Csv {
+                reader,
+                columns,
+                blocks,
+                record,
+            } => {
+                let malformed = |e: csv::Error| DataError::Malformed {
+                    file: file.clone(),
+                    line: e.position().map_or(1, |p| p.line() as usize),
+                    message: e.to_string(),
+                };
+                let Some(start) = blocks.get(block) else {
+                    return Ok(0);
+                };
+                reader.seek(start.clone()).map_err(malformed)?;
+                let mut read = 0;
+                while read < count && reader.read_record(record).map_err(malformed)? {
+                    if record.len() == 1 && record[0].is_empty() {
+                        continue;
+                    }
+                    let line = line_of(record);
+                    for (j, cell) in record.iter().enumerate() {
+                        out.push(parse_cell(file, line, j, &columns[j], cell)?);
+                    }
+                    read += 1;
+                }
+            }
+        }
+        Ok(count)
+    }
+}
+
+fn open_npy(
+    file: String,
+    handle: std::fs::File,
+    length: u64,
+    block_rows: usize,
+) -> Result<RowReader, DataError> {
+    use std::io::Seek;
+    let npy_error = |message: String| DataError::Npy {
+        file: file.clone(),
+        message,
+    };
+    let npy = npyz::NpyFile::new(std::io::BufReader::new(handle))
+        .map_err(|e| npy_error(format!("not a valid .npy file ({e})")))?;
+    let shape = npy.shape().to_vec();
+    let (rows, cols) = match shape.as_slice() {
+        [n] => (*n as usize, 1),
+        [m, n] => (*m as usize, *n as usize),
+        _ => {
+            return Err(npy_error(format!(
+                "array has {} dimensions — only 1-D (a vector) and 2-D (a matrix) are supported",
+                shape.len()
+            )))
+        }
+    };
+    if npy.order() == npyz::Order::Fortran && cols > 1 {
+        return Err(npy_error(
+            "the array is in Fortran order, which cannot be read row by row — save it in C order (np.ascontiguousarray)".to_owned(),
+        ));
+    }
+    let dtype = npy.dtype();
+    let kind = match &dtype {
+        npyz::DType::Plain(ts) if ts.endianness() != npyz::Endianness::Big => {
+            match (ts.type_char(), ts.size_field()) {
+                (npyz::TypeChar::Float, 8) => Some(NpyKind::F64),
+                (npyz::TypeChar::Float, 4) => Some(NpyKind::F32),
+                (npyz::TypeChar::Int, 8) => Some(NpyKind::I64),
+                (npyz::TypeChar::Int, 4) => Some(NpyKind::I32),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let Some(kind) = kind else {
+        return Err(npy_error(format!(
+            "unsupported dtype {} for reading in blocks — save the array as little-endian float64, float32, int64 or int32",
+            DTypeText(&dtype)
+        )));
+    };
+    let mut reader = npy.into_inner();
+    let data_start = reader
+        .stream_position()
+        .map_err(|e| npy_error(format!("cannot read the values ({e})")))?;
+    let needed = data_start + (rows * cols * kind.size()) as u64;
+    if length < needed {
+        return Err(npy_error(format!(
+            "the file is {length} bytes, but its header promises {needed} — the file is truncated"
+        )));
+    }
+    Ok(RowReader {
+        file,
+        rows,
+        cols,
+        block_rows,
+        source: Source::Npy {
+            reader,
+            data_start,
+            kind,
+            bytes: Vec::new(),
+        },
+    })
+}
+
+fn open_csv(
+    file: String,
+    handle: std::fs::File,
+    block_rows: usize,
+) -> Result<RowReader, DataError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::new(handle));
+    let malformed = |e: csv::Error| DataError::Malformed {
+        file: file.clone(),
+        line: e.position().map_or(1, |p| p.line() as usize),
+        message: e.to_string(),
+    };
+    let mut record = csv::StringRecord::new();
+    if !reader.read_record(&mut record).map_err(malformed)? || record.iter().all(str::is_empty) {
+        return Err(DataError::Empty { file: file.clone() });
+    }
+    let header_line = line_of(&record);
+    let columns = header_names(&file, header_line, &record)?;
+    let width = columns.len();
+    // One pass checks every cell, counts the rows and records where blocks start.
+    let mut blocks = Vec::new();
+    let mut rows = 0usize;
+    let mut last_line = header_line;
+    loop {
+        let position = reader.position().clone();
+        if !reader.read_record(&mut record).map_err(malformed)? {
+            break;
+        }
+        let line = line_of(&record);
+        last_line = line;
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        if record.len() != width {
+            return Err(DataError::Ragged {
+                file: file.clone(),
+                line,
+                expected: width,
+                found: record.len(),
+            });
+        }
+        for (j, cell) in record.iter().enumerate() {
+            parse_cell(&file, line, j, &columns[j], cell)?;
+        }
+        if rows % block_rows == 0 {
+            blocks.push(position);
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(DataError::NoRows {
+            file: file.clone(),
+            line: last_line + 1,
+        });
+    }
+    Ok(RowReader {
+        file,
+        rows,
+        cols: width,
+        block_rows,
+        source: Source::Csv {
+            reader,
+            columns,
+            blocks,
+            record,
+        },
+    })
+}

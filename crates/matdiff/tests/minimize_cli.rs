@@ -303,7 +303,65 @@ const BAD_INPUTS: &[BadInput] = &[
         says: "`1e-1` repeats `0.1`" },
     BadInput { line: "{FIT} --lr-sweep 1e-3 --plot s.gif",
         says: "--plot `s.gif`: use a .png or .svg file" },
+    BadInput { line: r#""norm2(X*w - y)" --wrt w --data X=X.csv --data y=y.csv --stream"#,
+        says: "needs a loss that sums a function of `X*w` over the samples" },
+    BadInput { line: "{FIT} --stream --method sgd --sampling replace",
+        says: "use --sampling shuffle (within chunks), not replace" },
+    BadInput { line: "{FIT} --stream --method minibatch --batch 64 --chunk-rows 10",
+        says: "raise --chunk-rows to at least 64" },
+    BadInput { line: "{LSQ} --data X=bad.csv --data y=y.csv --stream",
+        says: "bad.csv:3:2: non-numeric cell \"two\"" },
+    BadInput { line: "{FIT} --method sgd --chunk-rows 0",
+        says: "a chunk needs at least 1 row" },
 ];
+
+#[test]
+fn streamed_data_give_the_in_memory_fit_in_bounded_memory() {
+    let dir = least_squares_files("stream");
+    for method in [
+        "--method sgd --lr 0.01",
+        "--method minibatch --batch 8 --lr 0.05",
+        "--method gd --lr 0.1",
+    ] {
+        let line = format!("{FIT} {method} --epochs 3 --chunk-rows 16 --json");
+        let memory = minimize(&dir, &line);
+        let streamed = minimize(&dir, &format!("{line} --stream"));
+        assert_eq!(memory.code, 0, "{}", memory.stderr);
+        assert_eq!(streamed.code, 0, "{}", streamed.stderr);
+        let (a, b): (Value, Value) = (
+            serde_json::from_str(&memory.stdout).unwrap(),
+            serde_json::from_str(&streamed.stdout).unwrap(),
+        );
+        let (wa, wb) = (
+            a["solution"].as_array().unwrap(),
+            b["solution"].as_array().unwrap(),
+        );
+        for (p, q) in wa.iter().zip(wb) {
+            let (p, q) = (p.as_f64().unwrap(), q.as_f64().unwrap());
+            assert!(
+                (p - q).abs() <= 1e-12 * (1.0 + p.abs()),
+                "{method}: {p} vs {q}"
+            );
+        }
+        assert_eq!(a["iterations"], b["iterations"], "{method}");
+        assert!(a.get("peak_rss_bytes").is_none(), "{method}");
+        assert!(
+            b["peak_rss_bytes"].as_u64().is_some_and(|m| m > 0),
+            "{method}"
+        );
+    }
+    let text = minimize(
+        &dir,
+        &format!("{FIT} --method sgd --epochs 2 --stream --history s.csv --plot s.svg"),
+    );
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("peak memory: "), "{}", text.stdout);
+    let history = std::fs::read_to_string(dir.join("s.csv")).unwrap();
+    assert_eq!(losses(&history).len(), 3, "the start and two epochs");
+    assert!(std::fs::read_to_string(dir.join("s.svg"))
+        .unwrap()
+        .contains("<svg"));
+}
 
 #[test]
 fn bad_input_exits_2_and_names_the_culprit() {

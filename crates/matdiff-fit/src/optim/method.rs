@@ -49,6 +49,11 @@ impl Rule {
         }
     }
 
+    /// Whether the direction is the gradient itself (`d = g`).
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self, Rule::Plain)
+    }
+
     /// Updates the state with gradient `g` and writes the direction into `d`.
     pub(crate) fn direction(&mut self, g: &[f64], d: &mut [f64]) {
         match self {

@@ -47,6 +47,11 @@ const FLAT_LOSS: f64 = 1e-10;
 /// The curvature constant `σ` of the approximate Wolfe condition.
 const WOLFE_SIGMA: f64 = 0.9;
 
+/// How many samples ahead of the current batch stochastic methods announce to the
+/// objective ([`Objective::prefetch`]), at least: enough to keep many memory reads in
+/// flight, few enough to stay in cache.
+const PREFETCH_ROWS: usize = 16;
+
 /// Patience of the adaptive schedule when `n_iter_no_change` is unset.
 const ADAPTIVE_PATIENCE: usize = 5;
 
@@ -261,23 +266,46 @@ impl<O: Objective + ?Sized> Run<'_, O> {
         sampler.start_epoch();
         let mut lr = self.lr();
         let mut complete = true;
+        // Without an observer of steps, a step records nothing (not even the time).
+        let steps_observed = self.observer.wants_steps();
+        let ahead = sampler.batch().max(PREFETCH_ROWS);
+        let mut served = 0usize;
         for _ in 0..sampler.steps_per_epoch() {
             if self.options.stop.max_iter == Some(self.iteration) {
                 complete = false;
                 break;
             }
             lr = self.lr_for_step();
+            // Every `ahead` samples, announce the `ahead` samples after the next
+            // `ahead`, so that their data arrive while these are worked on.
+            if served % ahead == 0 {
+                self.objective.prefetch(sampler.upcoming(ahead, ahead));
+            }
             let rows = sampler.next_batch();
+            served += rows.len();
             let batch_loss = self
                 .objective
                 .loss_and_gradient(&self.w, Batch::Rows(rows), &mut self.scratch_grad)
                 .map_err(|e| objective_error(self.iteration, e))?;
-            self.rule.direction(&self.scratch_grad, &mut self.direction);
-            let step_norm = lr * norm(&self.direction);
-            axpy(&mut self.w, -lr, &self.direction);
+            // The plain rule's direction is the gradient itself: no copy, and the
+            // step's length gives the gradient's norm.
+            let direction = if self.rule.is_plain() {
+                &self.scratch_grad
+            } else {
+                self.rule.direction(&self.scratch_grad, &mut self.direction);
+                &self.direction
+            };
+            let direction_norm = descend(&mut self.w, lr, direction).sqrt();
+            let step_norm = lr * direction_norm;
             self.iteration += 1;
-            let batch_grad_norm = norm(&self.scratch_grad);
-            self.report(Scope::Step, batch_loss, batch_grad_norm, step_norm, lr);
+            if steps_observed {
+                let batch_grad_norm = if self.rule.is_plain() {
+                    direction_norm
+                } else {
+                    norm(&self.scratch_grad)
+                };
+                self.report(Scope::Step, batch_loss, batch_grad_norm, step_norm, lr);
+            }
             if !(batch_loss.is_finite() && step_norm.is_finite()) {
                 return Err(self.diverged(batch_loss));
             }
@@ -431,6 +459,26 @@ fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
     }
+}
+
+/// `w ← w − η d`, returning `‖d‖²`, in one pass with four independent accumulators
+/// so that the loop vectorises.
+fn descend(w: &mut [f64], lr: f64, d: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let mut wc = w.chunks_exact_mut(4);
+    let mut dc = d.chunks_exact(4);
+    for (wk, dk) in (&mut wc).zip(&mut dc) {
+        for k in 0..4 {
+            wk[k] -= lr * dk[k];
+            acc[k] += dk[k] * dk[k];
+        }
+    }
+    let mut tail = 0.0;
+    for (wi, di) in wc.into_remainder().iter_mut().zip(dc.remainder()) {
+        *wi -= lr * di;
+        tail += di * di;
+    }
+    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
 }
 
 fn dot(x: &[f64], y: &[f64]) -> f64 {

@@ -29,6 +29,12 @@ pub trait Objective {
     /// always asks for the gradient too.
     fn loss(&mut self, w: &[f64], batch: Batch<'_>) -> Result<f64, ObjectiveError>;
 
+    /// A hint that the samples `rows` will be evaluated in one of the next batches, so
+    /// that an implementation can start loading their data while it works on the
+    /// current batch (a sample read from memory at random costs more than the
+    /// arithmetic on it). It must not change any result; the default does nothing.
+    fn prefetch(&mut self, _rows: &[usize]) {}
+
     /// The loss `Q(w)` on `batch`, writing `∇Q(w)` into `grad` (length [`Objective::dim`]).
     fn loss_and_gradient(
         &mut self,

@@ -43,6 +43,13 @@ pub struct Record<'a> {
 pub trait Observer {
     /// Called at the start, after each step and after each epoch.
     fn record(&mut self, record: &Record<'_>);
+
+    /// Whether the observer looks at [`Scope::Step`] records. When it does not, the
+    /// optimiser skips them (and the clock and norms they need): SGD takes a step per
+    /// sample, and a record costs as much as the step itself.
+    fn wants_steps(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that ignores everything.
@@ -51,6 +58,10 @@ pub struct NoObserver;
 
 impl Observer for NoObserver {
     fn record(&mut self, _record: &Record<'_>) {}
+
+    fn wants_steps(&self) -> bool {
+        false
+    }
 }
 
 /// A [`Record`] that owns its copy of `w` (if kept).
@@ -162,10 +173,18 @@ impl Observer for History {
             w: self.keep_weights.then(|| record.w.to_vec()),
         });
     }
+
+    fn wants_steps(&self) -> bool {
+        self.keep_steps
+    }
 }
 
 impl<O: Observer + ?Sized> Observer for &mut O {
     fn record(&mut self, record: &Record<'_>) {
         (**self).record(record);
+    }
+
+    fn wants_steps(&self) -> bool {
+        (**self).wants_steps()
     }
 }

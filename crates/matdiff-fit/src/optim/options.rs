@@ -73,6 +73,17 @@ pub enum Sampling {
     /// consecutive batches (the last one smaller when `B` does not divide `N`).
     #[default]
     Shuffle,
+    /// Each epoch visits every sample exactly once, chunk by chunk: the data are cut
+    /// into chunks of `rows` consecutive samples (the last one shorter), the chunks are
+    /// visited in a fresh random order and the samples of each chunk in a fresh random
+    /// order, in consecutive batches (a batch may end one chunk and start the next).
+    /// The samples a stretch of the epoch reads then lie close together in memory (or
+    /// in a file read chunk by chunk), at the price of a less thorough shuffle than
+    /// [`Sampling::Shuffle`].
+    Chunks {
+        /// Samples per chunk (at least 1).
+        rows: usize,
+    },
 }
 
 /// How the step size `η` changes during the run (scikit-learn's `learning_rate`).
@@ -282,6 +293,9 @@ impl Options {
         }
         if self.batch == Some(0) {
             return invalid("batch", "the batch size must be at least 1");
+        }
+        if self.sampling == (Sampling::Chunks { rows: 0 }) {
+            return invalid("chunk-rows", "a chunk needs at least 1 row");
         }
         match self.schedule {
             Schedule::InvScaling { power } if !(power.is_finite() && power >= 0.0) => {

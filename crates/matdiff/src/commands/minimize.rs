@@ -27,6 +27,7 @@
 //! see [`sweep`].
 
 mod plot;
+mod stream;
 mod sweep;
 
 use std::io::IsTerminal;
@@ -110,6 +111,11 @@ epochs, seconds and the solution. --json prints {\"solution\", \"loss\", \"grad_
 \"stop_description\"}; stop_reason is one of grad_norm, step_norm, loss_change, max_iter,
 epochs, no_improvement, line_search_failed. Exit 1 when the run diverges, 2 on bad input.
 
+A linear model's loss (a sum over samples of a function of X*w, like least squares or
+logistic regression) runs SGD and mini-batch steps row by row. --chunk-rows K shuffles
+within chunks of K consecutive samples; --stream reads .npy (C order) and CSV data
+chunk by chunk, in memory bounded by K, and reports the peak memory (peak_rss_bytes).
+
 --lr-sweep 1e-4,1e-3,1e-2,1e-1 runs the same problem (same start, same seed) at each
 rate, draws every loss curve on the --plot chart and prints a table of the final loss,
 iterations and stop reason per rate; a rate that diverges is marked, not an error.")]
@@ -153,6 +159,17 @@ pub struct Args {
     /// How stochastic methods draw samples.
     #[arg(long, value_enum, default_value_t = SamplingArg::Shuffle)]
     pub sampling: SamplingArg,
+    /// Shuffle within chunks of K consecutive samples: each epoch visits the chunks in a
+    /// random order and the samples of a chunk in a random order (sgd, minibatch and
+    /// --batch; with --sampling shuffle). Reads memory far less at random.
+    #[arg(long, value_name = "K")]
+    pub chunk_rows: Option<usize>,
+    /// Read the data files (.npy in C order, or CSV) chunk by chunk instead of loading
+    /// them whole, so memory is bounded by --chunk-rows (default 16384), not by the
+    /// data. Needs a linear model's loss (a sum over samples of a function of X*w);
+    /// stochastic methods then shuffle within chunks.
+    #[arg(long, conflicts_with_all = ["lr_sweep"])]
+    pub stream: bool,
     /// Choose η by Armijo backtracking (full-batch methods, constant schedule).
     #[arg(long)]
     pub line_search: bool,
@@ -202,6 +219,9 @@ pub struct Args {
 /// Batch size of mini-batch descent when --batch is not given.
 const DEFAULT_BATCH: usize = 32;
 
+/// Rows per chunk of --stream when --chunk-rows is not given.
+const DEFAULT_CHUNK_ROWS: usize = 16_384;
+
 /// Runs `matdiff minimize`.
 pub fn run(args: Args) -> Result<()> {
     let plot_format = args.plot.as_deref().map(plot_format).transpose()?;
@@ -211,6 +231,9 @@ pub fn run(args: Args) -> Result<()> {
         .map(sweep::parse_rates)
         .transpose()?;
     let (_sources, function) = load_function(&args.expr, args.decls.as_deref())?;
+    if args.stream {
+        return stream::run(&args, function);
+    }
     let data = load_data(&args.data, &function.graph)?;
     let mut problem =
         Problem::new(function, &args.wrt, data, args.samples.as_deref()).map_err(bad_input)?;
@@ -227,6 +250,24 @@ pub fn run(args: Args) -> Result<()> {
             .into());
         }
         problem.check_batches().map_err(bad_input)?;
+        // Batches of a linear model's loss run row by row on a row-major copy of the
+        // data, made here, before the clock of the run starts, like loading.
+        let started = std::time::Instant::now();
+        if problem.prepare_rows() && args.verbose {
+            if let Some(form) = problem.linear_form() {
+                eprintln!(
+                    "row kernel: per-sample loss {}, slope {}{} (data copied row by row in {:.3} s)",
+                    form.texts.sample,
+                    form.texts.slope,
+                    form.texts
+                        .penalty
+                        .as_ref()
+                        .map(|p| format!(", penalty per coefficient {p}"))
+                        .unwrap_or_default(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
     }
     if options.effective_batch(problem.samples()).is_none() {
         let started = std::time::Instant::now();
@@ -277,17 +318,34 @@ pub fn run(args: Args) -> Result<()> {
         bar.finish_and_clear();
     }
     // The history and the plot are written even for a diverged run: they show how.
+    write_history_and_plot(&args, &observer.history)?;
+    let outcome = result.map_err(|e| optim_failure(e, &problem))?;
+    if !args.quiet && !outcome.stop.converged() {
+        eprintln!(
+            "note: no tolerance was met ({}); raise --epochs/--max-iter or loosen --tol-grad, --tol-step or --tol-loss",
+            outcome.stop.description()
+        );
+    }
+    let solution = problem.value(&outcome.w).to_json();
+    print!(
+        "{}",
+        render(problem.variable(), solution, &outcome, args.json, None)
+    );
+    Ok(())
+}
+
+/// Writes `--history` and draws `--plot`, when asked for.
+fn write_history_and_plot(args: &Args, history: &History) -> Result<()> {
     if let Some(path) = &args.history {
-        observer
-            .history
+        history
             .write_csv(path)
             .map_err(|e| Failure::BadInput(format!("cannot write `{}`: {e}", path.display())))?;
     }
+    let plot_format = args.plot.as_deref().map(plot_format).transpose()?;
     if let (Some(path), Some(format)) = (&args.plot, plot_format) {
         let curve = Curve {
             label: None,
-            points: observer
-                .history
+            points: history
                 .records
                 .iter()
                 .filter(|r| r.loss.is_finite())
@@ -298,19 +356,11 @@ pub fn run(args: Args) -> Result<()> {
             Failure::BadInput(format!("cannot draw the plot `{}`: {e}", path.display()))
         })?;
     }
-    let outcome = result.map_err(|e| optim_failure(e, &problem))?;
-    if !args.quiet && !outcome.stop.converged() {
-        eprintln!(
-            "note: no tolerance was met ({}); raise --epochs/--max-iter or loosen --tol-grad, --tol-step or --tol-loss",
-            outcome.stop.description()
-        );
-    }
-    print!("{}", render(&problem, &outcome, args.json));
     Ok(())
 }
 
 /// The optimiser's options from the command line.
-fn options(args: &Args) -> Options {
+pub(crate) fn options(args: &Args) -> Options {
     let method = match args.method {
         MethodArg::Gd => Method::Gd,
         MethodArg::Sgd => Method::Sgd,
@@ -361,9 +411,13 @@ fn options(args: &Args) -> Options {
         lr: args.lr,
         batch,
         schedule,
-        sampling: match args.sampling {
-            SamplingArg::Replace => Sampling::Replace,
-            SamplingArg::Shuffle => Sampling::Shuffle,
+        sampling: match (args.sampling, args.chunk_rows) {
+            (SamplingArg::Replace, _) => Sampling::Replace,
+            (SamplingArg::Shuffle, None) if args.stream => Sampling::Chunks {
+                rows: DEFAULT_CHUNK_ROWS,
+            },
+            (SamplingArg::Shuffle, None) => Sampling::Shuffle,
+            (SamplingArg::Shuffle, Some(rows)) => Sampling::Chunks { rows },
         },
         line_search: args.line_search.then(optim::LineSearch::default),
         stop,
@@ -522,10 +576,12 @@ pub(crate) fn bad_input(error: ProblemError) -> anyhow::Error {
 /// The exit code and message of a failed run: 1 when the fit failed, 2 when the
 /// options or the data were at fault.
 fn optim_failure(error: OptimError, problem: &Problem) -> anyhow::Error {
-    let location = problem
-        .non_finite()
-        .map(|at| format!(" ({at})"))
-        .unwrap_or_default();
+    optim_failure_at(error, problem.non_finite())
+}
+
+/// [`optim_failure`] for any objective, with where a value turned non-finite.
+pub(crate) fn optim_failure_at(error: OptimError, non_finite: Option<&str>) -> anyhow::Error {
+    let location = non_finite.map(|at| format!(" ({at})")).unwrap_or_default();
     match error {
         OptimError::Diverged { .. } => Failure::Failed(format!("{error}{location}")).into(),
         OptimError::NonFiniteStart { .. } => Failure::BadInput(format!("{error}{location}")).into(),
@@ -551,10 +607,15 @@ fn optim_failure(error: OptimError, problem: &Problem) -> anyhow::Error {
 }
 
 /// The report on stdout.
-fn render(problem: &Problem, outcome: &Outcome, json: bool) -> String {
-    let solution = problem.value(&outcome.w).to_json();
+fn render(
+    variable: &str,
+    solution: serde_json::Value,
+    outcome: &Outcome,
+    json: bool,
+    peak_rss_bytes: Option<u64>,
+) -> String {
     if json {
-        let value = json!({
+        let mut value = json!({
             "solution": solution,
             "loss": outcome.loss,
             "grad_norm": outcome.gradient_norm,
@@ -562,24 +623,30 @@ fn render(problem: &Problem, outcome: &Outcome, json: bool) -> String {
             "epochs": outcome.epochs,
             "stop_reason": outcome.stop.name(),
             "seconds": outcome.seconds,
-            "variable": problem.variable(),
+            "variable": variable,
             "converged": outcome.stop.converged(),
             "stop_description": outcome.stop.description(),
         });
+        if let (Some(peak), Some(object)) = (peak_rss_bytes, value.as_object_mut()) {
+            object.insert("peak_rss_bytes".to_owned(), json!(peak));
+        }
         return format!(
             "{}\n",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
     }
+    let peak = peak_rss_bytes
+        .map(|b| format!("peak memory: {:.1} MB\n", b as f64 / 1e6))
+        .unwrap_or_default();
     format!(
-        "stopped: {}\nloss: {}\ngradient norm: {}\niterations: {}\nepochs: {}\nseconds: {:.3}\n{} = {}\n",
+        "stopped: {}\nloss: {}\ngradient norm: {}\niterations: {}\nepochs: {}\nseconds: {:.3}\n{peak}{} = {}\n",
         outcome.stop.description(),
         outcome.loss,
         outcome.gradient_norm,
         outcome.iterations,
         outcome.epochs,
         outcome.seconds,
-        problem.variable(),
+        variable,
         solution,
     )
 }
@@ -607,6 +674,11 @@ impl Observer for Progress {
                 record.iteration, record.loss, record.grad_norm
             ));
         }
+    }
+
+    fn wants_steps(&self) -> bool {
+        // The bar moves per epoch; only the history might keep steps.
+        self.history.wants_steps()
     }
 }
 

@@ -1,0 +1,433 @@
+//! A linear model's loss over data read from files chunk by chunk, for data sets that
+//! do not fit in memory.
+//!
+//! [`StreamedProblem`] is the [`Objective`] of a loss in the form of
+//! [`crate::linear_form`] whose samples stay in their files (`.npy` in C order, or
+//! CSV): the files are cut into chunks of `K` rows, and at most three chunks are held at
+//! once, so memory is bounded by the chunk size, not by the number of samples. The
+//! full loss is a pass over the chunks in order. Batches must come chunk by chunk,
+//! as [`Sampling::Chunks`](crate::optim::Sampling::Chunks) with the same `K` draws them
+//! (a batch may end one chunk and begin the next): shuffling is then chunk-local, and
+//! a run gives the same iterates as the in-memory [`Problem`](crate::problem::Problem)
+//! with the same sampling.
+
+use std::path::PathBuf;
+
+use faer::Mat;
+use matdiff_core::diff::canonicalize;
+use matdiff_core::{print, Dim, Function, Sym};
+use matdiff_num::data::RowReader;
+
+use crate::linear_form::LinearForm;
+use crate::optim::{Batch, Objective, ObjectiveError};
+use crate::problem::{
+    default_sample_dim, dimension_list, used_variables, variable_list, ProblemError,
+};
+use crate::rows::{RowKernel, Rows, Sums};
+
+/// How many chunks are held at once: a batch of at most `K` samples drawn chunk by
+/// chunk reads the end of one chunk, perhaps the whole last (shorter) chunk, and the
+/// start of another.
+const SLOTS: usize = 3;
+
+/// A chunk buffer and which chunk it holds.
+#[derive(Debug, Default)]
+struct Slot {
+    chunk: Option<usize>,
+    data: Rows,
+}
+
+/// A linear model's loss whose samples are read from files chunk by chunk.
+#[derive(Debug)]
+pub struct StreamedProblem {
+    variable: String,
+    dim: usize,
+    samples: usize,
+    chunk_rows: usize,
+    kernel: RowKernel,
+    design: RowReader,
+    columns: Vec<RowReader>,
+    slots: [Slot; SLOTS],
+    /// When each slot was last used, by a counter: a chunk is read into the slot
+    /// used longest ago.
+    used: [u64; SLOTS],
+    clock: u64,
+    non_finite: Option<String>,
+}
+
+impl StreamedProblem {
+    /// Binds `function`, a loss in the variable `wrt`, to data: `streamed` are files
+    /// read in chunks of `chunk_rows` rows (the variables spanning the sample
+    /// dimension: `X` and `y`), `whole` are values in memory (scalars such as a
+    /// penalty weight). `samples` names the sample dimension (by default, as for
+    /// [`Problem::new`](crate::problem::Problem::new)). Files are opened and checked
+    /// here; their values are read when evaluated.
+    pub fn new(
+        function: Function,
+        wrt: &str,
+        streamed: Vec<(String, PathBuf)>,
+        whole: Vec<(String, Mat<f64>)>,
+        samples: Option<&str>,
+        chunk_rows: usize,
+    ) -> Result<StreamedProblem, ProblemError> {
+        let Function { mut graph, root } = function;
+        let var = *graph
+            .variable_named(wrt)
+            .ok_or_else(|| ProblemError::UnknownVariable {
+                name: wrt.to_owned(),
+                known: variable_list(&graph),
+            })?;
+        if !graph.shape(root).is_scalar() {
+            return Err(ProblemError::NotScalar {
+                shape: print::shape(&graph, graph.shape(root)),
+            });
+        }
+        let loss = canonicalize(&mut graph, root);
+        let mut given: Vec<Sym> = Vec::new();
+        let names = streamed
+            .iter()
+            .map(|(n, _)| n.clone())
+            .chain(whole.iter().map(|(n, _)| n.clone()));
+        for name in names {
+            let Some(v) = graph.variable_named(&name) else {
+                return Err(ProblemError::UnknownData {
+                    name,
+                    known: variable_list(&graph),
+                });
+            };
+            if v.name == var.name {
+                return Err(ProblemError::DataForVariable { name });
+            }
+            if given.contains(&v.name) {
+                return Err(ProblemError::DuplicateData { name });
+            }
+            given.push(v.name);
+        }
+        let missing: Vec<String> = used_variables(&graph, loss)
+            .into_iter()
+            .filter(|s| *s != var.name && !given.contains(s))
+            .map(|s| graph.name(s).to_owned())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ProblemError::MissingData { names: missing });
+        }
+        let sample_dim = match samples {
+            Some(name) => graph
+                .dims()
+                .iter()
+                .copied()
+                .find(|&d| graph.name(d) == name)
+                .ok_or_else(|| ProblemError::UnknownSampleDimension {
+                    name: name.to_owned(),
+                    known: dimension_list(&graph),
+                })?,
+            None => default_sample_dim(&graph, &given, &var).ok_or_else(|| {
+                ProblemError::UnknownSampleDimension {
+                    name: "(none)".to_owned(),
+                    known: dimension_list(&graph),
+                }
+            })?,
+        };
+        let not_streamable = || {
+            let design = streamed
+                .iter()
+                .find(|(n, _)| {
+                    graph
+                        .variable_named(n)
+                        .is_some_and(|v| v.kind != matdiff_core::Kind::Vector)
+                })
+                .map_or("X", |(n, _)| n.as_str());
+            ProblemError::NotStreamable {
+                design: design.to_owned(),
+                wrt: wrt.to_owned(),
+            }
+        };
+        let form = LinearForm::recognise(&graph, loss, var.name, sample_dim, &given)
+            .ok_or_else(not_streamable)?;
+        let file_of = |sym: Sym| {
+            streamed
+                .iter()
+                .find(|(n, _)| graph.variable_named(n).is_some_and(|v| v.name == sym))
+                .map(|(_, path)| path)
+        };
+        let design_path = file_of(form.design).ok_or_else(not_streamable)?;
+        let design = RowReader::open(design_path, chunk_rows)?;
+        let mut columns = Vec::new();
+        for &c in &form.columns {
+            let path = file_of(c).ok_or_else(not_streamable)?;
+            let reader = RowReader::open(path, chunk_rows)?;
+            if reader.cols() != 1 {
+                return Err(ProblemError::NotAColumn {
+                    file: reader.file().to_owned(),
+                    cols: reader.cols(),
+                    name: graph.name(c).to_owned(),
+                });
+            }
+            if reader.rows() != design.rows() {
+                return Err(ProblemError::RowCountMismatch {
+                    file: reader.file().to_owned(),
+                    rows: reader.rows(),
+                    first: design.file().to_owned(),
+                    expected: design.rows(),
+                });
+            }
+            columns.push(reader);
+        }
+        // The sizes: the samples and the columns of X from the files, the rest from
+        // the data in memory.
+        let x_cols = graph.variable(form.design).map(|v| v.shape.cols);
+        let size = |d: Sym| {
+            if d == sample_dim {
+                return Some(design.rows());
+            }
+            if x_cols == Some(Dim::Named(d)) {
+                return Some(design.cols());
+            }
+            whole.iter().find_map(|(name, m)| {
+                let v = graph.variable_named(name)?;
+                if v.shape.rows == Dim::Named(d) {
+                    Some(m.nrows())
+                } else if v.shape.cols == Dim::Named(d) {
+                    Some(m.ncols())
+                } else {
+                    None
+                }
+            })
+        };
+        let scalar = |sym: Sym| {
+            whole
+                .iter()
+                .find(|(name, _)| graph.variable_named(name).is_some_and(|v| v.name == sym))
+                .filter(|(_, m)| m.nrows() == 1 && m.ncols() == 1)
+                .map(|(_, m)| m[(0, 0)])
+        };
+        let kernel = RowKernel::new(form, sample_dim, size, scalar).ok_or_else(not_streamable)?;
+        Ok(StreamedProblem {
+            variable: wrt.to_owned(),
+            dim: design.cols(),
+            samples: design.rows(),
+            chunk_rows: chunk_rows.max(1),
+            kernel,
+            design,
+            columns,
+            slots: Default::default(),
+            used: [0; SLOTS],
+            clock: 0,
+            non_finite: None,
+        })
+    }
+
+    /// The name of the optimised variable.
+    pub fn variable(&self) -> &str {
+        &self.variable
+    }
+
+    /// Rows per chunk.
+    pub fn chunk_rows(&self) -> usize {
+        self.chunk_rows
+    }
+
+    /// The recognised form of the loss.
+    pub fn linear_form(&self) -> &LinearForm {
+        self.kernel.form()
+    }
+
+    /// Where the last non-finite evaluation turned non-finite, if any.
+    pub fn non_finite(&self) -> Option<&str> {
+        self.non_finite.as_deref()
+    }
+
+    /// The slot holding `chunk`, reading it into the slot not used last if needed.
+    fn load(&mut self, chunk: usize) -> Result<usize, ProblemError> {
+        self.clock += 1;
+        if let Some(k) = self.slots.iter().position(|s| s.chunk == Some(chunk)) {
+            self.used[k] = self.clock;
+            return Ok(k);
+        }
+        let k = (0..SLOTS).min_by_key(|&k| self.used[k]).unwrap_or(0);
+        read_chunk(
+            &mut self.design,
+            &mut self.columns,
+            &mut self.slots[k],
+            chunk,
+        )?;
+        self.used[k] = self.clock;
+        Ok(k)
+    }
+
+    /// The full loss: a pass over the chunks in order, each chunk read by a second
+    /// thread while the one before it is evaluated.
+    fn full_pass(&mut self, w: &[f64], mut grad: Option<&mut [f64]>) -> Result<Sums, ProblemError> {
+        if let Some(g) = grad.as_deref_mut() {
+            g.fill(0.0);
+        }
+        let (k, samples, blocks) = (self.chunk_rows, self.samples, self.design.blocks());
+        let mut total = Sums::default();
+        let mut current = self.load(0)?;
+        for chunk in 0..blocks {
+            // The slot to read the next chunk into: not the current one, the one used
+            // longest ago.
+            let next = (0..SLOTS)
+                .filter(|&s| s != current)
+                .min_by_key(|&s| self.used[s])
+                .unwrap_or(0);
+            let (design, columns, kernel) = (&mut self.design, &mut self.columns, &mut self.kernel);
+            let (now, spare) = two_slots(&mut self.slots, current, next);
+            let (part, read) = std::thread::scope(|scope| {
+                let reader = (chunk + 1 < blocks)
+                    .then(|| scope.spawn(move || read_chunk(design, columns, spare, chunk + 1)));
+                let part = kernel.add_rows(&now.data, samples, w, grad.as_deref_mut());
+                let read = reader.map(|r| {
+                    r.join().unwrap_or_else(|_| {
+                        Err(ProblemError::Evaluation {
+                            message: "reading the next chunk failed".to_owned(),
+                            input: false,
+                        })
+                    })
+                });
+                (part, read)
+            });
+            total.loss += part.loss;
+            total.non_finite = total.non_finite.or(part.non_finite.map(|i| chunk * k + i));
+            if let Some(read) = read {
+                read?;
+                self.clock += 1;
+                self.used[next] = self.clock;
+                current = next;
+            }
+        }
+        total.loss += self.kernel.finish(samples, w, grad.as_deref_mut());
+        Ok(total)
+    }
+
+    fn evaluate(
+        &mut self,
+        w: &[f64],
+        batch: Batch<'_>,
+        mut grad: Option<&mut [f64]>,
+    ) -> Result<f64, ProblemError> {
+        let k = self.chunk_rows;
+        let sums = match batch {
+            Batch::All => self.full_pass(w, grad.as_deref_mut())?,
+            Batch::Rows(rows) => {
+                if rows.is_empty() {
+                    return Err(ProblemError::EmptyBatch);
+                }
+                if let Some(&index) = rows.iter().find(|&&i| i >= self.samples) {
+                    return Err(ProblemError::SampleOutOfRange {
+                        index,
+                        samples: self.samples,
+                    });
+                }
+                // The chunks the batch reads, in order of first use.
+                let mut chunks = [usize::MAX; SLOTS];
+                let mut count = 0;
+                for &i in rows {
+                    if !chunks[..count].contains(&(i / k)) {
+                        if count == SLOTS {
+                            return Err(ProblemError::BatchAcrossChunks { chunk: k });
+                        }
+                        chunks[count] = i / k;
+                        count += 1;
+                    }
+                }
+                for &chunk in &chunks[..count] {
+                    self.load(chunk)?;
+                }
+                let slots = &self.slots;
+                let slot_of = |chunk: usize| {
+                    slots
+                        .iter()
+                        .find(|s| s.chunk == Some(chunk))
+                        .unwrap_or(&slots[0])
+                };
+                let items = rows.iter().map(|&i| (&slot_of(i / k).data, i % k));
+                let sums = self
+                    .kernel
+                    .batch_of(items, rows.len(), w, grad.as_deref_mut());
+                Sums {
+                    loss: sums.loss,
+                    non_finite: sums.non_finite.map(|local| {
+                        rows.iter()
+                            .copied()
+                            .find(|&i| i % k == local)
+                            .unwrap_or(local)
+                    }),
+                }
+            }
+        };
+        if sums.non_finite.is_none() && sums.loss.is_finite() {
+            return Ok(sums.loss);
+        }
+        let sample = &self.kernel.form().texts.sample;
+        self.non_finite = Some(match sums.non_finite {
+            Some(i) => format!(
+                "the loss of sample {i}, `{sample}`, is not finite (overflow or an undefined operation)"
+            ),
+            None => "the loss is not finite (overflow or an undefined operation)".to_owned(),
+        });
+        if let Some(g) = grad {
+            g.fill(f64::NAN);
+        }
+        Ok(f64::NAN)
+    }
+}
+
+impl Objective for StreamedProblem {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn samples(&self) -> usize {
+        self.samples
+    }
+
+    fn loss(&mut self, w: &[f64], batch: Batch<'_>) -> Result<f64, ObjectiveError> {
+        self.evaluate(w, batch, None).map_err(ObjectiveError::new)
+    }
+
+    fn loss_and_gradient(
+        &mut self,
+        w: &[f64],
+        batch: Batch<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, ObjectiveError> {
+        if grad.len() != self.dim || w.len() != self.dim {
+            return Err(ObjectiveError::msg(format!(
+                "the parameters and the gradient need {} entries, as `{}` has",
+                self.dim, self.variable
+            )));
+        }
+        self.evaluate(w, batch, Some(grad))
+            .map_err(ObjectiveError::new)
+    }
+}
+
+/// Reads chunk `chunk` of the files into `slot`.
+fn read_chunk(
+    design: &mut RowReader,
+    columns: &mut [RowReader],
+    slot: &mut Slot,
+    chunk: usize,
+) -> Result<(), ProblemError> {
+    slot.chunk = None;
+    slot.data.width = design.cols();
+    design.read_block(chunk, &mut slot.data.design)?;
+    slot.data.columns.resize_with(columns.len(), Vec::new);
+    for (reader, column) in columns.iter_mut().zip(&mut slot.data.columns) {
+        reader.read_block(chunk, column)?;
+    }
+    slot.chunk = Some(chunk);
+    Ok(())
+}
+
+/// Slot `a` to read from and slot `b` to write into (`a ≠ b`).
+fn two_slots(slots: &mut [Slot; SLOTS], a: usize, b: usize) -> (&Slot, &mut Slot) {
+    if a < b {
+        let (left, right) = slots.split_at_mut(b);
+        (&left[a], &mut right[0])
+    } else {
+        let (left, right) = slots.split_at_mut(a);
+        (&right[0], &mut left[b])
+    }
+}

@@ -1,0 +1,192 @@
+//! The row kernel of linear-model losses against the generic evaluation plan: for
+//! each loss shape, the loss and gradient on random data, on batches and on all rows,
+//! must agree (to rounding), and losses of another form must not be recognised.
+
+use faer::Mat;
+use matdiff_core::parse_function;
+use matdiff_fit::optim::{Batch, Objective};
+use matdiff_fit::problem::Problem;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const DECLS: &str = "X: matrix(N, d); w: vector(d); y: vector(N); lambda: scalar";
+const N: usize = 57;
+const D: usize = 6;
+
+/// What the targets `y` are drawn from.
+#[derive(Clone, Copy)]
+enum Targets {
+    Real,
+    Sign,
+    Binary,
+}
+
+/// Loss, targets, and the expected per-sample loss `ℓ` as the form prints it.
+const LINEAR: &[(&str, Targets)] = &[
+    ("1/N*norm2(X*w - y)^2", Targets::Real),
+    ("1/(2*N)*norm2(X*w - y)^2", Targets::Real),
+    ("norm2(X*w - y)^2", Targets::Real),
+    ("norm2(X*w - y)^2/N + lambda*norm2(w)^2", Targets::Real),
+    ("1/N*norm2(y - X*w)^2 + lambda*w'*w + 3", Targets::Real),
+    ("1/N*sum(log(1 + exp(-y.*(X*w))))", Targets::Sign),
+    (
+        "1/N*sum(log(1 + exp(-y.*(X*w)))) + lambda/2*norm2(w)^2",
+        Targets::Sign,
+    ),
+    (
+        "-1/N*(y'*log(sigmoid(X*w)) + (1 - y)'*log(1 - sigmoid(X*w)))",
+        Targets::Binary,
+    ),
+    ("1/N*norm1(X*w - y) + lambda*norm1(w)", Targets::Real),
+    ("sum(softplus(X*w) - y.*(X*w))/N", Targets::Binary),
+    ("<X*w - y, X*w - y>/N + 0.5*norm2(w)^2", Targets::Real),
+];
+
+/// Losses that are not sums over samples of a function of `x_iᵀw`.
+const OTHER: &[&str] = &[
+    "norm2(X*w - y)",
+    "logsumexp(X*w - y)",
+    "1/N*norm2(X*w - y)^2 + norm2(w)",
+    "norm2(X'*(X*w - y))^2",
+    "sum(X*w)^2",
+];
+
+fn data(targets: Targets, seed: u64) -> Vec<(String, Mat<f64>)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let x = Mat::from_fn(N, D, |_, _| rng.random_range(-1.0..1.0));
+    let y = Mat::from_fn(N, 1, |_, _| match targets {
+        Targets::Real => rng.random_range(-2.0..2.0),
+        Targets::Sign => {
+            if rng.random_bool(0.5) {
+                1.0
+            } else {
+                -1.0
+            }
+        }
+        Targets::Binary => f64::from(u8::from(rng.random_bool(0.5))),
+    });
+    vec![
+        ("X".into(), x),
+        ("y".into(), y),
+        ("lambda".into(), Mat::from_fn(1, 1, |_, _| 0.3)),
+    ]
+}
+
+fn problem(expr: &str, targets: Targets) -> Problem {
+    let function = parse_function(expr, DECLS).unwrap_or_else(|e| panic!("{expr}: {e:?}"));
+    let mut data = data(targets, 11);
+    if !expr.contains("lambda") {
+        data.retain(|(name, _)| name != "lambda");
+    }
+    Problem::new(function, "w", data, None).unwrap_or_else(|e| panic!("{expr}: {e}"))
+}
+
+fn evaluate(p: &mut Problem, w: &[f64], batch: Batch<'_>) -> (f64, Vec<f64>) {
+    let mut grad = vec![0.0; D];
+    let loss = p.loss_and_gradient(w, batch, &mut grad).unwrap();
+    (loss, grad)
+}
+
+fn assert_close(expr: &str, what: &str, kernel: f64, plan: f64) {
+    let tol = 1e-11 * (1.0 + plan.abs());
+    assert!(
+        (kernel - plan).abs() <= tol,
+        "{expr}, {what}: row kernel {kernel} vs plan {plan}"
+    );
+}
+
+#[test]
+fn row_kernel_matches_the_plan() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let batches: Vec<Vec<usize>> = vec![
+        vec![3],
+        vec![0, 56, 7, 7],
+        (0..32).map(|_| rng.random_range(0..N)).collect(),
+    ];
+    for &(expr, targets) in LINEAR {
+        let mut fast = problem(expr, targets);
+        assert!(
+            fast.linear_form().is_some(),
+            "{expr} is recognised as a linear model's loss"
+        );
+        assert!(fast.prepare_rows());
+        let mut plain = fast.clone();
+        plain.use_row_kernel(false);
+        for trial in 0..3 {
+            let w: Vec<f64> = (0..D).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut check = |batch: Batch<'_>, what: &str| {
+                let (l1, g1) = evaluate(&mut fast, &w, batch);
+                let (l2, g2) = evaluate(&mut plain, &w, batch);
+                assert_close(expr, &format!("{what} loss, trial {trial}"), l1, l2);
+                for (j, (a, b)) in g1.iter().zip(&g2).enumerate() {
+                    assert_close(
+                        expr,
+                        &format!("{what} gradient[{j}], trial {trial}"),
+                        *a,
+                        *b,
+                    );
+                }
+                // The loss alone agrees with the loss of the pair.
+                let alone = fast.loss(&w, batch).unwrap();
+                assert_close(expr, &format!("{what} loss alone"), alone, l1);
+            };
+            check(Batch::All, "full");
+            for rows in &batches {
+                check(Batch::Rows(rows), &format!("batch {rows:?}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn other_losses_keep_the_plan() {
+    for expr in OTHER {
+        let p = problem(expr, Targets::Real);
+        assert!(
+            p.linear_form().is_none(),
+            "{expr} is not a sum over samples of a function of x_i'w"
+        );
+    }
+}
+
+#[test]
+fn the_form_reads_like_the_loss() {
+    let cases = [
+        ("1/N*norm2(X*w - y)^2", "1/N*(X*w - y)^2", None),
+        (
+            "1/N*sum(log(1 + exp(-y.*(X*w)))) + lambda*norm2(w)^2",
+            "1/N*softplus(-y*X*w)",
+            Some("lambda*w^2"),
+        ),
+    ];
+    for (expr, sample, penalty) in cases {
+        let p = problem(expr, Targets::Sign);
+        let form = p.linear_form().expect("a linear model's loss");
+        assert_eq!(form.texts.sample, sample, "{expr}");
+        assert_eq!(form.texts.penalty.as_deref(), penalty, "{expr}");
+    }
+}
+
+#[test]
+fn failures_on_rows_are_reported_like_the_plans() {
+    let mut p = problem("1/N*sum(log(X*w)) + norm2(y)^2", Targets::Real);
+    assert!(p.prepare_rows());
+    let w = vec![-1.0; D];
+    // Some sample has x_i'w ≤ 0: a domain error, an error of the mathematics.
+    let error = p.loss(&w, Batch::Rows(&[0, 1, 2, 3, 4, 5])).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("log of a non-positive entry in the loss of sample"),
+        "{message}"
+    );
+    // An overflow is a NaN loss and gradient, with the sample named.
+    let mut p = problem("sum(exp(X*w - y))", Targets::Real);
+    assert!(p.prepare_rows());
+    let w = vec![1e3; D];
+    let mut grad = vec![0.0; D];
+    let loss = p.loss_and_gradient(&w, Batch::All, &mut grad).unwrap();
+    assert!(loss.is_nan() && grad.iter().all(|g| g.is_nan()));
+    assert!(p
+        .non_finite()
+        .is_some_and(|at| at.contains("is not finite")));
+}
