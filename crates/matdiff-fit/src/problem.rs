@@ -30,11 +30,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use matdiff_core::diff::canonicalize;
 use matdiff_core::{derive, print, DiffError, Dim, Function, Graph, Id, Kind, Node, Sym, Variable};
 use matdiff_num::inputs::{declared_shape, dim_text};
-use matdiff_num::{EvalError, InputError, Inputs, Plan, Sizes, Value};
+use matdiff_num::{EvalError, InputError, Inputs, Plan, PlanOptions, Sizes, Value};
 use thiserror::Error;
 
 use crate::hoist;
@@ -225,37 +225,10 @@ struct DataVar {
     /// Whether batches take a subset of its rows / of its columns.
     slice_rows: bool,
     slice_cols: bool,
-    /// For a matrix whose rows are sampled: a row-major copy, made at the first batch,
-    /// so that gathering a sample reads one contiguous row instead of one entry per
-    /// column `N` entries apart (a cache miss each).
-    row_major: Option<RowMajor>,
-}
-
-/// A matrix stored row by row.
-#[derive(Clone)]
-struct RowMajor {
-    cols: usize,
-    values: Vec<f64>,
-}
-
-impl fmt::Debug for RowMajor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "RowMajor({} × {})",
-            self.values.len() / self.cols.max(1),
-            self.cols
-        )
-    }
-}
-
-impl RowMajor {
-    fn of(m: &Mat<f64>) -> RowMajor {
-        RowMajor {
-            cols: m.ncols(),
-            values: Rows::of(m, &[]).design,
-        }
-    }
+    /// A matrix whose rows are the samples (`X`), stored by rows in the full inputs:
+    /// a block of samples is one contiguous stretch of memory, for the plan's passes
+    /// over blocks of rows and for gathering a batch.
+    by_rows: bool,
 }
 
 /// The row kernel of a linear-model loss and the data it reads.
@@ -303,6 +276,8 @@ pub struct Problem {
     hoisted: Option<Hoisted>,
     /// For a loss of a linear model: the per-sample evaluation.
     row_path: Option<RowPath>,
+    /// The data matrices stored by rows (see [`DataVar::by_rows`]).
+    by_rows: Vec<Sym>,
 }
 
 impl Problem {
@@ -407,11 +382,14 @@ impl Problem {
             .map(|&sym| {
                 let shape = graph.variable(sym).map(|v| v.shape);
                 let spans = |d: Option<Dim>| sample_dim.is_some_and(|s| d == Some(Dim::Named(s)));
+                let (slice_rows, slice_cols) =
+                    (spans(shape.map(|s| s.rows)), spans(shape.map(|s| s.cols)));
+                let wide = inputs.get(sym).is_some_and(|m| m.ncols() > 1);
                 DataVar {
                     sym,
-                    slice_rows: spans(shape.map(|s| s.rows)),
-                    slice_cols: spans(shape.map(|s| s.cols)),
-                    row_major: None,
+                    slice_rows,
+                    slice_cols,
+                    by_rows: slice_rows && !slice_cols && wide,
                 }
             })
             .collect();
@@ -432,8 +410,14 @@ impl Problem {
                 data: None,
                 enabled: true,
             });
+        for v in data.iter().filter(|v| v.by_rows) {
+            let m = inputs.get(v.sym).expect("data variables have values");
+            let transposed = transpose(m.as_ref());
+            inputs.set_by_rows(v.sym, transposed);
+        }
+        let by_rows: Vec<Sym> = data.iter().filter(|v| v.by_rows).map(|v| v.sym).collect();
         inputs.set(var.name, Mat::zeros(rows, cols));
-        let plan = compile(&graph, &[loss, gradient], &sizes)?;
+        let plan = compile(&graph, &[loss, gradient], &sizes, &by_rows)?;
         Ok(Problem {
             graph,
             loss,
@@ -451,6 +435,7 @@ impl Problem {
             non_finite: None,
             hoisted: None,
             row_path,
+            by_rows,
         })
     }
 
@@ -471,7 +456,7 @@ impl Problem {
             let form = path.kernel.form();
             let full = &self.full.inputs;
             let design = full
-                .get(form.design)
+                .view(form.design)
                 .expect("the full inputs hold every data variable");
             let columns: Vec<&Mat<f64>> = form
                 .columns
@@ -627,9 +612,9 @@ impl Problem {
             flops_after: before,
         };
         if !rewritten.values.is_empty() {
-            let plan = compile(&graph, &rewritten.roots, &self.sizes)?;
+            let plan = compile(&graph, &rewritten.roots, &self.sizes, &self.by_rows)?;
             let exprs: Vec<Id> = rewritten.values.iter().map(|&(_, e)| e).collect();
-            let mut once = compile(&graph, &exprs, &self.sizes)?;
+            let mut once = compile(&graph, &exprs, &self.sizes, &self.by_rows)?;
             let after = plan.flops();
             let pays = after < before
                 && evaluations.is_none_or(|n| {
@@ -836,23 +821,31 @@ impl Problem {
             let full = self
                 .full
                 .inputs
-                .get(var.sym)
+                .view(var.sym)
                 .expect("the full inputs hold every data variable");
             let buf = evaluator
                 .inputs
                 .get_mut(var.sym)
                 .expect("batch inputs hold every data variable");
-            if var.slice_rows && !var.slice_cols && full.ncols() > 1 {
-                let copy = var.row_major.get_or_insert_with(|| RowMajor::of(full));
-                let cols = copy.cols;
-                for j in 0..cols {
-                    let target = buf.col_as_slice_mut(j);
-                    for (t, &i) in target.iter_mut().zip(rows) {
-                        *t = copy.values[i * cols + j];
+            if var.by_rows {
+                // Sample i is column i of the stored transpose: one contiguous read.
+                let stored = full.transpose();
+                for (k, &i) in rows.iter().enumerate() {
+                    let sample = stored
+                        .col(i)
+                        .try_as_col_major()
+                        .expect("stored columns are contiguous");
+                    for (j, &v) in sample.as_slice().iter().enumerate() {
+                        buf[(k, j)] = v;
                     }
                 }
                 continue;
             }
+            let full = self
+                .full
+                .inputs
+                .get(var.sym)
+                .expect("data not stored by rows is stored by columns");
             let src_col = |k: usize| if var.slice_cols { rows[k] } else { k };
             for k in 0..buf.ncols() {
                 let source = full.col_as_slice(src_col(k));
@@ -875,20 +868,20 @@ impl Problem {
         if let Some(d) = self.sample_dim {
             sizes.insert(d, b);
         }
-        let plan = compile(&self.graph, &[self.loss, self.gradient], &sizes)?;
+        let plan = compile(&self.graph, &[self.loss, self.gradient], &sizes, &[])?;
         let mut inputs = Inputs::new();
         for var in &self.data {
             let full = self
                 .full
                 .inputs
-                .get(var.sym)
+                .view(var.sym)
                 .expect("the full inputs hold every data variable");
             let value = if var.slice_rows || var.slice_cols {
                 let r = if var.slice_rows { b } else { full.nrows() };
                 let c = if var.slice_cols { b } else { full.ncols() };
                 Mat::zeros(r, c)
             } else {
-                full.clone()
+                full.to_owned()
             };
             inputs.set(var.sym, value);
         }
@@ -950,11 +943,38 @@ fn set_parameters(inputs: &mut Inputs, wrt: Sym, w: &[f64], rows: usize) {
     }
 }
 
-fn compile(graph: &Graph, roots: &[Id], sizes: &Sizes) -> Result<Plan, ProblemError> {
-    Plan::compile(graph, roots, sizes).map_err(|e| ProblemError::Evaluation {
+/// Compiles `roots` for `sizes`, with the data matrices `by_rows` stored by rows.
+fn compile(
+    graph: &Graph,
+    roots: &[Id],
+    sizes: &Sizes,
+    by_rows: &[Sym],
+) -> Result<Plan, ProblemError> {
+    let options = PlanOptions {
+        by_rows: by_rows.to_vec(),
+        ..PlanOptions::default()
+    };
+    Plan::compile_with(graph, roots, sizes, &options).map_err(|e| ProblemError::Evaluation {
         message: e.describe(graph),
         input: e.is_input_error(),
     })
+}
+
+/// `mᵀ`, copied in blocks of rows so that both the reads and the writes stay in cache:
+/// `m` stored by rows.
+fn transpose(m: MatRef<'_, f64>) -> Mat<f64> {
+    const BLOCK: usize = 64;
+    let (rows, cols) = (m.nrows(), m.ncols());
+    let mut t = Mat::zeros(cols, rows);
+    for start in (0..rows).step_by(BLOCK) {
+        let end = (start + BLOCK).min(rows);
+        for j in 0..cols {
+            for i in start..end {
+                t[(j, i)] = m[(i, j)];
+            }
+        }
+    }
+    t
 }
 
 /// The declaration of `var` with every unbound dimension given the size 3.

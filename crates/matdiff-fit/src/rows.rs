@@ -65,18 +65,27 @@ impl Rows {
         std::hint::black_box(sum);
     }
 
-    /// `X` (column-major) and the data vectors, copied row by row.
-    pub(crate) fn of(design: &Mat<f64>, columns: &[&Mat<f64>]) -> Rows {
+    /// `X` (stored either way) and the data vectors, copied row by row.
+    pub(crate) fn of(design: MatRef<'_, f64>, columns: &[&Mat<f64>]) -> Rows {
         let (rows, width) = (design.nrows(), design.ncols());
         let mut values = vec![0.0; rows * width];
-        // Blocks of rows keep both the reads and the writes in cache.
-        const BLOCK: usize = 64;
-        for start in (0..rows).step_by(BLOCK) {
-            let end = (start + BLOCK).min(rows);
-            for j in 0..width {
-                let col = &design.col_as_slice(j)[start..end];
-                for (i, &v) in (start..end).zip(col) {
-                    values[i * width + j] = v;
+        match design.transpose().try_as_col_major() {
+            // Stored by rows: each row is contiguous already.
+            Some(stored) => {
+                for (i, row) in values.chunks_exact_mut(width.max(1)).enumerate() {
+                    row.copy_from_slice(stored.col(i).as_slice());
+                }
+            }
+            // Blocks of rows keep both the reads and the writes in cache.
+            None => {
+                const BLOCK: usize = 64;
+                for start in (0..rows).step_by(BLOCK) {
+                    let end = (start + BLOCK).min(rows);
+                    for j in 0..width {
+                        for i in start..end {
+                            values[i * width + j] = design[(i, j)];
+                        }
+                    }
                 }
             }
         }
