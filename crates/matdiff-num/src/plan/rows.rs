@@ -20,6 +20,13 @@
 //! the rayon pool; their shares are summed in task order, so the result depends on the
 //! sizes only, never on the number of threads.
 //!
+//! How long a block is depends on how `X` is stored. Stored by rows
+//! ([`Inputs::set_by_rows`](crate::Inputs::set_by_rows), as NumPy stores C-order
+//! arrays), a block is one contiguous stretch and is kept small enough for the
+//! per-core cache. Stored by columns, a block reads a run down each column, and runs
+//! must be long for the prefetcher: blocks are a few MiB, and a matrix too wide for
+//! long runs is left to two plain passes.
+//!
 //! A row value that something outside the group reads (a root, `softmax`, a transpose)
 //! is computed the ordinary way and read by the group as a full column. A reduction
 //! whose result feeds a row value (`v - sum(v)/N`) needs the whole pass first: such a
@@ -44,6 +51,11 @@ pub(super) const MIN_ROWS: usize = 1024;
 /// long enough runs down each column of a column-major `X` for the prefetcher, small
 /// enough to stay in the last-level cache between the two products that read it.
 const BLOCK_ENTRIES: usize = 1 << 19;
+
+/// With every matrix stored by rows a block is contiguous whatever its length: it
+/// holds about this many entries (256 KiB), so that it stays in the per-core cache
+/// between the two products.
+const BLOCK_ENTRIES_BY_ROWS: usize = 1 << 15;
 
 /// Matrices with more columns than this are not read by blocks of rows: a block that
 /// fits the cache would hold under 2048 rows, and with a column-major `X` each column
@@ -362,7 +374,7 @@ pub(super) fn fuse(
     for n in candidates {
         let groups = analyse(&instrs, shapes, roots, n, by_rows);
         if !groups.is_empty() {
-            return assemble(instrs, shapes, n, groups);
+            return assemble(instrs, shapes, n, groups, by_rows);
         }
     }
     instrs.into_iter().map(Unit::Single).collect()
@@ -525,6 +537,7 @@ fn assemble(
     shapes: &Shapes<'_>,
     n: usize,
     groups: Vec<Vec<usize>>,
+    by_rows: &[Sym],
 ) -> Vec<Unit> {
     let mut group_of = vec![None; instrs.len()];
     for (g, members) in groups.iter().enumerate() {
@@ -586,7 +599,7 @@ fn assemble(
                 .iter()
                 .map(|&k| slots[k].take().expect("each instruction is in one group"))
                 .collect();
-            Some(RowGroup::new(members, shapes, n))
+            Some(RowGroup::new(members, shapes, n, by_rows))
         })
         .collect();
     order
@@ -606,7 +619,10 @@ fn assemble(
 }
 
 impl RowGroup {
-    fn new(members: Vec<Instr>, shapes: &Shapes<'_>, n: usize) -> RowGroup {
+    fn new(members: Vec<Instr>, shapes: &Shapes<'_>, n: usize, by_rows: &[Sym]) -> RowGroup {
+        let stored_by_rows =
+            |s: Src| matches!(s, Src::Input(k) if by_rows.contains(&shapes.inputs[k].sym));
+        let mut all_by_rows = true;
         let mut slot_of: HashMap<usize, usize> = HashMap::new();
         let mut ops = Vec::new();
         let mut sinks = Vec::new();
@@ -655,6 +671,7 @@ impl RowGroup {
                             let columns = |o: &Operand| shapes.dims(o.src).1;
                             if !lhs.transposed {
                                 widest = widest.max(columns(lhs));
+                                all_by_rows &= stored_by_rows(lhs.src);
                                 scale = Some(factors);
                                 Kind::Affine {
                                     x: lhs.src,
@@ -667,10 +684,12 @@ impl RowGroup {
                                     (true, true) => Kind::Dot { a: l, b: r },
                                     (false, _) => {
                                         widest = widest.max(columns(lhs));
+                                        all_by_rows &= stored_by_rows(lhs.src);
                                         Kind::Gram { x: lhs.src, v: r }
                                     }
                                     (true, false) => {
                                         widest = widest.max(columns(rhs));
+                                        all_by_rows &= stored_by_rows(rhs.src);
                                         Kind::Gram { x: rhs.src, v: l }
                                     }
                                 }
@@ -724,7 +743,12 @@ impl RowGroup {
                 scale,
             });
         }
-        let block = (BLOCK_ENTRIES / widest)
+        let entries = if all_by_rows {
+            BLOCK_ENTRIES_BY_ROWS
+        } else {
+            BLOCK_ENTRIES
+        };
+        let block = (entries / widest)
             .min(n.div_ceil(MIN_BLOCKS))
             .clamp(MIN_BLOCK_ROWS, MAX_BLOCK_ROWS);
         let blocks = n.div_ceil(block);
