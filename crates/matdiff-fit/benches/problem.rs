@@ -1,7 +1,8 @@
 //! Criterion benchmarks of full-batch evaluations through `Problem`: the least-squares
 //! loss and gradient with and without hoisted invariants, and the logistic-regression
 //! gradient through the derived plan against a hand-written faer implementation of
-//! the same formula (issue 8's 1.1× target).
+//! the same formula (issue 8's 1.1× target); and the cost of one SGD sample and one
+//! mini-batch of 256 of a linear model's loss, row kernel against the generic plan.
 //!
 //! Run with `cargo bench -p matdiff-fit`.
 
@@ -102,5 +103,43 @@ fn logistic(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, least_squares, logistic);
+/// One SGD step's loss and gradient (one sample) and one mini-batch of 256, at
+/// `d = 100`, through the row kernel of a linear model's loss and through the plan.
+fn batches(c: &mut Criterion) {
+    const WIDE: usize = 100;
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let x = Mat::from_fn(N, WIDE, |_, _| rng.random_range(-1.0..1.0));
+    let y = Mat::from_fn(N, 1, |i, _| x[(i, 0)] + 0.1 * rng.random_range(-1.0..1.0));
+    let w: Vec<f64> = (0..WIDE).map(|i| ((i + 1) as f64).sin()).collect();
+    let mut g = vec![0.0; WIDE];
+    let order: Vec<usize> = (0..N).map(|_| rng.random_range(0..N)).collect();
+    let mut group = c.benchmark_group("linear_model_batches_d100");
+    for kernel in [true, false] {
+        let mut p = problem(
+            "1/(2*N)*norm2(X*w - y)^2",
+            vec![("X".into(), x.clone()), ("y".into(), y.clone())],
+        );
+        p.prepare_rows();
+        p.use_row_kernel(kernel);
+        let name = if kernel { "row kernel" } else { "plan" };
+        let mut next = 0;
+        group.bench_function(format!("one sample, {name}"), |b| {
+            b.iter(|| {
+                next = (next + 1) % N;
+                let rows = &order[next..next + 1];
+                black_box(p.loss_and_gradient(&w, Batch::Rows(rows), &mut g).unwrap())
+            })
+        });
+        group.bench_function(format!("256 samples, {name}"), |b| {
+            b.iter(|| {
+                next = (next + 256) % (N - 256);
+                let rows = &order[next..next + 256];
+                black_box(p.loss_and_gradient(&w, Batch::Rows(rows), &mut g).unwrap())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, least_squares, logistic, batches);
 criterion_main!(benches);

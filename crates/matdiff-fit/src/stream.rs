@@ -245,59 +245,17 @@ impl StreamedProblem {
             return Ok(k);
         }
         let k = (0..SLOTS).min_by_key(|&k| self.used[k]).unwrap_or(0);
-        read_chunk(
-            &mut self.design,
-            &mut self.columns,
-            &mut self.slots[k],
-            chunk,
-        )?;
+        let slot = &mut self.slots[k];
+        slot.chunk = None;
+        slot.data.width = self.design.cols();
+        self.design.read_block(chunk, &mut slot.data.design)?;
+        slot.data.columns.resize_with(self.columns.len(), Vec::new);
+        for (reader, column) in self.columns.iter_mut().zip(&mut slot.data.columns) {
+            reader.read_block(chunk, column)?;
+        }
+        slot.chunk = Some(chunk);
         self.used[k] = self.clock;
         Ok(k)
-    }
-
-    /// The full loss: a pass over the chunks in order, each chunk read by a second
-    /// thread while the one before it is evaluated.
-    fn full_pass(&mut self, w: &[f64], mut grad: Option<&mut [f64]>) -> Result<Sums, ProblemError> {
-        if let Some(g) = grad.as_deref_mut() {
-            g.fill(0.0);
-        }
-        let (k, samples, blocks) = (self.chunk_rows, self.samples, self.design.blocks());
-        let mut total = Sums::default();
-        let mut current = self.load(0)?;
-        for chunk in 0..blocks {
-            // The slot to read the next chunk into: not the current one, the one used
-            // longest ago.
-            let next = (0..SLOTS)
-                .filter(|&s| s != current)
-                .min_by_key(|&s| self.used[s])
-                .unwrap_or(0);
-            let (design, columns, kernel) = (&mut self.design, &mut self.columns, &mut self.kernel);
-            let (now, spare) = two_slots(&mut self.slots, current, next);
-            let (part, read) = std::thread::scope(|scope| {
-                let reader = (chunk + 1 < blocks)
-                    .then(|| scope.spawn(move || read_chunk(design, columns, spare, chunk + 1)));
-                let part = kernel.add_rows(&now.data, samples, w, grad.as_deref_mut());
-                let read = reader.map(|r| {
-                    r.join().unwrap_or_else(|_| {
-                        Err(ProblemError::Evaluation {
-                            message: "reading the next chunk failed".to_owned(),
-                            input: false,
-                        })
-                    })
-                });
-                (part, read)
-            });
-            total.loss += part.loss;
-            total.non_finite = total.non_finite.or(part.non_finite.map(|i| chunk * k + i));
-            if let Some(read) = read {
-                read?;
-                self.clock += 1;
-                self.used[next] = self.clock;
-                current = next;
-            }
-        }
-        total.loss += self.kernel.finish(samples, w, grad.as_deref_mut());
-        Ok(total)
     }
 
     fn evaluate(
@@ -308,7 +266,25 @@ impl StreamedProblem {
     ) -> Result<f64, ProblemError> {
         let k = self.chunk_rows;
         let sums = match batch {
-            Batch::All => self.full_pass(w, grad.as_deref_mut())?,
+            Batch::All => {
+                if let Some(g) = grad.as_deref_mut() {
+                    g.fill(0.0);
+                }
+                let mut total = Sums::default();
+                for chunk in 0..self.design.blocks() {
+                    let slot = self.load(chunk)?;
+                    let part = self.kernel.add_rows(
+                        &self.slots[slot].data,
+                        self.samples,
+                        w,
+                        grad.as_deref_mut(),
+                    );
+                    total.loss += part.loss;
+                    total.non_finite = total.non_finite.or(part.non_finite.map(|i| chunk * k + i));
+                }
+                total.loss += self.kernel.finish(self.samples, w, grad.as_deref_mut());
+                total
+            }
             Batch::Rows(rows) => {
                 if rows.is_empty() {
                     return Err(ProblemError::EmptyBatch);
@@ -400,34 +376,5 @@ impl Objective for StreamedProblem {
         }
         self.evaluate(w, batch, Some(grad))
             .map_err(ObjectiveError::new)
-    }
-}
-
-/// Reads chunk `chunk` of the files into `slot`.
-fn read_chunk(
-    design: &mut RowReader,
-    columns: &mut [RowReader],
-    slot: &mut Slot,
-    chunk: usize,
-) -> Result<(), ProblemError> {
-    slot.chunk = None;
-    slot.data.width = design.cols();
-    design.read_block(chunk, &mut slot.data.design)?;
-    slot.data.columns.resize_with(columns.len(), Vec::new);
-    for (reader, column) in columns.iter_mut().zip(&mut slot.data.columns) {
-        reader.read_block(chunk, column)?;
-    }
-    slot.chunk = Some(chunk);
-    Ok(())
-}
-
-/// Slot `a` to read from and slot `b` to write into (`a ≠ b`).
-fn two_slots(slots: &mut [Slot; SLOTS], a: usize, b: usize) -> (&Slot, &mut Slot) {
-    if a < b {
-        let (left, right) = slots.split_at_mut(b);
-        (&left[a], &mut right[0])
-    } else {
-        let (left, right) = slots.split_at_mut(a);
-        (&right[0], &mut left[b])
     }
 }

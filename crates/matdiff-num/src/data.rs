@@ -678,10 +678,27 @@ impl RowReader {
                         continue;
                     }
                     let line = line_of(record);
+                    if record.len() != columns.len() {
+                        return Err(DataError::Ragged {
+                            file: file.clone(),
+                            line,
+                            expected: columns.len(),
+                            found: record.len(),
+                        });
+                    }
                     for (j, cell) in record.iter().enumerate() {
                         out.push(parse_cell(file, line, j, &columns[j], cell)?);
                     }
                     read += 1;
+                }
+                // The file was checked when opened; fewer rows now means it changed.
+                if read < count {
+                    return Err(DataError::Io {
+                        file: file.clone(),
+                        message: format!(
+                            "expected {count} rows from row {first}, found {read} — the file changed while it was read"
+                        ),
+                    });
                 }
             }
         }

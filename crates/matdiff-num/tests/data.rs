@@ -257,3 +257,89 @@ fn load_matrix_reads_a_csv_column_as_a_vector() {
         Err(DataError::UnsupportedFormat { .. })
     ));
 }
+
+/// Every block of a file read by `RowReader`, joined, as row-major values.
+fn read_all(path: &std::path::Path, block_rows: usize) -> Result<(usize, Vec<f64>), DataError> {
+    let mut reader = matdiff_num::data::RowReader::open(path, block_rows)?;
+    let mut all = Vec::new();
+    let mut block = Vec::new();
+    // Blocks in reverse order: each is read from its own position.
+    for b in (0..reader.blocks()).rev() {
+        let rows = reader.read_block(b, &mut block)?;
+        assert_eq!(block.len(), rows * reader.cols());
+        all.splice(0..0, block.iter().copied());
+    }
+    Ok((reader.cols(), all))
+}
+
+#[test]
+fn row_reader_gives_the_loaded_values_block_by_block() {
+    let values: Vec<f64> = (0..21).map(|k| f64::from(k) * 0.5 - 3.0).collect();
+    let npy = temp_file(
+        "rows.npy",
+        &npy_bytes("<f8", false, "(7, 3)", &f64_payload(&values)),
+    );
+    let ints: Vec<u8> = (0..21i32).flat_map(|k| k.to_le_bytes()).collect();
+    let npy_i32 = temp_file("rows-i32.npy", &npy_bytes("<i4", false, "(7, 3)", &ints));
+    let mut text = String::from("a,b,c\n");
+    for row in values.chunks(3) {
+        text += &format!("{},{},{}\n\n", row[0], row[1], row[2]);
+    }
+    let csv = temp_file("rows.csv", text.as_bytes());
+    for block_rows in [1, 2, 3, 7, 100] {
+        for path in [&npy, &csv] {
+            let (cols, all) = read_all(path, block_rows).unwrap();
+            assert_eq!(cols, 3);
+            assert_eq!(all, values, "{} in blocks of {block_rows}", path.display());
+        }
+        let (_, all) = read_all(&npy_i32, block_rows).unwrap();
+        assert_eq!(all, (0..21).map(f64::from).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn row_reader_errors_name_the_file_and_place() {
+    let bad_csv = temp_file("bad-rows.csv", b"a,b\n1,2\n3,oops\n");
+    let error = read_all(&bad_csv, 1).unwrap_err().to_string();
+    assert!(
+        error.ends_with(
+            "bad-rows.csv:3:2: non-numeric cell \"oops\" in column 'b' — only numbers are allowed"
+        ),
+        "{error}"
+    );
+    let fortran = temp_file(
+        "f.npy",
+        &npy_bytes("<f8", true, "(2, 2)", &f64_payload(&[1.0; 4])),
+    );
+    let error = read_all(&fortran, 1).unwrap_err().to_string();
+    assert!(error.contains("Fortran order"), "{error}");
+    let nan = temp_file(
+        "nan.npy",
+        &npy_bytes(
+            "<f8",
+            false,
+            "(2, 2)",
+            &f64_payload(&[1.0, 2.0, f64::NAN, 4.0]),
+        ),
+    );
+    let error = read_all(&nan, 1).unwrap_err().to_string();
+    assert!(error.contains("element (1, 0) is NaN"), "{error}");
+    let short = temp_file(
+        "short.npy",
+        &npy_bytes("<f8", false, "(3, 2)", &f64_payload(&[1.0; 4])),
+    );
+    let error = read_all(&short, 1).unwrap_err().to_string();
+    assert!(error.contains("truncated"), "{error}");
+    let empty = temp_file("empty.csv", b"");
+    assert!(matches!(read_all(&empty, 1), Err(DataError::Empty { .. })));
+    let header = temp_file("header.csv", b"a,b\n");
+    assert!(matches!(
+        read_all(&header, 1),
+        Err(DataError::NoRows { .. })
+    ));
+    let json = temp_file("x.json", b"[1]");
+    assert!(matches!(
+        read_all(&json, 1),
+        Err(DataError::UnsupportedFormat { .. })
+    ));
+}
