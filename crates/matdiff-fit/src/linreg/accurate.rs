@@ -61,6 +61,33 @@ pub(crate) fn mean(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
+/// The mean of a slice, summed accurately in four interleaved compensated sums that
+/// are merged at the end: the same accuracy as [`mean`], without one long chain of
+/// dependent additions, so a column of a million values costs a memory read, not four
+/// additions' latency per value.
+pub(crate) fn mean_of(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut lanes = [Compensated::default(); 4];
+    let chunks = values.chunks_exact(4);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            lane.add(v);
+        }
+    }
+    let mut sum = Compensated::default();
+    for lane in &lanes {
+        sum.add(lane.sum);
+        sum.error += lane.error;
+    }
+    for &v in rest {
+        sum.add(v);
+    }
+    sum.value() / values.len() as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +107,18 @@ mod tests {
         dot.add(-1.0);
         dot.add(-(2f64.powi(-29)));
         assert_eq!(dot.value(), 2f64.powi(-60));
+    }
+
+    #[test]
+    fn the_interleaved_mean_is_as_accurate_as_the_plain_one() {
+        // Cancellation that plain summation gets wrong, in every position modulo 4.
+        for shift in 0..5 {
+            let mut values = vec![0.5; shift];
+            values.extend([1e16, 1.0, -1e16, 3.0, 1e-3, -1e-3, 7.0]);
+            let exact = (0.5 * shift as f64 + 11.0) / values.len() as f64;
+            assert_eq!(mean_of(&values), exact, "shift {shift}");
+            assert_eq!(mean(values.iter().copied()), exact, "shift {shift}");
+        }
+        assert_eq!(mean_of(&[]), 0.0);
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! All three work on the equilibrated system `A D` of [`Problem`] (centred, columns
 //! scaled to unit norm): the normal equations on its Gram matrix, formed block by
-//! block from the data without a copy ([`Problem::normal_equations`]), QR and SVD on
-//! one copy of it. Precision, for a condition number `κ = cond(A D)`:
+//! block from the data without a copy ([`Problem::normal_equations`]), QR on one copy
+//! of it factored in place, SVD on one copy (and the SVD's own workspace). Precision,
+//! for a condition number `κ = cond(A D)`:
 //!
 //! | solver | cost | relative error of the coefficients |
 //! |---|---|---|
@@ -176,7 +177,8 @@ pub(crate) fn solve(
 
 /// Normal equations when they keep ≥ [`NORMAL_MIN_DIGITS`] digits, else pivoted QR,
 /// else SVD. The condition number comes from the Gram matrix, so on a
-/// well-conditioned problem the data are read twice (summary, Gram) and never copied.
+/// well-conditioned problem the data are read once (the Gram matrix) or, with an
+/// intercept, twice (the means first), and never copied.
 fn auto(p: &Problem<'_>, names: &[String]) -> Result<Solution, LinregError> {
     let equations = p.normal_equations().map_err(|bad| bad.named(names))?;
     let llt = equations.gram.llt(Side::Lower).ok();

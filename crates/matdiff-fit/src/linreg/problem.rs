@@ -29,7 +29,7 @@ use std::ops::Range;
 use faer::{ColRef, Mat, MatRef};
 use rayon::prelude::*;
 
-use super::accurate::{mean, Compensated};
+use super::accurate::{mean, mean_of, Compensated};
 use super::passes::{self, as_slice, shifted_copy, Stacked};
 use super::LinregError;
 
@@ -423,7 +423,10 @@ fn summarize(column: ColRef<'_, f64>, intercept: bool, standardize: bool) -> Col
     // With an intercept the mean reads every value; a NaN or an infinity makes it
     // non-finite, and only then is the column searched for the culprit.
     let mu = if intercept {
-        mean(column.iter().copied())
+        match column.try_as_col_major() {
+            Some(column) => mean_of(column.as_slice()),
+            None => mean(column.iter().copied()),
+        }
     } else {
         0.0
     };
