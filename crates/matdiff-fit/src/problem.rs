@@ -446,8 +446,8 @@ impl Problem {
     }
 
     /// Copies the samples row by row for the row kernel of a linear-model loss, which
-    /// batches otherwise do at their first evaluation; from then on full evaluations
-    /// run the row kernel too. Returns whether the loss has a row kernel.
+    /// batches otherwise do at their first evaluation (full evaluations keep the
+    /// plan). Returns whether the loss has a row kernel.
     pub fn prepare_rows(&mut self) -> bool {
         let Some(path) = &mut self.row_path else {
             return false;
@@ -727,15 +727,16 @@ impl Problem {
         Ok(loss)
     }
 
-    /// Runs the row kernel when the loss has one and the batch is rows (or all rows,
-    /// once they are copied row by row); `None` leaves the evaluation to the plan.
+    /// Runs the row kernel when the loss has one and the batch is rows; `None` leaves
+    /// the evaluation to the plan, which also takes every full evaluation: its passes
+    /// over blocks of the rows stored by rows read `X` once, in parallel.
     fn row_kernel(
         &mut self,
         w: &[f64],
         batch: Batch<'_>,
         grad: Option<&mut [f64]>,
     ) -> Result<Option<Sums>, ObjectiveError> {
-        if !self.row_path.as_ref().is_some_and(|p| p.enabled) {
+        if !self.row_path.as_ref().is_some_and(|p| p.enabled) || batch == Batch::All {
             return Ok(None);
         }
         if let Batch::Rows(rows) = batch {
@@ -758,10 +759,10 @@ impl Problem {
         else {
             return Ok(None);
         };
-        Ok(Some(match batch {
-            Batch::Rows(rows) => kernel.batch(data, rows, w, grad),
-            Batch::All => kernel.full(data, w, grad),
-        }))
+        Ok(match batch {
+            Batch::Rows(rows) => Some(kernel.batch(data, rows, w, grad)),
+            Batch::All => None,
+        })
     }
 
     /// The loss from the row kernel's sums. As with the plan, a function evaluated

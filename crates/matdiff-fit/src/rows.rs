@@ -318,17 +318,6 @@ impl RowKernel {
         }
     }
 
-    /// The loss on all `data` (a sample of size `samples`, the rows `0..data.len()`
-    /// of which are evaluated), in parallel blocks, writing the gradient when given.
-    pub(crate) fn full(&mut self, data: &Rows, w: &[f64], mut grad: Option<&mut [f64]>) -> Sums {
-        if let Some(g) = grad.as_deref_mut() {
-            g.fill(0.0);
-        }
-        let mut sums = self.add_rows(data, data.len(), w, grad.as_deref_mut());
-        sums.loss += self.constant_and_penalty(w, grad);
-        sums
-    }
-
     /// `Σ ℓ` over all rows of `data`, part of a sample of `samples` rows, adding
     /// `Σ ℓ' x_i` into `grad`; in parallel blocks. [`RowKernel::finish`] adds the rest.
     pub(crate) fn add_rows(
