@@ -315,31 +315,10 @@ impl Problem {
         let loss = canonicalize(&mut graph, function.root);
         let gradient = derivative.expr;
 
+        let given = data_variables(&graph, loss, var.name, data.iter().map(|(n, _)| n.as_str()))?;
         let mut inputs = Inputs::new();
-        let mut given: Vec<Sym> = Vec::new();
         for (name, value) in data {
-            let Some(v) = graph.variable_named(&name) else {
-                return Err(ProblemError::UnknownData {
-                    name,
-                    known: variable_list(&graph),
-                });
-            };
-            if v.name == var.name {
-                return Err(ProblemError::DataForVariable { name });
-            }
-            if given.contains(&v.name) {
-                return Err(ProblemError::DuplicateData { name });
-            }
-            given.push(v.name);
             inputs.set_named(&graph, &name, value)?;
-        }
-        let missing: Vec<String> = used_variables(&graph, loss)
-            .into_iter()
-            .filter(|s| *s != var.name && !given.contains(s))
-            .map(|s| graph.name(s).to_owned())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ProblemError::MissingData { names: missing });
         }
         let sizes = Sizes::bind(&graph, &inputs)?;
         let unbound = |d: Dim| ProblemError::UnboundDimension {
@@ -355,17 +334,7 @@ impl Problem {
             .ok_or_else(|| unbound(var.shape.cols))?;
 
         let sample_dim = match samples {
-            Some(name) => Some(
-                graph
-                    .dims()
-                    .iter()
-                    .copied()
-                    .find(|&d| graph.name(d) == name)
-                    .ok_or_else(|| ProblemError::UnknownSampleDimension {
-                        name: name.to_owned(),
-                        known: dimension_list(&graph),
-                    })?,
-            ),
+            Some(name) => Some(sample_dimension_named(&graph, name)?),
             None => default_sample_dim(&graph, &given, &var),
         };
         let n_samples = match sample_dim {
@@ -942,6 +911,56 @@ fn set_parameters(inputs: &mut Inputs, wrt: Sym, w: &[f64], rows: usize) {
         m.col_as_slice_mut(j)
             .copy_from_slice(&w[j * rows..(j + 1) * rows]);
     }
+}
+
+/// The variables the data `names` are for, in order. Each must be a variable of the
+/// graph other than the optimised `var`, named once, and every other variable the
+/// `loss` uses must have data.
+pub(crate) fn data_variables<'a>(
+    graph: &Graph,
+    loss: Id,
+    var: Sym,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<Sym>, ProblemError> {
+    let mut given: Vec<Sym> = Vec::new();
+    for name in names {
+        let name = name.to_owned();
+        let Some(v) = graph.variable_named(&name) else {
+            return Err(ProblemError::UnknownData {
+                name,
+                known: variable_list(graph),
+            });
+        };
+        if v.name == var {
+            return Err(ProblemError::DataForVariable { name });
+        }
+        if given.contains(&v.name) {
+            return Err(ProblemError::DuplicateData { name });
+        }
+        given.push(v.name);
+    }
+    let missing: Vec<String> = used_variables(graph, loss)
+        .into_iter()
+        .filter(|s| *s != var && !given.contains(s))
+        .map(|s| graph.name(s).to_owned())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ProblemError::MissingData { names: missing });
+    }
+    Ok(given)
+}
+
+/// The dimension `name`, given as the sample dimension.
+pub(crate) fn sample_dimension_named(graph: &Graph, name: &str) -> Result<Sym, ProblemError> {
+    graph
+        .dims()
+        .iter()
+        .copied()
+        .find(|&d| graph.name(d) == name)
+        .ok_or_else(|| ProblemError::UnknownSampleDimension {
+            name: name.to_owned(),
+            known: dimension_list(graph),
+        })
 }
 
 /// Compiles `roots` for `sizes`, with the data matrices `by_rows` stored by rows.

@@ -21,7 +21,8 @@ use matdiff_num::data::RowReader;
 use crate::linear_form::LinearForm;
 use crate::optim::{Batch, Objective, ObjectiveError};
 use crate::problem::{
-    default_sample_dim, dimension_list, used_variables, variable_list, ProblemError,
+    data_variables, default_sample_dim, dimension_list, sample_dimension_named, variable_list,
+    ProblemError,
 };
 use crate::rows::{RowKernel, Rows, Sums};
 
@@ -83,44 +84,15 @@ impl StreamedProblem {
             });
         }
         let loss = canonicalize(&mut graph, root);
-        let mut given: Vec<Sym> = Vec::new();
-        let names = streamed
-            .iter()
-            .map(|(n, _)| n.clone())
-            .chain(whole.iter().map(|(n, _)| n.clone()));
-        for name in names {
-            let Some(v) = graph.variable_named(&name) else {
-                return Err(ProblemError::UnknownData {
-                    name,
-                    known: variable_list(&graph),
-                });
-            };
-            if v.name == var.name {
-                return Err(ProblemError::DataForVariable { name });
-            }
-            if given.contains(&v.name) {
-                return Err(ProblemError::DuplicateData { name });
-            }
-            given.push(v.name);
-        }
-        let missing: Vec<String> = used_variables(&graph, loss)
-            .into_iter()
-            .filter(|s| *s != var.name && !given.contains(s))
-            .map(|s| graph.name(s).to_owned())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ProblemError::MissingData { names: missing });
-        }
+        let names = streamed.iter().map(|(n, _)| n.as_str());
+        let given = data_variables(
+            &graph,
+            loss,
+            var.name,
+            names.chain(whole.iter().map(|(n, _)| n.as_str())),
+        )?;
         let sample_dim = match samples {
-            Some(name) => graph
-                .dims()
-                .iter()
-                .copied()
-                .find(|&d| graph.name(d) == name)
-                .ok_or_else(|| ProblemError::UnknownSampleDimension {
-                    name: name.to_owned(),
-                    known: dimension_list(&graph),
-                })?,
+            Some(name) => sample_dimension_named(&graph, name)?,
             None => default_sample_dim(&graph, &given, &var).ok_or_else(|| {
                 ProblemError::UnknownSampleDimension {
                     name: "(none)".to_owned(),
