@@ -242,11 +242,23 @@ struct RowPath {
 }
 
 /// A plan compiled for one batch size, with its inputs: gathered batch buffers, the
-/// data that batches do not slice, and the optimised variable.
+/// data that batches do not slice, and the optimised variable; and the loss and
+/// gradient it last computed, whose buffers the next run reuses.
 #[derive(Clone, Debug)]
 struct Evaluator {
     plan: Plan,
     inputs: Inputs,
+    values: [Value; 2],
+}
+
+impl Evaluator {
+    fn new(plan: Plan, inputs: Inputs) -> Evaluator {
+        Evaluator {
+            plan,
+            inputs,
+            values: [Value::Scalar(0.0), Value::Scalar(0.0)],
+        }
+    }
 }
 
 /// A scalar loss of one variable over bound data: an [`Objective`] for
@@ -399,7 +411,7 @@ impl Problem {
             samples: n_samples,
             unbatchable,
             sizes,
-            full: Evaluator { plan, inputs },
+            full: Evaluator::new(plan, inputs),
             batches: BTreeMap::new(),
             non_finite: None,
             hoisted: None,
@@ -664,8 +676,9 @@ impl Problem {
             }
         };
         set_parameters(&mut evaluator.inputs, self.wrt, w, self.rows);
-        let values = match evaluator.plan.run(&evaluator.inputs) {
-            Ok(values) => values,
+        let values = &mut evaluator.values;
+        match evaluator.plan.run_into(&evaluator.inputs, values) {
+            Ok(()) => {}
             Err(EvalError::NonFinite { node, what }) => {
                 let error = EvalError::NonFinite { node, what };
                 self.non_finite = Some(error.describe(&self.graph));
@@ -856,7 +869,7 @@ impl Problem {
             inputs.set(var.sym, value);
         }
         inputs.set(self.wrt, Mat::zeros(self.rows, self.cols));
-        Ok(Evaluator { plan, inputs })
+        Ok(Evaluator::new(plan, inputs))
     }
 }
 

@@ -183,6 +183,16 @@ impl Plan {
     /// Evaluates the roots on `inputs` (which must have the compiled sizes). The
     /// buffers are reused: running again with new data gives new results.
     pub fn run(&mut self, inputs: &Inputs) -> Result<Vec<Value>, EvalError> {
+        let mut values = vec![Value::Scalar(0.0); self.roots.len()];
+        self.run_into(inputs, &mut values)?;
+        Ok(values)
+    }
+
+    /// Like [`Plan::run`], writing root `k` into `values[k]`: a matrix already of the
+    /// root's shape is overwritten in place, so a caller that keeps `values` between
+    /// runs allocates nothing for the results.
+    pub fn run_into(&mut self, inputs: &Inputs, values: &mut [Value]) -> Result<(), EvalError> {
+        assert_eq!(values.len(), self.roots.len(), "one value a root");
         let resolved = self.resolve(inputs)?;
         for unit in &mut self.units {
             let instr = match unit {
@@ -208,16 +218,18 @@ impl Plan {
                 return Err(non_finite(instr.node, &instr.op));
             }
         }
-        Ok(self
-            .roots
-            .iter()
-            .map(
-                |&src| match read(&self.bufs, &self.inputs, &resolved, src) {
-                    ValRef::S(v) => Value::Scalar(v),
-                    ValRef::M(m) => Value::Matrix(m.to_owned()),
-                },
-            )
-            .collect())
+        for (value, &src) in values.iter_mut().zip(&self.roots) {
+            match (read(&self.bufs, &self.inputs, &resolved, src), &mut *value) {
+                (ValRef::S(v), _) => *value = Value::Scalar(v),
+                (ValRef::M(m), Value::Matrix(out))
+                    if out.nrows() == m.nrows() && out.ncols() == m.ncols() =>
+                {
+                    out.copy_from(m)
+                }
+                (ValRef::M(m), _) => *value = Value::Matrix(m.to_owned()),
+            }
+        }
+        Ok(())
     }
 
     /// The `(rows, inner, cols)` of every matrix product the plan performs, in order
