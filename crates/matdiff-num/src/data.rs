@@ -245,21 +245,13 @@ fn parse_csv_bytes(name: &str, bytes: &[u8]) -> Result<Table, DataError> {
     // Spreadsheets often start UTF-8 files with a byte-order mark; it is not part of
     // the first column's name.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
+    let mut reader = csv_reader(bytes);
     let mut records = reader.records();
-    let malformed = |e: csv::Error| DataError::Malformed {
-        file: file.clone(),
-        line: e.position().map_or(1, |p| p.line() as usize),
-        message: e.to_string(),
-    };
+    let malformed = malformed(name);
 
     let header = match records.next() {
         None => return Err(DataError::Empty { file: file.clone() }),
-        Some(record) => record.map_err(malformed)?,
+        Some(record) => record.map_err(&malformed)?,
     };
     let header_line = line_of(&header);
     if header.iter().all(str::is_empty) {
@@ -272,25 +264,11 @@ fn parse_csv_bytes(name: &str, bytes: &[u8]) -> Result<Table, DataError> {
     let mut rows = 0usize;
     let mut last_line = header_line;
     for record in records {
-        let record = record.map_err(malformed)?;
-        let line = line_of(&record);
-        last_line = line;
-        // A line holding nothing at all (e.g. a trailing blank line of spaces) is not a row.
-        if record.len() == 1 && record[0].is_empty() {
-            continue;
+        let record = record.map_err(&malformed)?;
+        last_line = line_of(&record);
+        if parse_row(&file, &columns, &record, |v| values.push(v))? {
+            rows += 1;
         }
-        if record.len() != width {
-            return Err(DataError::Ragged {
-                file: file.clone(),
-                line,
-                expected: width,
-                found: record.len(),
-            });
-        }
-        for (j, cell) in record.iter().enumerate() {
-            values.push(parse_cell(&file, line, j, &columns[j], cell)?);
-        }
-        rows += 1;
     }
     if rows == 0 {
         return Err(DataError::NoRows {
@@ -304,6 +282,52 @@ fn parse_csv_bytes(name: &str, bytes: &[u8]) -> Result<Table, DataError> {
         columns,
         data,
     })
+}
+
+/// The CSV reader of every data file: the header is read as a record, rows of the
+/// wrong length are reported by [`parse_row`], cells are trimmed.
+fn csv_reader<R: std::io::Read>(source: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(source)
+}
+
+/// A CSV syntax error of `file`, at its line.
+fn malformed(file: &str) -> impl Fn(csv::Error) -> DataError + '_ {
+    move |e: csv::Error| DataError::Malformed {
+        file: file.to_owned(),
+        line: e.position().map_or(1, |p| p.line() as usize),
+        message: e.to_string(),
+    }
+}
+
+/// Checks a data record against the header's `columns` and hands its values to
+/// `push`, in order; `Ok(false)` for a line holding nothing at all (e.g. a trailing
+/// blank line of spaces), which is not a row.
+fn parse_row(
+    file: &str,
+    columns: &[String],
+    record: &csv::StringRecord,
+    mut push: impl FnMut(f64),
+) -> Result<bool, DataError> {
+    if record.len() == 1 && record[0].is_empty() {
+        return Ok(false);
+    }
+    let line = line_of(record);
+    if record.len() != columns.len() {
+        return Err(DataError::Ragged {
+            file: file.to_owned(),
+            line,
+            expected: columns.len(),
+            found: record.len(),
+        });
+    }
+    for (j, cell) in record.iter().enumerate() {
+        push(parse_cell(file, line, j, &columns[j], cell)?);
+    }
+    Ok(true)
 }
 
 fn line_of(record: &csv::StringRecord) -> usize {
@@ -663,33 +687,16 @@ impl RowReader {
                 blocks,
                 record,
             } => {
-                let malformed = |e: csv::Error| DataError::Malformed {
-                    file: file.clone(),
-                    line: e.position().map_or(1, |p| p.line() as usize),
-                    message: e.to_string(),
-                };
+                let malformed = malformed(file);
                 let Some(start) = blocks.get(block) else {
                     return Ok(0);
                 };
-                reader.seek(start.clone()).map_err(malformed)?;
+                reader.seek(start.clone()).map_err(&malformed)?;
                 let mut read = 0;
-                while read < count && reader.read_record(record).map_err(malformed)? {
-                    if record.len() == 1 && record[0].is_empty() {
-                        continue;
+                while read < count && reader.read_record(record).map_err(&malformed)? {
+                    if parse_row(file, columns, record, |v| out.push(v))? {
+                        read += 1;
                     }
-                    let line = line_of(record);
-                    if record.len() != columns.len() {
-                        return Err(DataError::Ragged {
-                            file: file.clone(),
-                            line,
-                            expected: columns.len(),
-                            found: record.len(),
-                        });
-                    }
-                    for (j, cell) in record.iter().enumerate() {
-                        out.push(parse_cell(file, line, j, &columns[j], cell)?);
-                    }
-                    read += 1;
                 }
                 // The file was checked when opened; fewer rows now means it changed.
                 if read < count {
@@ -783,18 +790,10 @@ fn open_csv(
     handle: std::fs::File,
     block_rows: usize,
 ) -> Result<RowReader, DataError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::new(handle));
-    let malformed = |e: csv::Error| DataError::Malformed {
-        file: file.clone(),
-        line: e.position().map_or(1, |p| p.line() as usize),
-        message: e.to_string(),
-    };
+    let mut reader = csv_reader(std::io::BufReader::new(handle));
+    let malformed = malformed(&file);
     let mut record = csv::StringRecord::new();
-    if !reader.read_record(&mut record).map_err(malformed)? || record.iter().all(str::is_empty) {
+    if !reader.read_record(&mut record).map_err(&malformed)? || record.iter().all(str::is_empty) {
         return Err(DataError::Empty { file: file.clone() });
     }
     let header_line = line_of(&record);
@@ -806,24 +805,12 @@ fn open_csv(
     let mut last_line = header_line;
     loop {
         let position = reader.position().clone();
-        if !reader.read_record(&mut record).map_err(malformed)? {
+        if !reader.read_record(&mut record).map_err(&malformed)? {
             break;
         }
-        let line = line_of(&record);
-        last_line = line;
-        if record.len() == 1 && record[0].is_empty() {
+        last_line = line_of(&record);
+        if !parse_row(&file, &columns, &record, |_| {})? {
             continue;
-        }
-        if record.len() != width {
-            return Err(DataError::Ragged {
-                file: file.clone(),
-                line,
-                expected: width,
-                found: record.len(),
-            });
-        }
-        for (j, cell) in record.iter().enumerate() {
-            parse_cell(&file, line, j, &columns[j], cell)?;
         }
         if rows % block_rows == 0 {
             blocks.push(position);
@@ -836,6 +823,7 @@ fn open_csv(
             line: last_line + 1,
         });
     }
+    drop(malformed);
     Ok(RowReader {
         file,
         rows,
