@@ -30,10 +30,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use faer::{Mat, MatRef};
+use faer::Mat;
 use matdiff_core::diff::canonicalize;
 use matdiff_core::{derive, print, DiffError, Dim, Function, Graph, Id, Kind, Node, Sym, Variable};
 use matdiff_num::inputs::{declared_shape, dim_text};
+use matdiff_num::kernels;
 use matdiff_num::{EvalError, InputError, Inputs, Plan, PlanOptions, Sizes, Value};
 use thiserror::Error;
 
@@ -393,7 +394,7 @@ impl Problem {
             });
         for v in data.iter().filter(|v| v.by_rows) {
             let m = inputs.get(v.sym).expect("data variables have values");
-            let transposed = transpose(m.as_ref());
+            let transposed = kernels::transposed(m.as_ref());
             inputs.set_by_rows(v.sym, transposed);
         }
         let by_rows: Vec<Sym> = data.iter().filter(|v| v.by_rows).map(|v| v.sym).collect();
@@ -991,23 +992,6 @@ fn compile(
         message: e.describe(graph),
         input: e.is_input_error(),
     })
-}
-
-/// `mᵀ`, copied in blocks of rows so that both the reads and the writes stay in cache:
-/// `m` stored by rows.
-fn transpose(m: MatRef<'_, f64>) -> Mat<f64> {
-    const BLOCK: usize = 64;
-    let (rows, cols) = (m.nrows(), m.ncols());
-    let mut t = Mat::zeros(cols, rows);
-    for start in (0..rows).step_by(BLOCK) {
-        let end = (start + BLOCK).min(rows);
-        for j in 0..cols {
-            for i in start..end {
-                t[(j, i)] = m[(i, j)];
-            }
-        }
-    }
-    t
 }
 
 /// The declaration of `var` with every unbound dimension given the size 3.

@@ -14,6 +14,7 @@ use matdiff_core::Sym;
 use rayon::prelude::*;
 
 use crate::linear_form::{LinearForm, Param, Tape};
+use matdiff_num::kernels;
 
 /// Rows per block of a parallel full evaluation.
 const BLOCK_ROWS: usize = 8192;
@@ -68,26 +69,20 @@ impl Rows {
     /// `X` (stored either way) and the data vectors, copied row by row.
     pub(crate) fn of(design: MatRef<'_, f64>, columns: &[&Mat<f64>]) -> Rows {
         let (rows, width) = (design.nrows(), design.ncols());
-        let mut values = vec![0.0; rows * width];
-        match design.transpose().try_as_col_major() {
-            // Stored by rows: each row is contiguous already.
-            Some(stored) => {
-                for (i, row) in values.chunks_exact_mut(width.max(1)).enumerate() {
-                    row.copy_from_slice(stored.col(i).as_slice());
-                }
-            }
-            // Blocks of rows keep both the reads and the writes in cache.
+        // Stored by rows, each row is contiguous already; otherwise transpose first.
+        let copy;
+        let stored = match design.transpose().try_as_col_major() {
+            Some(stored) => stored,
             None => {
-                const BLOCK: usize = 64;
-                for start in (0..rows).step_by(BLOCK) {
-                    let end = (start + BLOCK).min(rows);
-                    for j in 0..width {
-                        for i in start..end {
-                            values[i * width + j] = design[(i, j)];
-                        }
-                    }
-                }
+                copy = kernels::transposed(design);
+                copy.as_ref()
+                    .try_as_col_major()
+                    .expect("a matrix's columns are contiguous")
             }
+        };
+        let mut values = vec![0.0; rows * width];
+        for (i, row) in values.chunks_exact_mut(width.max(1)).enumerate() {
+            row.copy_from_slice(stored.col(i).as_slice());
         }
         Rows {
             width,

@@ -7,8 +7,10 @@
 use std::fmt;
 use std::path::Path;
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use thiserror::Error;
+
+use crate::kernels;
 
 /// A table of numbers read from a CSV file: named columns over the rows.
 #[derive(Debug, Clone)]
@@ -473,26 +475,12 @@ pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Mat<f64>, DataError> {
         )));
     }
     Ok(match order {
-        npyz::Order::C => from_row_major(nrows, ncols, &values),
+        // Row-major values are the columns of the transpose.
+        npyz::Order::C => {
+            kernels::transposed(MatRef::from_column_major_slice(&values, ncols, nrows))
+        }
         npyz::Order::Fortran => Mat::from_fn(nrows, ncols, |i, j| values[j * nrows + i]),
     })
-}
-
-/// The column-major matrix of row-major `values`, transposed in blocks of rows so
-/// that both the reads and the writes stay in cache.
-fn from_row_major(nrows: usize, ncols: usize, values: &[f64]) -> Mat<f64> {
-    const BLOCK: usize = 64;
-    let mut m = Mat::zeros(nrows, ncols);
-    for start in (0..nrows).step_by(BLOCK) {
-        let end = (start + BLOCK).min(nrows);
-        for j in 0..ncols {
-            let col = &mut m.col_as_slice_mut(j)[start..end];
-            for (c, i) in col.iter_mut().zip(start..end) {
-                *c = values[i * ncols + j];
-            }
-        }
-    }
-    m
 }
 
 struct DTypeText<'a>(&'a npyz::DType);

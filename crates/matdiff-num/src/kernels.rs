@@ -45,6 +45,23 @@ pub fn elementwise(f: Func, x: f64) -> Result<f64, &'static str> {
     })
 }
 
+/// `mᵀ`, copied in blocks of rows so that both the reads and the writes stay in cache:
+/// `m` stored by rows (see [`Inputs::set_by_rows`](crate::Inputs::set_by_rows)).
+pub fn transposed(m: MatRef<'_, f64>) -> Mat<f64> {
+    const BLOCK: usize = 64;
+    let (rows, cols) = (m.nrows(), m.ncols());
+    let mut t = Mat::zeros(cols, rows);
+    for start in (0..rows).step_by(BLOCK) {
+        let end = (start + BLOCK).min(rows);
+        for j in 0..cols {
+            for i in start..end {
+                t[(j, i)] = m[(i, j)];
+            }
+        }
+    }
+    t
+}
+
 /// `1 / (1 + exp(-x))` without overflow: for negative x, `exp(x) / (1 + exp(x))`.
 pub fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
