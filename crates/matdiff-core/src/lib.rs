@@ -12,10 +12,12 @@ pub mod lower;
 pub mod print;
 pub mod shape;
 pub mod simplify;
+pub mod solve;
 
 pub use derivative::{Derivative, DerivativeKind, Step};
 pub use diff::{derive, DiffError};
 pub use ir::{Dim, Func, Function, Graph, Id, Kind, Node, Real, Shape, Sym, Variable};
-pub use lower::{elaborate, elaborate_in, parse_function};
+pub use lower::{elaborate, elaborate_in, elaborate_with_spans, parse_function, SourceMap};
 pub use shape::Texts;
 pub use simplify::simplify;
+pub use solve::{solve, Solution, SolveError};

@@ -23,6 +23,36 @@ pub fn elaborate(program: &Program) -> Result<Function, Vec<Diagnostic>> {
 /// [`elaborate`] with the source texts by source id, for exact operator spans and
 /// for telling the literal `-2` from `-(2)`.
 pub fn elaborate_in(program: &Program, texts: Texts<'_>) -> Result<Function, Vec<Diagnostic>> {
+    elaborate_with_spans(program, texts).map(|(function, _)| function)
+}
+
+/// Where each node of a lowered function was written: the span of the first
+/// subexpression that lowered to it. A side table, dense by node id, so that errors
+/// found on the IR (a subexpression that is not affine, say) can point at the source.
+#[derive(Clone, Debug, Default)]
+pub struct SourceMap {
+    spans: Vec<Option<Span>>,
+}
+
+impl SourceMap {
+    /// The span of the source text that lowered to `id`, if it came from the source.
+    pub fn span(&self, id: Id) -> Option<Span> {
+        self.spans.get(id.index()).copied().flatten()
+    }
+
+    fn record(&mut self, id: Id, span: Span) {
+        if self.spans.len() <= id.index() {
+            self.spans.resize(id.index() + 1, None);
+        }
+        self.spans[id.index()].get_or_insert(span);
+    }
+}
+
+/// [`elaborate_in`], also returning where each node was written.
+pub fn elaborate_with_spans(
+    program: &Program,
+    texts: Texts<'_>,
+) -> Result<(Function, SourceMap), Vec<Diagnostic>> {
     let typing = shape::infer(program, texts)?;
     let Some(expr) = &program.expr else {
         return Err(vec![Diagnostic::error(
@@ -35,12 +65,16 @@ pub fn elaborate_in(program: &Program, texts: Texts<'_>) -> Result<Function, Vec
         graph: typing.graph.clone(),
         typing: &typing,
         texts,
+        spans: SourceMap::default(),
     };
     let root = lower.expr(expr).map_err(|d| vec![d])?;
-    Ok(Function {
-        graph: lower.graph,
-        root,
-    })
+    Ok((
+        Function {
+            graph: lower.graph,
+            root,
+        },
+        lower.spans,
+    ))
 }
 
 /// Parses an expression (source 0) and declarations (source 1), checks shapes and
@@ -71,10 +105,17 @@ struct Lower<'t, 'a> {
     graph: Graph,
     typing: &'t Typing,
     texts: Texts<'a>,
+    spans: SourceMap,
 }
 
 impl Lower<'_, '_> {
     fn expr(&mut self, e: &Expr) -> Result<Id, Diagnostic> {
+        let id = self.node_of(e)?;
+        self.spans.record(id, e.span);
+        Ok(id)
+    }
+
+    fn node_of(&mut self, e: &Expr) -> Result<Id, Diagnostic> {
         if let Some(v) = self.texts.literal(e) {
             return Ok(self.graph.add(Node::Const(Real::new(v))));
         }
