@@ -500,7 +500,7 @@ fn stationary_point(g: &mut Graph, map: LinearMap, c: Id) -> Id {
             g.div(c, s)
         }
         LinearMap::Left(h) => match inverse(g, h) {
-            Some(inv) => g.mul(inv, c),
+            Some(inv) => times_flat(g, inv, c),
             None => c,
         },
         LinearMap::Right(b) => match inverse(g, b) {
@@ -509,7 +509,7 @@ fn stationary_point(g: &mut Graph, map: LinearMap, c: Id) -> Id {
         },
         LinearMap::Both(a, b) => {
             let left = match inverse(g, a) {
-                Some(inv) => g.mul(inv, c),
+                Some(inv) => times_flat(g, inv, c),
                 None => c,
             };
             match inverse(g, b) {
@@ -566,10 +566,11 @@ fn minimum_norm(g: &mut Graph, map: LinearMap, c: Id) -> MinimumNorm {
     let solver =
         "the thin SVD (minimum-norm least squares, as linreg's svd solver computes it)".to_string();
     let pinv = |g: &Graph, m: Id| {
-        (
-            format!("pinv({})", print::text(g, m)),
-            format!("{}⁺", operand(g, m, print::pretty)),
-        )
+        let pretty = match g.node(m) {
+            Node::Var(_) => print::pretty(g, m),
+            _ => format!("({})", print::pretty(g, m)),
+        };
+        (format!("pinv({})", print::text(g, m)), format!("{pretty}⁺"))
     };
     let (h, on_left) = match map {
         LinearMap::Left(h) => (h, true),
@@ -623,12 +624,12 @@ fn minimum_norm(g: &mut Graph, map: LinearMap, c: Id) -> MinimumNorm {
     let (text, pretty) = if on_left {
         (
             format!("{p_text}*{y_text}"),
-            format!("{p_pretty}{y_pretty}"),
+            format!("{p_pretty}·{y_pretty}"),
         )
     } else {
         (
             format!("{y_text}*{p_text}"),
-            format!("{y_pretty}{p_pretty}"),
+            format!("{y_pretty}·{p_pretty}"),
         )
     };
     MinimumNorm {
@@ -903,7 +904,7 @@ fn split_linear_map(g: &mut Graph, dg: Id, var: Sym) -> Result<Split, String> {
             let (a, b) = both.remove(0);
             Ok(Split::Both(a, b))
         }
-        (_, _, 0) => Err(format!(
+        (false, false, _) => Err(format!(
             "a Sylvester equation A*{x} + {x}*B = C (factors on both sides of {x} in different terms)"
         )),
         _ => Err(format!(

@@ -1,7 +1,7 @@
 //! Reading a problem from the command line: `EXPR [--let DECLS]` or `@file`.
 
 use anyhow::Result;
-use matdiff_core::{Function, Texts};
+use matdiff_core::{Function, SourceMap, Texts};
 use matdiff_syntax::{parse_decls, parse_expr, parse_program, Diagnostic, Program, Span};
 
 use crate::report::{Failure, Sources};
@@ -12,6 +12,16 @@ use crate::report::{Failure, Sources};
 /// path) first, then `--let`. Diagnostics are printed to stderr and turn into
 /// exit code 2.
 pub fn load_function(expr_arg: &str, let_arg: Option<&str>) -> Result<(Sources, Function)> {
+    let (sources, function, _) = load_function_mapped(expr_arg, let_arg)?;
+    Ok((sources, function))
+}
+
+/// [`load_function`], also returning where each node was written (for carets under
+/// errors found on the IR).
+pub fn load_function_mapped(
+    expr_arg: &str,
+    let_arg: Option<&str>,
+) -> Result<(Sources, Function, SourceMap)> {
     let mut sources = Sources::default();
     let mut texts: Vec<String> = Vec::new();
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
@@ -61,8 +71,8 @@ pub fn load_function(expr_arg: &str, let_arg: Option<&str>) -> Result<(Sources, 
         return Err(Failure::Reported(2).into());
     }
     let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    match matdiff_core::elaborate_in(&program, Texts(&text_refs)) {
-        Ok(function) => Ok((sources, function)),
+    match matdiff_core::elaborate_with_spans(&program, Texts(&text_refs)) {
+        Ok((function, spans)) => Ok((sources, function, spans)),
         Err(diagnostics) => {
             sources.emit(&diagnostics);
             Err(Failure::Reported(2).into())

@@ -33,6 +33,8 @@ enum Command {
     Derive(commands::derive::Args),
     /// The seminar end to end on the bundled diabetes data.
     Demo(commands::demo::Args),
+    /// Solve ∇f = 0 in closed form for a quadratic loss, with steps and a verdict.
+    Solve(commands::solve::Args),
     /// Minimise a scalar expression over one variable on data.
     Minimize(Box<commands::minimize::Args>),
     /// Draw a loss: contours, gradient arrows and descent paths, or a tangent line.
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Linreg(args) => commands::linreg::run(args),
         Command::Derive(args) => commands::derive::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Solve(args) => commands::solve::run(args),
         Command::Minimize(args) => commands::minimize::run(*args),
         Command::Plot(args) => commands::plot::run(*args),
         Command::Bench(args) => commands::bench::run(args),

@@ -109,7 +109,7 @@ fn diff_error_message(function: &Function, wrt: &str, error: &DiffError) -> Stri
     }
 }
 
-fn unknown_variable_message(function: &Function, wrt: &str) -> String {
+pub(crate) fn unknown_variable_message(function: &Function, wrt: &str) -> String {
     let g = &function.graph;
     let names: Vec<String> = g
         .variables()

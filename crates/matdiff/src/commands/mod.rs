@@ -9,3 +9,4 @@ pub mod linreg;
 pub mod minimize;
 pub mod parse;
 pub mod plot;
+pub mod solve;
