@@ -83,7 +83,8 @@ fn gradient_vanishes(f: &mut Function, solution: &matdiff_core::Solution) -> Res
         }
         let values = plan.run(&inputs).map_err(|e| e.describe(&f.graph))?;
         let (residual, scale) = (largest_entry(&values[0]), largest_entry(&values[1]));
-        if !(residual <= 1e-9 * scale.max(1.0)) {
+        // A NaN residual fails too.
+        if residual.is_nan() || residual > 1e-9 * scale.max(1.0) {
             return Err(format!(
                 "trial {trial}: |∇f(w*)| = {residual:e} against |∇f(0)| = {scale:e}"
             ));

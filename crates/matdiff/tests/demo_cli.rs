@@ -20,6 +20,8 @@ fn the_demo_runs_the_seminar_on_the_bundled_diabetes_data() {
     // reference R² of the diabetes data (0.51774842222035).
     assert!(stdout.contains("∇L = 2/N·Xᵀ·(X·w − y)"), "{stdout}");
     assert!(stdout.contains("R² = 0.517748422220"), "{stdout}");
+    // The closed form as derived from ∇L = 0 by `solve`.
+    assert!(stdout.contains("⇔ w = (Xᵀ·X)⁻¹·Xᵀ·y"), "{stdout}");
     assert!(stdout.contains("diverged"), "{stdout}");
     let tex = std::fs::read_to_string(out.join("derivation.tex")).expect("derivation.tex");
     assert!(tex.starts_with("\\begin{align}"), "{tex}");

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use faer::{Col, Mat};
-use matdiff_core::{derive, diff::derivation, parse_function, print};
+use matdiff_core::solve::equation_text;
+use matdiff_core::{derive, diff::derivation, parse_function, print, solve};
 use matdiff_fit::datasets;
 use matdiff_fit::linreg::{IterativeOptions, LinearRegression, Solver};
 use matdiff_fit::problem::Problem;
@@ -106,6 +107,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
 
     println!("# 5. The closed form w = (X'X)^-1 X'y — O(N d² + d³) — and its stable relatives\n");
+    // The same formula, derived from ∇L = 0 by `matdiff solve`.
+    let mut loss = parse_function(LOSS, DECLS)
+        .map_err(|_| Failure::Failed("the demo's loss does not parse".into()))?;
+    let solved = solve(&mut loss, "w").map_err(|e| Failure::Failed(e.to_string()))?;
+    for step in &solved.steps {
+        let line = equation_text(&loss.graph, step, print::pretty);
+        println!("    ⇔ {line:<40} ({})", step.rule);
+    }
+    println!(
+        "    derived by `matdiff solve`: {}\n",
+        solved.curvature.verdict()
+    );
     for solver in [Solver::Normal, Solver::Qr, Solver::Svd, Solver::Auto] {
         let model = LinearRegression {
             solver,
