@@ -312,7 +312,7 @@ pub fn solve(f: &mut Function, wrt: &str) -> Result<Solution, SolveError> {
         if g.depends_on(h, var.name) {
             return Err(not_affine(g));
         }
-        (h, Split::Left(terms_of(g, h)))
+        (h, Split::Left(combine(terms_of(g, h))))
     } else {
         let Some(dg) = differential(g, grad, var.name)? else {
             return Err(SolveError::ConstantGradient { wrt: wrt.into() });
@@ -337,7 +337,7 @@ pub fn solve(f: &mut Function, wrt: &str) -> Result<Solution, SolveError> {
     let g0 = substitute(g, grad, var.name, zero);
     let minus_g0 = g.neg(g0);
     let c = simplify(g, minus_g0);
-    let rhs_terms = terms_of(g, c);
+    let rhs_terms = combine(terms_of(g, c));
     // The common factor divided out is the one that reads shortest: that of the
     // map's terms (`2` in `2*X'*X + 2*lambda*I`), or that of `C` (`2/N` in `2/N*X'*y`,
     // which turns `2/N*X'*X + 2*lambda*I` into `X'*X + lambda*N*I`).
@@ -347,7 +347,16 @@ pub fn solve(f: &mut Function, wrt: &str) -> Result<Solution, SolveError> {
     };
     let mut candidates = vec![common_factor(&map_terms)];
     if !rhs_terms.is_empty() {
-        candidates.push(common_factor(&rhs_terms));
+        // Only when it leaves no new denominators (`2*a*b` would turn `2*a^2` into
+        // `a/b`).
+        let from_rhs = common_factor(&rhs_terms);
+        let clean = map_terms
+            .iter()
+            .chain(&rhs_terms)
+            .all(|t| divides_cleanly(t, &from_rhs));
+        if clean {
+            candidates.push(from_rhs);
+        }
     }
     let mut best: Option<(usize, Factored, LinearMap, Id, Id)> = None;
     for common in candidates {
@@ -384,11 +393,18 @@ pub fn solve(f: &mut Function, wrt: &str) -> Result<Solution, SolveError> {
     };
     let w = g.add(Node::Var(var.name));
 
-    let curvature = match map {
-        LinearMap::Left(h) | LinearMap::Right(h) => classify(g, h),
-        LinearMap::Both(a, b) => both(classify(g, a), classify(g, b)),
-    }
-    .scaled_by(g, &common);
+    // The Hessian as the engine gave it, before any factor was divided out: the
+    // sign of that factor would otherwise have to be assumed.
+    let curvature = match &terms {
+        Split::Left(t) | Split::Right(t) => {
+            let h = build_sum(g, t, None);
+            classify(g, h)
+        }
+        Split::Both(a, b) => {
+            let (a, b) = (build(g, a), build(g, b));
+            both(classify(g, a), classify(g, b))
+        }
+    };
 
     // The steps: ∇f = 0, then L(w) = C, then w = L⁻¹(C).
     let mut steps = vec![Equation {
@@ -768,7 +784,16 @@ fn build(g: &mut Graph, t: &Factored) -> Id {
         Some(a) => g.mul(a, x),
         None => x,
     };
-    if t.coef != 1.0 || (t.scalars.is_empty() && t.chain.is_empty()) {
+    // A coefficient 1/k is written as a division by k (`A/2`, not `0.5*A`).
+    let reciprocal = 1.0 / t.coef;
+    let divisor = (t.coef.fract() != 0.0 && reciprocal.fract() == 0.0).then_some(reciprocal);
+    if let Some(k) = divisor {
+        let k = g.constant(k.abs());
+        denominator = Some(k);
+        if t.coef < 0.0 {
+            numerator = Some(g.constant(-1.0));
+        }
+    } else if t.coef != 1.0 || (t.scalars.is_empty() && t.chain.is_empty()) {
         let c = g.constant(t.coef);
         numerator = Some(c);
     }
@@ -815,6 +840,35 @@ fn divided_sum(g: &mut Graph, terms: &[Factored], common: &Factored) -> Id {
     } else {
         built
     }
+}
+
+/// Like terms (the same scalars and chain) added up: `dS + dS` is `2*dS`.
+fn combine(terms: Vec<Factored>) -> Vec<Factored> {
+    let mut out: Vec<Factored> = Vec::new();
+    for t in terms {
+        let mut scalars = t.scalars.clone();
+        scalars.sort();
+        let same = out.iter_mut().find(|u| {
+            let mut us = u.scalars.clone();
+            us.sort();
+            u.chain == t.chain && us == scalars
+        });
+        match same {
+            Some(u) => u.coef += t.coef,
+            None => out.push(t),
+        }
+    }
+    out.retain(|t| t.coef != 0.0);
+    out
+}
+
+/// Whether dividing `t` by `common` leaves no scalar with a negative exponent that
+/// `t` did not have.
+fn divides_cleanly(t: &Factored, common: &Factored) -> bool {
+    t.divided_by(common)
+        .scalars
+        .iter()
+        .all(|&(s, e)| e > 0 || t.scalars.iter().any(|&(u, f)| u == s && f < 0))
 }
 
 /// The scalar factor common to every term: the scalars with the same exponent in
@@ -897,6 +951,7 @@ fn split_linear_map(g: &mut Graph, dg: Id, var: Sym) -> Result<Split, String> {
             });
         }
     }
+    let (left, right) = (combine(left), combine(right));
     match (left.is_empty(), right.is_empty(), both.len()) {
         (_, true, 0) => Ok(Split::Left(left)),
         (true, false, 0) => Ok(Split::Right(right)),
@@ -921,6 +976,7 @@ fn is_identity_term(g: &Graph, t: &Factored) -> bool {
 /// so that each term has `dX` as one factor of its chain.
 fn linear_terms(g: &mut Graph, id: Id, var: Sym) -> Result<Vec<Factored>, String> {
     let x = g.name(var).to_string();
+    let symmetric = g.variable(var).is_some_and(|v| v.kind.is_symmetric());
     let mut out = Vec::new();
     for t in terms_of(g, id) {
         if t.scalars.iter().any(|&(s, _)| g.depends_on(s, var)) {
@@ -937,6 +993,31 @@ fn linear_terms(g: &mut Graph, id: Id, var: Sym) -> Result<Vec<Factored>, String
         let factor = t.chain[*i];
         match g.node(factor) {
             Node::Differential(_) => out.push(t),
+            // (A dS B)' = B' dS A' for a symmetric S; otherwise X and X' mix.
+            Node::Transpose(inner) if symmetric => {
+                let prefix = Factored {
+                    coef: t.coef,
+                    scalars: t.scalars.clone(),
+                    chain: t.chain[..*i].to_vec(),
+                };
+                let suffix = Factored {
+                    chain: t.chain[i + 1..].to_vec(),
+                    ..Factored::one()
+                };
+                for inner in linear_terms(g, inner, var)? {
+                    let chain = inner
+                        .chain
+                        .iter()
+                        .rev()
+                        .map(|&m| match g.node(m) {
+                            Node::Differential(_) => m,
+                            _ => g.transpose(m),
+                        })
+                        .collect();
+                    let transposed = Factored { chain, ..inner };
+                    out.push(prefix.times(&transposed).times(&suffix));
+                }
+            }
             Node::Transpose(_) => {
                 return Err(format!(
                     "a map that involves {x}' (the equation mixes {x} and its transpose)"
