@@ -16,6 +16,8 @@ pub mod simplify;
 pub use derivative::{Derivative, DerivativeKind, Step};
 pub use diff::{derive, DiffError};
 pub use ir::{Dim, Func, Function, Graph, Id, Kind, Node, Real, Shape, Sym, Variable};
-pub use lower::{elaborate, elaborate_in, parse_function};
+pub use lower::{
+    elaborate, elaborate_in, parse_function, parse_sources, LoadError, SourceRole, Stage,
+};
 pub use shape::Texts;
 pub use simplify::simplify;

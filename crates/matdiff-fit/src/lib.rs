@@ -2,7 +2,8 @@
 //! ([`optim`]); losses written as expressions and bound to data ([`problem`]);
 //! linear-model losses recognised and evaluated row by row ([`linear_form`]), also
 //! over data read from files chunk by chunk ([`stream`]); linear-regression solvers
-//! ([`linreg`]); bundled data sets ([`datasets`]).
+//! ([`linreg`]); bundled data sets ([`datasets`]); one fit described once, with its
+//! defaults, starting point and data ([`spec`]).
 
 pub mod datasets;
 mod hoist;
@@ -11,4 +12,5 @@ pub mod linreg;
 pub mod optim;
 pub mod problem;
 mod rows;
+pub mod spec;
 pub mod stream;

@@ -1,15 +1,11 @@
 //! `matdiff derive`: the gradient, Jacobian, differential or Hessian of a function,
 //! optionally with the derivation steps, as text, pretty text, LaTeX or JSON.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 
 use anyhow::Result;
-use matdiff_core::{
-    codegen, print, Derivative, DerivativeKind, DiffError, Dim, Function, Graph, Shape,
-};
-use serde::Serialize;
-use serde_json::{json, Value};
+use matdiff_core::print::derivation::{self, Notation};
+use matdiff_core::{codegen, Derivative, DiffError, Function, Graph};
 
 use crate::input::load_function;
 use crate::report::Failure;
@@ -139,168 +135,29 @@ fn unknown_variable_message(function: &Function, wrt: &str) -> String {
 /// asked for.
 pub fn render(g: &Graph, derivative: &Derivative, format: Format) -> String {
     match format {
-        Format::Latex => render_latex(g, derivative),
+        Format::Latex => derivation::latex_align(g, derivative, None),
         Format::Json => render_json(g, derivative),
-        Format::Pretty => render_lines(g, derivative, print::pretty, Some(pretty_header)),
+        Format::Pretty => derivation::lines(g, derivative, Notation::Pretty),
         Format::Text | Format::Numpy | Format::Rust => {
-            render_lines(g, derivative, print::text, None)
+            derivation::lines(g, derivative, Notation::Text)
         }
     }
 }
 
-/// Steps one per line (`df = d(f)    (rule)`, then `   = <expr>    (rule)`), then the
-/// result line.
-fn render_lines(
-    g: &Graph,
-    derivative: &Derivative,
-    printer: fn(&Graph, matdiff_core::Id) -> String,
-    header: Option<fn(&Graph, &Derivative) -> &'static str>,
-) -> String {
-    let mut out = String::new();
-    for (i, step) in derivative.steps.iter().enumerate() {
-        // The derivation starts from the differential: `df = d(f)`, then `   = …`.
-        let lead = if i == 0 { "df" } else { "  " };
-        let _ = writeln!(out, "{lead} = {}    ({})", printer(g, step.expr), step.rule);
-    }
-    let result = printer(g, derivative.expr);
-    match header {
-        Some(header) => {
-            let _ = writeln!(out, "{} = {result}", header(g, derivative));
-        }
-        None => {
-            let _ = writeln!(out, "{result}");
-        }
-    }
-    out
-}
-
-/// The left-hand side of the result: `∇f`, `J`, `df`, `H`, or `d(∇f)` for the
-/// second differential with respect to a matrix (an expression linear in `dX`).
-fn pretty_header(g: &Graph, derivative: &Derivative) -> &'static str {
-    match derivative.kind {
-        DerivativeKind::Gradient => "∇f",
-        DerivativeKind::Jacobian => "J",
-        DerivativeKind::Differential => "df",
-        DerivativeKind::Hessian if is_second_differential(g, derivative) => "d(∇f)",
-        DerivativeKind::Hessian => "H",
-    }
-}
-
-/// [`pretty_header`] in LaTeX.
-fn latex_header(g: &Graph, derivative: &Derivative) -> &'static str {
-    match derivative.kind {
-        DerivativeKind::Gradient => "\\nabla f",
-        DerivativeKind::Jacobian => "J",
-        DerivativeKind::Differential => "\\mathrm{d}f",
-        DerivativeKind::Hessian if is_second_differential(g, derivative) => {
-            "\\mathrm{d}(\\nabla f)"
-        }
-        DerivativeKind::Hessian => "H",
-    }
-}
-
-/// A Hessian with respect to a matrix is kept as the second differential `d(∇f)`.
-fn is_second_differential(g: &Graph, derivative: &Derivative) -> bool {
-    g.variables()
-        .iter()
-        .any(|v| v.name == derivative.wrt && v.shape.cols != Dim::ONE)
-}
-
-/// `\begin{align}`, one `&= … && \text{(rule)} \\` line per step, the result line,
-/// `\end{align}`.
-fn render_latex(g: &Graph, derivative: &Derivative) -> String {
-    let mut out = String::from("\\begin{align}\n");
-    for step in &derivative.steps {
-        let _ = writeln!(
-            out,
-            "  &= {} && \\text{{({})}} \\\\",
-            print::latex(g, step.expr),
-            latex_text(&step.rule)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "  {} &= {}",
-        latex_header(g, derivative),
-        print::latex(g, derivative.expr)
-    );
-    out.push_str("\\end{align}\n");
-    out
-}
-
-/// Escapes the characters that LaTeX's text mode treats specially.
-fn latex_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\textbackslash{}"),
-            '{' | '}' | '$' | '&' | '#' | '_' | '%' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '^' => out.push_str("\\textasciicircum{}"),
-            '~' => out.push_str("\\textasciitilde{}"),
-            // Text mode in the default font encoding prints `<` and `>` as `¡` and `¿`.
-            '<' => out.push_str("\\textless{}"),
-            '>' => out.push_str("\\textgreater{}"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The JSON object of `derive --format json`, fields in the documented order.
-///
-/// `shape` is `[rows, cols]` of the result: a named dimension is a string (`"d"`), a
-/// fixed size a number (`1`), as in `matdiff parse --format json`.
-#[derive(Serialize)]
-struct JsonOutput {
-    kind: &'static str,
-    result: String,
-    latex: String,
-    shape: Value,
-    steps: Vec<JsonStep>,
-}
-
-/// One derivation step in JSON: the rule and the expression as text.
-#[derive(Serialize)]
-struct JsonStep {
-    rule: String,
-    expr: String,
-}
-
+/// The JSON object of `derive --format json`: the derivation report's schema, fields
+/// in the documented order.
 fn render_json(g: &Graph, derivative: &Derivative) -> String {
-    let output = JsonOutput {
-        kind: derivative.kind.name(),
-        result: print::text(g, derivative.expr),
-        latex: print::latex(g, derivative.expr),
-        shape: shape_json(g, g.shape(derivative.expr)),
-        steps: derivative
-            .steps
-            .iter()
-            .map(|s| JsonStep {
-                rule: s.rule.clone(),
-                expr: print::text(g, s.expr),
-            })
-            .collect(),
-    };
+    let report = derivation::Report::new(g, derivative);
     format!(
         "{}\n",
-        serde_json::to_string_pretty(&output).unwrap_or_default()
+        serde_json::to_string_pretty(&report).unwrap_or_default()
     )
-}
-
-/// `[rows, cols]`, each a name or a size.
-fn shape_json(g: &Graph, shape: Shape) -> Value {
-    let dim = |d: Dim| match d {
-        Dim::Size(n) => json!(n),
-        Dim::Named(s) => json!(g.name(s)),
-    };
-    json!([dim(shape.rows), dim(shape.cols)])
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use matdiff_core::{parse_function, Step};
 
     use super::*;
