@@ -489,6 +489,15 @@ impl PreparedFit {
         }
     }
 
+    /// The fitted variable's value for `w`: a scalar for a scalar variable, else a
+    /// matrix (a column for a vector).
+    pub fn solution(&self, w: &[f64]) -> matdiff_num::Value {
+        match &self.objective {
+            FitObjective::InMemory(p) => p.value(w),
+            FitObjective::Streamed(_) => matdiff_num::Value::Matrix(self.unflatten(w)),
+        }
+    }
+
     /// Where a value turned non-finite during the last evaluation, if one did.
     pub fn non_finite(&self) -> Option<&str> {
         match &self.objective {
@@ -580,6 +589,35 @@ impl FitError {
         )
     }
 
+    /// The iteration and the last loss of a run that diverged.
+    pub fn diverged_at(&self) -> Option<(usize, f64)> {
+        match self {
+            FitError::Run {
+                error:
+                    OptimError::Diverged {
+                        iteration,
+                        loss_trend,
+                        ..
+                    },
+                ..
+            } => Some((*iteration, loss_trend.last().copied().unwrap_or(f64::NAN))),
+            _ => None,
+        }
+    }
+
+    /// The iteration and the message of an evaluation that failed during the run for
+    /// a reason of the mathematics (a domain error after an overshooting step), not
+    /// of the inputs.
+    pub fn failed_evaluation(&self) -> Option<(usize, String)> {
+        match self {
+            FitError::Run {
+                error: OptimError::Objective { iteration, source },
+                ..
+            } if !self.is_input_error() => Some((*iteration, source.to_string())),
+            _ => None,
+        }
+    }
+
     /// The problem's error behind this one, if there is one.
     pub fn problem_error(&self) -> Option<&ProblemError> {
         match self {
@@ -654,4 +692,70 @@ fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
     let u: f64 = 1.0 - rng.random::<f64>();
     let v: f64 = rng.random();
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The random start honours the declared kind: symmetric entries for `symmetric`,
+    /// and `I` plus a small symmetric matrix for `spd`; the same seed, the same start.
+    #[test]
+    fn the_random_start_honours_symmetric_and_spd() {
+        let cases = [
+            (Some(Kind::Matrix), 0.0, false),
+            (Some(Kind::Symmetric), 0.0, true),
+            (Some(Kind::Spd), 1.0, true),
+        ];
+        for (kind, diagonal, symmetric) in cases {
+            let w = random_start(kind, 3, 3, 5);
+            assert_eq!(w, random_start(kind, 3, 3, 5), "{kind:?}");
+            let at = |i: usize, j: usize| w[i + 3 * j];
+            for i in 0..3 {
+                assert!((at(i, i) - diagonal).abs() < 0.1, "{kind:?}");
+                for j in 0..3 {
+                    assert!(
+                        (at(i, j) - at(j, i)).abs() < 1e-15 || !symmetric,
+                        "{kind:?}"
+                    );
+                    assert!(at(i, j) != at(j, i) || i == j || symmetric, "{kind:?}");
+                }
+            }
+        }
+    }
+
+    /// With no tolerance the gradient rule applies, with no limit 1000 epochs; a
+    /// limit given alone replaces the epoch default.
+    #[test]
+    fn stop_defaults_fill_what_is_not_given() {
+        let cases = [
+            (StopSpec::default(), Some(1e-6), None, Some(1000)),
+            (
+                StopSpec {
+                    tol_loss: Some(1e-9),
+                    ..StopSpec::default()
+                },
+                None,
+                None,
+                Some(1000),
+            ),
+            (
+                StopSpec {
+                    max_iter: Some(50),
+                    ..StopSpec::default()
+                },
+                Some(1e-6),
+                Some(50),
+                None,
+            ),
+        ];
+        for (spec, tol_grad, max_iter, max_epochs) in cases {
+            let rules = spec.rules();
+            assert_eq!(
+                (rules.tol_grad, rules.max_iter, rules.max_epochs),
+                (tol_grad, max_iter, max_epochs),
+                "{spec:?}"
+            );
+        }
+    }
 }

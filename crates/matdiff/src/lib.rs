@@ -101,7 +101,8 @@ pub mod datasets {
 /// from its flags: the method, schedule, stop rules with their defaults, starting
 /// point, data (in memory or streamed) and sample dimension.
 pub mod fit {
-    pub use matdiff_fit::optim::{History, Observer, Outcome, Record, Scope};
+    pub use matdiff_fit::optim::{History, Observer, Options, Outcome, Record, Scope};
+    pub use matdiff_fit::problem::ProblemError;
     pub use matdiff_fit::spec::{
         describe_hoisting, random_start, Data, FitError, FitObjective, FitSpec, PreparedFit, Start,
         StopSpec, DEFAULT_BATCH, DEFAULT_CHUNK_ROWS, INIT_SCALE,
