@@ -182,6 +182,13 @@ impl Function {
         }
     }
 
+    /// The symbolic core's function, for the command line's commands that still work
+    /// on it. Internal: not part of the library's API.
+    #[doc(hidden)]
+    pub fn into_internal(self) -> matdiff_core::Function {
+        self.inner
+    }
+
     /// The variables, in declaration order (declared first, then inferred).
     ///
     /// ```

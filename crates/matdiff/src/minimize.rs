@@ -446,6 +446,7 @@ impl<'a> Minimize<'a> {
             epochs: outcome.epochs,
             stop_reason: outcome.stop,
             converged: outcome.stop.converged(),
+            stop_description: outcome.stop.description(),
             seconds: outcome.seconds,
             start: prepared.unflatten(&prepared.start),
         })
@@ -468,6 +469,7 @@ impl Observer for Callback<'_> {
 /// let fit = matdiff::Minimize::new(&f, "x").data("a", &[3.0]).lr(0.25).run()?;
 /// let json = serde_json::to_value(&fit).unwrap();
 /// assert_eq!(json["stop_reason"], "grad_norm");
+/// assert_eq!(json["converged"], true);
 /// assert_eq!(json["variable"], "x");
 /// # Ok::<(), matdiff::Error>(())
 /// ```
@@ -491,6 +493,8 @@ pub struct Fit {
     pub stop_reason: StopReason,
     /// Whether a tolerance was met (rather than a limit reached).
     pub converged: bool,
+    /// The rule that stopped the run, in words.
+    pub stop_description: &'static str,
     /// Wall-clock seconds of the run.
     pub seconds: f64,
     /// Where the run started.

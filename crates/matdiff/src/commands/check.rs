@@ -41,7 +41,7 @@ pub struct Args {
 
 /// Runs `matdiff check`; exits 1 when the derivative does not match.
 pub fn run(args: Args) -> Result<()> {
-    let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
+    let mut function = load_function(&args.expr, args.decls.as_deref())?;
     let fixed = parse_dims(args.dims.as_deref().unwrap_or(""), &function)?;
     let d = derive(&mut function, &args.wrt, args.order)
         .map_err(|e| Failure::BadInput(e.to_string()))?;

@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<()> {
             Format::Text
         }
     });
-    let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
+    let mut function = load_function(&args.expr, args.decls.as_deref())?;
     let mut derivative = matdiff_core::derive(&mut function, &args.wrt, args.order)
         .map_err(|e| Failure::BadInput(diff_error_message(&function, &args.wrt, &e)))?;
     if args.steps {

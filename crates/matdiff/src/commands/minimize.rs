@@ -224,7 +224,7 @@ pub fn run(args: Args) -> Result<()> {
         .as_deref()
         .map(sweep::parse_rates)
         .transpose()?;
-    let (_sources, function) = load_function(&args.expr, args.decls.as_deref())?;
+    let function = load_function(&args.expr, args.decls.as_deref())?;
     let spec = spec(&args, &function.graph)?;
     let init_file = matches!(spec.start, Start::Value(_)).then_some(args.init.as_str());
     let mut fit = spec

@@ -39,7 +39,7 @@ pub struct Args {
 
 /// Runs `matdiff parse`.
 pub fn run(args: Args) -> Result<()> {
-    let (_sources, function) = load_function(&args.expr, args.decls.as_deref())?;
+    let function = load_function(&args.expr, args.decls.as_deref())?;
     print!("{}", render(&function, args.format));
     Ok(())
 }
