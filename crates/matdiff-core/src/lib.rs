@@ -1,6 +1,8 @@
 //! The symbolic core of matdiff: the IR, kinds and shape inference, differentiation,
 //! simplification, printers and code generation. It never depends on a numeric
 //! backend.
+//!
+//! Internal; use the `matdiff` crate. This crate's API may change without notice.
 
 pub mod build;
 pub mod codegen;

@@ -4,6 +4,8 @@
 //! over data read from files chunk by chunk ([`stream`]); linear-regression solvers
 //! ([`linreg`]); bundled data sets ([`datasets`]); one fit described once, with its
 //! defaults, starting point and data ([`spec`]).
+//!
+//! Internal; use the `matdiff` crate. This crate's API may change without notice.
 
 pub mod datasets;
 mod hoist;

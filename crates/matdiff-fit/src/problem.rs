@@ -579,7 +579,7 @@ impl Problem {
     /// Like [`Problem::hoist`], for a run of about `evaluations` full-batch
     /// evaluations: the values are hoisted only when computing them once plus the
     /// cheaper evaluations costs less than the plain evaluations, with the one-off
-    /// flops weighted by [`MATRIX_PRODUCT_SPEEDUP`] (so 20 steps on `N = 10⁵, d = 1000`
+    /// flops weighted by `MATRIX_PRODUCT_SPEEDUP` (so 20 steps on `N = 10⁵, d = 1000`
     /// least squares do not pay `N d²` for `X'*X`, while on `N = 10⁶, d = 100` they do).
     pub fn hoist_for(&mut self, evaluations: Option<usize>) -> Result<Hoisted, ProblemError> {
         if let Some(h) = &self.hoisted {

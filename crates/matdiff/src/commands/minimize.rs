@@ -16,8 +16,8 @@
 //! or, with `--json`, one object:
 //! `{"solution": …, "loss": …, "grad_norm": …, "iterations": …, "epochs": …,
 //! "stop_reason": "grad_norm", "seconds": …, "variable": "w", "converged": true,
-//! "stop_description": "…"}` where `solution` is the JSON value encoding of DESIGN.md
-//! §3 (a number, a flat list for a vector, a list of rows for a matrix) and
+//! "stop_description": "…"}` where `solution` is the JSON value encoding
+//! (a number, a flat list for a vector, a list of rows for a matrix) and
 //! `stop_reason` names the criterion that fired: `grad_norm`, `step_norm`,
 //! `loss_change` (a tolerance was met), `max_iter`, `epochs` (a limit was reached),
 //! `no_improvement` or `line_search_failed`.
@@ -381,7 +381,7 @@ fn write_history_and_plot(args: &Args, history: &History) -> Result<()> {
 }
 
 /// Reads every `--data NAME=FILE`: CSV and `.npy` by the data loader, JSON as the value
-/// encoding of DESIGN.md §3 (fitted to the variable's declaration as `eval --at` does).
+/// encoding of values (fitted to the variable's declaration as `eval --at` does).
 pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, Mat<f64>)>> {
     specs
         .iter()
@@ -398,8 +398,8 @@ pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, 
         .collect()
 }
 
-/// Every `--data NAME=FILE` for the library: JSON files read here as values (the
-/// encoding of DESIGN.md §3), CSV and `.npy` files left to the library to load whole
+/// Every `--data NAME=FILE` for the library: JSON files read here as values (a
+/// number, a flat list or a list of rows), CSV and `.npy` files left to the library to load whole
 /// or to stream.
 fn data_specs(specs: &[String], graph: &Graph) -> Result<Vec<(String, Data)>> {
     specs
