@@ -115,7 +115,7 @@ pub struct Variable {
 /// let inputs = Inputs::new().matrix("A", a.as_ref()).vector("x", &[1.0, -1.0]).vector("b", &[0.5, 0.5]);
 /// let (value, grad) = f.value_and_gradient("x", &inputs)?;
 /// assert_eq!(value, 4.0);
-/// assert_eq!((grad[(0, 0)], grad[(1, 0)]), (3.5, -6.5));
+/// assert_eq!((grad[(0, 0)], grad[(1, 0)]), (3.5, -4.5));
 /// # Ok::<(), matdiff::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -296,7 +296,8 @@ impl Function {
     /// ```
     /// let f = matdiff::Function::parse("norm2(x)^2", "")?;
     /// let (v, g) = f.value_and_gradient("x", &matdiff::Inputs::new().vector("x", &[3.0, 4.0]))?;
-    /// assert_eq!((v, g[(0, 0)], g[(1, 0)]), (25.0, 6.0, 8.0));
+    /// assert!((v - 25.0).abs() < 1e-12);
+    /// assert_eq!((g[(0, 0)], g[(1, 0)]), (6.0, 8.0));
     /// # Ok::<(), matdiff::Error>(())
     /// ```
     pub fn value_and_gradient(
@@ -330,8 +331,8 @@ impl Function {
     /// ```
     /// let f = matdiff::Function::parse("norm2(x)^2", "")?;
     /// let mut c = f.compile("x")?;
-    /// let (v, _) = c.value_and_gradient(&matdiff::Inputs::new().vector("x", &[1.0, 2.0]))?;
-    /// assert_eq!(v, 5.0);
+    /// let (v, g) = c.value_and_gradient(&matdiff::Inputs::new().vector("x", &[1.0, 2.0]))?;
+    /// assert!((v - 5.0).abs() < 1e-12 && (g[(1, 0)] - 4.0).abs() < 1e-12);
     /// # Ok::<(), matdiff::Error>(())
     /// ```
     pub fn compile(&self, wrt: &str) -> Result<Compiled, Error> {

@@ -95,7 +95,7 @@ impl DataValue for f64 {
 pub struct Minimize<'a> {
     function: &'a Function,
     spec: FitSpec,
-    observer: Option<Box<dyn FnMut(&Record<'_>) + 'a>>,
+    observer: Option<Callback<'a>>,
 }
 
 impl std::fmt::Debug for Minimize<'_> {
@@ -407,7 +407,7 @@ impl<'a> Minimize<'a> {
     /// # Ok::<(), matdiff::Error>(())
     /// ```
     pub fn observer(mut self, observer: impl FnMut(&Record<'_>) + 'a) -> Minimize<'a> {
-        self.observer = Some(Box::new(observer));
+        self.observer = Some(Callback(Box::new(observer)));
         self
     }
 
@@ -434,7 +434,7 @@ impl<'a> Minimize<'a> {
     pub fn run(self) -> Result<Fit, Error> {
         let mut prepared = self.spec.prepare(self.function.inner.clone())?;
         let outcome = match self.observer {
-            Some(callback) => prepared.run(&mut Callback(callback)),
+            Some(mut callback) => prepared.run(&mut callback),
             None => prepared.run(&mut matdiff_fit::optim::NoObserver),
         }?;
         Ok(Fit {

@@ -159,12 +159,11 @@ fn the_diabetes_fit_matches_a_hand_written_descent_and_the_known_r2() {
         "{} vs {hand_loss}",
         fit.loss
     );
-    for j in 0..d {
+    for (j, &hand) in w.iter().enumerate() {
         assert!(
-            (fit.solution[(j, 0)] - w[j]).abs() < 1e-6 * (1.0 + w[j].abs()),
-            "w[{j}]: {} vs {}",
-            fit.solution[(j, 0)],
-            w[j]
+            (fit.solution[(j, 0)] - hand).abs() < 1e-6 * (1.0 + hand.abs()),
+            "w[{j}]: {} vs {hand}",
+            fit.solution[(j, 0)]
         );
     }
     let g = gradient(&residual(
@@ -225,8 +224,8 @@ fn a_second_program_uses_the_same_names_in_other_combinations() -> Result<(), Er
         .tol_grad(1e-12)
         .max_iter(100_000)
         .run()?;
-    for j in 0..2 {
-        assert!((fit.solution[(j, 0)] - w[j]).abs() < 1e-3, "w[{j}]");
+    for (j, &hand) in w.iter().enumerate() {
+        assert!((fit.solution[(j, 0)] - hand).abs() < 1e-3, "w[{j}]");
     }
     assert!(fit.loss < first.unwrap());
 
