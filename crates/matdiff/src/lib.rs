@@ -92,6 +92,12 @@ pub use matdiff_fit::spec::ScheduleKind as Schedule;
 
 pub mod linreg;
 
+/// The loss restricted to a plane of two coordinates, its values on a grid, gradient
+/// arrows and the optimiser's trajectories, as plain numbers for drawing.
+pub mod plane {
+    pub use matdiff_fit::plane::*;
+}
+
 /// Bundled data sets.
 pub mod datasets {
     pub use crate::datasets_impl::{diabetes, diabetes_raw, names};
