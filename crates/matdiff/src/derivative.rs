@@ -50,8 +50,7 @@ impl Derivative {
         self.inner.kind
     }
 
-    /// The derivation, from `df = d(f)` to the result, one step per rule (empty for
-    /// a Hessian).
+    /// The derivation, from `df = d(f)` to the result, one step per rule.
     ///
     /// ```
     /// let f = matdiff::Function::parse("x'*x", "")?;
@@ -104,6 +103,33 @@ impl Derivative {
     /// ```
     pub fn latex_derivation(&self) -> String {
         derivation::latex_align(&self.function.graph, &self.inner, None)
+    }
+
+    /// The same derivative without its derivation: the renderings then show the
+    /// result alone.
+    ///
+    /// ```
+    /// let f = matdiff::Function::parse("x'*x", "")?;
+    /// let g = f.gradient("x")?.without_steps();
+    /// assert!(g.steps().is_empty());
+    /// assert_eq!(g.text_derivation(), "2*x\n");
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn without_steps(mut self) -> Derivative {
+        self.inner.steps.clear();
+        self
+    }
+
+    /// The derivation and the result as lines of text that parses back
+    /// (`df = d(f)    (rule)`, `   = …`, then the result alone).
+    ///
+    /// ```
+    /// let f = matdiff::Function::parse("x'*x", "")?;
+    /// assert!(f.gradient("x")?.text_derivation().starts_with("df = d(x'*x)"));
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn text_derivation(&self) -> String {
+        derivation::lines(&self.function.graph, &self.inner, Notation::Text)
     }
 
     /// The derivation and the result as lines of Unicode text, the result with its

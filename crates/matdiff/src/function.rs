@@ -244,10 +244,8 @@ impl Function {
         let mut function = self.inner.clone();
         let mut derivative = matdiff_core::derive(&mut function, wrt, order)
             .map_err(|e| diff_error(&self.inner.graph, wrt, e))?;
-        if order == 1 {
-            derivative.steps = matdiff_core::diff::derivation(&mut function, &derivative)
-                .map_err(|e| diff_error(&self.inner.graph, wrt, e))?;
-        }
+        derivative.steps = matdiff_core::diff::derivation(&mut function, &derivative)
+            .map_err(|e| diff_error(&self.inner.graph, wrt, e))?;
         Ok(Derivative {
             function,
             inner: derivative,

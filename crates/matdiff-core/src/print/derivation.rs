@@ -181,6 +181,35 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{derive, parse_function, Step};
+
+    /// Steps are rendered whatever they are: two made-up steps (with LaTeX's special
+    /// characters in a rule) before the least-squares gradient, in every format.
+    #[test]
+    fn steps_are_rendered_before_the_result_in_every_format() {
+        let mut function = parse_function("1/N*norm2(X*w - y)^2", "X: matrix(N,d)")
+            .expect("the least-squares loss parses");
+        let mut derivative = derive(&mut function, "w", 1).expect("the gradient exists");
+        derivative.steps = vec![
+            Step {
+                rule: "the expression".to_string(),
+                expr: function.root,
+            },
+            Step {
+                rule: "<a, X b> = <X'a, b> & d_x{r}^2 = 2% ~ \\ $".to_string(),
+                expr: derivative.expr,
+            },
+        ];
+        let g = &function.graph;
+        let json = serde_json::to_string_pretty(&Report::new(g, &derivative)).unwrap();
+        let out = format!(
+            "--- text\n{}--- pretty\n{}--- latex\n{}--- json\n{json}\n",
+            lines(g, &derivative, Notation::Text),
+            lines(g, &derivative, Notation::Pretty),
+            latex_align(g, &derivative, None),
+        );
+        insta::assert_snapshot!(out);
+    }
 
     #[test]
     fn latex_text_escapes_what_text_mode_treats_specially() {

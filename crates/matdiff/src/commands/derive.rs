@@ -4,10 +4,8 @@
 use std::io::IsTerminal as _;
 
 use anyhow::Result;
-use matdiff_core::print::derivation::{self, Notation};
-use matdiff_core::{codegen, Derivative, DiffError, Function, Graph};
 
-use crate::input::load_function;
+use crate::input::load;
 use crate::report::Failure;
 
 /// Output formats of `matdiff derive`.
@@ -64,7 +62,8 @@ pub struct Args {
     pub format: Option<Format>,
 }
 
-/// Runs `matdiff derive`.
+/// Runs `matdiff derive` through the library: the derivative with its derivation,
+/// rendered in the chosen format.
 pub fn run(args: Args) -> Result<()> {
     let format = args.format.unwrap_or_else(|| {
         if std::io::stdout().is_terminal() {
@@ -73,118 +72,57 @@ pub fn run(args: Args) -> Result<()> {
             Format::Text
         }
     });
-    let mut function = load_function(&args.expr, args.decls.as_deref())?;
-    let mut derivative = matdiff_core::derive(&mut function, &args.wrt, args.order)
-        .map_err(|e| Failure::BadInput(diff_error_message(&function, &args.wrt, &e)))?;
-    if args.steps {
-        derivative.steps = matdiff_core::diff::derivation(&mut function, &derivative)
-            .map_err(|e| Failure::BadInput(diff_error_message(&function, &args.wrt, &e)))?;
-    }
+    let function = load(&args.expr, args.decls.as_deref())?;
+    let derivative = function
+        .derivative(&args.wrt, args.order)
+        .map_err(derive_failure)?;
+    let derivative = if args.steps {
+        derivative
+    } else {
+        derivative.without_steps()
+    };
+    let generation =
+        |e: matdiff::Error| Failure::BadInput(format!("cannot generate {}: {e}", format.name()));
     let output = match format {
-        Format::Numpy | Format::Rust => {
-            let generated = if format == Format::Numpy {
-                codegen::numpy(&function, &derivative)
-            } else {
-                codegen::rust(&function, &derivative)
-            };
-            generated
-                .map_err(|e| Failure::BadInput(format!("cannot generate {}: {e}", format.name())))?
-        }
-        _ => render(&function.graph, &derivative, format),
+        Format::Numpy => derivative.to_numpy().map_err(generation)?,
+        Format::Rust => derivative.to_rust().map_err(generation)?,
+        Format::Text => derivative.text_derivation(),
+        Format::Pretty => derivative.pretty_derivation(),
+        Format::Latex => derivative.latex_derivation(),
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&derivative.report()).unwrap_or_default()
+        ),
     };
     print!("{output}");
     Ok(())
 }
 
 /// The message for a derivative that cannot be taken; an unknown variable comes with
-/// the variables to choose from.
-fn diff_error_message(function: &Function, wrt: &str, error: &DiffError) -> String {
-    match error {
-        DiffError::UnknownVariable(_) => unknown_variable_message(function, wrt),
+/// the variables to choose from with --wrt.
+fn derive_failure(error: matdiff::Error) -> anyhow::Error {
+    let message = match &error {
+        matdiff::Error::UnknownVariable {
+            name,
+            known,
+            is_dimension,
+        } => {
+            let what = if *is_dimension {
+                format!("`{name}` is a dimension, not a variable")
+            } else {
+                format!("unknown variable `{name}`")
+            };
+            if known.is_empty() {
+                format!("{what} — the expression has no variables to differentiate with respect to")
+            } else {
+                let names: Vec<String> = known.iter().map(|n| format!("`{n}`")).collect();
+                format!(
+                    "{what} — use --wrt with one of the variables: {}",
+                    names.join(", ")
+                )
+            }
+        }
         other => other.to_string(),
-    }
-}
-
-fn unknown_variable_message(function: &Function, wrt: &str) -> String {
-    let g = &function.graph;
-    let names: Vec<String> = g
-        .variables()
-        .iter()
-        .map(|v| format!("`{}`", g.name(v.name)))
-        .collect();
-    let is_dim = g.dims().iter().any(|&d| g.name(d) == wrt);
-    let what = if is_dim {
-        format!("`{wrt}` is a dimension, not a variable")
-    } else {
-        format!("unknown variable `{wrt}`")
     };
-    if names.is_empty() {
-        format!("{what} — the expression has no variables to differentiate with respect to")
-    } else {
-        format!(
-            "{what} — use --wrt with one of the variables: {}",
-            names.join(", ")
-        )
-    }
-}
-
-/// The output printed on stdout for `format`; `numpy` and `rust` come from
-/// [`codegen`] and print here as text.
-///
-/// Every step in `derivative.steps` is shown; callers clear them when they were not
-/// asked for.
-pub fn render(g: &Graph, derivative: &Derivative, format: Format) -> String {
-    match format {
-        Format::Latex => derivation::latex_align(g, derivative, None),
-        Format::Json => render_json(g, derivative),
-        Format::Pretty => derivation::lines(g, derivative, Notation::Pretty),
-        Format::Text | Format::Numpy | Format::Rust => {
-            derivation::lines(g, derivative, Notation::Text)
-        }
-    }
-}
-
-/// The JSON object of `derive --format json`: the derivation report's schema, fields
-/// in the documented order.
-fn render_json(g: &Graph, derivative: &Derivative) -> String {
-    let report = derivation::Report::new(g, derivative);
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(&report).unwrap_or_default()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use std::fmt::Write as _;
-
-    use matdiff_core::{parse_function, Step};
-
-    use super::*;
-
-    /// Steps are rendered whatever they are: two made-up steps (with LaTeX's special
-    /// characters in a rule) before the least-squares gradient, in every format.
-    #[test]
-    fn steps_are_rendered_before_the_result_in_every_format() {
-        let mut function = parse_function("1/N*norm2(X*w - y)^2", "X: matrix(N,d)")
-            .expect("the least-squares loss parses");
-        let mut derivative =
-            matdiff_core::derive(&mut function, "w", 1).expect("the gradient exists");
-        derivative.steps = vec![
-            Step {
-                rule: "the expression".to_string(),
-                expr: function.root,
-            },
-            Step {
-                rule: "<a, X b> = <X'a, b> & d_x{r}^2 = 2% ~ \\ $".to_string(),
-                expr: derivative.expr,
-            },
-        ];
-        let mut out = String::new();
-        for format in [Format::Text, Format::Pretty, Format::Latex, Format::Json] {
-            let _ = writeln!(out, "--- {}", format.name());
-            out.push_str(&render(&function.graph, &derivative, format));
-        }
-        insta::assert_snapshot!(out);
-    }
+    Failure::BadInput(message).into()
 }
