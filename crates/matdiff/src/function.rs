@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use faer::{Mat, MatRef};
+use matdiff_core::print::derivation::ShapeEntry;
 use matdiff_core::{print, DiffError, Graph, Id};
 use matdiff_num::{EvalError, InputError, Plan, Sizes, Value};
 use serde::Serialize;
@@ -93,14 +94,49 @@ impl<'a> Source<'a> {
 /// A variable of a function: its name, kind and shape.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Variable {
-    /// The name.
-    pub name: String,
     /// `scalar`, `vector`, `matrix`, `symmetric` or `spd`.
     pub kind: &'static str,
-    /// `[rows, cols]`: a dimension's name or a size as text (`["N", "d"]`, `["d", "1"]`).
-    pub shape: [String; 2],
+    /// The name.
+    pub name: String,
+    /// `[rows, cols]`: a dimension's name or a size (`["N", "d"]`, `["d", 1]`).
+    pub shape: [ShapeEntry; 2],
     /// The declaration that gives it, as it parses back: `X: matrix(N, d)`.
+    #[serde(skip)]
     pub declaration: String,
+}
+
+/// What a function is, as data (the schema of `matdiff parse --format json`, keys in
+/// alphabetical order): the dimension names, the expression, its shape and type, and
+/// the variables.
+///
+/// ```
+/// let f = matdiff::Function::parse("1/N*norm2(X*w - y)^2", "X: matrix(N,d)")?;
+/// let summary = f.summary();
+/// assert_eq!((summary.expr.as_str(), summary.type_.as_str()), ("1/N*norm2(X*w - y)^2", "scalar"));
+/// assert_eq!(summary.dims, ["N", "d"]);
+/// # Ok::<(), matdiff::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// The dimension names.
+    pub dims: Vec<String>,
+    /// The expression as text that parses back.
+    pub expr: String,
+    /// `[rows, cols]` of its value.
+    pub shape: [ShapeEntry; 2],
+    /// Its shape in words: `scalar`, `vector(N)`, `matrix(N, d)`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The variables, in declaration order.
+    pub variables: Vec<Variable>,
+}
+
+fn shape_entries(g: &Graph, shape: matdiff_core::Shape) -> [ShapeEntry; 2] {
+    let entry = |d: matdiff_core::Dim| match d {
+        matdiff_core::Dim::Size(n) => ShapeEntry::Size(n),
+        matdiff_core::Dim::Named(s) => ShapeEntry::Named(g.name(s).to_owned()),
+    };
+    [entry(shape.rows), entry(shape.cols)]
 }
 
 /// A scalar, vector or matrix function of named variables, parsed and shape-checked.
@@ -204,10 +240,29 @@ impl Function {
             .map(|v| Variable {
                 name: g.name(v.name).to_owned(),
                 kind: v.kind.keyword(),
-                shape: [print::dim(g, v.shape.rows), print::dim(g, v.shape.cols)],
+                shape: shape_entries(g, v.shape),
                 declaration: print::describe_variable(g, v),
             })
             .collect()
+    }
+
+    /// The expression, its shape, the variables and the dimension names, as data.
+    ///
+    /// ```
+    /// let f = matdiff::Function::parse("A*x", "A: matrix(m,n)")?;
+    /// assert_eq!(f.summary().type_, "vector(m)");
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn summary(&self) -> Summary {
+        let g = &self.inner.graph;
+        let shape = g.shape(self.inner.root);
+        Summary {
+            expr: self.to_string(),
+            shape: shape_entries(g, shape),
+            type_: print::shape(g, shape),
+            variables: self.variables(),
+            dims: g.dims().iter().map(|&d| g.name(d).to_owned()).collect(),
+        }
     }
 
     /// The expression in Unicode, with a textbook look: `1/N·‖X·w − y‖²`.
@@ -353,6 +408,9 @@ impl Function {
             scalar_gradient: Mat::zeros(1, 1),
         })
     }
+
+    // Solving for a variable (`Function::solve`) belongs here, beside `compile`:
+    // another way of using the derived gradient on numbers.
 }
 
 impl fmt::Display for Function {

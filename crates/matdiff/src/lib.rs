@@ -75,10 +75,10 @@ pub use faer;
 
 pub use derivative::{Derivative, Step};
 pub use error::{Error, Located};
-pub use function::{Check, Compiled, Function, Source, SourceKind, Variable};
+pub use function::{Check, Compiled, Function, Source, SourceKind, Summary, Variable};
 pub use inputs::Inputs;
 pub use linreg::Solver;
-pub use matdiff_core::print::derivation::Report as DerivationReport;
+pub use matdiff_core::print::derivation::{Report as DerivationReport, ShapeEntry};
 pub use matdiff_core::DerivativeKind;
 pub use matdiff_fit::optim::{Record, Scope, StopReason};
 pub use minimize::{DataValue, Fit, Minimize};
