@@ -215,11 +215,62 @@ impl Derivative {
     /// # Ok::<(), matdiff::Error>(())
     /// ```
     pub fn check(&self) -> Result<Check, Error> {
+        self.check_with(&Checking::default())
+    }
+
+    /// [`Derivative::check`] with the number of trials, the seed, the tolerance and
+    /// sizes of named dimensions given.
+    ///
+    /// ```
+    /// use matdiff::Checking;
+    ///
+    /// let f = matdiff::Function::parse("x'*A*x", "A: matrix(n,n)")?;
+    /// let checking = Checking { trials: 2, sizes: vec![("n".into(), 7)], ..Checking::default() };
+    /// let check = f.gradient("x")?.check_with(&checking)?;
+    /// assert_eq!((check.errors.len(), check.sizes.clone()), (2, vec![("n".to_string(), 7)]));
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn check_with(&self, checking: &Checking) -> Result<Check, Error> {
         let g = &self.function.graph;
-        let report =
-            matdiff_num::check_derivative(&self.function, &self.inner, &CheckOptions::default())
-                .map_err(|e| eval_error(g, e))?;
+        let options = CheckOptions {
+            trials: checking.trials,
+            seed: checking.seed,
+            tol: checking.tol,
+            fixed: checking.sizes.clone(),
+        };
+        let report = matdiff_num::check_derivative(&self.function, &self.inner, &options)
+            .map_err(|e| eval_error(g, e))?;
         Ok(check_report(g, &self.inner, report))
+    }
+}
+
+/// How [`Derivative::check_with`] compares with finite differences.
+///
+/// ```
+/// let checking = matdiff::Checking::default();
+/// assert_eq!((checking.trials, checking.tol), (5, 1e-6));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checking {
+    /// Random instances to try.
+    pub trials: usize,
+    /// Seed of the instances and directions.
+    pub seed: u64,
+    /// The largest relative error that passes.
+    pub tol: f64,
+    /// Sizes of named dimensions; the others get small distinct sizes.
+    pub sizes: Vec<(String, usize)>,
+}
+
+impl Default for Checking {
+    fn default() -> Checking {
+        let defaults = CheckOptions::default();
+        Checking {
+            trials: defaults.trials,
+            seed: defaults.seed,
+            tol: defaults.tol,
+            sizes: defaults.fixed,
+        }
     }
 }
 

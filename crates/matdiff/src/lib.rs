@@ -73,7 +73,7 @@ mod minimize;
 
 pub use faer;
 
-pub use derivative::{Derivative, Step};
+pub use derivative::{Checking, Derivative, Step};
 pub use error::{Error, Located};
 pub use function::{Check, Compiled, Function, Source, SourceKind, Summary, Variable};
 pub use inputs::Inputs;

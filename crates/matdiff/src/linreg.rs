@@ -8,7 +8,8 @@ pub use matdiff_fit::linreg::Solver;
 
 use crate::Error;
 
-/// A fitted linear regression, as data (the schema of `matdiff linreg --json`'s fit).
+/// A fitted linear regression, as data: the schema of `matdiff linreg --json`'s fit
+/// (the condition number serialises as `condition_number`).
 ///
 /// ```
 /// let (x, y) = matdiff::datasets::diabetes();
@@ -19,22 +20,33 @@ use crate::Error;
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Regression {
-    /// `b`, one coefficient per column of `X`.
-    pub coefficients: Vec<f64>,
-    /// `b₀`.
-    pub intercept: f64,
-    /// The coefficient of determination on the data fitted.
-    pub r2: f64,
-    /// The mean squared error on the data fitted.
-    pub mse: f64,
-    /// The 2-norm condition number of the (centred) design.
-    pub condition: f64,
-    /// The numerical rank of the design.
-    pub rank: usize,
     /// The solver that ran (`normal`, `qr`, `svd`, `gd`, …).
     pub solver: &'static str,
     /// Why that solver, for `auto`.
     pub why: String,
+    /// `b₀`.
+    pub intercept: f64,
+    /// `b`, one coefficient per column of `X`.
+    pub coefficients: Vec<f64>,
+    /// The names of the columns (`x1`, `x2`, …).
+    pub features: Vec<String>,
+    /// The coefficient of determination on the data fitted.
+    pub r2: f64,
+    /// The mean squared error on the data fitted.
+    pub mse: f64,
+    /// Its square root.
+    pub rmse: f64,
+    /// The numerical rank of the design.
+    pub rank: usize,
+    /// The 2-norm condition number of the (centred) design.
+    #[serde(rename = "condition_number")]
+    pub condition: f64,
+    /// Updates of an iterative solver.
+    pub iterations: Option<usize>,
+    /// Passes over the data of an iterative solver.
+    pub epochs: Option<usize>,
+    /// Wall-clock seconds of the fit.
+    pub seconds: f64,
     /// Constant or collinear columns, and the like.
     pub warnings: Vec<String>,
 }
@@ -58,14 +70,19 @@ pub fn fit(x: MatRef<'_, f64>, y: &[f64], solver: Solver) -> Result<Regression, 
     let fit = model.fit(x, y, &[])?;
     let scores = fit.score(x, y);
     Ok(Regression {
-        coefficients: fit.coefficients,
-        intercept: fit.intercept,
-        r2: scores.r2,
-        mse: scores.mse,
-        condition: fit.condition_number,
-        rank: fit.rank,
         solver: fit.solver_used.name(),
         why: fit.why,
+        intercept: fit.intercept,
+        coefficients: fit.coefficients,
+        features: fit.features,
+        r2: scores.r2,
+        mse: scores.mse,
+        rmse: scores.rmse,
+        rank: fit.rank,
+        condition: fit.condition_number,
+        iterations: fit.iterations,
+        epochs: fit.epochs,
+        seconds: fit.seconds,
         warnings: fit.warnings,
     })
 }
