@@ -573,7 +573,7 @@ fn bind_sizes(graph: &Graph, inputs: &matdiff_num::Inputs) -> Result<Sizes, Erro
 }
 
 /// An unknown variable named with the variables there are.
-fn name_known(graph: &Graph, error: Error) -> Error {
+pub(crate) fn name_known(graph: &Graph, error: Error) -> Error {
     match error {
         Error::UnknownVariable { name, .. } => inputs::unknown_variable(graph, &name),
         other => other,

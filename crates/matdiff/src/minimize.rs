@@ -8,6 +8,7 @@ use matdiff_fit::optim::{Observer, Record, StopReason};
 use matdiff_fit::spec::{Data, FitSpec, Start};
 use serde::Serialize;
 
+use crate::function::name_known;
 use crate::{Error, Function, Method, Sampling, Schedule};
 
 /// A value for a data variable: a faer matrix or column, a slice or vector (a
@@ -429,14 +430,22 @@ impl<'a> Minimize<'a> {
     /// let f = matdiff::Function::parse("norm2(x)^2", "")?;
     /// let error = matdiff::Minimize::new(&f, "x").lr(-1.0).run().unwrap_err();
     /// assert!(matches!(error, matdiff::Error::Invalid(_)));
+    /// let error = matdiff::Minimize::new(&f, "v").run().unwrap_err();
+    /// assert_eq!(error.to_string(), "unknown variable `v` — the variables are `x`");
     /// # Ok::<(), matdiff::Error>(())
     /// ```
     pub fn run(self) -> Result<Fit, Error> {
-        let mut prepared = self.spec.prepare(self.function.inner.clone())?;
+        let graph = &self.function.inner.graph;
+        let named = |e: matdiff_fit::spec::FitError| name_known(graph, e.into());
+        let mut prepared = self
+            .spec
+            .prepare(self.function.inner.clone())
+            .map_err(named)?;
         let outcome = match self.observer {
             Some(mut callback) => prepared.run(&mut callback),
             None => prepared.run(&mut matdiff_fit::optim::NoObserver),
-        }?;
+        }
+        .map_err(named)?;
         Ok(Fit {
             variable: prepared.variable().to_owned(),
             solution: prepared.unflatten(&outcome.w),
