@@ -334,3 +334,32 @@ fn reports_serialise_to_one_schema() {
     assert_eq!(ols["solver"], "qr");
     assert_eq!(ols["coefficients"].as_array().map(Vec::len), Some(10));
 }
+
+/// A compiled gradient gives the right numbers at every call (new inputs are copied
+/// into the first call's buffers) and writes them into the same buffer each time.
+#[test]
+fn compiled_reuses_its_buffers_and_sees_new_inputs() {
+    let f = Function::parse("1/N*norm2(X*w - y)^2", "X: matrix(N,d)").unwrap();
+    let mut compiled = f.compile("w").unwrap();
+    let x = matdiff::faer::mat![[1.0, 2.0], [3.0, -1.0], [0.5, 0.0]];
+    let y = [1.0, -2.0, 4.0];
+    let mut buffers = Vec::new();
+    for w in [[0.0, 0.0], [1.0, 2.0], [-3.0, 0.5], [1.0, 2.0]] {
+        let inputs = Inputs::new()
+            .matrix("X", x.as_ref())
+            .vector("y", &y)
+            .vector("w", &w);
+        let (value, g) = compiled.value_and_gradient(&inputs).unwrap();
+        let r: Vec<f64> = (0..3)
+            .map(|i| x[(i, 0)] * w[0] + x[(i, 1)] * w[1] - y[i])
+            .collect();
+        let loss = r.iter().map(|v| v * v).sum::<f64>() / 3.0;
+        assert!((value - loss).abs() < 1e-12, "{w:?}: {value} vs {loss}");
+        for j in 0..2 {
+            let hand = 2.0 / 3.0 * (0..3).map(|i| x[(i, j)] * r[i]).sum::<f64>();
+            assert!((g[(j, 0)] - hand).abs() < 1e-12, "{w:?}: ∂/∂w{j}");
+        }
+        buffers.push(g.as_ptr() as usize);
+    }
+    assert!(buffers.windows(2).all(|p| p[0] == p[1]), "{buffers:?}");
+}
