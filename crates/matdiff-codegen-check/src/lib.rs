@@ -4,6 +4,8 @@
 //! becomes a module here. The tests evaluate the generated functions on random inputs
 //! and compare them with matdiff-num's evaluation plan, as Cranelift's ISLE compiles
 //! and runs the code it generates.
+//!
+//! Internal: a test of the code generator, not a library to use; use the `matdiff` crate.
 
 use faer::Mat;
 

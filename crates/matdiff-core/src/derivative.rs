@@ -3,7 +3,8 @@
 
 use crate::ir::{Id, Sym};
 
-/// Which object the derivative is, following DESIGN.md §2.
+/// Which object the derivative is: the seminar's gradient, Jacobian, differential or
+/// Hessian.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DerivativeKind {
     /// Scalar f: `G` of the variable's shape with `df = <G, dX>`.

@@ -8,7 +8,8 @@
 //!   which is how the text printer writes the zero matrix.
 
 use matdiff_syntax::{
-    parse_decls, parse_expr, BinOp, Diagnostic, Expr, ExprKind, Program, SourceId, Span,
+    parse_decls, parse_expr, parse_program, BinOp, Diagnostic, Expr, ExprKind, Program, SourceId,
+    Span,
 };
 
 use crate::ir::{Dim, Func, Function, Graph, Id, Node, Real, Shape};
@@ -80,25 +81,100 @@ pub fn elaborate_with_spans(
 /// Parses an expression (source 0) and declarations (source 1), checks shapes and
 /// lowers: `parse_function("1/N * norm2(X*w - y)^2", "X: matrix(N, d)")`.
 pub fn parse_function(expr: &str, decls: &str) -> Result<Function, Vec<Diagnostic>> {
-    let (parsed, mut diagnostics) = parse_expr(expr, SourceId(0));
-    let (decls_parsed, decl_diagnostics) = parse_decls(decls, SourceId(1));
-    diagnostics.extend(decl_diagnostics);
-    if !diagnostics.is_empty() {
-        return Err(diagnostics);
+    parse_sources(&[
+        (SourceRole::Expression, expr),
+        (SourceRole::Declarations, decls),
+    ])
+    .map_err(|failure| failure.diagnostics)
+}
+
+/// What a source text holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceRole {
+    /// One expression.
+    Expression,
+    /// Declarations, then one expression (a file).
+    Program,
+    /// Declarations only, separated by `;`, `,` or new lines.
+    Declarations,
+}
+
+/// The stage at which a function failed to load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The text does not parse.
+    Syntax,
+    /// The text parses but its kinds or shapes do not fit.
+    Shape,
+}
+
+/// Why [`parse_sources`] failed: the stage and its diagnostics, whose spans point
+/// into the sources by their position in the list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadError {
+    /// Syntax (nothing was elaborated) or shape.
+    pub stage: Stage,
+    /// At least one diagnostic.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses, checks and lowers a function given as several sources: one
+/// [`SourceRole::Expression`] or [`SourceRole::Program`] and any number of
+/// [`SourceRole::Declarations`]. Source `i` of the list gets [`SourceId`] `i`, so
+/// diagnostics point into the texts by their position.
+pub fn parse_sources(sources: &[(SourceRole, &str)]) -> Result<Function, LoadError> {
+    parse_sources_mapped(sources).map(|(function, _)| function)
+}
+
+/// [`parse_sources`], also returning where each node was written (for carets under
+/// errors found later on the IR).
+pub fn parse_sources_mapped(
+    sources: &[(SourceRole, &str)],
+) -> Result<(Function, SourceMap), LoadError> {
+    let mut diagnostics = Vec::new();
+    let mut program = Program {
+        decls: Vec::new(),
+        expr: None,
+    };
+    for (index, &(role, text)) in sources.iter().enumerate() {
+        let id = SourceId(index as u16);
+        match role {
+            SourceRole::Expression => {
+                let (parsed, errors) = parse_expr(text, id);
+                if errors.is_empty() && parsed.is_none() {
+                    diagnostics.push(Diagnostic::error(
+                        "expected an expression",
+                        Span::new(id, 0, text.len()),
+                        "empty expression",
+                    ));
+                }
+                diagnostics.extend(errors);
+                program.expr = program.expr.or(parsed);
+            }
+            SourceRole::Program => {
+                let (parsed, errors) = parse_program(text, id);
+                diagnostics.extend(errors);
+                program.decls.extend(parsed.decls);
+                program.expr = program.expr.or(parsed.expr);
+            }
+            SourceRole::Declarations => {
+                let (parsed, errors) = parse_decls(text, id);
+                diagnostics.extend(errors);
+                program.decls.extend(parsed);
+            }
+        }
     }
-    let Some(parsed) = parsed else {
-        return Err(vec![Diagnostic::error(
-            "expected an expression",
-            Span::new(SourceId(0), 0, expr.len()),
-            "empty expression",
-        )]);
-    };
-    let program = Program {
-        decls: decls_parsed,
-        expr: Some(parsed),
-    };
-    let texts = [expr, decls];
-    elaborate_in(&program, Texts(&texts))
+    if !diagnostics.is_empty() {
+        return Err(LoadError {
+            stage: Stage::Syntax,
+            diagnostics,
+        });
+    }
+    let texts: Vec<&str> = sources.iter().map(|&(_, text)| text).collect();
+    elaborate_with_spans(&program, Texts(&texts)).map_err(|diagnostics| LoadError {
+        stage: Stage::Shape,
+        diagnostics,
+    })
 }
 
 struct Lower<'t, 'a> {

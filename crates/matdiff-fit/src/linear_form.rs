@@ -17,7 +17,7 @@
 //! `ℓ` and `ρ` are built as scalar expressions in a graph of their own, with scalar
 //! variables for the predictor, the row-aligned data (`y`), the dimension sizes and
 //! the scalar data; their derivatives come from the same differentiation engine as
-//! every other gradient ([`derive`]), and a [`Tape`] evaluates them. A dimension name
+//! every other gradient ([`derive()`]), and a [`Tape`] evaluates them. A dimension name
 //! used as a scalar is an input too, so on a batch `1/N` is `1/B`, as in the plan.
 
 use std::collections::BTreeMap;

@@ -81,7 +81,7 @@ pub enum ProblemError {
         name: String,
     },
     /// Variables the loss needs have neither data nor are optimised.
-    #[error("no data for {} — give each one with --data NAME=FILE", quoted(.names))]
+    #[error("no data for {} — give a value for each", quoted(.names))]
     MissingData {
         /// The variables without a value, in the expression's order.
         names: Vec<String>,
@@ -111,7 +111,7 @@ pub enum ProblemError {
         example: String,
     },
     /// The optimised variable spans the sample dimension, so batches cannot slice it.
-    #[error("`{name}` has the sample dimension `{dim}`, so the data cannot be split into batches — use full-batch gd, or choose another dimension with --samples")]
+    #[error("`{name}` has the sample dimension `{dim}`, so the data cannot be split into batches — use full-batch gd, or choose another sample dimension")]
     NotBatchable {
         /// The optimised variable.
         name: String,
@@ -579,7 +579,7 @@ impl Problem {
     /// Like [`Problem::hoist`], for a run of about `evaluations` full-batch
     /// evaluations: the values are hoisted only when computing them once plus the
     /// cheaper evaluations costs less than the plain evaluations, with the one-off
-    /// flops weighted by [`MATRIX_PRODUCT_SPEEDUP`] (so 20 steps on `N = 10⁵, d = 1000`
+    /// flops weighted by `MATRIX_PRODUCT_SPEEDUP` (so 20 steps on `N = 10⁵, d = 1000`
     /// least squares do not pay `N d²` for `X'*X`, while on `N = 10⁶, d = 100` they do).
     pub fn hoist_for(&mut self, evaluations: Option<usize>) -> Result<Hoisted, ProblemError> {
         if let Some(h) = &self.hoisted {
@@ -1024,6 +1024,30 @@ pub(crate) fn used_variables(graph: &Graph, root: Id) -> Vec<Sym> {
     let order = |s: &Sym| graph.variables().iter().position(|v| v.name == *s);
     out.sort_by_key(order);
     out
+}
+
+/// The sample dimension of a fit of `wrt` on data for the variables `names`: the one
+/// named `samples`, else the default of [`Problem::new`]. Names that are not variables
+/// are left out here (binding the data reports them).
+pub(crate) fn sample_dimension_of(
+    graph: &Graph,
+    wrt: &str,
+    names: &[&str],
+    samples: Option<&str>,
+) -> Result<Option<Sym>, ProblemError> {
+    if let Some(name) = samples {
+        return sample_dimension_named(graph, name).map(Some);
+    }
+    let Some(var) = graph.variable_named(wrt) else {
+        return Ok(None);
+    };
+    let given: Vec<Sym> = names
+        .iter()
+        .filter_map(|n| graph.variable_named(n.trim()))
+        .filter(|v| v.kind != Kind::Scalar && v.name != var.name)
+        .map(|v| v.name)
+        .collect();
+    Ok(default_sample_dim(graph, &given, var))
 }
 
 /// The named row dimension shared by the most data variables, preferring dimensions

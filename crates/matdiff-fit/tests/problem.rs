@@ -362,9 +362,9 @@ const SETUP_ERRORS: &[SetupError] = &[
     SetupError { expr: "X*w - y", decls: DECLS, wrt: "w", data: &["X", "y"], samples: None,
         message: "the loss must be a scalar, but the expression is vector(N) — reduce it with sum(…) or norm2(…)^2" },
     SetupError { expr: MSE, decls: DECLS, wrt: "w", data: &["X"], samples: None,
-        message: "no data for `y` — give each one with --data NAME=FILE" },
+        message: "no data for `y` — give a value for each" },
     SetupError { expr: "norm2(A*X*w - y)^2", decls: "", wrt: "w", data: &["y"], samples: None,
-        message: "no data for `A`, `X` — give each one with --data NAME=FILE" },
+        message: "no data for `A`, `X` — give a value for each" },
     SetupError { expr: MSE, decls: DECLS, wrt: "w", data: &["X", "y", "z"], samples: None,
         message: "data given for `z`, which is not a variable of the expression — the variables are `X`, `w`, `y`" },
     SetupError { expr: MSE, decls: DECLS, wrt: "w", data: &["X", "y", "w"], samples: None,
@@ -409,7 +409,7 @@ fn a_variable_spanning_the_sample_dimension_allows_only_full_batches() {
         None,
     )
     .unwrap();
-    let message = "`a` has the sample dimension `N`, so the data cannot be split into batches — use full-batch gd, or choose another dimension with --samples";
+    let message = "`a` has the sample dimension `N`, so the data cannot be split into batches — use full-batch gd, or choose another sample dimension";
     assert_eq!(problem.check_batches().unwrap_err().to_string(), message);
     let w = vec![0.0; 5];
     let error = problem.loss(&w, Batch::Rows(&[0, 1])).unwrap_err();

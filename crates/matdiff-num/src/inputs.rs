@@ -177,7 +177,7 @@ impl Inputs {
         Ok(())
     }
 
-    /// Reads the JSON encoding of DESIGN.md §3: an object mapping variable names (or
+    /// Reads the JSON encoding of values: an object mapping variable names (or
     /// `dX` for the differential of `X`) to a number, a flat list (a column vector, or
     /// a row vector for a row-shaped variable) or a list of rows (a matrix).
     pub fn from_json(text: &str, graph: &Graph) -> Result<Inputs, InputError> {

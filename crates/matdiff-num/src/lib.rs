@@ -2,6 +2,8 @@
 //! compiled evaluation plans, a naive reference evaluator, random instances honouring
 //! declared structure, the finite-difference gradient checker, and data files (CSV,
 //! .npy).
+//!
+//! Internal; use the `matdiff` crate. This crate's API may change without notice.
 
 pub mod check;
 pub mod data;

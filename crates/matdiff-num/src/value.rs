@@ -59,7 +59,7 @@ impl Value {
         }
     }
 
-    /// The JSON encoding of DESIGN.md §3: a number, a flat list for a column vector,
+    /// The JSON encoding of values: a number, a flat list for a column vector,
     /// a list of rows for a matrix.
     pub fn to_json(&self) -> serde_json::Value {
         match self {

@@ -1,6 +1,8 @@
 //! Syntax of matdiff's matrix notation: a hand-written lexer, a Pratt parser that
 //! never panics, an AST with byte spans, and diagnostics as data.
 //!
+//! Internal; use the `matdiff` crate. This crate's API may change without notice.
+//!
 //! ```
 //! use matdiff_syntax::{parse_expr, parse_program, SourceId};
 //!

@@ -7,7 +7,7 @@
 //! goes on, so that independent mistakes are reported together. Declarations recover
 //! at the next separator, so each bad declaration gets its own diagnostic.
 //!
-//! Binding powers, lowest first (DESIGN.md §1):
+//! Binding powers, lowest first (docs/language.md, "Operators"):
 //!
 //! | operators        | left bp | right bp | associativity |
 //! |------------------|---------|----------|---------------|

@@ -1,5 +1,5 @@
 //! Random well-formed trees, printed with as few parentheses as the precedence rules
-//! of DESIGN.md §1 allow (with random spacing, line breaks, comments and Unicode
+//! of docs/language.md allow (with random spacing, line breaks, comments and Unicode
 //! spellings), parse back to the same tree.
 
 use matdiff_syntax::{parse_expr, BinOp, Expr, ExprKind, Ident, SourceId, Span};

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use report::{Failure, Sources};
+pub use report::Failure;
 
 /// Vector-matrix calculus and gradient-based learning.
 #[derive(Parser, Debug)]

@@ -1,81 +1,9 @@
 //! Turning failures into messages on stderr and exit codes: 0 ok, 1 a check or fit
-//! failed, 2 bad input. Diagnostics are rendered with carets by codespan-reporting.
+//! failed, 2 bad input. The library renders located messages with carets
+//! ([`matdiff::Error::render`]).
 
 use std::fmt;
 use std::process::ExitCode;
-
-use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label as CsLabel};
-use codespan_reporting::files::SimpleFiles;
-use codespan_reporting::term::{self, termcolor};
-use matdiff_syntax::{Diagnostic, Severity, SourceId};
-
-/// The texts that spans point into, by [`SourceId`].
-#[derive(Default)]
-pub struct Sources {
-    files: SimpleFiles<String, String>,
-}
-
-impl Sources {
-    /// Adds a source (`name` is shown in diagnostics, e.g. `<expr>`, `--let`, a path).
-    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> SourceId {
-        SourceId(self.files.add(name.into(), text.into()) as u16)
-    }
-
-    /// Renders diagnostics with carets, without colour (for snapshots and pipes).
-    pub fn render(&self, diagnostics: &[Diagnostic]) -> String {
-        let mut buffer = termcolor::NoColor::new(Vec::new());
-        self.write(&mut buffer, diagnostics);
-        String::from_utf8_lossy(&buffer.into_inner()).into_owned()
-    }
-
-    /// Prints diagnostics to stderr, coloured when stderr is a terminal.
-    pub fn emit(&self, diagnostics: &[Diagnostic]) {
-        let choice = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            termcolor::ColorChoice::Auto
-        } else {
-            termcolor::ColorChoice::Never
-        };
-        let mut stderr = termcolor::StandardStream::stderr(choice);
-        self.write(&mut stderr, diagnostics);
-    }
-
-    fn write(&self, writer: &mut dyn termcolor::WriteColor, diagnostics: &[Diagnostic]) {
-        let config = term::Config::default();
-        for d in diagnostics {
-            let cs = to_codespan(d);
-            // A span outside its source would be a bug; fall back to plain text.
-            if term::emit_to_write_style(writer, &config, &self.files, &cs).is_err() {
-                let _ = writeln!(
-                    writer,
-                    "{}",
-                    matdiff_syntax::diagnostic::render_plain(std::slice::from_ref(d))
-                );
-            }
-        }
-    }
-}
-
-fn to_codespan(d: &Diagnostic) -> CsDiagnostic<usize> {
-    let base = match d.severity {
-        Severity::Error => CsDiagnostic::error(),
-        Severity::Warning => CsDiagnostic::warning(),
-    };
-    base.with_message(d.message.clone())
-        .with_labels(
-            d.labels
-                .iter()
-                .map(|l| {
-                    let label = if l.primary {
-                        CsLabel::primary(l.span.source.0 as usize, l.span.range())
-                    } else {
-                        CsLabel::secondary(l.span.source.0 as usize, l.span.range())
-                    };
-                    label.with_message(l.message.clone())
-                })
-                .collect(),
-        )
-        .with_notes(d.notes.clone())
-}
 
 /// A failure with its exit code. Any other error reaching `main` counts as bad input.
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 //! [`pretty`] (Unicode, textbook look) and [`latex`]; plus shapes and variables as
 //! the CLI shows them.
 
+pub mod derivation;
 mod latex;
 mod pretty;
 mod text;

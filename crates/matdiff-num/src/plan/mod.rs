@@ -10,7 +10,7 @@
 //! products is chosen by dynamic programming on the bound sizes, so `X'*(X*w)` never
 //! forms `X'*X`. Finally the instructions that run along the rows of a long dimension
 //! (`X*w`, elementwise work on `N`-vectors, `X'*v`, `sum`, …) are fused into passes over
-//! blocks of rows ([`rows`]).
+//! blocks of rows (the `rows` module).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};

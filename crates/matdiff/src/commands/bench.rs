@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.repeat == 0 {
         return Err(Failure::BadInput("--repeat must be at least 1".to_owned()).into());
     }
-    let (_sources, function) = load_function(&args.expr, args.decls.as_deref())?;
+    let function = load_function(&args.expr, args.decls.as_deref())?;
     let started = Instant::now();
     let data = load_data(&args.data, &function.graph)?;
     let load_seconds = started.elapsed().as_secs_f64();

@@ -4,10 +4,9 @@
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use matdiff_core::{derive, print, DerivativeKind};
-use matdiff_num::{check_derivative, CheckOptions};
+use matdiff::{Checking, Function};
 
-use crate::input::load_function;
+use crate::input::load;
 use crate::report::Failure;
 
 /// Arguments of `matdiff check`.
@@ -39,36 +38,36 @@ pub struct Args {
     pub dims: Option<String>,
 }
 
-/// Runs `matdiff check`; exits 1 when the derivative does not match.
+/// Runs `matdiff check` through the library; exits 1 when the derivative does not
+/// match.
 pub fn run(args: Args) -> Result<()> {
-    let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
-    let fixed = parse_dims(args.dims.as_deref().unwrap_or(""), &function)?;
-    let d = derive(&mut function, &args.wrt, args.order)
+    let function = load(&args.expr, args.decls.as_deref())?;
+    let sizes = parse_dims(args.dims.as_deref().unwrap_or(""), &function)?;
+    let d = function
+        .derivative(&args.wrt, args.order)
         .map_err(|e| Failure::BadInput(e.to_string()))?;
-    let options = CheckOptions {
+    let checking = Checking {
         trials: args.trials,
         seed: args.seed,
         tol: args.tol,
-        fixed,
+        sizes,
     };
-    let graph = &function.graph;
-    let report = check_derivative(&function, &d, &options).map_err(|e| -> anyhow::Error {
-        let message = format!("on a random instance: {}", e.describe(graph));
-        if e.is_input_error() {
-            Failure::BadInput(message).into()
-        } else {
-            Failure::Failed(message).into()
+    let report = d.check_with(&checking).map_err(|e| -> anyhow::Error {
+        let message = format!("on a random instance: {e}");
+        match e {
+            matdiff::Error::Domain(_) => Failure::Failed(message).into(),
+            _ => Failure::BadInput(message).into(),
         }
     })?;
     let mut out = String::new();
-    let what = match d.kind {
-        DerivativeKind::Gradient => "gradient",
-        DerivativeKind::Jacobian => "jacobian",
-        DerivativeKind::Differential => "differential",
-        DerivativeKind::Hessian => "hessian",
-    };
-    let _ = writeln!(out, "{what}: {}", print::text(graph, d.expr));
-    let _ = writeln!(out, "sizes: {}", report.sizes.describe(graph));
+    let what = report.kind;
+    let _ = writeln!(out, "{what}: {d}");
+    let sizes: Vec<String> = report
+        .sizes
+        .iter()
+        .map(|(name, n)| format!("{name} = {n}"))
+        .collect();
+    let _ = writeln!(out, "sizes: {}", sizes.join(", "));
     for (i, e) in report.errors.iter().enumerate() {
         let _ = writeln!(out, "trial {}: max relative error {e:.2e}", i + 1);
     }
@@ -88,8 +87,8 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// `n=5,m=3` as named sizes; every name must be a dimension of the function.
-fn parse_dims(text: &str, function: &matdiff_core::Function) -> Result<Vec<(String, usize)>> {
-    let graph = &function.graph;
+fn parse_dims(text: &str, function: &Function) -> Result<Vec<(String, usize)>> {
+    let dims = function.summary().dims;
     let mut out = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let bad = || {
@@ -100,14 +99,7 @@ fn parse_dims(text: &str, function: &matdiff_core::Function) -> Result<Vec<(Stri
         let (name, size) = item.split_once('=').ok_or_else(bad)?;
         let (name, size) = (name.trim(), size.trim());
         let size: usize = size.parse().ok().filter(|&n| n > 0).ok_or_else(bad)?;
-        let known = graph.symbols.get(name).is_some_and(|s| {
-            graph.dims().contains(&s)
-                || graph
-                    .variables()
-                    .iter()
-                    .any(|v| [v.shape.rows, v.shape.cols].contains(&matdiff_core::Dim::Named(s)))
-        });
-        if !known {
+        if !dims.iter().any(|d| d == name) {
             return Err(Failure::BadInput(format!(
                 "--dims: `{name}` is not a dimension of the expression"
             ))

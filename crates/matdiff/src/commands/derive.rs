@@ -1,17 +1,11 @@
 //! `matdiff derive`: the gradient, Jacobian, differential or Hessian of a function,
 //! optionally with the derivation steps, as text, pretty text, LaTeX or JSON.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 
 use anyhow::Result;
-use matdiff_core::{
-    codegen, print, Derivative, DerivativeKind, DiffError, Dim, Function, Graph, Shape,
-};
-use serde::Serialize;
-use serde_json::{json, Value};
 
-use crate::input::load_function;
+use crate::input::load;
 use crate::report::Failure;
 
 /// Output formats of `matdiff derive`.
@@ -68,7 +62,8 @@ pub struct Args {
     pub format: Option<Format>,
 }
 
-/// Runs `matdiff derive`.
+/// Runs `matdiff derive` through the library: the derivative with its derivation,
+/// rendered in the chosen format.
 pub fn run(args: Args) -> Result<()> {
     let format = args.format.unwrap_or_else(|| {
         if std::io::stdout().is_terminal() {
@@ -77,257 +72,57 @@ pub fn run(args: Args) -> Result<()> {
             Format::Text
         }
     });
-    let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
-    let mut derivative = matdiff_core::derive(&mut function, &args.wrt, args.order)
-        .map_err(|e| Failure::BadInput(diff_error_message(&function, &args.wrt, &e)))?;
-    if args.steps {
-        derivative.steps = matdiff_core::diff::derivation(&mut function, &derivative)
-            .map_err(|e| Failure::BadInput(diff_error_message(&function, &args.wrt, &e)))?;
-    }
+    let function = load(&args.expr, args.decls.as_deref())?;
+    let derivative = function
+        .derivative(&args.wrt, args.order)
+        .map_err(derive_failure)?;
+    let derivative = if args.steps {
+        derivative
+    } else {
+        derivative.without_steps()
+    };
+    let generation =
+        |e: matdiff::Error| Failure::BadInput(format!("cannot generate {}: {e}", format.name()));
     let output = match format {
-        Format::Numpy | Format::Rust => {
-            let generated = if format == Format::Numpy {
-                codegen::numpy(&function, &derivative)
-            } else {
-                codegen::rust(&function, &derivative)
-            };
-            generated
-                .map_err(|e| Failure::BadInput(format!("cannot generate {}: {e}", format.name())))?
-        }
-        _ => render(&function.graph, &derivative, format),
+        Format::Numpy => derivative.to_numpy().map_err(generation)?,
+        Format::Rust => derivative.to_rust().map_err(generation)?,
+        Format::Text => derivative.text_derivation(),
+        Format::Pretty => derivative.pretty_derivation(),
+        Format::Latex => derivative.latex_derivation(),
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&derivative.report()).unwrap_or_default()
+        ),
     };
     print!("{output}");
     Ok(())
 }
 
 /// The message for a derivative that cannot be taken; an unknown variable comes with
-/// the variables to choose from.
-fn diff_error_message(function: &Function, wrt: &str, error: &DiffError) -> String {
-    match error {
-        DiffError::UnknownVariable(_) => unknown_variable_message(function, wrt),
-        other => other.to_string(),
-    }
-}
-
-pub(crate) fn unknown_variable_message(function: &Function, wrt: &str) -> String {
-    let g = &function.graph;
-    let names: Vec<String> = g
-        .variables()
-        .iter()
-        .map(|v| format!("`{}`", g.name(v.name)))
-        .collect();
-    let is_dim = g.dims().iter().any(|&d| g.name(d) == wrt);
-    let what = if is_dim {
-        format!("`{wrt}` is a dimension, not a variable")
-    } else {
-        format!("unknown variable `{wrt}`")
-    };
-    if names.is_empty() {
-        format!("{what} — the expression has no variables to differentiate with respect to")
-    } else {
-        format!(
-            "{what} — use --wrt with one of the variables: {}",
-            names.join(", ")
-        )
-    }
-}
-
-/// The output printed on stdout for `format`; `numpy` and `rust` come from
-/// [`codegen`] and print here as text.
-///
-/// Every step in `derivative.steps` is shown; callers clear them when they were not
-/// asked for.
-pub fn render(g: &Graph, derivative: &Derivative, format: Format) -> String {
-    match format {
-        Format::Latex => render_latex(g, derivative),
-        Format::Json => render_json(g, derivative),
-        Format::Pretty => render_lines(g, derivative, print::pretty, Some(pretty_header)),
-        Format::Text | Format::Numpy | Format::Rust => {
-            render_lines(g, derivative, print::text, None)
-        }
-    }
-}
-
-/// Steps one per line (`df = d(f)    (rule)`, then `   = <expr>    (rule)`), then the
-/// result line.
-fn render_lines(
-    g: &Graph,
-    derivative: &Derivative,
-    printer: fn(&Graph, matdiff_core::Id) -> String,
-    header: Option<fn(&Graph, &Derivative) -> &'static str>,
-) -> String {
-    let mut out = String::new();
-    for (i, step) in derivative.steps.iter().enumerate() {
-        // The derivation starts from the differential: `df = d(f)`, then `   = …`.
-        let lead = if i == 0 { "df" } else { "  " };
-        let _ = writeln!(out, "{lead} = {}    ({})", printer(g, step.expr), step.rule);
-    }
-    let result = printer(g, derivative.expr);
-    match header {
-        Some(header) => {
-            let _ = writeln!(out, "{} = {result}", header(g, derivative));
-        }
-        None => {
-            let _ = writeln!(out, "{result}");
-        }
-    }
-    out
-}
-
-/// The left-hand side of the result: `∇f`, `J`, `df`, `H`, or `d(∇f)` for the
-/// second differential with respect to a matrix (an expression linear in `dX`).
-fn pretty_header(g: &Graph, derivative: &Derivative) -> &'static str {
-    match derivative.kind {
-        DerivativeKind::Gradient => "∇f",
-        DerivativeKind::Jacobian => "J",
-        DerivativeKind::Differential => "df",
-        DerivativeKind::Hessian if is_second_differential(g, derivative) => "d(∇f)",
-        DerivativeKind::Hessian => "H",
-    }
-}
-
-/// [`pretty_header`] in LaTeX.
-fn latex_header(g: &Graph, derivative: &Derivative) -> &'static str {
-    match derivative.kind {
-        DerivativeKind::Gradient => "\\nabla f",
-        DerivativeKind::Jacobian => "J",
-        DerivativeKind::Differential => "\\mathrm{d}f",
-        DerivativeKind::Hessian if is_second_differential(g, derivative) => {
-            "\\mathrm{d}(\\nabla f)"
-        }
-        DerivativeKind::Hessian => "H",
-    }
-}
-
-/// A Hessian with respect to a matrix is kept as the second differential `d(∇f)`.
-fn is_second_differential(g: &Graph, derivative: &Derivative) -> bool {
-    g.variables()
-        .iter()
-        .any(|v| v.name == derivative.wrt && v.shape.cols != Dim::ONE)
-}
-
-/// `\begin{align}`, one `&= … && \text{(rule)} \\` line per step, the result line,
-/// `\end{align}`.
-fn render_latex(g: &Graph, derivative: &Derivative) -> String {
-    let mut out = String::from("\\begin{align}\n");
-    for step in &derivative.steps {
-        let _ = writeln!(
-            out,
-            "  &= {} && \\text{{({})}} \\\\",
-            print::latex(g, step.expr),
-            latex_text(&step.rule)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "  {} &= {}",
-        latex_header(g, derivative),
-        print::latex(g, derivative.expr)
-    );
-    out.push_str("\\end{align}\n");
-    out
-}
-
-/// Escapes the characters that LaTeX's text mode treats specially.
-fn latex_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\textbackslash{}"),
-            '{' | '}' | '$' | '&' | '#' | '_' | '%' => {
-                out.push('\\');
-                out.push(c);
+/// the variables to choose from with --wrt.
+pub(crate) fn derive_failure(error: matdiff::Error) -> anyhow::Error {
+    let message = match &error {
+        matdiff::Error::UnknownVariable {
+            name,
+            known,
+            is_dimension,
+        } => {
+            let what = if *is_dimension {
+                format!("`{name}` is a dimension, not a variable")
+            } else {
+                format!("unknown variable `{name}`")
+            };
+            if known.is_empty() {
+                format!("{what} — the expression has no variables to differentiate with respect to")
+            } else {
+                let names: Vec<String> = known.iter().map(|n| format!("`{n}`")).collect();
+                format!(
+                    "{what} — use --wrt with one of the variables: {}",
+                    names.join(", ")
+                )
             }
-            '^' => out.push_str("\\textasciicircum{}"),
-            '~' => out.push_str("\\textasciitilde{}"),
-            // Text mode in the default font encoding prints `<` and `>` as `¡` and `¿`.
-            '<' => out.push_str("\\textless{}"),
-            '>' => out.push_str("\\textgreater{}"),
-            c => out.push(c),
         }
-    }
-    out
-}
-
-/// The JSON object of `derive --format json`, fields in the documented order.
-///
-/// `shape` is `[rows, cols]` of the result: a named dimension is a string (`"d"`), a
-/// fixed size a number (`1`), as in `matdiff parse --format json`.
-#[derive(Serialize)]
-struct JsonOutput {
-    kind: &'static str,
-    result: String,
-    latex: String,
-    shape: Value,
-    steps: Vec<JsonStep>,
-}
-
-/// One derivation step in JSON: the rule and the expression as text.
-#[derive(Serialize)]
-struct JsonStep {
-    rule: String,
-    expr: String,
-}
-
-fn render_json(g: &Graph, derivative: &Derivative) -> String {
-    let output = JsonOutput {
-        kind: derivative.kind.name(),
-        result: print::text(g, derivative.expr),
-        latex: print::latex(g, derivative.expr),
-        shape: shape_json(g, g.shape(derivative.expr)),
-        steps: derivative
-            .steps
-            .iter()
-            .map(|s| JsonStep {
-                rule: s.rule.clone(),
-                expr: print::text(g, s.expr),
-            })
-            .collect(),
+        other => other.to_string(),
     };
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(&output).unwrap_or_default()
-    )
-}
-
-/// `[rows, cols]`, each a name or a size.
-fn shape_json(g: &Graph, shape: Shape) -> Value {
-    let dim = |d: Dim| match d {
-        Dim::Size(n) => json!(n),
-        Dim::Named(s) => json!(g.name(s)),
-    };
-    json!([dim(shape.rows), dim(shape.cols)])
-}
-
-#[cfg(test)]
-mod tests {
-    use matdiff_core::{parse_function, Step};
-
-    use super::*;
-
-    /// Steps are rendered whatever they are: two made-up steps (with LaTeX's special
-    /// characters in a rule) before the least-squares gradient, in every format.
-    #[test]
-    fn steps_are_rendered_before_the_result_in_every_format() {
-        let mut function = parse_function("1/N*norm2(X*w - y)^2", "X: matrix(N,d)")
-            .expect("the least-squares loss parses");
-        let mut derivative =
-            matdiff_core::derive(&mut function, "w", 1).expect("the gradient exists");
-        derivative.steps = vec![
-            Step {
-                rule: "the expression".to_string(),
-                expr: function.root,
-            },
-            Step {
-                rule: "<a, X b> = <X'a, b> & d_x{r}^2 = 2% ~ \\ $".to_string(),
-                expr: derivative.expr,
-            },
-        ];
-        let mut out = String::new();
-        for format in [Format::Text, Format::Pretty, Format::Latex, Format::Json] {
-            let _ = writeln!(out, "--- {}", format.name());
-            out.push_str(&render(&function.graph, &derivative, format));
-        }
-        insta::assert_snapshot!(out);
-    }
+    Failure::BadInput(message).into()
 }

@@ -35,7 +35,7 @@ pub struct Args {
 
 /// Runs `matdiff eval`.
 pub fn run(args: Args) -> Result<()> {
-    let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
+    let mut function = load_function(&args.expr, args.decls.as_deref())?;
     let mut inputs = match &args.at {
         Some(at) => {
             let text = std::fs::read_to_string(at)

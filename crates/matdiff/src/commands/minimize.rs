@@ -16,8 +16,8 @@
 //! or, with `--json`, one object:
 //! `{"solution": …, "loss": …, "grad_norm": …, "iterations": …, "epochs": …,
 //! "stop_reason": "grad_norm", "seconds": …, "variable": "w", "converged": true,
-//! "stop_description": "…"}` where `solution` is the JSON value encoding of DESIGN.md
-//! §3 (a number, a flat list for a vector, a list of rows for a matrix) and
+//! "stop_description": "…"}` where `solution` is the JSON value encoding
+//! (a number, a flat list for a vector, a list of rows for a matrix) and
 //! `stop_reason` names the criterion that fired: `grad_norm`, `step_norm`,
 //! `loss_change` (a tolerance was met), `max_iter`, `epochs` (a limit was reached),
 //! `no_improvement` or `line_search_failed`.
@@ -36,15 +36,14 @@ use std::path::PathBuf;
 use anyhow::Result;
 use faer::Mat;
 use indicatif::{ProgressBar, ProgressStyle};
-use matdiff_core::{Graph, Kind};
-use matdiff_fit::optim::{
-    self, Batch, History, Method, Objective, Observer, OptimError, Options, Outcome, Record,
-    Sampling, Schedule, Scope, StopRules,
+use matdiff::fit::{
+    self, Data, FitError, FitObjective, FitSpec, History, Observer, Options, Outcome, ProblemError,
+    Record, Scope, Start, StopSpec,
 };
-use matdiff_fit::problem::{Hoisted, Problem, ProblemError};
+use matdiff::{Method as MethodKind, Sampling as SamplingKind, Schedule as ScheduleKind};
+use matdiff_core::Graph;
+use matdiff_fit::problem::Problem;
 use matdiff_num::Inputs;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use self::plot::{plot_format, Curve};
@@ -216,13 +215,8 @@ pub struct Args {
     pub verbose: bool,
 }
 
-/// Batch size of mini-batch descent when --batch is not given.
-const DEFAULT_BATCH: usize = 32;
-
-/// Rows per chunk of --stream when --chunk-rows is not given.
-const DEFAULT_CHUNK_ROWS: usize = 16_384;
-
-/// Runs `matdiff minimize`.
+/// Runs `matdiff minimize`: fills the library's description of the fit from the
+/// flags, runs it with a progress bar, and prints the report.
 pub fn run(args: Args) -> Result<()> {
     let plot_format = args.plot.as_deref().map(plot_format).transpose()?;
     let rates = args
@@ -230,71 +224,17 @@ pub fn run(args: Args) -> Result<()> {
         .as_deref()
         .map(sweep::parse_rates)
         .transpose()?;
-    let (_sources, function) = load_function(&args.expr, args.decls.as_deref())?;
-    if args.stream {
-        return stream::run(&args, function);
-    }
-    let data = load_data(&args.data, &function.graph)?;
-    let mut problem =
-        Problem::new(function, &args.wrt, data, args.samples.as_deref()).map_err(bad_input)?;
-    let options = options(&args);
-    options
-        .validate()
-        .map_err(|e| Failure::BadInput(e.to_string()))?;
-    if options.effective_batch(usize::MAX).is_some() {
-        if problem.sample_dimension().is_none() {
-            return Err(Failure::BadInput(format!(
-                "{} draws batches of samples, but no data variable has a named row dimension — declare one, e.g. `X: matrix(N, d)`, or use gd",
-                options.method.name()
-            ))
-            .into());
-        }
-        problem.check_batches().map_err(bad_input)?;
-        // Batches of a linear model's loss run row by row on a row-major copy of the
-        // data, made here, before the clock of the run starts, like loading.
-        let started = std::time::Instant::now();
-        if problem.prepare_rows() && args.verbose {
-            if let Some(form) = problem.linear_form() {
-                eprintln!(
-                    "row kernel: per-sample loss {}, slope {}{} (data copied row by row in {:.3} s)",
-                    form.texts.sample,
-                    form.texts.slope,
-                    form.texts
-                        .penalty
-                        .as_ref()
-                        .map(|p| format!(", penalty per coefficient {p}"))
-                        .unwrap_or_default(),
-                    started.elapsed().as_secs_f64()
-                );
-            }
+    let function = load_function(&args.expr, args.decls.as_deref())?;
+    let spec = spec(&args, &function.graph)?;
+    let init_file = matches!(spec.start, Start::Value(_)).then_some(args.init.as_str());
+    let mut fit = spec
+        .prepare(function)
+        .map_err(|e| fit_failure(e, init_file))?;
+    if args.verbose {
+        for note in &fit.notes {
+            eprintln!("{note}");
         }
     }
-    if options.effective_batch(problem.samples()).is_none() {
-        let started = std::time::Instant::now();
-        // One evaluation per iteration (more with a line search).
-        let evaluations = options
-            .stop
-            .max_iter
-            .or(options.stop.max_epochs)
-            .map(|n| if options.line_search.is_some() { 2 * n } else { n } + 1);
-        let hoisted = problem.hoist_for(evaluations).map_err(bad_input)?;
-        if args.verbose {
-            eprintln!(
-                "{} (in {:.3} s)",
-                describe_hoisting(&hoisted),
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    let w0 = start(&problem, &args.init, args.seed)?;
-    // A loss that cannot be evaluated where the run starts is a fault of the data or
-    // the starting point (exit 2); later it is a failure of the fit (exit 1).
-    problem.loss(&w0, Batch::All).map_err(|e| {
-        Failure::BadInput(format!(
-            "the loss cannot be evaluated at the starting point: {e}"
-        ))
-    })?;
-
     if let (Some(rates), Some(path), Some(format)) = (rates, &args.plot, plot_format) {
         let report = sweep::Report {
             plot: path,
@@ -302,36 +242,117 @@ pub fn run(args: Args) -> Result<()> {
             json: args.json,
             quiet: args.quiet,
         };
-        print!(
-            "{}",
-            sweep::sweep(&mut problem, &w0, &options, rates, &report)?
-        );
+        print!("{}", sweep::sweep(&mut fit, rates, &report)?);
         return Ok(());
     }
     let mut observer = Progress {
         history: History::new(),
-        bar: (!args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(&options)),
-        by_epoch: options.stop.max_epochs.is_some(),
+        bar: (!args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(&fit.options)),
+        by_epoch: fit.options.stop.max_epochs.is_some(),
     };
-    let result = optim::minimize(&mut problem, &w0, &options, &mut observer);
+    let result = fit.run(&mut observer);
     if let Some(bar) = &observer.bar {
         bar.finish_and_clear();
     }
     // The history and the plot are written even for a diverged run: they show how.
     write_history_and_plot(&args, &observer.history)?;
-    let outcome = result.map_err(|e| optim_failure(e, &problem))?;
+    let outcome = result.map_err(|e| fit_failure(e, None))?;
     if !args.quiet && !outcome.stop.converged() {
         eprintln!(
             "note: no tolerance was met ({}); raise --epochs/--max-iter or loosen --tol-grad, --tol-step or --tol-loss",
             outcome.stop.description()
         );
     }
-    let solution = problem.value(&outcome.w).to_json();
+    let solution = fit.solution(&outcome.w).to_json();
+    let peak = matches!(fit.objective, FitObjective::Streamed(_))
+        .then(stream::peak_rss_bytes)
+        .flatten();
     print!(
         "{}",
-        render(problem.variable(), solution, &outcome, args.json, None)
+        render(fit.variable(), solution, &outcome, args.json, peak)
     );
     Ok(())
+}
+
+/// The library's description of the fit, from the flags.
+fn spec(args: &Args, graph: &Graph) -> Result<FitSpec> {
+    let start = match args.init.as_str() {
+        "zeros" => Start::Zeros,
+        "random" => Start::Random,
+        file if !std::path::Path::new(file).exists() => {
+            return Err(Failure::BadInput(format!(
+                "--init `{file}`: no such file — use zeros, random or a JSON file with the value"
+            ))
+            .into())
+        }
+        file => Start::Value(read_json_value(file, &args.wrt, graph)?),
+    };
+    Ok(FitSpec {
+        wrt: args.wrt.clone(),
+        method: match args.method {
+            MethodArg::Gd => MethodKind::Gd,
+            MethodArg::Sgd => MethodKind::Sgd,
+            MethodArg::Minibatch => MethodKind::MiniBatch,
+            MethodArg::Momentum => MethodKind::Momentum,
+            MethodArg::Nesterov => MethodKind::Nesterov,
+            MethodArg::Adam => MethodKind::Adam,
+        },
+        lr: args.lr,
+        batch: args.batch,
+        schedule: match args.schedule {
+            ScheduleArg::Constant => ScheduleKind::Constant,
+            ScheduleArg::Invscaling => ScheduleKind::InvScaling,
+            ScheduleArg::Step => ScheduleKind::Step,
+            ScheduleArg::Adaptive => ScheduleKind::Adaptive,
+        },
+        sampling: match args.sampling {
+            SamplingArg::Replace => SamplingKind::Replace,
+            SamplingArg::Shuffle => SamplingKind::Shuffle,
+        },
+        chunk_rows: args.chunk_rows,
+        line_search: args.line_search,
+        stop: StopSpec {
+            tol_step: args.tol_step,
+            tol_loss: args.tol_loss,
+            tol_grad: args.tol_grad,
+            max_iter: args.max_iter,
+            epochs: args.epochs,
+            n_iter_no_change: args.n_iter_no_change,
+        },
+        seed: args.seed,
+        start,
+        data: data_specs(&args.data, graph)?,
+        stream: args.stream,
+        samples: args.samples.clone(),
+    })
+}
+
+/// The message and exit code of a fit that could not be prepared or failed: the
+/// library's message, with the flag to change where one applies.
+fn fit_failure(error: FitError, init_file: Option<&str>) -> anyhow::Error {
+    let message = match (&error, error.problem_error()) {
+        (_, Some(ProblemError::MissingData { names })) => {
+            let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            format!(
+                "no data for {} — give each one with --data NAME=FILE",
+                quoted.join(", ")
+            )
+        }
+        (_, Some(ProblemError::NotBatchable { .. })) => format!("{error} with --samples"),
+        (_, Some(ProblemError::StartShape { .. })) if init_file.is_some() => {
+            format!("{}: {error}", init_file.unwrap_or_default())
+        }
+        (FitError::ReplaceWhileStreaming, _) => "--stream reads the data chunk by chunk, so batches are drawn chunk by chunk too — use --sampling shuffle (within chunks), not replace".to_owned(),
+        (FitError::BatchExceedsChunk { batch, chunk }, _) => format!(
+            "a batch of {batch} samples does not fit in a chunk of {chunk} rows — raise --chunk-rows to at least {batch}"
+        ),
+        _ => error.to_string(),
+    };
+    if error.is_input_error() {
+        Failure::BadInput(message).into()
+    } else {
+        Failure::Failed(message).into()
+    }
 }
 
 /// Writes `--history` and draws `--plot`, when asked for.
@@ -359,108 +380,14 @@ fn write_history_and_plot(args: &Args, history: &History) -> Result<()> {
     Ok(())
 }
 
-/// The optimiser's options from the command line.
-pub(crate) fn options(args: &Args) -> Options {
-    let method = match args.method {
-        MethodArg::Gd => Method::Gd,
-        MethodArg::Sgd => Method::Sgd,
-        MethodArg::Minibatch => Method::MiniBatch {
-            batch: args.batch.unwrap_or(DEFAULT_BATCH),
-        },
-        MethodArg::Momentum => Method::MOMENTUM,
-        MethodArg::Nesterov => Method::NESTEROV,
-        MethodArg::Adam => Method::ADAM,
-    };
-    // Mini-batch descent takes its batch in the method; the others reject a batch
-    // option (gd, sgd) or become stochastic with it (momentum, nesterov, adam).
-    let batch = match args.method {
-        MethodArg::Minibatch => None,
-        _ => args.batch,
-    };
-    let schedule = match args.schedule {
-        ScheduleArg::Constant => Schedule::Constant,
-        ScheduleArg::Invscaling => Schedule::InvScaling { power: 0.25 },
-        ScheduleArg::Step => Schedule::Step {
-            every: 10,
-            factor: 0.5,
-        },
-        ScheduleArg::Adaptive => Schedule::Adaptive,
-    };
-    let any_tolerance =
-        args.tol_step.is_some() || args.tol_loss.is_some() || args.tol_grad.is_some();
-    let defaults = StopRules::default();
-    let stop = StopRules {
-        tol_step: args.tol_step,
-        tol_loss: args.tol_loss,
-        tol_grad: if any_tolerance {
-            args.tol_grad
-        } else {
-            defaults.tol_grad
-        },
-        max_iter: args.max_iter,
-        n_iter_no_change: args.n_iter_no_change,
-        max_epochs: match (args.epochs, args.max_iter) {
-            (Some(e), _) => Some(e),
-            (None, Some(_)) => None,
-            (None, None) => defaults.max_epochs,
-        },
-        ..defaults
-    };
-    Options {
-        method,
-        lr: args.lr,
-        batch,
-        schedule,
-        sampling: match (args.sampling, args.chunk_rows) {
-            (SamplingArg::Replace, _) => Sampling::Replace,
-            (SamplingArg::Shuffle, None) if args.stream => Sampling::Chunks {
-                rows: DEFAULT_CHUNK_ROWS,
-            },
-            (SamplingArg::Shuffle, None) => Sampling::Shuffle,
-            (SamplingArg::Shuffle, Some(rows)) => Sampling::Chunks { rows },
-        },
-        line_search: args.line_search.then(optim::LineSearch::default),
-        stop,
-        seed: args.seed,
-        ..Options::default()
-    }
-}
-
-/// The `--verbose` note on hoisting.
-fn describe_hoisting(hoisted: &Hoisted) -> String {
-    if hoisted.values.is_empty() {
-        return format!(
-            "hoisted: nothing (computing loop invariants once would not pay off in this run; {:.2e} flops per evaluation)",
-            hoisted.flops_before as f64
-        );
-    }
-    format!(
-        "hoisted, computed once before the loop: {}; {:.2e} → {:.2e} flops per evaluation",
-        hoisted.values.join(", "),
-        hoisted.flops_before as f64,
-        hoisted.flops_after as f64
-    )
-}
-
 /// Reads every `--data NAME=FILE`: CSV and `.npy` by the data loader, JSON as the value
-/// encoding of DESIGN.md §3 (fitted to the variable's declaration as `eval --at` does).
+/// encoding of values (fitted to the variable's declaration as `eval --at` does).
 pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, Mat<f64>)>> {
     specs
         .iter()
         .map(|spec| {
-            let (name, file) = spec
-                .split_once('=')
-                .filter(|(name, file)| !name.is_empty() && !file.is_empty())
-                .ok_or_else(|| {
-                    Failure::BadInput(format!(
-                        "--data `{spec}` is not NAME=FILE — write e.g. --data X=X.csv"
-                    ))
-                })?;
-            let name = name.trim();
-            let is_json = std::path::Path::new(file)
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-            let value = if is_json {
+            let (name, file) = split_data_spec(spec)?;
+            let value = if is_json(file) {
                 read_json_value(file, name, graph)?
             } else {
                 matdiff_num::data::load_matrix(file)
@@ -471,12 +398,56 @@ pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, 
         .collect()
 }
 
-/// The starting point: zeros, small random normal entries (seeded), or the value in a
-/// JSON file (a bare value, or an object with the variable's name as key).
+/// Every `--data NAME=FILE` for the library: JSON files read here as values (a
+/// number, a flat list or a list of rows), CSV and `.npy` files left to the library to load whole
+/// or to stream.
+fn data_specs(specs: &[String], graph: &Graph) -> Result<Vec<(String, Data)>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (name, file) = split_data_spec(spec)?;
+            let value = if is_json(file) {
+                Data::Memory(read_json_value(file, name, graph)?)
+            } else {
+                Data::File(file.into())
+            };
+            Ok((name.to_owned(), value))
+        })
+        .collect()
+}
+
+fn split_data_spec(spec: &str) -> Result<(&str, &str)> {
+    let (name, file) = spec
+        .split_once('=')
+        .filter(|(name, file)| !name.is_empty() && !file.is_empty())
+        .ok_or_else(|| {
+            Failure::BadInput(format!(
+                "--data `{spec}` is not NAME=FILE — write e.g. --data X=X.csv"
+            ))
+        })?;
+    Ok((name.trim(), file))
+}
+
+fn is_json(file: &str) -> bool {
+    std::path::Path::new(file)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// The starting point of `matdiff plot`'s runs: zeros, the library's random start
+/// (seeded), or the value in a JSON file (a bare value, or an object with the
+/// variable's name as key).
 pub(crate) fn start(problem: &Problem, init: &str, seed: u64) -> Result<Vec<f64>> {
     match init {
         "zeros" => Ok(problem.zeros()),
-        "random" => Ok(random_start(problem, seed)),
+        "random" => {
+            let (rows, cols) = problem.shape();
+            let kind = problem
+                .graph()
+                .variable_named(problem.variable())
+                .map(|v| v.kind);
+            Ok(fit::random_start(kind, rows, cols, seed))
+        }
         file if !std::path::Path::new(file).exists() => Err(Failure::BadInput(format!(
             "--init `{file}`: no such file — use zeros, random or a JSON file with the value"
         ))
@@ -490,44 +461,12 @@ pub(crate) fn start(problem: &Problem, init: &str, seed: u64) -> Result<Vec<f64>
     }
 }
 
-/// Standard deviation of the entries of `--init random`.
-const INIT_SCALE: f64 = 0.01;
-
-/// The ChaCha stream of `--init random`, apart from the stream the optimiser samples
-/// batches from with the same seed.
-const INIT_STREAM: u64 = 1;
-
-/// Entries drawn from `N(0, INIT_SCALE²)`, honouring the variable's kind: symmetric for
-/// `symmetric`, and `I + (B + B')/2` for `spd` so that the start is positive definite.
-fn random_start(problem: &Problem, seed: u64) -> Vec<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(INIT_STREAM);
-    let (rows, cols) = problem.shape();
-    let b = Mat::from_fn(rows, cols, |_, _| INIT_SCALE * standard_normal(&mut rng));
-    let kind = problem
-        .graph()
-        .variable_named(problem.variable())
-        .map(|v| v.kind);
-    let value = match kind {
-        Some(kind) if kind.is_symmetric() && rows == cols => {
-            let shift = if kind == Kind::Spd { 1.0 } else { 0.0 };
-            Mat::from_fn(rows, cols, |i, j| {
-                (b[(i, j)] + b[(j, i)]) / 2.0 + if i == j { shift } else { 0.0 }
-            })
-        }
-        _ => b,
-    };
-    (0..cols)
-        .flat_map(|j| value.col_as_slice(j).to_vec())
-        .collect()
-}
-
-/// A standard normal draw by the Box–Muller transform.
-fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
-    // `1 − u` lies in (0, 1], so the logarithm is finite.
-    let u: f64 = 1.0 - rng.random::<f64>();
-    let v: f64 = rng.random();
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+pub(crate) fn bad_input(error: ProblemError) -> anyhow::Error {
+    if error.is_input_error() {
+        Failure::BadInput(error.to_string()).into()
+    } else {
+        Failure::Failed(error.to_string()).into()
+    }
 }
 
 /// The value in a JSON file, for the variable `name` of `graph`: a number, a flat list
@@ -563,47 +502,6 @@ fn read_json_value(file: &str, name: &str, graph: &Graph) -> Result<Mat<f64>> {
     inputs.get(sym).cloned().ok_or_else(|| {
         Failure::BadInput(format!("{file}: no value for `{name}` — give one")).into()
     })
-}
-
-pub(crate) fn bad_input(error: ProblemError) -> anyhow::Error {
-    if error.is_input_error() {
-        Failure::BadInput(error.to_string()).into()
-    } else {
-        Failure::Failed(error.to_string()).into()
-    }
-}
-
-/// The exit code and message of a failed run: 1 when the fit failed, 2 when the
-/// options or the data were at fault.
-fn optim_failure(error: OptimError, problem: &Problem) -> anyhow::Error {
-    optim_failure_at(error, problem.non_finite())
-}
-
-/// [`optim_failure`] for any objective, with where a value turned non-finite.
-pub(crate) fn optim_failure_at(error: OptimError, non_finite: Option<&str>) -> anyhow::Error {
-    let location = non_finite.map(|at| format!(" ({at})")).unwrap_or_default();
-    match error {
-        OptimError::Diverged { .. } => Failure::Failed(format!("{error}{location}")).into(),
-        OptimError::NonFiniteStart { .. } => Failure::BadInput(format!("{error}{location}")).into(),
-        OptimError::Objective {
-            iteration,
-            ref source,
-        } => {
-            let input = source
-                .inner()
-                .downcast_ref::<ProblemError>()
-                .is_some_and(ProblemError::is_input_error);
-            let message = format!("evaluating the loss failed at iteration {iteration}: {source}");
-            if input {
-                Failure::BadInput(message).into()
-            } else {
-                Failure::Failed(message).into()
-            }
-        }
-        OptimError::InvalidOption { .. }
-        | OptimError::DimensionMismatch { .. }
-        | OptimError::NoSamples => Failure::BadInput(error.to_string()).into(),
-    }
 }
 
 /// The report on stdout.

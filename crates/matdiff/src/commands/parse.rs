@@ -4,10 +4,9 @@
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use matdiff_core::{print, Dim, Function, Shape};
-use serde_json::{json, Value};
+use matdiff::Function;
 
-use crate::input::load_function;
+use crate::input::load;
 
 /// Output formats of `matdiff parse`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,64 +36,35 @@ pub struct Args {
     pub format: Format,
 }
 
-/// Runs `matdiff parse`.
+/// Runs `matdiff parse` through the library.
 pub fn run(args: Args) -> Result<()> {
-    let (_sources, function) = load_function(&args.expr, args.decls.as_deref())?;
+    let function = load(&args.expr, args.decls.as_deref())?;
     print!("{}", render(&function, args.format));
     Ok(())
 }
 
-/// The report printed on stdout.
+/// The report printed on stdout: the library's summary of the function.
 pub fn render(function: &Function, format: Format) -> String {
-    let g = &function.graph;
-    let root = function.root;
+    let summary = function.summary();
     if format == Format::Json {
-        let variables: Vec<Value> = g
-            .variables()
-            .iter()
-            .map(|v| {
-                json!({
-                    "name": g.name(v.name),
-                    "kind": v.kind.keyword(),
-                    "shape": shape_json(function, v.shape),
-                })
-            })
-            .collect();
-        let dims: Vec<&str> = g.dims().iter().map(|&d| g.name(d)).collect();
-        let value = json!({
-            "expr": print::text(g, root),
-            "shape": shape_json(function, g.shape(root)),
-            "type": print::shape(g, g.shape(root)),
-            "variables": variables,
-            "dims": dims,
-        });
         return format!(
             "{}\n",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
         );
     }
     let expr = match format {
-        Format::Pretty => print::pretty(g, root),
-        Format::Latex => print::latex(g, root),
-        _ => print::text(g, root),
+        Format::Pretty => function.pretty(),
+        Format::Latex => function.latex(),
+        _ => summary.expr.clone(),
     };
     let mut out = String::new();
     let _ = writeln!(out, "{expr}");
-    let _ = writeln!(out, "{}", print::shape(g, g.shape(root)));
-    for v in g.variables() {
-        let _ = writeln!(out, "{}", print::describe_variable(g, v));
+    let _ = writeln!(out, "{}", summary.type_);
+    for v in &summary.variables {
+        let _ = writeln!(out, "{}", v.declaration);
     }
-    for &d in g.dims() {
-        let _ = writeln!(out, "{}: scalar (dimension)", g.name(d));
+    for d in &summary.dims {
+        let _ = writeln!(out, "{d}: scalar (dimension)");
     }
     out
-}
-
-/// `[rows, cols]`, each a name or a size.
-fn shape_json(function: &Function, shape: Shape) -> Value {
-    let dim = |d: Dim| match d {
-        Dim::Size(n) => json!(n),
-        Dim::Named(s) => json!(function.graph.name(s)),
-    };
-    json!([dim(shape.rows), dim(shape.cols)])
 }

@@ -95,7 +95,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let format = Format::of(&args.out).map_err(Failure::BadInput)?;
     let size = parse_size(&args.size).map_err(Failure::BadInput)?;
-    let (_sources, function) = crate::input::load_function(&args.expr, args.decls.as_deref())?;
+    let function = crate::input::load_function(&args.expr, args.decls.as_deref())?;
     let data = load_data(&args.data, &function.graph)?;
     let mut problem =
         Problem::new(function, &args.wrt, data, args.samples.as_deref()).map_err(bad_input)?;

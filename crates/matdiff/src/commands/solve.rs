@@ -8,16 +8,15 @@ use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 
 use anyhow::Result;
-use matdiff_core::solve::{equation_text, Report, Solution, SolveError};
-use matdiff_core::{print, Function, Graph, Id, SourceMap};
+use matdiff_core::solve::{equation_text, Report, Solution};
+use matdiff_core::{print, Function, Graph, Id};
 use matdiff_num::{EvalError, Inputs, Plan, Sizes, Value};
-use matdiff_syntax::Diagnostic;
 use serde::Serialize;
 
-use crate::commands::derive::unknown_variable_message;
+use crate::commands::derive::derive_failure;
 use crate::commands::minimize::load_data;
-use crate::input::load_function_mapped;
-use crate::report::{Failure, Sources};
+use crate::input::load;
+use crate::report::Failure;
 
 /// Output formats of `matdiff solve`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,11 +68,10 @@ pub fn run(args: Args) -> Result<()> {
             Format::Text
         }
     });
-    let (sources, mut function, spans) = load_function_mapped(&args.expr, args.decls.as_deref())?;
-    let solution = match matdiff_core::solve(&mut function, &args.wrt) {
-        Ok(s) => s,
-        Err(e) => return Err(refusal(&sources, &spans, &function, &args.wrt, e)),
-    };
+    let solved = load(&args.expr, args.decls.as_deref())?
+        .solve(&args.wrt)
+        .map_err(refusal)?;
+    let (mut function, solution) = solved.into_internal();
     let numbers = if args.data.is_empty() && args.at.is_none() {
         None
     } else {
@@ -91,38 +89,19 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Why there is no closed form, as an error with its exit code: not affine or not a
-/// plain product is a failed solve (1); a bad variable or a non-scalar is bad input (2).
-fn refusal(
-    sources: &Sources,
-    spans: &SourceMap,
-    function: &Function,
-    wrt: &str,
-    error: SolveError,
-) -> anyhow::Error {
-    let advice = "use `matdiff minimize` (or Newton with `--order 2`)";
+/// Why there is no closed form, as an error with its exit code: no closed form is a
+/// failed solve (1, with the caret the library drew); anything else is bad input (2).
+fn refusal(error: matdiff::Error) -> anyhow::Error {
     match error {
-        SolveError::UnknownVariable(_) => {
-            Failure::BadInput(unknown_variable_message(function, wrt)).into()
+        matdiff::Error::NoClosedForm(_) => {
+            error.eprint();
+            Failure::Reported(1).into()
         }
-        SolveError::NotAffine {
-            culprit, ref why, ..
-        } => {
-            let message = format!("{error}. Use `matdiff minimize` (or Newton with `--order 2`)");
-            match culprit.and_then(|id| spans.span(id)) {
-                Some(span) => {
-                    let diagnostic = Diagnostic::error(message, span, why.clone())
-                        .with_note("a closed form needs a quadratic function: its gradient affine in the variable");
-                    sources.emit(&[diagnostic]);
-                    Failure::Reported(1).into()
-                }
-                None => Failure::Failed(message).into(),
-            }
+        matdiff::Error::UnknownVariable { .. } => derive_failure(error),
+        other => {
+            other.eprint();
+            Failure::Reported(2).into()
         }
-        SolveError::NotPlainProduct { .. } | SolveError::ConstantGradient { .. } => {
-            Failure::Failed(format!("{error} — {advice}")).into()
-        }
-        other => Failure::BadInput(other.to_string()).into(),
     }
 }
 

@@ -7,7 +7,8 @@
 //! so that `matdiff plot` and `matdiff demo` draw the same things.
 
 pub mod contour;
-pub mod plane;
+/// The numbers of a contour picture, computed by the library.
+pub use matdiff::plane;
 pub mod tangent;
 
 use std::path::Path;

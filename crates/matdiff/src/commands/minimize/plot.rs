@@ -9,29 +9,18 @@ use plotters::prelude::*;
 
 use crate::report::Failure;
 
-/// Image formats of `--plot`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum PlotFormat {
-    Png,
-    Svg,
-}
+/// The image formats, parsed once for every picture the command line draws.
+pub(super) use crate::pictures::Format as PlotFormat;
 
 /// The format of a `--plot` file, by its extension.
 pub(super) fn plot_format(path: &Path) -> Result<PlotFormat> {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("png") => Ok(PlotFormat::Png),
-        Some("svg") => Ok(PlotFormat::Svg),
-        _ => Err(Failure::BadInput(format!(
+    PlotFormat::of(path).map_err(|_| {
+        Failure::BadInput(format!(
             "--plot `{}`: use a .png or .svg file",
             path.display()
         ))
-        .into()),
-    }
+        .into()
+    })
 }
 
 /// One loss curve: `(iteration, loss)` points with finite losses, and its legend entry

@@ -10,12 +10,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
-use matdiff_fit::optim::{self, History, OptimError, Options, Outcome, StopReason};
-use matdiff_fit::problem::{Problem, ProblemError};
+use matdiff::fit::{History, Options, Outcome, PreparedFit};
+use matdiff::StopReason;
 use serde_json::json;
 
 use super::plot::{self, Curve, PlotFormat};
-use super::{optim_failure, progress_bar, Progress};
+use super::{fit_failure, progress_bar, Progress};
 use crate::report::Failure;
 
 /// One learning rate of the sweep, as the user wrote it and as a number.
@@ -120,56 +120,40 @@ pub(super) struct Report<'a> {
     pub quiet: bool,
 }
 
-/// Runs `problem` from `w0` with `options` at every rate, draws the curves and returns
+/// Runs the prepared fit from its start at every rate, draws the curves and returns
 /// the table (or JSON) for stdout. Fails only on bad input or an unwritable plot.
 pub(super) fn sweep(
-    problem: &mut Problem,
-    w0: &[f64],
-    options: &Options,
+    fit: &mut PreparedFit,
     rates: Vec<Rate>,
     report: &Report<'_>,
 ) -> Result<String> {
+    let base = fit.options;
     let mut runs = Vec::with_capacity(rates.len());
     for rate in rates {
-        let options = Options {
+        fit.options = Options {
             lr: rate.value,
-            ..*options
+            ..base
         };
         let mut observer = Progress {
             history: History::new(),
             bar: report.bar_wanted().then(|| {
-                let bar = progress_bar(&options);
+                let bar = progress_bar(&fit.options);
                 bar.set_prefix(format!("η = {}  ", rate.text));
                 bar
             }),
-            by_epoch: options.stop.max_epochs.is_some(),
+            by_epoch: fit.options.stop.max_epochs.is_some(),
         };
-        let result = optim::minimize(problem, w0, &options, &mut observer);
+        let result = fit.run(&mut observer);
         if let Some(bar) = &observer.bar {
             bar.finish_and_clear();
         }
         let end = match result {
             Ok(outcome) => End::Stopped(outcome),
-            Err(OptimError::Diverged {
-                iteration,
-                loss_trend,
-                ..
-            }) => End::Diverged {
-                iteration,
-                loss: loss_trend.last().copied().unwrap_or(f64::NAN),
+            Err(error) => match (error.diverged_at(), error.failed_evaluation()) {
+                (Some((iteration, loss)), _) => End::Diverged { iteration, loss },
+                (None, Some((iteration, message))) => End::Failed { iteration, message },
+                (None, None) => return Err(fit_failure(error, None)),
             },
-            Err(OptimError::Objective { iteration, source })
-                if !source
-                    .inner()
-                    .downcast_ref::<ProblemError>()
-                    .is_some_and(ProblemError::is_input_error) =>
-            {
-                End::Failed {
-                    iteration,
-                    message: source.to_string(),
-                }
-            }
-            Err(error) => return Err(optim_failure(error, problem)),
         };
         if let (End::Failed { iteration, message }, false) = (&end, report.quiet) {
             eprintln!(
@@ -183,6 +167,7 @@ pub(super) fn sweep(
             end,
         });
     }
+    fit.options = base;
     plot::plot(&curves(&runs), report.plot, report.format).map_err(|e| {
         Failure::BadInput(format!(
             "cannot draw the plot `{}`: {e}",
@@ -190,7 +175,7 @@ pub(super) fn sweep(
         ))
     })?;
     Ok(if report.json {
-        json_report(problem, &runs)
+        json_report(fit, &runs)
     } else {
         table(&runs)
     })
@@ -299,14 +284,14 @@ fn table(runs: &[SweepRun]) -> String {
 /// `{"runs": [{"lr", "loss", "iterations", "epochs", "stop_reason", "converged", …}]}`;
 /// a run that diverged or failed has `"stop_reason": "diverged" | "failed"`, the
 /// iteration in `"at_iteration"` and no solution.
-fn json_report(problem: &Problem, runs: &[SweepRun]) -> String {
+fn json_report(fit: &PreparedFit, runs: &[SweepRun]) -> String {
     let finite = |x: f64| if x.is_finite() { json!(x) } else { json!(null) };
     let rows: Vec<serde_json::Value> = runs
         .iter()
         .map(|run| match &run.end {
             End::Stopped(outcome) => json!({
                 "lr": run.rate.value,
-                "solution": problem.value(&outcome.w).to_json(),
+                "solution": fit.solution(&outcome.w).to_json(),
                 "loss": outcome.loss,
                 "grad_norm": outcome.gradient_norm,
                 "iterations": outcome.iterations,

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use matdiff_fit::optim::{
+use crate::optim::{
     self, Batch, History, LineSearch, Method, Objective, ObjectiveError, OptimError, Options,
     Scope, StopReason, StopRules,
 };
@@ -715,8 +715,8 @@ mod tests {
 
     #[test]
     fn arrows_on_a_plane_of_a_loss_are_its_derived_gradient_scaled() {
+        use crate::problem::Problem;
         use faer::Mat;
-        use matdiff_fit::problem::Problem;
         // Q(w) = 1/N‖Xw − y‖² over w ∈ ℝ³, drawn over (w[0], w[2]) with w[1] = 0.5:
         // ∇Q = 2/N Xᵀ(Xw − y), of which the arrows show entries 0 and 2.
         let x = Mat::from_fn(5, 3, |i, j| ((i * 3 + j) as f64 * 0.7).sin());
