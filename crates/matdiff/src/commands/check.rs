@@ -69,8 +69,19 @@ pub fn run(args: Args) -> Result<()> {
     };
     let _ = writeln!(out, "{what}: {}", print::text(graph, d.expr));
     let _ = writeln!(out, "sizes: {}", report.sizes.describe(graph));
-    for (i, e) in report.errors.iter().enumerate() {
-        let _ = writeln!(out, "trial {}: max relative error {e:.2e}", i + 1);
+    // The raw error beside the rounding floor of finite differences: a trial passes
+    // within the tolerance, or below the floor, where the differences cannot see more.
+    for (i, (e, floor)) in report.errors.iter().zip(&report.floors).enumerate() {
+        let below = if *e > report.tol && report.trial_passed(i) {
+            " (below the floor)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "trial {}: max relative error {e:.2e}, rounding floor {floor:.2e}{below}",
+            i + 1
+        );
     }
     let verdict = if report.passed { "PASS" } else { "FAIL" };
     let _ = writeln!(out, "{verdict} (tolerance {:e})", report.tol);
