@@ -317,7 +317,8 @@ fn zero_derivatives_and_rank_limited_arguments_pass() {
 /// rank; fixed sizes are kept, and functions without such arguments keep the defaults.
 #[test]
 fn sizes_give_inverted_arguments_full_rank() {
-    let cases: &[(&str, &str, &[(&str, usize)], &str)] = &[
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, usize)], &'a str);
+    let cases: &[Case] = &[
         (
             "logdet(X'*A*X)",
             "X: matrix(m, n); A: spd(m)",

@@ -45,17 +45,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("    = {:<44} ({})", print::pretty(&f.graph, s.expr), s.rule);
     }
     println!("    ∇L = {}\n", print::pretty(&f.graph, d.expr));
-    let mut tex = String::from("\\begin{align}\n");
-    for s in &steps {
-        tex.push_str(&format!(
-            "  &= {} && \\text{{({})}} \\\\\n",
-            print::latex(&f.graph, s.expr),
-            s.rule
-        ));
-    }
-    tex.push_str(&format!(
-        "  \\nabla L &= {}\n\\end{{align}}\n",
-        print::latex(&f.graph, d.expr)
+    let tex = print::latex_document(&print::latex_derivation(
+        &f.graph,
+        &steps,
+        "\\mathrm{d}L",
+        "\\nabla L",
+        d.expr,
     ));
     let tex_path = args.out.join("derivation.tex");
     std::fs::write(&tex_path, tex)

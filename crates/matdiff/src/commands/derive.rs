@@ -21,7 +21,7 @@ pub enum Format {
     Text,
     /// Unicode, textbook look, with a header (`∇f = …`, `J = …`, `df = …`, `H = …`).
     Pretty,
-    /// A LaTeX `align` environment.
+    /// A LaTeX `align` environment, numbered once, in LaTeX commands only.
     Latex,
     /// A NumPy function returning value and derivative.
     Numpy,
@@ -206,47 +206,16 @@ fn is_second_differential(g: &Graph, derivative: &Derivative) -> bool {
         .any(|v| v.name == derivative.wrt && v.shape.cols != Dim::ONE)
 }
 
-/// `\begin{align}`, one `&= … && \text{(rule)} \\` line per step, the result line,
-/// `\end{align}`.
+/// The derivation as one `align` environment numbered once: `\mathrm{d}f &= …` on the
+/// first step, one `&= … && \text{(rule)}` line per further step, the result last.
 fn render_latex(g: &Graph, derivative: &Derivative) -> String {
-    let mut out = String::from("\\begin{align}\n");
-    for step in &derivative.steps {
-        let _ = writeln!(
-            out,
-            "  &= {} && \\text{{({})}} \\\\",
-            print::latex(g, step.expr),
-            latex_text(&step.rule)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "  {} &= {}",
+    print::latex_derivation(
+        g,
+        &derivative.steps,
+        "\\mathrm{d}f",
         latex_header(g, derivative),
-        print::latex(g, derivative.expr)
-    );
-    out.push_str("\\end{align}\n");
-    out
-}
-
-/// Escapes the characters that LaTeX's text mode treats specially.
-fn latex_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\textbackslash{}"),
-            '{' | '}' | '$' | '&' | '#' | '_' | '%' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '^' => out.push_str("\\textasciicircum{}"),
-            '~' => out.push_str("\\textasciitilde{}"),
-            // Text mode in the default font encoding prints `<` and `>` as `¡` and `¿`.
-            '<' => out.push_str("\\textless{}"),
-            '>' => out.push_str("\\textgreater{}"),
-            c => out.push(c),
-        }
-    }
-    out
+        derivative.expr,
+    )
 }
 
 /// The JSON object of `derive --format json`, fields in the documented order.

@@ -322,7 +322,8 @@ mod tests {
     /// default 1000 × 800 picture, inside the frame, on both sides of x₀.
     #[test]
     fn the_tangent_passes_through_the_point_of_tangency() {
-        let cases: [(fn(f64) -> f64, fn(f64) -> f64, f64, f64); 4] = [
+        type Function = fn(f64) -> f64;
+        let cases: [(Function, Function, f64, f64); 4] = [
             (|x| x * x * x - 2.0 * x, |x| 3.0 * x * x - 2.0, 1.0, 0.5),
             (|x| x * x, |x| 2.0 * x, 1.0, 0.5),
             (|x| x.exp(), |x| x.exp(), 0.0, -2.0),
