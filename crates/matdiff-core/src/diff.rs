@@ -621,7 +621,7 @@ fn unbroadcast(g: &mut Graph, bar: Id, child: Id) -> Id {
 fn matrix_power_adjoint(g: &mut Graph, a: Id, k: f64, bar: Id) -> Result<Id, DiffError> {
     if k.fract() != 0.0 || k.abs() > 64.0 {
         return Err(DiffError::Unsupported(
-            "a matrix power needs a small integer exponent".into(),
+            "a matrix power needs an integer exponent from -64 to 64 to be differentiated".into(),
         ));
     }
     if k == 0.0 {
@@ -812,7 +812,7 @@ fn apply_differential(g: &mut Graph, c: Id, f: Func, a: Id, da: Id) -> Id {
 fn matrix_power_differential(g: &mut Graph, a: Id, k: f64, da: Id) -> Result<Id, DiffError> {
     if k.fract() != 0.0 || k.abs() > 64.0 {
         return Err(DiffError::Unsupported(
-            "a matrix power needs a small integer exponent".into(),
+            "a matrix power needs an integer exponent from -64 to 64 to be differentiated".into(),
         ));
     }
     if k == 0.0 {

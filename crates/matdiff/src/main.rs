@@ -2,6 +2,7 @@
 
 mod commands;
 mod input;
+mod locate;
 mod pictures;
 mod report;
 

@@ -21,6 +21,12 @@ impl Sources {
         SourceId(self.files.add(name.into(), text.into()) as u16)
     }
 
+    /// The name and text of a source, if it was added.
+    pub fn source(&self, id: SourceId) -> Option<(&str, &str)> {
+        let file = self.files.get(usize::from(id.0)).ok()?;
+        Some((file.name().as_str(), file.source().as_str()))
+    }
+
     /// Renders diagnostics with carets, without colour (for snapshots and pipes).
     pub fn render(&self, diagnostics: &[Diagnostic]) -> String {
         let mut buffer = termcolor::NoColor::new(Vec::new());

@@ -41,10 +41,17 @@ pub struct Args {
 
 /// Runs `matdiff check`; exits 1 when the derivative does not match.
 pub fn run(args: Args) -> Result<()> {
-    let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
+    let (sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
     let fixed = parse_dims(args.dims.as_deref().unwrap_or(""), &function)?;
-    let d = derive(&mut function, &args.wrt, args.order)
-        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let d = derive(&mut function, &args.wrt, args.order).map_err(|e| {
+        match crate::locate::derivative_error(&sources, &args.wrt, &e.to_string()) {
+            Some(diagnostic) => {
+                sources.emit(&[diagnostic]);
+                Failure::Reported(2).into()
+            }
+            None => anyhow::Error::from(Failure::BadInput(e.to_string())),
+        }
+    })?;
     let options = CheckOptions {
         trials: args.trials,
         seed: args.seed,

@@ -77,12 +77,12 @@ pub fn run(args: Args) -> Result<()> {
             Format::Text
         }
     });
-    let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
+    let (sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
     let mut derivative = matdiff_core::derive(&mut function, &args.wrt, args.order)
-        .map_err(|e| Failure::BadInput(diff_error_message(&function, &args.wrt, &e)))?;
+        .map_err(|e| diff_failure(&sources, &function, &args.wrt, &e))?;
     if args.steps {
         derivative.steps = matdiff_core::diff::derivation(&mut function, &derivative)
-            .map_err(|e| Failure::BadInput(diff_error_message(&function, &args.wrt, &e)))?;
+            .map_err(|e| diff_failure(&sources, &function, &args.wrt, &e))?;
     }
     let output = match format {
         Format::Numpy | Format::Rust => {
@@ -98,6 +98,24 @@ pub fn run(args: Args) -> Result<()> {
     };
     print!("{output}");
     Ok(())
+}
+
+/// A derivative that cannot be taken, reported with a caret under the refused power
+/// where it can be placed, else as a message.
+pub fn diff_failure(
+    sources: &crate::report::Sources,
+    function: &Function,
+    wrt: &str,
+    error: &DiffError,
+) -> anyhow::Error {
+    let message = diff_error_message(function, wrt, error);
+    match crate::locate::derivative_error(sources, wrt, &message) {
+        Some(diagnostic) => {
+            sources.emit(&[diagnostic]);
+            Failure::Reported(2).into()
+        }
+        None => Failure::BadInput(message).into(),
+    }
 }
 
 /// The message for a derivative that cannot be taken; an unknown variable comes with
