@@ -39,16 +39,15 @@ the minimiser (✕) and one trajectory per --run, clipped to the box, each with 
 (●), its end (■) or the place where it leaves the box (✕, labelled `diverged` if it did).
 A run is diverged when its loss turns non-finite or grows without bound, or when it
 ends at its iteration or epoch limit with a loss more than 10·max(|Q(start)|, 1) above
-its start. --range ends lie within ±1e300. A
-variable with more than two coordinates needs --coords i,j (counting from 0, column by
-column for a matrix); the others are held at --at FILE.json, or at the minimiser of the
-whole variable. Runs start at --at (default: zeros).
+its start. --range ends lie within ±1e300. A variable with more than two coordinates
+needs --coords i,j (counting from 0, column by column for a matrix); the others are
+held at --at FILE.json, or at the minimiser of the whole variable. Runs start at --at
+(default: zeros).
 
 --run METHOD[:key=value,…] with METHOD gd, sgd, minibatch, momentum, nesterov or adam and
 keys lr (default 0.01), epochs (at most 10000), iterations (at most 100000), batch,
-seed. Without epochs or iterations a
-full-batch run stops after 1000 iterations and a stochastic one after 5 epochs; any run
-stops when ‖∇Q‖ < 1e-6. --trajectory writes every iterate as CSV:
+seed. Without epochs or iterations a full-batch run stops after 1000 iterations and a
+stochastic one after 5 epochs; any run stops when ‖∇Q‖ < 1e-6. --trajectory writes every iterate as CSV:
 run,method,lr,iteration,x,y,loss.
 
 A scalar variable: the curve, the tangent f(x₀) + f'(x₀)(x − x₀) at --at x₀ (default 1)
