@@ -339,7 +339,17 @@ fn bad_requests_exit_2_with_a_message() {
         "y=y.csv",
     ];
     let scalar = ["--wrt", "x", "--let", "x: scalar"];
-    let cases: [(&str, Vec<&str>, &str); 16] = [
+    let cases: [(&str, Vec<&str>, &str); 18] = [
+        (
+            "x^2",
+            [&scalar[..], &["--h", "1e308"]].concat(),
+            "the default range x₀ ± 2.5|h|: the interval -inf:inf has no finite width",
+        ),
+        (
+            "x^2",
+            [&scalar[..], &["--h", "1e-300"]].concat(),
+            "too narrow to draw — choose another --h or give --range",
+        ),
         // Widths that overflow, or values past what a picture draws: refused, not a
         // hang.
         (

@@ -356,7 +356,15 @@ fn one_dimensional(
     }
     let (lo, hi) = match &args.range {
         Some(text) => plane::parse_interval(text, "--range").map_err(Failure::BadInput)?,
-        None => (x0 - 2.5 * h.abs(), x0 + 2.5 * h.abs()),
+        None => {
+            let (lo, hi) = (x0 - 2.5 * h.abs(), x0 + 2.5 * h.abs());
+            plane::drawable(lo, hi).map_err(|e| {
+                bad(format!(
+                    "the default range x₀ ± 2.5|h|: {e} — choose another --h or give --range"
+                ))
+            })?;
+            (lo, hi)
+        }
     };
     let mut grad = [0.0];
     let f0 = problem
@@ -365,14 +373,15 @@ fn one_dimensional(
         .filter(|f| f.is_finite() && grad[0].is_finite())
         .ok_or_else(|| {
             bad(format!(
-                "the function or its derivative is not finite at {name} = {x0} — choose another --at"
+                "the function or its derivative is not finite at {name} = {} — choose another --at",
+                contour::tick(x0)
             ))
         })?;
     let fh = problem.loss(&[x0 + h], Batch::All).unwrap_or(f64::NAN);
     if !fh.is_finite() {
         return Err(bad(format!(
             "the function is not finite at {name} = x₀ + h = {} — choose a smaller --h",
-            x0 + h
+            contour::tick(x0 + h)
         )));
     }
     let samples = (size.0 as usize / 2).clamp(200, 1000);

@@ -241,9 +241,9 @@ pub fn frame(p: &TangentPicture) -> Result<Region, String> {
     }
     let pad = 0.08 * (y_hi - y_lo);
     let (y_lo, y_hi) = (y_lo - pad, y_hi + pad);
-    drawable(x_lo, x_hi).map_err(|e| format!("the range of x: {e} — choose a narrower --range"))?;
+    drawable(x_lo, x_hi).map_err(|e| format!("the range of x: {e}"))?;
     drawable(y_lo, y_hi)
-        .map_err(|e| format!("the values of f span {e} — choose a narrower --range"))?;
+        .map_err(|e| format!("the values of f: {e} — choose a narrower --range"))?;
     Ok(Region {
         x: (x_lo, x_hi),
         y: (y_lo, y_hi),
