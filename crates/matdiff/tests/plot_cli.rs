@@ -365,7 +365,7 @@ fn bad_requests_exit_2_with_a_message() {
         (
             "x^3 - 2*x",
             [&scalar[..], &["--range=-1e102:0"]].concat(),
-            "the values of f span",
+            "the values of f: the interval -1.08e306:8.00e304 reaches past ±1e300",
         ),
         (
             LOSS,
