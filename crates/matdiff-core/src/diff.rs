@@ -53,7 +53,10 @@ pub fn derive(f: &mut Function, wrt: &str, order: u8) -> Result<Derivative, Diff
         (1, false) if f_shape.cols == Dim::ONE && x_is_vector => {
             let j = jacobian(g, root, var.name)?;
             let expr = match j {
-                Some(j) => simplify(g, j),
+                Some(j) => {
+                    let j = simplify(g, j);
+                    zero_shaped(g, j, Shape::new(f_shape.rows, x_shape.rows))
+                }
                 None => g.zeros(Shape::new(f_shape.rows, x_shape.rows)),
             };
             Ok(Derivative {
@@ -67,7 +70,10 @@ pub fn derive(f: &mut Function, wrt: &str, order: u8) -> Result<Derivative, Diff
         (1, false) => {
             let d = differential(g, root, var.name)?;
             let expr = match d {
-                Some(d) => simplify(g, d),
+                Some(d) => {
+                    let d = simplify(g, d);
+                    zero_shaped(g, d, f_shape)
+                }
                 None => g.zeros(f_shape),
             };
             Ok(Derivative {
@@ -85,10 +91,17 @@ pub fn derive(f: &mut Function, wrt: &str, order: u8) -> Result<Derivative, Diff
             } else {
                 differential(g, grad, var.name)?
             };
+            let hessian_shape = if x_is_vector {
+                Shape::new(x_shape.rows, x_shape.rows)
+            } else {
+                x_shape
+            };
             let expr = match second {
-                Some(h) => simplify(g, h),
-                None if x_is_vector => g.zeros(Shape::new(x_shape.rows, x_shape.rows)),
-                None => g.zeros(x_shape),
+                Some(h) => {
+                    let h = simplify(g, h);
+                    zero_shaped(g, h, hessian_shape)
+                }
+                None => g.zeros(hessian_shape),
             };
             Ok(Derivative {
                 kind: DerivativeKind::Hessian,
@@ -104,6 +117,16 @@ pub fn derive(f: &mut Function, wrt: &str, order: u8) -> Result<Derivative, Diff
         _ => Err(DiffError::Unsupported(format!(
             "order {order} is not supported — use 1 or 2"
         ))),
+    }
+}
+
+/// `expr`, or the zero matrix of `shape` when `expr` simplified to the scalar `0`
+/// (`d(A + 0*a)` is the zero matrix of A's shape, not the number 0).
+fn zero_shaped(g: &mut Graph, expr: Id, shape: Shape) -> Id {
+    if g.const_value(expr) == Some(0.0) && !shape.is_scalar() {
+        g.zeros(shape)
+    } else {
+        expr
     }
 }
 
@@ -162,6 +185,7 @@ pub fn gradient(g: &mut Graph, root: Id, var: Sym) -> Result<Id, DiffError> {
         return Ok(g.zeros(shape));
     };
     let g0 = simplify(g, raw);
+    let g0 = zero_shaped(g, g0, shape);
     if !symmetric {
         return Ok(g0);
     }
@@ -597,7 +621,7 @@ fn unbroadcast(g: &mut Graph, bar: Id, child: Id) -> Id {
 fn matrix_power_adjoint(g: &mut Graph, a: Id, k: f64, bar: Id) -> Result<Id, DiffError> {
     if k.fract() != 0.0 || k.abs() > 64.0 {
         return Err(DiffError::Unsupported(
-            "a matrix power needs a small integer exponent".into(),
+            "a matrix power needs an integer exponent from -64 to 64 to be differentiated".into(),
         ));
     }
     if k == 0.0 {
@@ -788,7 +812,7 @@ fn apply_differential(g: &mut Graph, c: Id, f: Func, a: Id, da: Id) -> Id {
 fn matrix_power_differential(g: &mut Graph, a: Id, k: f64, da: Id) -> Result<Id, DiffError> {
     if k.fract() != 0.0 || k.abs() > 64.0 {
         return Err(DiffError::Unsupported(
-            "a matrix power needs a small integer exponent".into(),
+            "a matrix power needs an integer exponent from -64 to 64 to be differentiated".into(),
         ));
     }
     if k == 0.0 {

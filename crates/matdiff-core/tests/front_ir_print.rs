@@ -97,7 +97,7 @@ const CASES: &[(Build, &str, &str, &str)] = &[
         },
         "-(inv(X)*dX*inv(X))",
         "−(X⁻¹·dX·X⁻¹)",
-        "-\\left(X^{-1} \\mathrm{d}X X^{-1}\\right)",
+        "-\\left(X^{-1} \\, \\mathrm{d}X \\, X^{-1}\\right)",
     ),
     (
         |g| {
@@ -120,7 +120,7 @@ const CASES: &[(Build, &str, &str, &str)] = &[
         },
         "norm1(W'*eye(n))",
         "‖Wᵀ·I‖₁",
-        "\\|W^\\top I\\|_1",
+        "\\|W^{\\top} I\\|_1",
     ),
     (
         |g| {
@@ -131,7 +131,7 @@ const CASES: &[(Build, &str, &str, &str)] = &[
         },
         "X'^2",
         "(Xᵀ)²",
-        "\\left(X^\\top\\right)^{2}",
+        "\\left(X^{\\top}\\right)^{2}",
     ),
 ];
 

@@ -166,13 +166,21 @@ impl Region {
             }
         }
         (t0 <= t1).then(|| {
-            let at = |t: f64| [a[0] + t * d[0], a[1] + t * d[1]];
+            // Clamped only against rounding: a point cut at the border lies on it.
+            let at = |t: f64| {
+                [
+                    (a[0] + t * d[0]).clamp(self.x.0, self.x.1),
+                    (a[1] + t * d[1]).clamp(self.y.0, self.y.1),
+                ]
+            };
             (at(t0), at(t1))
         })
     }
 }
 
-/// Parses `x0:x1` with `x0 < x1`; `option` names the flag in messages.
+/// Parses `x0:x1` with `x0 < x1`; `option` names the flag in messages. Both ends lie
+/// within ±[`MAX_COORDINATE`], so that the width and every point sampled in it are
+/// finite.
 pub fn parse_interval(text: &str, option: &str) -> Result<(f64, f64), String> {
     let (a, b) = text
         .split_once(':')
@@ -184,14 +192,59 @@ pub fn parse_interval(text: &str, option: &str) -> Result<(f64, f64), String> {
             .filter(|v| v.is_finite())
             .ok_or_else(|| format!("{option}: `{}` is not a number", s.trim()))
     };
+    let (ta, tb) = (a.trim(), b.trim());
     let (a, b) = (number(a)?, number(b)?);
-    if a < b {
-        Ok((a, b))
-    } else {
-        Err(format!(
-            "{option}: the interval {a}:{b} is empty — write the smaller end first, e.g. {b}:{a}"
-        ))
+    if a.abs().max(b.abs()) > MAX_COORDINATE {
+        return Err(format!(
+            "{option}: the interval {ta}:{tb} reaches past ±{MAX_COORDINATE:e}, the largest coordinate a picture draws — choose a narrower interval"
+        ));
     }
+    if a == b {
+        return Err(format!(
+            "{option}: the interval {ta}:{tb} is empty — give two different ends, e.g. {ta}:{}",
+            tick(a + a.abs().max(1.0))
+        ));
+    }
+    if a > b {
+        return Err(format!(
+            "{option}: the interval {ta}:{tb} is empty — write the smaller end first, e.g. {tb}:{ta}"
+        ));
+    }
+    drawable(a, b).map_err(|_| {
+        format!("{option}: the interval {ta}:{tb} is too narrow to draw — widen it")
+    })?;
+    Ok((a, b))
+}
+
+/// The largest coordinate a picture draws: widths, paddings and tick steps of axes
+/// within ±1e300 stay finite.
+pub const MAX_COORDINATE: f64 = 1e300;
+
+/// Whether the axis `lo..hi` can be drawn: finite, within ±[`MAX_COORDINATE`], and
+/// wide enough for distinct points (a few units in the last place of its ends).
+pub fn drawable(lo: f64, hi: f64) -> Result<(), String> {
+    if !(lo.is_finite() && hi.is_finite() && (hi - lo).is_finite()) {
+        return Err(format!(
+            "the interval {}:{} has no finite width",
+            tick(lo),
+            tick(hi)
+        ));
+    }
+    if lo.abs().max(hi.abs()) > MAX_COORDINATE {
+        return Err(format!(
+            "the interval {}:{} reaches past ±{MAX_COORDINATE:e}, the largest coordinate a picture draws",
+            tick(lo),
+            tick(hi)
+        ));
+    }
+    if hi - lo <= 16.0 * f64::EPSILON * lo.abs().max(hi.abs()) {
+        return Err(format!(
+            "the interval {}:{} is too narrow to draw",
+            tick(lo),
+            tick(hi)
+        ));
+    }
+    Ok(())
 }
 
 /// The loss on a grid of `nx × ny` nodes spanning a region, corners included; NaN
@@ -252,9 +305,10 @@ impl Grid {
         self.values[i + j * self.nx]
     }
 
-    /// `count` contour levels at evenly spaced quantiles of the finite values, without
-    /// repeats: each band between two levels covers about the same area, whatever the
-    /// loss's range.
+    /// `count` contour levels near evenly spaced quantiles of the finite values, each
+    /// rounded to two significant digits (`0.37`, `1.2e3`), without repeats: each band
+    /// between two levels covers about the same area, whatever the loss's range, and
+    /// the labels are round numbers.
     pub fn levels(&self, count: usize) -> Vec<f64> {
         let mut finite: Vec<f64> = self
             .values
@@ -269,11 +323,27 @@ impl Grid {
         let mut levels: Vec<f64> = (1..=count)
             .map(|k| {
                 let q = k as f64 / (count + 1) as f64;
-                finite[((finite.len() - 1) as f64 * q).round() as usize]
+                round_level(finite[((finite.len() - 1) as f64 * q).round() as usize])
             })
             .collect();
         levels.dedup();
         levels
+    }
+}
+
+/// `v` rounded to two significant digits.
+pub fn round_level(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let exponent = v.abs().log10().floor() as i32 - 1;
+    // Dividing by a power of ten (not multiplying by its inverse) keeps `0.37` exact.
+    if exponent >= 0 {
+        let p = 10f64.powi(exponent);
+        (v / p).round() * p
+    } else {
+        let p = 10f64.powi(-exponent);
+        (v * p).round() / p
     }
 }
 
@@ -394,6 +464,15 @@ pub fn parse_run(text: &str) -> Result<Options, String> {
                 .filter(|v| v.is_finite() && *v > 0.0)
                 .ok_or_else(|| format!("--run `{text}`: {key} must be a positive number"))
         };
+        let at_most = |n: usize, limit: usize| {
+            if n <= limit {
+                Ok(n)
+            } else {
+                Err(format!(
+                    "--run `{text}`: {key} is at most {limit} in a picture, which records every iterate"
+                ))
+            }
+        };
         let count = || {
             value
                 .parse::<usize>()
@@ -403,8 +482,8 @@ pub fn parse_run(text: &str) -> Result<Options, String> {
         };
         match key {
             "lr" => options.lr = number()?,
-            "epochs" => epochs = Some(count()?),
-            "iterations" => iterations = Some(count()?),
+            "epochs" => epochs = Some(at_most(count()?, MAX_EPOCHS)?),
+            "iterations" => iterations = Some(at_most(count()?, MAX_ITERATIONS)?),
             "seed" => {
                 options.seed = value
                     .parse()
@@ -448,12 +527,18 @@ pub fn parse_run(text: &str) -> Result<Options, String> {
     Ok(options)
 }
 
+/// The most iterations of a traced run: every iterate is kept and drawn.
+pub const MAX_ITERATIONS: usize = 100_000;
+/// The most epochs of a traced stochastic run.
+pub const MAX_EPOCHS: usize = 10_000;
+
 /// How a traced run ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ending {
     /// A stop rule fired.
     Stopped(StopReason),
-    /// The loss grew without bound (or turned NaN/Inf).
+    /// The loss grew without bound (or turned NaN/Inf): the optimiser said so, or the
+    /// run ended at its iteration or epoch limit by the rule of [`grew_away`].
     Diverged,
     /// The loss could not be evaluated along the way.
     Failed(String),
@@ -571,6 +656,14 @@ pub fn trace<O: Objective + ?Sized>(
             .unwrap_or(f64::NAN);
     }
     let ending = match result {
+        Ok(outcome)
+            if matches!(
+                outcome.stop,
+                StopReason::MaxIterations | StopReason::MaxEpochs
+            ) && grew_away(&points) =>
+        {
+            Ending::Diverged
+        }
         Ok(outcome) => Ending::Stopped(outcome.stop),
         Err(OptimError::Diverged { .. }) => Ending::Diverged,
         Err(e) => Ending::Failed(e.to_string()),
@@ -583,6 +676,22 @@ pub fn trace<O: Objective + ?Sized>(
         ending,
     }
 }
+
+/// The rule that calls a run stopped by its limit diverged: its last loss is not finite,
+/// or it exceeds the starting loss by more than ten times `max(|Q(start)|, 1)`
+/// (`2.29 → 282`, say). A descent that is merely slow never rises that far.
+pub fn grew_away(points: &[TracePoint]) -> bool {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return false;
+    };
+    if !first.loss.is_finite() {
+        return false;
+    }
+    !last.loss.is_finite() || last.loss - first.loss > DIVERGED_GROWTH * first.loss.abs().max(1.0)
+}
+
+/// How many times `max(|Q(start)|, 1)` a run's loss must grow to be called diverged.
+pub const DIVERGED_GROWTH: f64 = 10.0;
 
 /// Where the loss is lowest near `start`: a short gradient descent with a line search
 /// (at most 500 steps). `None` when the run fails or diverges.
@@ -793,5 +902,104 @@ mod tests {
         let bad = trace(&mut q, [1.0, 1.0], &parse_run("gd:lr=1.5").unwrap());
         assert_eq!(bad.ending, Ending::Diverged);
         assert!(bad.legend().ends_with("diverged"), "{}", bad.legend());
+        // gd with η = 1.1 on q = x² + y²/2 grows by 1.2² a step: at its iteration
+        // limit the loss is far above the start, so the run is called diverged.
+        let growing = trace(
+            &mut q,
+            [1.0, 1.0],
+            &parse_run("gd:lr=1.1,iterations=15").unwrap(),
+        );
+        let (first, last) = (growing.points[0].loss, growing.points[15].loss);
+        assert!(last > 100.0 * first, "{first} -> {last}");
+        assert_eq!(growing.ending, Ending::Diverged, "{}", growing.legend());
+        assert!(growing.legend().ends_with("diverged"));
+    }
+
+    #[test]
+    fn levels_are_round_numbers() {
+        let cases = [
+            (0.3712, 0.37),
+            (1234.5, 1200.0),
+            (-0.0456, -0.046),
+            (9.96, 10.0),
+            (0.0, 0.0),
+        ];
+        for (v, want) in cases {
+            assert_eq!(round_level(v), want, "{v}");
+        }
+        let grid = Grid {
+            region: Region {
+                x: (0.0, 1.0),
+                y: (0.0, 1.0),
+            },
+            nx: 4,
+            ny: 4,
+            values: (0..16).map(|k| 0.1234 * k as f64 + 0.0371).collect(),
+        };
+        for level in grid.levels(5) {
+            assert_eq!(level, round_level(level), "{level}");
+            let text = super::tick(level);
+            assert!(text.len() <= 4, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_divergence_rule_is_growth_past_ten_times_the_start() {
+        let run = |losses: &[f64]| -> Vec<TracePoint> {
+            losses
+                .iter()
+                .enumerate()
+                .map(|(iteration, &loss)| TracePoint {
+                    iteration,
+                    at: [0.0, 0.0],
+                    loss,
+                })
+                .collect()
+        };
+        assert!(grew_away(&run(&[2.29, 10.0, 282.0])));
+        assert!(grew_away(&run(&[0.0, 11.5])));
+        assert!(grew_away(&run(&[1.0, f64::NAN])));
+        assert!(!grew_away(&run(&[2.29, 20.0])));
+        assert!(!grew_away(&run(&[5.0, 1.0])));
+        assert!(!grew_away(&run(&[0.0, 9.0])));
+    }
+
+    #[test]
+    fn ranges_that_cannot_be_drawn_are_refused() {
+        let cases = [
+            ("-1e308:1e308", "past ±1e300"),
+            ("-1e308:0", "past ±1e300"),
+            ("0:0", "give two different ends, e.g. 0:1"),
+            ("2:1", "e.g. 1:2"),
+            ("1:1.0000000000000002", "too narrow"),
+        ];
+        for (text, message) in cases {
+            let error = parse_interval(text, "--range").unwrap_err();
+            assert!(error.contains(message), "{text}: {error}");
+        }
+        assert!(drawable(-1e300, 1e300).is_ok());
+        assert!(drawable(f64::NEG_INFINITY, 0.0).is_err());
+        let refused = ["gd:iterations=100001", "sgd:epochs=1000000"];
+        for text in refused {
+            assert!(parse_run(text).unwrap_err().contains("at most"), "{text}");
+        }
+    }
+}
+
+/// A tick label: short, plain for ordinary numbers, in scientific notation otherwise.
+pub fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".to_owned()
+    } else if (1e-3..1e5).contains(&a) {
+        let text = format!("{v:.4}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text == "-0" {
+            "0".to_owned()
+        } else {
+            text.to_owned()
+        }
+    } else {
+        format!("{v:.2e}")
     }
 }

@@ -3,7 +3,9 @@
 
 use faer::Mat;
 use matdiff_core::instances::{data_needs, dimensions_in_use_order};
-use matdiff_core::{Derivative, DerivativeKind, Function, Graph, Id, Kind, Node, Sym};
+use std::collections::BTreeMap;
+
+use matdiff_core::{Derivative, DerivativeKind, Func, Function, Graph, Id, Kind, Node, Sym};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -42,14 +44,27 @@ impl Default for CheckOptions {
 /// The outcome of a check.
 #[derive(Clone, Debug)]
 pub struct CheckReport {
-    /// The largest relative error of each trial.
+    /// The relative error of each trial (its worst direction), not reduced by the
+    /// rounding floor.
     pub errors: Vec<f64>,
+    /// The rounding floor of each trial's worst direction: the relative error that
+    /// central differences cannot tell from zero at that instance (`ε·|f| / h`,
+    /// relative to the derivative's size).
+    pub floors: Vec<f64>,
     /// The sizes the dimensions were given.
     pub sizes: Sizes,
     /// The tolerance used.
     pub tol: f64,
-    /// Every trial within the tolerance.
+    /// Every trial within the tolerance or within its rounding floor.
     pub passed: bool,
+}
+
+impl CheckReport {
+    /// Whether trial `i` passed: its error is within the tolerance, or below the
+    /// rounding floor, where finite differences have nothing more to say.
+    pub fn trial_passed(&self, i: usize) -> bool {
+        self.errors[i] <= self.tol.max(self.floors[i])
+    }
 }
 
 /// Small distinct sizes (2, 3, 4, …) for the dimensions not fixed by name, so that a
@@ -74,6 +89,111 @@ pub fn default_sizes(graph: &Graph, fixed: &[(String, usize)]) -> Sizes {
         }
     }
     sizes
+}
+
+/// Sizes for the check's random instances: [`default_sizes`], with the free sizes
+/// permuted where needed so that every argument of `inv`, `det`, `logdet` and of a
+/// negative matrix power has full rank (`X'*A*X` with `X: matrix(m, n)` needs
+/// `m ≥ n`). When no assignment of the free sizes gives full rank (or there are too
+/// many to try), the default sizes are kept and the check reports the singular matrix.
+pub fn full_rank_sizes(graph: &Graph, roots: &[Id], fixed: &[(String, usize)]) -> Sizes {
+    let sizes = default_sizes(graph, fixed);
+    let order = graph.reachable(roots);
+    let needs_full_rank: Vec<Id> = order
+        .iter()
+        .filter_map(|&id| match graph.node(id) {
+            Node::Apply(Func::Inv | Func::Det | Func::Logdet, a) => Some(a),
+            Node::Pow(a, k) if !graph.shape(a).is_scalar() => {
+                graph.const_value(k).filter(|k| *k < 0.0).map(|_| a)
+            }
+            _ => None,
+        })
+        .collect();
+    let full_rank = |sizes: &Sizes| {
+        let ranks = rank_bounds(graph, &order, sizes);
+        needs_full_rank.iter().all(|a| {
+            let (r, c) = shape_of(graph, sizes, *a);
+            ranks.get(a).copied().unwrap_or(0) >= r.min(c)
+        })
+    };
+    if needs_full_rank.is_empty() || full_rank(&sizes) {
+        return sizes;
+    }
+    let free: Vec<Sym> = dimensions_in_use_order(graph)
+        .into_iter()
+        .filter(|s| {
+            !fixed
+                .iter()
+                .any(|(name, _)| graph.symbols.get(name) == Some(*s))
+        })
+        .collect();
+    // 6! = 720 assignments at most, each a linear pass over the graph.
+    const MAX_FREE: usize = 6;
+    if free.len() > MAX_FREE {
+        return sizes;
+    }
+    let mut values: Vec<usize> = free.iter().filter_map(|s| sizes.get(*s)).collect();
+    values.sort_unstable();
+    let mut permutation = values.clone();
+    loop {
+        let mut candidate = sizes.clone();
+        for (s, n) in free.iter().zip(&permutation) {
+            candidate.insert(*s, *n);
+        }
+        if full_rank(&candidate) {
+            return candidate;
+        }
+        if !next_permutation(&mut permutation) {
+            return sizes;
+        }
+    }
+}
+
+/// Rearranges `v` into the next permutation in lexicographic order; `false` after the
+/// last one.
+fn next_permutation(v: &mut [usize]) -> bool {
+    let Some(i) = (1..v.len()).rev().find(|&i| v[i - 1] < v[i]) else {
+        return false;
+    };
+    let j = (i..v.len()).rev().find(|&j| v[j] > v[i - 1]).unwrap_or(i);
+    v.swap(i - 1, j);
+    v[i..].reverse();
+    true
+}
+
+fn shape_of(graph: &Graph, sizes: &Sizes, id: Id) -> (usize, usize) {
+    let shape = graph.shape(id);
+    (
+        sizes.dim(shape.rows).unwrap_or(1),
+        sizes.dim(shape.cols).unwrap_or(1),
+    )
+}
+
+/// An upper bound on the rank of every node of `order` (children first) for random
+/// instances of these sizes: a product has at most the smaller rank of its factors, a
+/// sum at most the sum of theirs, a vector or `ones` rank 1, and anything else (a
+/// random variable, an elementwise function) at most its smaller side.
+fn rank_bounds(graph: &Graph, order: &[Id], sizes: &Sizes) -> BTreeMap<Id, usize> {
+    let mut ranks: BTreeMap<Id, usize> = BTreeMap::new();
+    for &id in order {
+        let (r, c) = shape_of(graph, sizes, id);
+        let full = r.min(c);
+        let rank = |x: Id| ranks.get(&x).copied().unwrap_or(full);
+        let bound = match graph.node(id) {
+            Node::Zeros(_) => 0,
+            Node::Const(v) if v.value() == 0.0 => 0,
+            Node::Mul(a, b) if graph.shape(a).is_scalar() => rank(b),
+            Node::Mul(a, b) if graph.shape(b).is_scalar() => rank(a),
+            Node::Mul(a, b) => rank(a).min(rank(b)),
+            Node::Div(a, _) | Node::Neg(a) | Node::Transpose(a) => rank(a),
+            Node::Add(a, b) if !graph.shape(a).is_scalar() && !graph.shape(b).is_scalar() => {
+                rank(a) + rank(b)
+            }
+            _ => full,
+        };
+        ranks.insert(id, bound.min(full));
+    }
+    ranks
 }
 
 fn uniform(rng: &mut ChaCha8Rng, rows: usize, cols: usize, lo: f64, hi: f64) -> Mat<f64> {
@@ -264,17 +384,35 @@ fn inner(a: &Value, v: &Mat<f64>) -> f64 {
     s
 }
 
+/// Whether `d` is a differential form to be compared with the finite difference
+/// itself (its value at `dX := V`), rather than contracted with `V`: an expression in
+/// `dX`, any differential of a matrix-valued function, and the Hessian of a matrix
+/// variable (the second differential `d(G)`). A zero of these forms has no `dX` left
+/// in it, but it is still the value of the difference, with the difference's shape.
+fn is_differential_form(graph: &Graph, d: &Derivative) -> bool {
+    let matrix_variable = graph
+        .variable(d.wrt)
+        .is_some_and(|v| v.shape.cols != matdiff_core::Dim::ONE);
+    has_differential(graph, d.expr, d.wrt)
+        || d.kind == DerivativeKind::Differential
+        || (d.kind == DerivativeKind::Hessian && matrix_variable)
+}
+
 /// Compares `d` with central finite differences of `f` on `opts.trials` random
 /// instances: gradient `<G, V>`, Jacobian `J V`, differential with `dX := V`, Hessian
-/// against differences of the gradient.
+/// against differences of the gradient. A trial passes when its relative error is
+/// within `opts.tol` or below the rounding floor of the differences.
 pub fn check_derivative(
     f: &Function,
     d: &Derivative,
     opts: &CheckOptions,
 ) -> Result<CheckReport, EvalError> {
     let graph = &f.graph;
-    let sizes = default_sizes(graph, &opts.fixed);
-    let var = d.wrt;
+    let roots: Vec<Id> = [Some(f.root), Some(d.expr), d.gradient]
+        .into_iter()
+        .flatten()
+        .collect();
+    let sizes = full_rank_sizes(graph, &roots, &opts.fixed);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let (mut fd_plan, fd_root) = match (d.kind, d.gradient) {
         (DerivativeKind::Hessian, Some(g)) => (Plan::compile(graph, &[g], &sizes)?, g),
@@ -286,13 +424,15 @@ pub fn check_derivative(
         }
         _ => (Plan::compile(graph, &[f.root], &sizes)?, f.root),
     };
-    let linear_in_direction = has_differential(graph, d.expr, var);
+    let linear_in_direction = is_differential_form(graph, d);
     let mut d_plan = Plan::compile(graph, &[d.expr], &sizes)?;
     let mut errors = Vec::with_capacity(opts.trials);
+    let mut floors = Vec::with_capacity(opts.trials);
     let mut trial = Trial {
         graph,
         sizes: &sizes,
         d,
+        tol: opts.tol,
         roots: [f.root, d.expr, fd_root],
         linear_in_direction,
         fd_plan: &mut fd_plan,
@@ -314,15 +454,18 @@ pub fn check_derivative(
                 Err(e) => return Err(e),
             }
         };
-        errors.push(worst);
+        errors.push(worst.error);
+        floors.push(worst.floor);
     }
-    let passed = errors.iter().all(|e| *e <= opts.tol);
-    Ok(CheckReport {
+    let mut report = CheckReport {
         errors,
+        floors,
         sizes,
         tol: opts.tol,
-        passed,
-    })
+        passed: false,
+    };
+    report.passed = (0..report.errors.len()).all(|i| report.trial_passed(i));
+    Ok(report)
 }
 
 /// Random draws per trial before a domain error is reported.
@@ -333,16 +476,36 @@ struct Trial<'a> {
     graph: &'a Graph,
     sizes: &'a Sizes,
     d: &'a Derivative,
+    tol: f64,
     roots: [Id; 3],
     linear_in_direction: bool,
     fd_plan: &'a mut Plan,
     d_plan: &'a mut Plan,
 }
 
+/// The relative error of one direction and the rounding floor it is measured against.
+#[derive(Clone, Copy, Debug)]
+struct Mismatch {
+    error: f64,
+    floor: f64,
+}
+
+impl Mismatch {
+    /// How far past what passes: above 1 fails.
+    fn excess(self, tol: f64) -> f64 {
+        if self.error.is_nan() {
+            f64::INFINITY
+        } else {
+            self.error / tol.max(self.floor).max(f64::MIN_POSITIVE)
+        }
+    }
+}
+
 impl Trial<'_> {
-    /// The largest relative error over a few directions at one random instance.
-    fn run(&mut self, rng: &mut ChaCha8Rng) -> Result<f64, EvalError> {
-        let (graph, sizes, d) = (self.graph, self.sizes, self.d);
+    /// The worst direction of a few at one random instance: the one whose error is
+    /// furthest past the tolerance or its rounding floor.
+    fn run(&mut self, rng: &mut ChaCha8Rng) -> Result<Mismatch, EvalError> {
+        let (graph, sizes, d, tol) = (self.graph, self.sizes, self.d, self.tol);
         let var = d.wrt;
         let linear_in_direction = self.linear_in_direction;
         let (fd_plan, d_plan) = (&mut *self.fd_plan, &mut *self.d_plan);
@@ -359,7 +522,14 @@ impl Trial<'_> {
         // it is no evidence against the derivative (f ≈ 1 + 1e-10, say).
         let magnitude = fd_plan.run(&inputs)?.swap_remove(0).max_abs();
         let noise = 64.0 * f64::EPSILON * magnitude / h;
-        let mut worst: f64 = 0.0;
+        let wrong = Mismatch {
+            error: f64::INFINITY,
+            floor: 0.0,
+        };
+        let mut worst = Mismatch {
+            error: 0.0,
+            floor: 0.0,
+        };
         for _ in 0..DIRECTIONS_PER_TRIAL {
             let v = random_direction(graph, sizes, var, rng)?;
             inputs.set_differential(var, v.clone());
@@ -376,7 +546,7 @@ impl Trial<'_> {
             };
             if wrong_shape {
                 // A derivative of the wrong shape (a transposed gradient, say) fails.
-                worst = f64::INFINITY;
+                worst = wrong;
                 continue;
             }
             let (analytic, scale) = match d.kind {
@@ -391,7 +561,7 @@ impl Trial<'_> {
                 _ => (product(&derivative, &v), frobenius(&derivative)),
             };
             if analytic.dims() != fd.dims() {
-                worst = f64::INFINITY;
+                worst = wrong;
                 continue;
             }
             // The Frobenius distance.
@@ -401,7 +571,13 @@ impl Trial<'_> {
                 .max(frobenius(&fd))
                 .max(scale)
                 .max(1e-8);
-            worst = worst.max((diff - noise).max(0.0) / denom);
+            let this = Mismatch {
+                error: diff / denom,
+                floor: noise / denom,
+            };
+            if this.excess(tol) > worst.excess(tol) {
+                worst = this;
+            }
         }
         Ok(worst)
     }

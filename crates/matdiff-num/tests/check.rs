@@ -4,7 +4,7 @@ mod common;
 
 use common::function;
 use matdiff_core::{derive, Derivative, DerivativeKind, Function, Node};
-use matdiff_num::check::{full_fd, gradient_fd, step_for};
+use matdiff_num::check::{full_fd, full_rank_sizes, gradient_fd, step_for};
 use matdiff_num::{check_derivative, default_sizes, random_inputs, CheckOptions, Plan};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -229,6 +229,23 @@ fn hand_written_derivatives_are_judged() {
         ),
         ("norm2(x)^2", "2*x", "x: vector(n)", "x", Gradient, true),
         ("norm2(x)^2", "x", "x: vector(n)", "x", Gradient, false),
+        // A zero differential of a matrix-valued function is compared as a value.
+        (
+            "A",
+            "A - A",
+            "A: matrix(n, n); a: scalar",
+            "a",
+            Differential,
+            true,
+        ),
+        (
+            "a*A",
+            "A - A",
+            "A: matrix(n, n); a: scalar",
+            "a",
+            Differential,
+            false,
+        ),
     ];
     let mut failures = Vec::new();
     for (expr, gradient, decls, wrt, kind, pass) in cases {
@@ -246,6 +263,103 @@ fn hand_written_derivatives_are_judged() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Zero derivatives of rectangular or matrix-valued functions, and functions whose
+/// `inv`/`det`/`logdet` arguments are singular at the wrong sizes: the engine's
+/// results pass, and every trial's error and floor are finite.
+#[test]
+fn zero_derivatives_and_rank_limited_arguments_pass() {
+    let cases: &[(&str, &str, &str, u8)] = &[
+        ("tr(A*X)", "X: matrix(m, n); A: matrix(n, m)", "X", 2),
+        (
+            "a'*X*b",
+            "X: matrix(m, n); a: vector(m); b: vector(n)",
+            "X",
+            2,
+        ),
+        ("sum(X)", "X: matrix(m, n)", "X", 2),
+        ("norm1(X)", "X: matrix(m, n)", "X", 2),
+        ("A", "A: matrix(m, n); a: scalar", "a", 1),
+        ("A", "A: matrix(n, n); x: vector(n)", "x", 1),
+        ("A + 0*a", "A: matrix(m, n); a: scalar", "a", 1),
+        ("logdet(X'*A*X)", "X: matrix(m, n); A: spd(m)", "X", 1),
+        ("logdet(X'*A*X)", "X: matrix(m, n); A: spd(m)", "X", 2),
+        ("det(X*X')", "X: matrix(m, n)", "X", 1),
+        ("tr(inv(X'*X))", "X: matrix(m, n)", "X", 1),
+    ];
+    let mut failures = Vec::new();
+    for (expr, decls, wrt, order) in cases {
+        let mut f = function(expr, decls);
+        let d = derive(&mut f, wrt, *order).unwrap();
+        match check_derivative(&f, &d, &options()) {
+            Ok(report)
+                if report.passed
+                    && report
+                        .errors
+                        .iter()
+                        .chain(&report.floors)
+                        .all(|e| e.is_finite()) => {}
+            Ok(report) => failures.push(format!(
+                "`{expr}` d/d{wrt} order {order} = `{}` at {}: errors {:?}, floors {:?}",
+                matdiff_core::print::text(&f.graph, d.expr),
+                report.sizes.describe(&f.graph),
+                report.errors,
+                report.floors
+            )),
+            Err(e) => failures.push(format!("`{expr}` d/d{wrt}: {}", e.describe(&f.graph))),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The free sizes are permuted so that `X'*A*X` (n × n from an m × n `X`) has full
+/// rank; fixed sizes are kept, and functions without such arguments keep the defaults.
+#[test]
+fn sizes_give_inverted_arguments_full_rank() {
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, usize)], &'a str);
+    let cases: &[Case] = &[
+        (
+            "logdet(X'*A*X)",
+            "X: matrix(m, n); A: spd(m)",
+            &[],
+            "m = 3, n = 2",
+        ),
+        ("det(X*X')", "X: matrix(m, n)", &[], "m = 2, n = 3"),
+        ("inv(X'*X)", "X: matrix(m, n)", &[("m", 5)], "m = 5, n = 2"),
+        (
+            "tr(A*X)",
+            "X: matrix(m, n); A: matrix(n, m)",
+            &[],
+            "m = 2, n = 3",
+        ),
+    ];
+    for (expr, decls, fixed, expected) in cases {
+        let f = function(expr, decls);
+        let fixed: Vec<(String, usize)> = fixed.iter().map(|(n, k)| (n.to_string(), *k)).collect();
+        let sizes = full_rank_sizes(&f.graph, &[f.root], &fixed);
+        assert_eq!(sizes.describe(&f.graph), *expected, "{expr}");
+    }
+}
+
+/// A function of size 1e12 has a rounding floor far above the tolerance: a correct
+/// gradient passes there, with the raw error and the floor both reported.
+#[test]
+fn errors_below_the_rounding_floor_pass() {
+    let mut f = function("1e12 + x'*x", "x: vector(n)");
+    let d = derive(&mut f, "x", 1).unwrap();
+    let report = check_derivative(&f, &d, &options()).unwrap();
+    assert!(report.passed, "{report:?}");
+    assert!(report.floors.iter().all(|fl| *fl > 1e-6), "{report:?}");
+    assert!(report.errors.iter().any(|e| *e > 1e-6), "{report:?}");
+    assert!(
+        report
+            .errors
+            .iter()
+            .zip(&report.floors)
+            .all(|(e, fl)| e <= fl),
+        "{report:?}"
+    );
 }
 
 #[test]

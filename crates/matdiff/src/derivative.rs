@@ -85,7 +85,7 @@ impl Derivative {
     ///
     /// ```
     /// let f = matdiff::Function::parse("x'*A*x", "A: matrix(n,n)")?;
-    /// assert_eq!(f.hessian("x")?.latex(), "A + A^\\top");
+    /// assert_eq!(f.hessian("x")?.latex(), "A + A^{\\top}");
     /// # Ok::<(), matdiff::Error>(())
     /// ```
     pub fn latex(&self) -> String {

@@ -56,6 +56,9 @@ pub enum Error {
     /// the linear map is not a plain matrix product. Located at the first
     /// subexpression that is not quadratic, where one is known.
     NoClosedForm(Located),
+    /// A derivative the rules do not take (a power whose exponent depends on the
+    /// variable, a matrix power outside the stated limit), located in the expression.
+    Unsupported(Located),
     /// An option or a request that does not fit (a learning rate of zero, a second
     /// derivative of a vector function, code for a linear map).
     Invalid(String),
@@ -180,7 +183,10 @@ impl Error {
     /// ```
     pub fn render(&self) -> String {
         match self {
-            Error::Syntax(located) | Error::Shape(located) | Error::NoClosedForm(located)
+            Error::Syntax(located)
+            | Error::Shape(located)
+            | Error::NoClosedForm(located)
+            | Error::Unsupported(located)
                 if !located.sources.is_empty() =>
             {
                 located.render()
@@ -198,7 +204,10 @@ impl Error {
     /// ```
     pub fn eprint(&self) {
         match self {
-            Error::Syntax(located) | Error::Shape(located) | Error::NoClosedForm(located)
+            Error::Syntax(located)
+            | Error::Shape(located)
+            | Error::NoClosedForm(located)
+            | Error::Unsupported(located)
                 if !located.sources.is_empty() =>
             {
                 let choice = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -220,9 +229,10 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Syntax(located) | Error::Shape(located) | Error::NoClosedForm(located) => {
-                f.write_str(&located.headline())
-            }
+            Error::Syntax(located)
+            | Error::Shape(located)
+            | Error::NoClosedForm(located)
+            | Error::Unsupported(located) => f.write_str(&located.headline()),
             Error::UnknownVariable {
                 name,
                 known,

@@ -306,9 +306,9 @@ impl Function {
     pub fn derivative(&self, wrt: &str, order: u8) -> Result<Derivative, Error> {
         let mut function = self.inner.clone();
         let mut derivative = matdiff_core::derive(&mut function, wrt, order)
-            .map_err(|e| diff_error(&self.inner.graph, wrt, e))?;
+            .map_err(|e| self.diff_failure(wrt, e))?;
         derivative.steps = matdiff_core::diff::derivation(&mut function, &derivative)
-            .map_err(|e| diff_error(&self.inner.graph, wrt, e))?;
+            .map_err(|e| self.diff_failure(wrt, e))?;
         Ok(Derivative {
             function,
             inner: derivative,
@@ -404,8 +404,8 @@ impl Function {
             )));
         }
         let mut function = self.inner.clone();
-        let derivative = matdiff_core::derive(&mut function, wrt, 1)
-            .map_err(|e| diff_error(&self.inner.graph, wrt, e))?;
+        let derivative =
+            matdiff_core::derive(&mut function, wrt, 1).map_err(|e| self.diff_failure(wrt, e))?;
         Ok(Compiled {
             roots: [function.root, derivative.expr],
             function,
@@ -415,6 +415,17 @@ impl Function {
             values: [Value::Scalar(0.0), Value::Scalar(0.0)],
             scalar_gradient: Mat::zeros(1, 1),
         })
+    }
+
+    /// A derivative that cannot be taken, with a caret under the refused power where
+    /// one can be found in the source.
+    fn diff_failure(&self, wrt: &str, error: DiffError) -> Error {
+        if let DiffError::Unsupported(message) = &error {
+            if let Some(diagnostic) = crate::locate::derivative_error(&self.texts, wrt, message) {
+                return Error::Unsupported(Located::new(vec![diagnostic], self.texts.clone()));
+            }
+        }
+        diff_error(&self.inner.graph, wrt, error)
     }
 
     /// Solves `∇f = 0` for `wrt` in closed form, when `f` is quadratic in it: the
@@ -438,7 +449,7 @@ impl Function {
         match matdiff_core::solve(&mut function, wrt) {
             Ok(solution) => Ok(Solved { function, solution }),
             Err(S::UnknownVariable(_)) => Err(inputs::unknown_variable(&self.inner.graph, wrt)),
-            Err(S::Diff(e)) => Err(diff_error(&self.inner.graph, wrt, e)),
+            Err(S::Diff(e)) => Err(self.diff_failure(wrt, e)),
             Err(S::NotScalar { shape }) => Err(Error::shape(format!(
                 "the function is a {shape}, not a scalar: there is no gradient to set to zero"
             ))),
@@ -724,10 +735,14 @@ pub struct Check {
     pub kind: &'static str,
     /// The variable.
     pub wrt: String,
-    /// Whether every trial was within the tolerance.
+    /// Whether every trial was within the tolerance, or below the rounding floor of
+    /// finite differences.
     pub passed: bool,
     /// The largest relative error of each trial.
     pub errors: Vec<f64>,
+    /// The rounding floor of central differences in each trial: an error below it
+    /// is as good as finite differences can tell.
+    pub floors: Vec<f64>,
     /// The tolerance.
     pub tol: f64,
     /// The sizes the dimensions were given, by name.
@@ -744,6 +759,7 @@ pub(crate) fn check_report(
         wrt: graph.name(derivative.wrt).to_owned(),
         passed: report.passed,
         errors: report.errors,
+        floors: report.floors,
         tol: report.tol,
         sizes: report
             .sizes

@@ -69,6 +69,7 @@ mod derivative;
 mod error;
 mod function;
 mod inputs;
+mod locate;
 mod minimize;
 
 pub use faer;

@@ -24,7 +24,13 @@ fn the_demo_runs_the_seminar_on_the_bundled_diabetes_data() {
     assert!(stdout.contains("⇔ w = (Xᵀ·X)⁻¹·Xᵀ·y"), "{stdout}");
     assert!(stdout.contains("diverged"), "{stdout}");
     let tex = std::fs::read_to_string(out.join("derivation.tex")).expect("derivation.tex");
-    assert!(tex.starts_with("\\begin{align}"), "{tex}");
+    // A standalone document whose first line carries its left-hand side.
+    assert!(
+        tex.starts_with("\\documentclass{article}\n\\usepackage{amsmath}"),
+        "{tex}"
+    );
+    assert!(tex.contains("\\mathrm{d}L &= "), "{tex}");
+    assert!(tex.is_ascii(), "{tex}");
     // The two contour pictures: valid PNG files of the default size, 1000 × 800.
     for picture in ["descent-learning-rates.png", "descent-stochastic.png"] {
         let bytes = std::fs::read(out.join(picture)).expect(picture);

@@ -64,7 +64,7 @@ fn the_quadratic_forms_derivatives_match_hand_and_finite_differences() {
         Some("d(x'*A*x + b'*x)")
     );
     assert!(steps.len() >= 3, "{steps:?}");
-    assert_eq!(g.latex(), "b + \\left(A + A^\\top\\right) x");
+    assert_eq!(g.latex(), "b + \\left(A + A^{\\top}\\right) x");
 
     let a = matdiff::faer::mat![[2.0, 1.0], [0.0, 3.0]];
     let b = [0.5, 0.5];

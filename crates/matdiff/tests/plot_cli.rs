@@ -164,6 +164,14 @@ fn a_too_large_step_moves_away_from_the_minimiser_and_is_reported_as_diverged() 
         distances[distances.len() - 1] > 10.0 * distances[0],
         "{distances:?}"
     );
+    // A run that grows more slowly (|1 − ηL| = 1.2) and ends at its iteration limit far
+    // above its starting loss is called diverged too, not "iteration limit".
+    let slow = format!("gd:lr={},iterations=12", 2.2 / l);
+    let output = plot_runs(&dir, &[slow.as_str()], "slow.png");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let line = stdout(&output);
+    assert!(line.contains("12 iterations, diverged"), "{line}");
+    assert!(!line.contains("iteration limit"), "{line}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -330,7 +338,60 @@ fn bad_requests_exit_2_with_a_message() {
         "--data",
         "y=y.csv",
     ];
-    let cases: [(&str, Vec<&str>, &str); 8] = [
+    let scalar = ["--wrt", "x", "--let", "x: scalar"];
+    let cases: [(&str, Vec<&str>, &str); 18] = [
+        (
+            "x^2",
+            [&scalar[..], &["--h", "1e308"]].concat(),
+            "the default range x₀ ± 2.5|h|: the interval -inf:inf has no finite width",
+        ),
+        (
+            "x^2",
+            [&scalar[..], &["--h", "1e-300"]].concat(),
+            "too narrow to draw — choose another --h or give --range",
+        ),
+        // Widths that overflow, or values past what a picture draws: refused, not a
+        // hang.
+        (
+            LOSS,
+            [&plane[..], &["--range=-1:1,-1e308:1e308"]].concat(),
+            "the interval -1e308:1e308 reaches past ±1e300",
+        ),
+        (
+            "x^3 - 2*x",
+            [&scalar[..], &["--range=-1e308:0"]].concat(),
+            "the interval -1e308:0 reaches past ±1e300",
+        ),
+        (
+            "x^3 - 2*x",
+            [&scalar[..], &["--range=-1e102:0"]].concat(),
+            "the values of f: the interval -1.08e306:8.00e304 reaches past ±1e300",
+        ),
+        (
+            LOSS,
+            [&plane[..], &["--range", "0:0,0:1"]].concat(),
+            "the interval 0:0 is empty — give two different ends, e.g. 0:1",
+        ),
+        (
+            LOSS,
+            [&plane[..], &["--range", "1:1.0000000000000002,0:1"]].concat(),
+            "too narrow to draw",
+        ),
+        (
+            LOSS,
+            [&plane[..], &["--run", "gd:iterations=1000000000000"]].concat(),
+            "iterations is at most 100000",
+        ),
+        (
+            LOSS,
+            [&plane[..], &["--out", "missing/p.png"]].concat(),
+            "the folder `missing` does not exist — create it or write the picture elsewhere",
+        ),
+        (
+            "x^2",
+            [&scalar[..], &["--out", "missing/p.svg"]].concat(),
+            "the folder `missing` does not exist",
+        ),
         (
             "norm2(w - a)^2",
             vec!["--wrt", "w", "--data", "a=a.csv"],
@@ -376,6 +437,7 @@ fn bad_requests_exit_2_with_a_message() {
         let mut args = vec!["plot", expr];
         args.extend(options.iter().copied());
         let output = matdiff(&dir, &args);
+        assert!(!stderr(&output).contains("Os {"), "{}", stderr(&output));
         assert_eq!(
             output.status.code(),
             Some(2),

@@ -74,26 +74,18 @@ fn is_second_differential(g: &Graph, derivative: &Derivative) -> bool {
         .any(|v| v.name == derivative.wrt && v.shape.cols != Dim::ONE)
 }
 
-/// `\begin{align}`, one `&= … && \text{(rule)} \\` line per step, the result line
-/// (`\nabla f &= …`, with `lhs` in place of the header when given), `\end{align}`.
+/// The derivation as one `align` environment numbered once (see
+/// [`super::latex_derivation`]): `\mathrm{d}f &= …` on the first step, one line per
+/// further step with its rule, and the result line (`\nabla f &= …`, with `lhs` in
+/// place of the header when given).
 pub fn latex_align(g: &Graph, derivative: &Derivative, lhs: Option<&str>) -> String {
-    let mut out = String::from("\\begin{align}\n");
-    for step in &derivative.steps {
-        let _ = writeln!(
-            out,
-            "  &= {} && \\text{{({})}} \\\\",
-            super::latex(g, step.expr),
-            latex_text(&step.rule)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "  {} &= {}",
+    super::latex_derivation(
+        g,
+        &derivative.steps,
+        "\\mathrm{d}f",
         lhs.unwrap_or_else(|| latex_header(g, derivative)),
-        super::latex(g, derivative.expr)
-    );
-    out.push_str("\\end{align}\n");
-    out
+        derivative.expr,
+    )
 }
 
 /// Escapes the characters that LaTeX's text mode treats specially.

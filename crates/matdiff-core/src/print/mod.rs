@@ -28,6 +28,30 @@ pub fn latex(graph: &Graph, id: Id) -> String {
     latex::print(graph, id)
 }
 
+/// A derivation as one LaTeX `align` environment numbered once, on the result: the
+/// first line carries `differential_lhs` (`\mathrm{d}f`), each step its rule in text
+/// (symbols as LaTeX commands), and the last line `result_lhs &= result`.
+pub fn latex_derivation(
+    graph: &Graph,
+    steps: &[crate::derivative::Step],
+    differential_lhs: &str,
+    result_lhs: &str,
+    result: Id,
+) -> String {
+    latex::derivation(graph, steps, differential_lhs, result_lhs, result)
+}
+
+/// A rule's words for LaTeX's text mode, symbols as commands in math: `d($\alpha$X)`.
+pub fn latex_rule(rule: &str) -> String {
+    latex::rule(rule)
+}
+
+/// A standalone LaTeX document (`article` with `amsmath`) around `body`, which
+/// pdflatex compiles.
+pub fn latex_document(body: &str) -> String {
+    latex::document(body)
+}
+
 /// A dimension as written: its name or its size.
 pub fn dim(graph: &Graph, d: Dim) -> String {
     match d {

@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Result<()> {
     let sizes = parse_dims(args.dims.as_deref().unwrap_or(""), &function)?;
     let d = function
         .derivative(&args.wrt, args.order)
-        .map_err(|e| Failure::BadInput(e.to_string()))?;
+        .map_err(crate::commands::derive::derive_failure)?;
     let checking = Checking {
         trials: args.trials,
         seed: args.seed,
@@ -68,8 +68,19 @@ pub fn run(args: Args) -> Result<()> {
         .map(|(name, n)| format!("{name} = {n}"))
         .collect();
     let _ = writeln!(out, "sizes: {}", sizes.join(", "));
-    for (i, e) in report.errors.iter().enumerate() {
-        let _ = writeln!(out, "trial {}: max relative error {e:.2e}", i + 1);
+    // The raw error beside the rounding floor of finite differences: a trial passes
+    // within the tolerance, or below the floor, where the differences cannot see more.
+    for (i, (e, floor)) in report.errors.iter().zip(&report.floors).enumerate() {
+        let below = if *e > report.tol && *e <= *floor {
+            " (below the floor)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "trial {}: max relative error {e:.2e}, rounding floor {floor:.2e}{below}",
+            i + 1
+        );
     }
     let verdict = if report.passed { "PASS" } else { "FAIL" };
     let _ = writeln!(out, "{verdict} (tolerance {:e})", report.tol);

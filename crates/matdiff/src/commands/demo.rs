@@ -46,8 +46,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("    = {:<44} ({})", print::pretty(&f.graph, s.expr), s.rule);
     }
     println!("    ∇L = {}\n", print::pretty(&f.graph, d.expr));
-    let derivation = matdiff_core::Derivative { steps, ..d.clone() };
-    let tex = print::derivation::latex_align(&f.graph, &derivation, Some("\\nabla L"));
+    let tex = print::latex_document(&print::latex_derivation(
+        &f.graph,
+        &steps,
+        "\\mathrm{d}L",
+        "\\nabla L",
+        d.expr,
+    ));
     let tex_path = args.out.join("derivation.tex");
     std::fs::write(&tex_path, tex)
         .with_context(|| format!("cannot write {}", tex_path.display()))?;

@@ -15,7 +15,7 @@ pub enum Format {
     Text,
     /// Unicode, textbook look, with a header (`∇f = …`, `J = …`, `df = …`, `H = …`).
     Pretty,
-    /// A LaTeX `align` environment.
+    /// A LaTeX `align` environment, numbered once, in LaTeX commands only.
     Latex,
     /// A NumPy function returning value and derivative.
     Numpy,
@@ -98,8 +98,9 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// The message for a derivative that cannot be taken; an unknown variable comes with
-/// the variables to choose from with --wrt.
+/// A derivative that cannot be taken: an unknown variable comes with the variables to
+/// choose from with --wrt; a located refusal (a power the rules do not take) is printed
+/// with its caret, as the library renders it.
 pub(crate) fn derive_failure(error: matdiff::Error) -> anyhow::Error {
     let message = match &error {
         matdiff::Error::UnknownVariable {
@@ -121,6 +122,10 @@ pub(crate) fn derive_failure(error: matdiff::Error) -> anyhow::Error {
                     names.join(", ")
                 )
             }
+        }
+        matdiff::Error::Unsupported(_) => {
+            error.eprint();
+            return Failure::Reported(2).into();
         }
         other => other.to_string(),
     };

@@ -34,16 +34,20 @@ use crate::report::Failure;
 #[command(after_help = "\
 Two coordinates: filled contours of the loss over --range (default: a box around the
 minimiser found by gradient descent with a line search, both axes at the same scale),
-gradient arrows, the minimiser (✕) and one trajectory per --run, each with its start (●),
-its end (■) or the place where it leaves the box (✕, labelled `diverged` if it did). A
-variable with more than two coordinates needs --coords i,j (counting from 0, column by
-column for a matrix); the others are held at --at FILE.json, or at the minimiser of the
-whole variable. Runs start at --at (default: zeros).
+a colour bar of the contour levels (round numbers), gradient arrows along +∇Q (uphill),
+the minimiser (✕) and one trajectory per --run, clipped to the box, each with its start
+(●), its end (■) or the place where it leaves the box (✕, labelled `diverged` if it did).
+A run is diverged when its loss turns non-finite or grows without bound, or when it
+ends at its iteration or epoch limit with a loss more than 10·max(|Q(start)|, 1) above
+its start. --range ends lie within ±1e300. A variable with more than two coordinates
+needs --coords i,j (counting from 0, column by column for a matrix); the others are
+held at --at FILE.json, or at the minimiser of the whole variable. Runs start at --at
+(default: zeros).
 
 --run METHOD[:key=value,…] with METHOD gd, sgd, minibatch, momentum, nesterov or adam and
-keys lr (default 0.01), epochs, iterations, batch, seed. Without epochs or iterations a
-full-batch run stops after 1000 iterations and a stochastic one after 5 epochs; any run
-stops when ‖∇Q‖ < 1e-6. --trajectory writes every iterate as CSV:
+keys lr (default 0.01), epochs (at most 10000), iterations (at most 100000), batch,
+seed. Without epochs or iterations a full-batch run stops after 1000 iterations and a
+stochastic one after 5 epochs; any run stops when ‖∇Q‖ < 1e-6. --trajectory writes every iterate as CSV:
 run,method,lr,iteration,x,y,loss.
 
 A scalar variable: the curve, the tangent f(x₀) + f'(x₀)(x − x₀) at --at x₀ (default 1)
@@ -352,7 +356,15 @@ fn one_dimensional(
     }
     let (lo, hi) = match &args.range {
         Some(text) => plane::parse_interval(text, "--range").map_err(Failure::BadInput)?,
-        None => (x0 - 2.5 * h.abs(), x0 + 2.5 * h.abs()),
+        None => {
+            let (lo, hi) = (x0 - 2.5 * h.abs(), x0 + 2.5 * h.abs());
+            plane::drawable(lo, hi).map_err(|e| {
+                bad(format!(
+                    "the default range x₀ ± 2.5|h|: {e} — choose another --h or give --range"
+                ))
+            })?;
+            (lo, hi)
+        }
     };
     let mut grad = [0.0];
     let f0 = problem
@@ -361,14 +373,15 @@ fn one_dimensional(
         .filter(|f| f.is_finite() && grad[0].is_finite())
         .ok_or_else(|| {
             bad(format!(
-                "the function or its derivative is not finite at {name} = {x0} — choose another --at"
+                "the function or its derivative is not finite at {name} = {} — choose another --at",
+                contour::tick(x0)
             ))
         })?;
     let fh = problem.loss(&[x0 + h], Batch::All).unwrap_or(f64::NAN);
     if !fh.is_finite() {
         return Err(bad(format!(
             "the function is not finite at {name} = x₀ + h = {} — choose a smaller --h",
-            x0 + h
+            contour::tick(x0 + h)
         )));
     }
     let samples = (size.0 as usize / 2).clamp(200, 1000);

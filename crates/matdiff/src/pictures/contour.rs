@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::plane::{Arrows, Ending, Grid, Region, Trace};
+use super::plane::{drawable, Arrows, Ending, Grid, Region, Trace};
 use super::{Format, FONT, RUN_COLOURS};
 
 /// Everything a contour picture shows.
@@ -36,7 +36,7 @@ pub fn plot_area(size: (u32, u32), runs: usize) -> (u32, u32) {
     let mut text = String::new();
     let dims = {
         let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
-        let (chart_area, _) = split(&root, runs);
+        let (chart_area, _, _) = split(&root, runs);
         ChartBuilder::on(&chart_area)
             .caption("loss", (FONT, 26))
             .margin(16)
@@ -48,14 +48,24 @@ pub fn plot_area(size: (u32, u32), runs: usize) -> (u32, u32) {
     dims.unwrap_or(size)
 }
 
-/// The chart's area and the legend's area under it.
+/// Width in pixels of the colour bar right of the chart, its labels included.
+const COLOUR_BAR: u32 = 110;
+
+/// The chart's area, the colour bar's area right of it, and the legend's area under
+/// both.
 fn split<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     runs: usize,
-) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
-    let (_, height) = root.dim_in_pixel();
+) -> (
+    DrawingArea<DB, Shift>,
+    DrawingArea<DB, Shift>,
+    DrawingArea<DB, Shift>,
+) {
+    let (width, height) = root.dim_in_pixel();
     let legend = LEGEND_LINE * (runs as u32 + 1) + 12;
-    root.split_vertically(height.saturating_sub(legend))
+    let (upper, lower) = root.split_vertically(height.saturating_sub(legend));
+    let (chart, bar) = upper.split_horizontally(width.saturating_sub(COLOUR_BAR));
+    (chart, bar, lower)
 }
 
 /// Draws the picture into `path` as PNG or SVG at `size` pixels.
@@ -65,6 +75,7 @@ pub fn draw(
     format: Format,
     size: (u32, u32),
 ) -> Result<(), String> {
+    super::create_file(path)?;
     match format {
         Format::Png => {
             let root = BitMapBackend::new(path, size).into_drawing_area();
@@ -88,9 +99,12 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
-    let (chart_area, legend_area) = split(root, picture.traces.len());
+    let (chart_area, bar_area, legend_area) = split(root, picture.traces.len());
     let grid = picture.grid;
     let region = grid.region;
+    drawable(region.x.0, region.x.1)
+        .and_then(|()| drawable(region.y.0, region.y.1))
+        .map_err(|e| format!("the region drawn: {e} — choose a narrower --range"))?;
     let mut chart = ChartBuilder::on(&chart_area)
         .caption(&picture.title, (FONT, 26))
         .margin(16)
@@ -245,7 +259,58 @@ where
             .map_err(err)?;
     }
 
+    let plot_height = chart.plotting_area().dim_in_pixel().1;
+    let plot_top = chart.plotting_area().get_base_pixel().1 - chart_area.get_base_pixel().1;
+    colour_bar(&bar_area, &levels, (plot_top, plot_height))?;
     legend(&legend_area, picture, &levels)
+}
+
+/// The colour bar right of the chart: one box per band, in the band's colour, from the
+/// lowest band at the bottom to the highest at the top, each level written at the
+/// border between its two bands. `plot` is the chart's plotting area (top, height) in
+/// pixels, so that the bar spans the same height.
+fn colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    levels: &[f64],
+    plot: (i32, u32),
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    if levels.is_empty() {
+        return Ok(());
+    }
+    let (top, height) = (plot.0, plot.1 as i32);
+    let bands = levels.len() + 1;
+    let (x0, x1) = (10, 30);
+    let y_of = |k: usize| top + height - (height * k as i32) / bands as i32;
+    for b in 0..bands {
+        let colour = pale(b as f64 / levels.len() as f64);
+        area.draw(&Rectangle::new(
+            [(x0, y_of(b + 1)), (x1, y_of(b))],
+            colour.filled(),
+        ))
+        .map_err(err)?;
+    }
+    area.draw(&Rectangle::new(
+        [(x0, y_of(bands)), (x1, y_of(0))],
+        BLACK.mix(0.5).stroke_width(1),
+    ))
+    .map_err(err)?;
+    let style = TextStyle::from((FONT, 15).into_font()).color(&RGBColor(40, 40, 40));
+    for (k, level) in levels.iter().enumerate() {
+        let y = y_of(k + 1);
+        area.draw(&PathElement::new(
+            vec![(x1, y), (x1 + 5, y)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(tick(*level), (x1 + 8, y - 8), style.clone()))
+            .map_err(err)?;
+    }
+    area.draw(&Text::new("Q", (x0 + 4, (top - 22).max(0)), style))
+        .map_err(err)
 }
 
 /// A big cross where a run leaves the box, labelled `diverged` if it did.
@@ -310,16 +375,14 @@ where
             .map_err(err)?;
     }
     let y = 8 + (picture.traces.len() as i32) * LEGEND_LINE as i32 + LEGEND_LINE as i32 / 2;
-    let mut key = String::from("● start  ■ end  ✕ minimiser  → gradient ∇Q");
+    // The arrows point along +∇Q, uphill: the legend says so, since descent runs the
+    // other way.
+    let mut key = String::from("● start  ■ end  ✕ minimiser  → +∇Q (uphill)");
     if picture.arrows.scale > 0.0 {
         key.push_str(&format!(" × {}", tick(picture.arrows.scale)));
     }
-    if let (Some(lo), Some(hi)) = (levels.first(), levels.last()) {
-        key.push_str(&format!(
-            "   contours of Q from {} to {}",
-            tick(*lo),
-            tick(*hi)
-        ));
+    if !levels.is_empty() {
+        key.push_str("   contours of Q at the levels of the colour bar");
     }
     let style = TextStyle::from(font).color(&RGBColor(60, 60, 60));
     area.draw(&Text::new(key, (x0 - 8, y - 10), style))
@@ -420,23 +483,7 @@ fn arrow_paths(tail: (i32, i32), tip: (i32, i32)) -> Vec<Vec<(i32, i32)>> {
     vec![vec![tail, tip], vec![barb(0.45), tip, barb(-0.45)]]
 }
 
-/// A tick label: short, plain for ordinary numbers, in scientific notation otherwise.
-pub fn tick(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 {
-        "0".to_owned()
-    } else if (1e-3..1e5).contains(&a) {
-        let text = format!("{v:.4}");
-        let text = text.trim_end_matches('0').trim_end_matches('.');
-        if text == "-0" {
-            "0".to_owned()
-        } else {
-            text.to_owned()
-        }
-    } else {
-        format!("{v:.2e}")
-    }
-}
+pub use matdiff::plane::tick;
 
 /// A pale colour of the viridis map at `t ∈ [0, 1]`: dark blue for low losses to
 /// yellow for high ones, mixed with white so that arrows and runs stand out.
@@ -495,5 +542,44 @@ mod tests {
         }
         let pieces = clipped(&region, &[[0.5, 0.5], [0.75, 0.5], [3.0, 0.5], [4.0, 4.0]]);
         assert_eq!(pieces, vec![vec![[0.5, 0.5], [0.75, 0.5], [1.0, 0.5]]]);
+    }
+
+    /// A path that leaves the box and comes back, as a diverging run's does: every
+    /// point drawn lies inside the box, each piece's points are on the path, and no
+    /// point is moved onto the border except where a segment crosses it.
+    #[test]
+    fn every_drawn_path_point_lies_inside_the_plot_area() {
+        let region = Region {
+            x: (-1.0, 1.0),
+            y: (-2.0, 2.0),
+        };
+        // An oscillation growing by 1.2 a step, as gd with η = 1.1 on x² + y².
+        let path: Vec<[f64; 2]> = (0..40)
+            .map(|k| {
+                let r = 0.1 * 1.2f64.powi(k);
+                let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+                [sign * r, 0.5 * sign * r + 0.3]
+            })
+            .collect();
+        let pieces = clipped(&region, &path);
+        assert!(!pieces.is_empty());
+        for piece in &pieces {
+            for p in piece {
+                assert!(region.contains(*p), "{p:?}");
+            }
+            // Each drawn segment lies on a segment of the path (the clipping cuts, it
+            // does not move): its points are collinear with some segment of the path.
+            for pair in piece.windows(2) {
+                let on_path = path.windows(2).any(|s| {
+                    let cross = |p: [f64; 2]| {
+                        (s[1][0] - s[0][0]) * (p[1] - s[0][1])
+                            - (s[1][1] - s[0][1]) * (p[0] - s[0][0])
+                    };
+                    let scale = (s[1][0] - s[0][0]).hypot(s[1][1] - s[0][1]);
+                    cross(pair[0]).abs() <= 1e-9 * scale && cross(pair[1]).abs() <= 1e-9 * scale
+                });
+                assert!(on_path, "{pair:?}");
+            }
+        }
     }
 }

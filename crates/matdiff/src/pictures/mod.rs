@@ -44,6 +44,22 @@ impl Format {
     }
 }
 
+/// Creates (or truncates) the picture's file before drawing, so that a missing folder or
+/// a file that cannot be written is reported as such, not as a drawing backend's error.
+pub fn create_file(path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(format!(
+                "the folder `{}` does not exist — create it or write the picture elsewhere",
+                dir.display()
+            ));
+        }
+    }
+    std::fs::File::create(path)
+        .map(drop)
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
 /// Parses `WxH` (e.g. `1000x800`) into pixels; each side between 100 and 10000.
 pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let bad = || format!("--size `{text}` is not WIDTHxHEIGHT in pixels — write e.g. 1000x800");

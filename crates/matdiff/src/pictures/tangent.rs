@@ -9,6 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::contour::tick;
+use super::plane::{drawable, Region};
 use super::{Format, FONT};
 
 /// Everything a tangent picture shows.
@@ -45,6 +46,7 @@ pub fn draw(
     format: Format,
     size: (u32, u32),
 ) -> Result<(), String> {
+    super::create_file(path)?;
     match format {
         Format::Png => {
             let root = BitMapBackend::new(path, size).into_drawing_area();
@@ -68,34 +70,9 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
-    let finite: Vec<(f64, f64)> = p
-        .curve
-        .iter()
-        .copied()
-        .filter(|(_, y)| y.is_finite())
-        .collect();
-    let (x_lo, x_hi) = (
-        p.curve.first().map_or(p.x0 - 1.0, |c| c.0),
-        p.curve.last().map_or(p.x0 + 1.0, |c| c.0),
-    );
-    let ys = finite
-        .iter()
-        .map(|c| c.1)
-        .chain([p.f0, p.fh, p.tangent(p.x0 + p.h)]);
-    let (mut y_lo, mut y_hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
-        (lo.min(y), hi.max(y))
-    });
-    if !(y_lo.is_finite() && y_hi.is_finite()) {
-        return Err(
-            "the function has no finite value in the range — choose another --range or --at".into(),
-        );
-    }
-    if y_hi - y_lo < 1e-12 * (1.0 + y_hi.abs()) {
-        y_lo -= 1.0;
-        y_hi += 1.0;
-    }
-    let pad = 0.08 * (y_hi - y_lo);
-    let (y_lo, y_hi) = (y_lo - pad, y_hi + pad);
+    let finite: Vec<(f64, f64)> = finite_points(p);
+    let frame = frame(p)?;
+    let ((x_lo, x_hi), (y_lo, y_hi)) = (frame.x, frame.y);
 
     let mut chart = ChartBuilder::on(root)
         .caption(&p.title, (FONT, 26))
@@ -162,11 +139,13 @@ where
         }
     }
     let tangent_colour = RGBColor(214, 39, 40);
+    // The tangent cut at the frame's border, so that it keeps its slope and passes
+    // through (x₀, f(x₀)); plotters would move ends outside the frame onto its edge.
+    let line: Vec<(f64, f64)> = tangent_segment(p, &frame)
+        .map(|(a, b)| vec![(a[0], a[1]), (b[0], b[1])])
+        .unwrap_or_default();
     chart
-        .draw_series(LineSeries::new(
-            [(x_lo, p.tangent(x_lo)), (x_hi, p.tangent(x_hi))],
-            tangent_colour.stroke_width(2),
-        ))
+        .draw_series(LineSeries::new(line, tangent_colour.stroke_width(2)))
         .map_err(err)?
         .label(format!(
             "tangent f(x₀) + f'(x₀)(x − x₀), x₀ = {}, f'(x₀) = {}",
@@ -227,6 +206,58 @@ where
         .map_err(err)
 }
 
+/// The curve's points where `f` is finite.
+fn finite_points(p: &TangentPicture) -> Vec<(f64, f64)> {
+    p.curve
+        .iter()
+        .copied()
+        .filter(|(_, y)| y.is_finite())
+        .collect()
+}
+
+/// The region the chart shows: the curve's `x` range, and every finite value of the
+/// curve, `f(x₀)`, `f(x₀ + h)` and the tangent at `x₀ + h` with 8 % padding. Refused
+/// when it cannot be drawn (values past ±1e300, say).
+pub fn frame(p: &TangentPicture) -> Result<Region, String> {
+    let (x_lo, x_hi) = (
+        p.curve.first().map_or(p.x0 - 1.0, |c| c.0),
+        p.curve.last().map_or(p.x0 + 1.0, |c| c.0),
+    );
+    let ys = finite_points(p)
+        .into_iter()
+        .map(|c| c.1)
+        .chain([p.f0, p.fh, p.tangent(p.x0 + p.h)]);
+    let (mut y_lo, mut y_hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
+        (lo.min(y), hi.max(y))
+    });
+    if !(y_lo.is_finite() && y_hi.is_finite()) {
+        return Err(
+            "the function has no finite value in the range — choose another --range or --at".into(),
+        );
+    }
+    if y_hi - y_lo < 1e-12 * (1.0 + y_hi.abs()) {
+        y_lo -= 1.0;
+        y_hi += 1.0;
+    }
+    let pad = 0.08 * (y_hi - y_lo);
+    let (y_lo, y_hi) = (y_lo - pad, y_hi + pad);
+    drawable(x_lo, x_hi).map_err(|e| format!("the range of x: {e}"))?;
+    drawable(y_lo, y_hi)
+        .map_err(|e| format!("the values of f: {e} — choose a narrower --range"))?;
+    Ok(Region {
+        x: (x_lo, x_hi),
+        y: (y_lo, y_hi),
+    })
+}
+
+/// The tangent line `f(x₀) + f'(x₀)(x − x₀)` across the frame's width, clipped to the
+/// frame (Liang–Barsky): both ends stay on the line. `None` when the line misses the
+/// frame, which cannot happen for a frame that holds `(x₀, f(x₀))`.
+pub fn tangent_segment(p: &TangentPicture, frame: &Region) -> Option<([f64; 2], [f64; 2])> {
+    let (x_lo, x_hi) = frame.x;
+    frame.clip([x_lo, p.tangent(x_lo)], [x_hi, p.tangent(x_hi)])
+}
+
 /// `f` at `x` by linear interpolation of the curve's points.
 fn curve_at(p: &TangentPicture, x: f64) -> f64 {
     if x == p.x0 {
@@ -259,4 +290,68 @@ fn finite_pieces(curve: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
     }
     pieces.retain(|p| !p.is_empty());
     pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The picture of `f` with derivative `df` at `x0` over `x0 ± 2.5|h|`, as
+    /// `matdiff plot` samples it.
+    fn picture(f: fn(f64) -> f64, df: fn(f64) -> f64, x0: f64, h: f64) -> TangentPicture {
+        let (lo, hi) = (x0 - 2.5 * h.abs(), x0 + 2.5 * h.abs());
+        let curve = (0..=400)
+            .map(|k| {
+                let x = lo + (hi - lo) * k as f64 / 400.0;
+                (x, f(x))
+            })
+            .collect();
+        TangentPicture {
+            title: String::new(),
+            variable: "x".into(),
+            curve,
+            x0,
+            f0: f(x0),
+            slope: df(x0),
+            h,
+            fh: f(x0 + h),
+        }
+    }
+
+    /// The drawn tangent's ends lie on y = f(x₀) + f'(x₀)(x − x₀) within a pixel of the
+    /// default 1000 × 800 picture, inside the frame, on both sides of x₀.
+    #[test]
+    fn the_tangent_passes_through_the_point_of_tangency() {
+        type Function = fn(f64) -> f64;
+        let cases: [(Function, Function, f64, f64); 4] = [
+            (|x| x * x * x - 2.0 * x, |x| 3.0 * x * x - 2.0, 1.0, 0.5),
+            (|x| x * x, |x| 2.0 * x, 1.0, 0.5),
+            (|x| x.exp(), |x| x.exp(), 0.0, -2.0),
+            (|x| x.sin(), |x| x.cos(), 0.3, 0.1),
+        ];
+        for (f, df, x0, h) in cases {
+            let p = picture(f, df, x0, h);
+            let frame = frame(&p).unwrap();
+            let (a, b) = tangent_segment(&p, &frame).expect("the tangent crosses the frame");
+            // One pixel of the plotting area (at most 1000 × 800 pixels).
+            let pixel_y = (frame.y.1 - frame.y.0) / 800.0;
+            let pixel_x = (frame.x.1 - frame.x.0) / 1000.0;
+            for end in [a, b] {
+                let expected = f(x0) + df(x0) * (end[0] - x0);
+                assert!((end[1] - expected).abs() <= pixel_y, "x0 = {x0}: {end:?}");
+                assert!(frame.contains(end), "x0 = {x0}: {end:?} outside {frame:?}");
+            }
+            assert!(
+                a[0] <= x0 + pixel_x && x0 - pixel_x <= b[0],
+                "x0 = {x0}: {a:?} {b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn frames_past_the_largest_coordinate_are_refused() {
+        let p = picture(|x| x * x * x, |x| 3.0 * x * x, -1e102, 1e101);
+        let error = frame(&p).unwrap_err();
+        assert!(error.contains("narrower --range"), "{error}");
+    }
 }
