@@ -510,13 +510,15 @@ fn reduction_gradient(g: &mut Graph, f: Func, a: Id, c: Id) -> Option<Id> {
     })
 }
 
-/// `(diag(s) − s s') v = s ∘ v − s (s' v)` for `s = softmax(z)`: the Jacobian of
+/// `(diag(s) − s s') v = s ∘ v − <s, v> s` for `s = softmax(z)`: the Jacobian of
 /// softmax is symmetric, so this serves adjoints (`v = C̄`) and differentials (`v = dz`).
+/// The coupling is the inner product `<s, v>` (a scalar), never the product `s' v`:
+/// for a matrix `Z` the two differ, and only the inner product is the derivative of the
+/// softmax taken over all entries.
 fn softmax_product(g: &mut Graph, s: Id, v: Id) -> Id {
     let t1 = g.elem_mul(s, v);
-    let st = g.transpose(s);
-    let sv = g.mul(st, v);
-    let t2 = g.mul(s, sv);
+    let sv = g.inner(s, v);
+    let t2 = g.mul(sv, s);
     g.sub(t1, t2)
 }
 

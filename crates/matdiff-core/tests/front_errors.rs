@@ -78,9 +78,9 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "<x, y'>",
     ),
     (
-        "softmax(X)",
-        "X: matrix(N, d)",
-        "`softmax` needs a vector, found matrix(N, d)",
+        "softmax(alpha)",
+        "",
+        "`softmax` needs a vector or a matrix, found scalar",
         "softmax",
     ),
     (
