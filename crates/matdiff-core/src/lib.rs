@@ -12,6 +12,7 @@ pub mod lower;
 pub mod print;
 pub mod shape;
 pub mod simplify;
+pub mod stable;
 
 pub use derivative::{Derivative, DerivativeKind, Step};
 pub use diff::{derive, DiffError};
