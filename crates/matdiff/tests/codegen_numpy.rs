@@ -288,7 +288,8 @@ fn every_table_row_runs_under_numpy_and_agrees_with_eval() {
             "logsumexp(A*X) wrt X order 2",
             "logsumexp(W*X) wrt W order 2",
             "logsumexp(X) wrt X order 2",
-            "tr(X'*A*X) wrt X order 2"
+            "tr(X'*A*X) wrt X order 2",
+            "tr(inv(X)) wrt X order 2"
         ]
     );
     differentials.sort();
