@@ -8,7 +8,7 @@
 //!   which is how the text printer writes the zero matrix.
 
 use matdiff_syntax::{
-    parse_decls, parse_expr, BinOp, Diagnostic, Expr, ExprKind, Program, SourceId, Span,
+    parse_decls, parse_expr, BinOp, Diagnostic, Expr, ExprKind, Ident, Program, SourceId, Span,
 };
 
 use crate::ir::{Dim, Func, Function, Graph, Id, Node, Real, Shape};
@@ -23,6 +23,10 @@ pub fn elaborate(program: &Program) -> Result<Function, Vec<Diagnostic>> {
 /// [`elaborate`] with the source texts by source id, for exact operator spans and
 /// for telling the literal `-2` from `-(2)`.
 pub fn elaborate_in(program: &Program, texts: Texts<'_>) -> Result<Function, Vec<Diagnostic>> {
+    let program = &Program {
+        decls: program.decls.clone(),
+        expr: program.expr.as_ref().map(constants),
+    };
     let typing = shape::infer(program, texts)?;
     let Some(expr) = &program.expr else {
         return Err(vec![Diagnostic::error(
@@ -65,6 +69,59 @@ pub fn parse_function(expr: &str, decls: &str) -> Result<Function, Vec<Diagnosti
     };
     let texts = [expr, decls];
     elaborate_in(&program, Texts(&texts))
+}
+
+/// MatrixCalculus.org's constants, shape from context: `vector(c)` is `c*ones` and
+/// `matrix(c)` is `c*ones*ones'`, each `ones` sized by inference.
+fn constants(e: &Expr) -> Expr {
+    let boxed = |e: Expr| Box::new(e);
+    let ones = |span: Span| Expr {
+        kind: ExprKind::Call {
+            func: Ident {
+                name: "ones".to_string(),
+                span,
+            },
+            args: Vec::new(),
+        },
+        span,
+    };
+    let times = |a: Expr, b: Expr, span: Span| Expr {
+        kind: ExprKind::Binary {
+            op: BinOp::Mul,
+            lhs: boxed(a),
+            rhs: boxed(b),
+        },
+        span,
+    };
+    let kind = match &e.kind {
+        ExprKind::Call { func, args } if args.len() == 1 && func.name == "vector" => {
+            return times(constants(&args[0]), ones(e.span), e.span);
+        }
+        ExprKind::Call { func, args } if args.len() == 1 && func.name == "matrix" => {
+            // The two `ones` need distinct spans: their sizes are inferred apart.
+            let column = ones(func.span);
+            let row = Expr {
+                kind: ExprKind::Transpose(boxed(ones(e.span))),
+                span: e.span,
+            };
+            let all_ones = times(column, row, e.span);
+            return times(constants(&args[0]), all_ones, e.span);
+        }
+        ExprKind::Number(_) | ExprKind::Name(_) => return e.clone(),
+        ExprKind::Neg(a) => ExprKind::Neg(boxed(constants(a))),
+        ExprKind::Transpose(a) => ExprKind::Transpose(boxed(constants(a))),
+        ExprKind::Binary { op, lhs, rhs } => ExprKind::Binary {
+            op: *op,
+            lhs: boxed(constants(lhs)),
+            rhs: boxed(constants(rhs)),
+        },
+        ExprKind::Inner(a, b) => ExprKind::Inner(boxed(constants(a)), boxed(constants(b))),
+        ExprKind::Call { func, args } => ExprKind::Call {
+            func: func.clone(),
+            args: args.iter().map(constants).collect(),
+        },
+    };
+    Expr { kind, span: e.span }
 }
 
 struct Lower<'t, 'a> {

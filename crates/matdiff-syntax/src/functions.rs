@@ -47,6 +47,8 @@ pub const FUNCTIONS: &[(&str, Arity)] = &[
     ("sign", Arity::Exactly(1)),
     ("step", Arity::Exactly(1)),
     ("dot", Arity::Exactly(2)),
+    ("vector", Arity::Exactly(1)),
+    ("matrix", Arity::Exactly(1)),
     ("eye", Arity::ZeroOrOne),
     ("ones", Arity::ZeroOrOne),
 ];
