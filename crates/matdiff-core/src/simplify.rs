@@ -12,6 +12,14 @@
 //!    (`x/norm2(x)`), and terms ordered by a stable structural key.
 //!
 //! Sums inside products are never multiplied out: `X'*(X*w - y)` stays as it is.
+//!
+//! Identities applied on the way (each tested by value in
+//! `matdiff-num/tests/simplify_rules.rs`): `inv(A)*A = I`; `det(X^k) = det(X)^k`,
+//! `logdet(X^k) = k logdet(X)`, `inv(X^k) = inv(X)^k`; `diag(u*v') = u .* v`;
+//! `1 - sigmoid(z) = sigmoid(-z)`; elementwise powers of one base merge
+//! (`q ./ q.^2 = 1 ./ q`, `a ./ a` cancels) and so do scalar ones
+//! (`det(X)*det(X)^(-1/2) = det(X)^0.5`); `relu(u) .* step(u) = relu(u)`; scalar
+//! factors shared by every term are collected (`(X - A)/norm2(X - A)`).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -496,6 +504,47 @@ impl Simplifier<'_> {
         self.atom_term(node)
     }
 
+    /// Scalar factors with the same base and a constant exponent merge:
+    /// `det(X)*det(X)^(-1/2)` is `det(X)^0.5`, `s^0.5*s^0.5` is `s`.
+    fn merge_scalar_powers(&mut self, mut t: Term) -> Term {
+        let base_of = |g: &Graph, s: Id| match g.node(s) {
+            Node::Pow(b, k) if g.shape(b).is_scalar() => number(g, k).map(|k| (b, k)),
+            _ => None,
+        };
+        let mut totals: Vec<(Id, f64, usize)> = Vec::new();
+        for &(s, e) in &t.scalars {
+            let (b, k) = base_of(self.g, s).unwrap_or((s, 1.0));
+            match totals.iter_mut().find(|(x, _, _)| *x == b) {
+                Some(entry) => {
+                    entry.1 += k * e as f64;
+                    entry.2 += 1;
+                }
+                None => totals.push((b, k * e as f64, 1)),
+            }
+        }
+        if totals.iter().all(|&(_, _, count)| count < 2) {
+            return t;
+        }
+        for (b, total, count) in totals {
+            if count < 2 {
+                continue;
+            }
+            t.scalars
+                .retain(|&(s, _)| s != b && base_of(self.g, s).is_none_or(|(x, _)| x != b));
+            if total == 0.0 {
+                continue;
+            }
+            if total.fract() == 0.0 && total.abs() <= 64.0 {
+                add_exponent(&mut t.scalars, b, total as i32);
+            } else {
+                let k = self.g.constant(total);
+                let p = self.g.add(Node::Pow(b, k));
+                add_exponent(&mut t.scalars, p, 1);
+            }
+        }
+        t
+    }
+
     /// An elementwise monomial: numerators ∘ … ./ (denominators ∘ …), flattened, with
     /// scalars pulled out, `ones` dropped, equal factors cancelled and the rest
     /// ordered by the structural key.
@@ -873,6 +922,10 @@ impl Simplifier<'_> {
     // ----- rebuilding -------------------------------------------------------------
 
     fn rebuild(&mut self, sum: Sum, shape: Shape) -> Id {
+        let sum: Sum = sum
+            .into_iter()
+            .map(|t| self.merge_scalar_powers(t))
+            .collect();
         let sum = self.collect(sum);
         let sum = self.factor(sum);
         let mut sum = sum;
@@ -1372,6 +1425,18 @@ fn common_content(mut s: Sum) -> (Term, Sum) {
         add_exponent(&mut content.scalars, id, e);
     }
     (content, s)
+}
+
+/// The value of a numeric expression (`-1/2` is `Div(Const(-1), Const(2))` once
+/// simplified).
+fn number(g: &Graph, id: Id) -> Option<f64> {
+    match g.node(id) {
+        Node::Const(c) => Some(c.value()),
+        Node::Neg(a) => number(g, a).map(|v| -v),
+        Node::Div(a, b) => Some(number(g, a)? / number(g, b)?),
+        Node::Mul(a, b) => Some(number(g, a)? * number(g, b)?),
+        _ => None,
+    }
 }
 
 /// The constant 1 or an all-ones value: the `1` of `1 - s`.

@@ -58,6 +58,18 @@ const RULES: &[(&str, &str, &str, &str)] = &[
         "y .* relu(x)",
     ),
     ("diag(u*v') = u .* v", "diag(a*b')", "", "a .* b"),
+    (
+        "scalar powers of one base merge",
+        "det(X)*det(X)^(-0.5)*X",
+        "",
+        "det(X)^0.5*X",
+    ),
+    (
+        "scalar powers that cancel",
+        "norm2(x)^0.5*norm2(x)^(-0.5)*x",
+        "",
+        "x",
+    ),
     ("a minus, not + -", "exp(1 - 2*x)", "", "exp(1 - 2*x)"),
     ("a negated quotient", "-(p ./ q)", "", "-p ./ q"),
     (
