@@ -8,7 +8,8 @@
 //!   which is how the text printer writes the zero matrix.
 
 use matdiff_syntax::{
-    parse_decls, parse_expr, BinOp, Diagnostic, Expr, ExprKind, Ident, Program, SourceId, Span,
+    parse_decls, parse_expr, BinOp, Decl, Diagnostic, Expr, ExprKind, Ident, Program, SourceId,
+    Span,
 };
 
 use crate::ir::{Dim, Func, Function, Graph, Id, Node, Real, Shape};
@@ -23,6 +24,12 @@ pub fn elaborate(program: &Program) -> Result<Function, Vec<Diagnostic>> {
 /// [`elaborate`] with the source texts by source id, for exact operator spans and
 /// for telling the literal `-2` from `-(2)`.
 pub fn elaborate_in(program: &Program, texts: Texts<'_>) -> Result<Function, Vec<Diagnostic>> {
+    if let Some(e) = &program.expr {
+        let errors = constant_arguments(&program.decls, e, texts);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+    }
     let program = &Program {
         decls: program.decls.clone(),
         expr: program.expr.as_ref().map(constants),
@@ -69,6 +76,48 @@ pub fn parse_function(expr: &str, decls: &str) -> Result<Function, Vec<Diagnosti
     };
     let texts = [expr, decls];
     elaborate_in(&program, Texts(&texts))
+}
+
+/// Errors for `vector(c)` and `matrix(c)` whose `c` is not a scalar.
+fn constant_arguments(decls: &[Decl], e: &Expr, texts: Texts<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    match &e.kind {
+        ExprKind::Call { func, args } => {
+            if let ([arg], "vector" | "matrix") = (args.as_slice(), func.name.as_str()) {
+                let alone = Program {
+                    decls: decls.to_vec(),
+                    expr: Some(arg.clone()),
+                };
+                if let Ok(f) = elaborate_in(&alone, texts) {
+                    let shape = f.graph.shape(f.root);
+                    if !shape.is_scalar() {
+                        let shown = crate::print::shape(&f.graph, shape);
+                        out.push(
+                            Diagnostic::error(
+                                format!("`{}(c)` needs a scalar c, found {shown}", func.name),
+                                func.span,
+                                format!("the all-c {}", func.name),
+                            )
+                            .with_label(arg.span, format!("this is {shown}"))
+                            .with_note("the shape comes from the context: write `vector(2)`, `matrix(0.5)`"),
+                        );
+                    }
+                }
+            }
+            for a in args {
+                out.extend(constant_arguments(decls, a, texts));
+            }
+        }
+        ExprKind::Number(_) | ExprKind::Name(_) => {}
+        ExprKind::Neg(a) | ExprKind::Transpose(a) => {
+            out.extend(constant_arguments(decls, a, texts))
+        }
+        ExprKind::Binary { lhs, rhs, .. } | ExprKind::Inner(lhs, rhs) => {
+            out.extend(constant_arguments(decls, lhs, texts));
+            out.extend(constant_arguments(decls, rhs, texts));
+        }
+    }
+    out
 }
 
 /// MatrixCalculus.org's constants, shape from context: `vector(c)` is `c*ones` and

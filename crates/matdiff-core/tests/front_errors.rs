@@ -78,6 +78,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "<x, y'>",
     ),
     (
+        "x + vector(y)",
+        "",
+        "`vector(c)` needs a scalar c, found vector(n)",
+        "vector",
+    ),
+    (
         "softmax(alpha)",
         "",
         "`softmax` needs a vector or a matrix, found scalar",
