@@ -35,7 +35,10 @@ pub fn derive(f: &mut Function, wrt: &str, order: u8) -> Result<Derivative, Diff
         .copied()
         .ok_or_else(|| DiffError::UnknownVariable(wrt.to_string()))?;
     let g = &mut f.graph;
+    // The function itself is kept in its stable form, so that its value evaluates
+    // (in plans and generated code) as exactly as its derivative.
     let root = canonicalize(g, f.root);
+    f.root = root;
     let f_shape = g.shape(root);
     let x_shape = var.shape;
     let x_is_vector = x_shape.cols == Dim::ONE;
@@ -131,49 +134,9 @@ fn zero_shaped(g: &mut Graph, expr: Id, shape: Shape) -> Id {
 }
 
 /// Rewrites known compositions into the built-ins whose derivatives read better
-/// and evaluate stably: `log(1 + exp(z))` → `softplus(z)`,
-/// `log(softmax(z))` → `z - logsumexp(z)`.
-pub fn canonicalize(g: &mut Graph, root: Id) -> Id {
-    let order = g.reachable(&[root]);
-    let mut map: BTreeMap<Id, Id> = BTreeMap::new();
-    for id in order {
-        let node = g
-            .node(id)
-            .map_children(|x| map.get(&x).copied().unwrap_or(x));
-        let new = match node {
-            Node::Apply(Func::Log, arg) => match (softplus_argument(g, arg), g.node(arg)) {
-                (Some(z), _) => g.apply(Func::Softplus, z),
-                // log(softmax(z)) = z − logsumexp(z).
-                (None, Node::Apply(Func::Softmax, z)) => {
-                    let lse = g.apply(Func::Logsumexp, z);
-                    g.sub(z, lse)
-                }
-                _ => g.add(node),
-            },
-            _ => g.add(node),
-        };
-        map.insert(id, new);
-    }
-    map.get(&root).copied().unwrap_or(root)
-}
-
-/// `z` when `arg` is `1 + exp(z)` or `exp(z) + 1`.
-fn softplus_argument(g: &Graph, arg: Id) -> Option<Id> {
-    let Node::Add(a, b) = g.node(arg) else {
-        return None;
-    };
-    let exp_of = |x: Id| match g.node(x) {
-        Node::Apply(Func::Exp, z) => Some(z),
-        _ => None,
-    };
-    if g.const_value(a) == Some(1.0) {
-        exp_of(b)
-    } else if g.const_value(b) == Some(1.0) {
-        exp_of(a)
-    } else {
-        None
-    }
-}
+/// and evaluate stably (`log(1 + exp(z))` → `softplus(z)`, …): the table of
+/// [`crate::stable`], under the name the optimisers know it by.
+pub use crate::stable::stabilize as canonicalize;
 
 /// The gradient `G` of a scalar `root` with respect to `var` (`df = <G, dX>`),
 /// simplified; symmetric variables get `sym(G0) = (G0 + G0')/2`.
@@ -534,13 +497,15 @@ fn reduction_gradient(g: &mut Graph, f: Func, a: Id, c: Id) -> Option<Id> {
     })
 }
 
-/// `(diag(s) − s s') v = s ∘ v − s (s' v)` for `s = softmax(z)`: the Jacobian of
+/// `(diag(s) − s s') v = s ∘ v − <s, v> s` for `s = softmax(z)`: the Jacobian of
 /// softmax is symmetric, so this serves adjoints (`v = C̄`) and differentials (`v = dz`).
+/// The coupling is the inner product `<s, v>` (a scalar), never the product `s' v`:
+/// for a matrix `Z` the two differ, and only the inner product is the derivative of the
+/// softmax taken over all entries.
 fn softmax_product(g: &mut Graph, s: Id, v: Id) -> Id {
     let t1 = g.elem_mul(s, v);
-    let st = g.transpose(s);
-    let sv = g.mul(st, v);
-    let t2 = g.mul(s, sv);
+    let sv = g.inner(s, v);
+    let t2 = g.mul(sv, s);
     g.sub(t1, t2)
 }
 
@@ -574,6 +539,29 @@ fn elementwise_derivative(g: &mut Graph, f: Func, a: Id, c: Id) -> Option<Scaled
         Func::Sqrt => {
             let two = g.constant(2.0);
             Scaled::Over(g.mul(two, c))
+        }
+        // d arcsin(x) = dx ./ sqrt(1 − x.^2), d arccos(x) = −dx ./ sqrt(1 − x.^2).
+        Func::Arcsin | Func::Arccos => {
+            let one = g.constant(1.0);
+            let two = g.constant(2.0);
+            let sq = g.add(Node::ElemPow(a, two));
+            let r = g.sub(one, sq);
+            let root = g.apply(Func::Sqrt, r);
+            Scaled::Over(if f == Func::Arccos { g.neg(root) } else { root })
+        }
+        // d arctan(x) = dx ./ (1 + x.^2).
+        Func::Arctan => {
+            let one = g.constant(1.0);
+            let two = g.constant(2.0);
+            let sq = g.add(Node::ElemPow(a, two));
+            Scaled::Over(g.add(Node::Add(one, sq)))
+        }
+        Func::Sinh => Scaled::Times(g.apply(Func::Cosh, a)),
+        Func::Cosh => Scaled::Times(g.apply(Func::Sinh, a)),
+        // d log1p(x) = dx ./ (1 + x).
+        Func::Log1p => {
+            let one = g.constant(1.0);
+            Scaled::Over(g.add(Node::Add(one, a)))
         }
         Func::Abs => Scaled::Times(g.apply(Func::Sign, a)),
         Func::Sigmoid => {

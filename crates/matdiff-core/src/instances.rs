@@ -11,6 +11,9 @@ pub struct DataNeeds {
     pub positive: bool,
     /// A square matrix under `inv`, `det`, `logdet` or a matrix power: `B + n I`.
     pub well_conditioned: bool,
+    /// Directly under `arcsin` or `arccos`: entries in (0.1, 0.9), inside their domain
+    /// and positive as well, should the variable also be under a power.
+    pub bounded: bool,
 }
 
 /// The needs of every variable, in the graph's variable order.
@@ -33,6 +36,7 @@ pub fn data_needs(graph: &Graph, roots: &[Id]) -> Vec<(Sym, DataNeeds)> {
                 mark(a, |n| n.positive = true)
             }
             Node::ElemPow(a, _) => mark(a, |n| n.positive = true),
+            Node::Apply(Func::Arcsin | Func::Arccos, a) => mark(a, |n| n.bounded = true),
             Node::Pow(a, _) if graph.shape(a).is_scalar() => mark(a, |n| n.positive = true),
             Node::Apply(Func::Inv | Func::Det | Func::Logdet, a) | Node::Pow(a, _) => {
                 mark(a, |n| n.well_conditioned = true)

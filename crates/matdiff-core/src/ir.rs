@@ -219,6 +219,16 @@ pub enum Func {
     Cos,
     Tan,
     Tanh,
+    /// Inverse sine (`arcsin`, also written `asin`).
+    Arcsin,
+    /// Inverse cosine (`arccos`, also written `acos`).
+    Arccos,
+    /// Inverse tangent (`arctan`, also written `atan`).
+    Arctan,
+    Sinh,
+    Cosh,
+    /// `log(1 + x)`, exact for small x.
+    Log1p,
     Sqrt,
     Abs,
     /// `1 / (1 + exp(-x))`.
@@ -235,7 +245,7 @@ pub enum Func {
 
 impl Func {
     /// Every function, in a fixed order.
-    pub const ALL: [Func; 23] = [
+    pub const ALL: [Func; 29] = [
         Func::Tr,
         Func::Det,
         Func::Logdet,
@@ -252,6 +262,12 @@ impl Func {
         Func::Cos,
         Func::Tan,
         Func::Tanh,
+        Func::Arcsin,
+        Func::Arccos,
+        Func::Arctan,
+        Func::Sinh,
+        Func::Cosh,
+        Func::Log1p,
         Func::Sqrt,
         Func::Abs,
         Func::Sigmoid,
@@ -280,6 +296,12 @@ impl Func {
             Func::Cos => "cos",
             Func::Tan => "tan",
             Func::Tanh => "tanh",
+            Func::Arcsin => "arcsin",
+            Func::Arccos => "arccos",
+            Func::Arctan => "arctan",
+            Func::Sinh => "sinh",
+            Func::Cosh => "cosh",
+            Func::Log1p => "log1p",
             Func::Sqrt => "sqrt",
             Func::Abs => "abs",
             Func::Sigmoid => "sigmoid",
@@ -290,8 +312,16 @@ impl Func {
         }
     }
 
-    /// The function with this name.
+    /// The function with this name, or with one of its other spellings
+    /// (`asin acos atan` for `arcsin arccos arctan`, `trace` for `tr`).
     pub fn from_name(name: &str) -> Option<Func> {
+        let name = match name {
+            "asin" => "arcsin",
+            "acos" => "arccos",
+            "atan" => "arctan",
+            "trace" => "tr",
+            other => other,
+        };
         Func::ALL.into_iter().find(|f| f.name() == name)
     }
 

@@ -15,6 +15,7 @@ pub mod print;
 pub mod shape;
 pub mod simplify;
 pub mod solve;
+pub mod stable;
 
 pub use derivative::{Derivative, DerivativeKind, Step};
 pub use diff::{derive, DiffError};

@@ -8,8 +8,8 @@
 //!   which is how the text printer writes the zero matrix.
 
 use matdiff_syntax::{
-    parse_decls, parse_expr, parse_program, BinOp, Diagnostic, Expr, ExprKind, Program, SourceId,
-    Span,
+    parse_decls, parse_expr, parse_program, BinOp, Decl, Diagnostic, Expr, ExprKind, Ident,
+    Program, SourceId, Span,
 };
 
 use crate::ir::{Dim, Func, Function, Graph, Id, Node, Real, Shape};
@@ -54,6 +54,16 @@ pub fn elaborate_with_spans(
     program: &Program,
     texts: Texts<'_>,
 ) -> Result<(Function, SourceMap), Vec<Diagnostic>> {
+    if let Some(e) = &program.expr {
+        let errors = constant_arguments(&program.decls, e, texts);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+    }
+    let program = &Program {
+        decls: program.decls.clone(),
+        expr: program.expr.as_ref().map(constants),
+    };
     let typing = shape::infer(program, texts)?;
     let Some(expr) = &program.expr else {
         return Err(vec![Diagnostic::error(
@@ -175,6 +185,101 @@ pub fn parse_sources_mapped(
         stage: Stage::Shape,
         diagnostics,
     })
+}
+
+/// Errors for `vector(c)` and `matrix(c)` whose `c` is not a scalar.
+fn constant_arguments(decls: &[Decl], e: &Expr, texts: Texts<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    match &e.kind {
+        ExprKind::Call { func, args } => {
+            if let ([arg], "vector" | "matrix") = (args.as_slice(), func.name.as_str()) {
+                let alone = Program {
+                    decls: decls.to_vec(),
+                    expr: Some(arg.clone()),
+                };
+                if let Ok(f) = elaborate_in(&alone, texts) {
+                    let shape = f.graph.shape(f.root);
+                    if !shape.is_scalar() {
+                        let shown = crate::print::shape(&f.graph, shape);
+                        out.push(
+                            Diagnostic::error(
+                                format!("`{}(c)` needs a scalar c, found {shown}", func.name),
+                                func.span,
+                                format!("the all-c {}", func.name),
+                            )
+                            .with_label(arg.span, format!("this is {shown}"))
+                            .with_note("the shape comes from the context: write `vector(2)`, `matrix(0.5)`"),
+                        );
+                    }
+                }
+            }
+            for a in args {
+                out.extend(constant_arguments(decls, a, texts));
+            }
+        }
+        ExprKind::Number(_) | ExprKind::Name(_) => {}
+        ExprKind::Neg(a) | ExprKind::Transpose(a) => {
+            out.extend(constant_arguments(decls, a, texts))
+        }
+        ExprKind::Binary { lhs, rhs, .. } | ExprKind::Inner(lhs, rhs) => {
+            out.extend(constant_arguments(decls, lhs, texts));
+            out.extend(constant_arguments(decls, rhs, texts));
+        }
+    }
+    out
+}
+
+/// MatrixCalculus.org's constants, shape from context: `vector(c)` is `c*ones` and
+/// `matrix(c)` is `c*ones*ones'`, each `ones` sized by inference.
+fn constants(e: &Expr) -> Expr {
+    let boxed = |e: Expr| Box::new(e);
+    let ones = |span: Span| Expr {
+        kind: ExprKind::Call {
+            func: Ident {
+                name: "ones".to_string(),
+                span,
+            },
+            args: Vec::new(),
+        },
+        span,
+    };
+    let times = |a: Expr, b: Expr, span: Span| Expr {
+        kind: ExprKind::Binary {
+            op: BinOp::Mul,
+            lhs: boxed(a),
+            rhs: boxed(b),
+        },
+        span,
+    };
+    let kind = match &e.kind {
+        ExprKind::Call { func, args } if args.len() == 1 && func.name == "vector" => {
+            return times(constants(&args[0]), ones(e.span), e.span);
+        }
+        ExprKind::Call { func, args } if args.len() == 1 && func.name == "matrix" => {
+            // The two `ones` need distinct spans: their sizes are inferred apart.
+            let column = ones(func.span);
+            let row = Expr {
+                kind: ExprKind::Transpose(boxed(ones(e.span))),
+                span: e.span,
+            };
+            let all_ones = times(column, row, e.span);
+            return times(constants(&args[0]), all_ones, e.span);
+        }
+        ExprKind::Number(_) | ExprKind::Name(_) => return e.clone(),
+        ExprKind::Neg(a) => ExprKind::Neg(boxed(constants(a))),
+        ExprKind::Transpose(a) => ExprKind::Transpose(boxed(constants(a))),
+        ExprKind::Binary { op, lhs, rhs } => ExprKind::Binary {
+            op: *op,
+            lhs: boxed(constants(lhs)),
+            rhs: boxed(constants(rhs)),
+        },
+        ExprKind::Inner(a, b) => ExprKind::Inner(boxed(constants(a)), boxed(constants(b))),
+        ExprKind::Call { func, args } => ExprKind::Call {
+            func: func.clone(),
+            args: args.iter().map(constants).collect(),
+        },
+    };
+    Expr { kind, span: e.span }
 }
 
 struct Lower<'t, 'a> {

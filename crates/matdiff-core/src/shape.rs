@@ -880,21 +880,18 @@ impl<'a> Infer<'a> {
                 }
             }
             Func::Softmax => {
-                if self.is_one(c) && !self.is_one(r) {
+                // Over all entries, like `logsumexp`: a vector, a row or a matrix.
+                if !(self.is_one(r) && self.is_one(c)) {
                     return t;
                 }
                 let shown = self.show(t);
                 let mut d = Diagnostic::error(
-                    format!("`softmax` needs a vector, found {shown}"),
+                    format!("`softmax` needs a vector or a matrix, found {shown}"),
                     name_span,
-                    "softmax of a non-vector",
+                    "softmax of a scalar",
                 )
                 .with_label(arg.span, format!("this is {shown}"));
-                if self.is_one(r) && !self.is_one(c) {
-                    d = d.with_note("transpose the row vector into a column");
-                }
                 d = self.declared_labels(d, &[arg]);
-                d = self.guess_note(d, arg, "vector");
                 self.errors.push(d);
                 Ty::Err
             }

@@ -12,6 +12,14 @@
 //!    (`x/norm2(x)`), and terms ordered by a stable structural key.
 //!
 //! Sums inside products are never multiplied out: `X'*(X*w - y)` stays as it is.
+//!
+//! Identities applied on the way (each tested by value in
+//! `matdiff-num/tests/simplify_rules.rs`): `inv(A)*A = I`; `det(X^k) = det(X)^k`,
+//! `logdet(X^k) = k logdet(X)`, `inv(X^k) = inv(X)^k`; `diag(u*v') = u .* v`;
+//! `1 - sigmoid(z) = sigmoid(-z)`; elementwise powers of one base merge
+//! (`q ./ q.^2 = 1 ./ q`, `a ./ a` cancels) and so do scalar ones
+//! (`det(X)*det(X)^(-1/2) = det(X)^0.5`); `relu(u) .* step(u) = relu(u)`; scalar
+//! factors shared by every term are collected (`(X - A)/norm2(X - A)`).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -121,6 +129,51 @@ impl Simplifier<'_> {
         self.g.shape(id).is_scalar()
     }
 
+    /// `p` (simplified) when `id` simplifies to the single negative term `-p`.
+    fn negated(&mut self, id: Id) -> Option<Id> {
+        let s = self.expand(id);
+        match s.as_slice() {
+            [t] if t.coef < 0.0 => {
+                let pos = Term {
+                    coef: -t.coef,
+                    ..t.clone()
+                };
+                let shape = self.g.shape(id);
+                Some(self.rebuild(vec![pos], shape))
+            }
+            _ => None,
+        }
+    }
+
+    /// `1 - sigmoid(z) = sigmoid(-z)`, the `1` a constant or a vector of ones, in
+    /// either order.
+    fn one_minus_sigmoid(&mut self, a: Id, b: Id) -> Option<Sum> {
+        let rest = if is_one_like(self.g, a) {
+            b
+        } else if is_one_like(self.g, b) {
+            a
+        } else {
+            return None;
+        };
+        let s = self.expand(rest);
+        let [t] = s.as_slice() else { return None };
+        if t.coef != -1.0 {
+            return None;
+        }
+        // A scalar sigmoid is a scalar factor, a vector one a chain factor.
+        let factor = match (t.chain.as_slice(), t.scalars.as_slice()) {
+            ([f], []) | ([], [(f, 1)]) => *f,
+            _ => return None,
+        };
+        let Node::Apply(Func::Sigmoid, z) = self.g.node(factor) else {
+            return None;
+        };
+        let nz = self.g.add(Node::Neg(z));
+        let nz = self.simplify(nz);
+        let sig = self.g.apply(Func::Sigmoid, nz);
+        Some(self.atom_term(sig))
+    }
+
     // ----- expansion into the normal form -------------------------------------
 
     fn expand(&mut self, id: Id) -> Sum {
@@ -147,11 +200,23 @@ impl Simplifier<'_> {
             }
             Node::DimValue(_) => vec![Term::scalar(id, 1)],
             Node::Add(a, b) => {
-                if g.shape(a) != g.shape(b) {
-                    // A broadcast sum (`1 - s`) stays one factor.
+                if let Some(s) = self.one_minus_sigmoid(a, b) {
+                    return s;
+                }
+                if self.g.shape(a) != self.g.shape(b) {
+                    // A broadcast sum (`1 - s`) stays one factor, its negative
+                    // operand written after a minus (`1 - 2*x`, not `1 + -2*x`).
                     let a = self.simplify(a);
-                    let b = self.simplify(b);
-                    let node = self.g.add(Node::Add(a, b));
+                    let node = match self.negated(b) {
+                        Some(pos) => {
+                            let n = self.g.add(Node::Neg(pos));
+                            self.g.add(Node::Add(a, n))
+                        }
+                        None => {
+                            let b = self.simplify(b);
+                            self.g.add(Node::Add(a, b))
+                        }
+                    };
                     return self.atom_term(node);
                 }
                 let mut s = self.expand(a);
@@ -211,9 +276,17 @@ impl Simplifier<'_> {
             Node::Transpose(a) => {
                 let s = self.expand(a);
                 if s.len() > 1 {
-                    // A transposed sum keeps its parentheses: (x - m)'.
+                    // A transposed sum keeps its parentheses: (x - m)'. When it
+                    // factors into one term, that term is transposed factor by
+                    // factor, its sign staying outside: no `-(-A*B)'`.
                     let shape = self.g.shape(a);
                     let sum = self.rebuild(s, shape);
+                    let again = self.expand(sum);
+                    if let [t] = again.as_slice() {
+                        if !t.chain.is_empty() && !matches!(self.g.node(sum), Node::Add(..)) {
+                            return vec![self.transpose_term(t.clone())];
+                        }
+                    }
                     let t = self.transpose_factor(sum);
                     return self.atom_term(t);
                 }
@@ -314,6 +387,7 @@ impl Simplifier<'_> {
         if chain.len() < 2 {
             return chain;
         }
+        let first = chain[0];
         let mut merged: Vec<Id> = Vec::with_capacity(chain.len());
         for f in chain {
             if let (Some(&last), Node::Apply(Func::Diag, v)) = (merged.last(), self.g.node(f)) {
@@ -329,7 +403,18 @@ impl Simplifier<'_> {
                     }
                 }
             }
+            // inv(A)*A = A*inv(A) = I (and transposed).
+            if let Some(&last) = merged.last() {
+                if is_inverse_pair(self.g, last, f) {
+                    merged.pop();
+                    continue;
+                }
+            }
             merged.push(f);
+        }
+        if merged.is_empty() {
+            let n = self.g.shape(first).rows;
+            merged.push(self.g.eye(n));
         }
         let chain = merged;
         if chain.len() < 2 {
@@ -419,6 +504,47 @@ impl Simplifier<'_> {
         self.atom_term(node)
     }
 
+    /// Scalar factors with the same base and a constant exponent merge:
+    /// `det(X)*det(X)^(-1/2)` is `det(X)^0.5`, `s^0.5*s^0.5` is `s`.
+    fn merge_scalar_powers(&mut self, mut t: Term) -> Term {
+        let base_of = |g: &Graph, s: Id| match g.node(s) {
+            Node::Pow(b, k) if g.shape(b).is_scalar() => number(g, k).map(|k| (b, k)),
+            _ => None,
+        };
+        let mut totals: Vec<(Id, f64, usize)> = Vec::new();
+        for &(s, e) in &t.scalars {
+            let (b, k) = base_of(self.g, s).unwrap_or((s, 1.0));
+            match totals.iter_mut().find(|(x, _, _)| *x == b) {
+                Some(entry) => {
+                    entry.1 += k * e as f64;
+                    entry.2 += 1;
+                }
+                None => totals.push((b, k * e as f64, 1)),
+            }
+        }
+        if totals.iter().all(|&(_, _, count)| count < 2) {
+            return t;
+        }
+        for (b, total, count) in totals {
+            if count < 2 {
+                continue;
+            }
+            t.scalars
+                .retain(|&(s, _)| s != b && base_of(self.g, s).is_none_or(|(x, _)| x != b));
+            if total == 0.0 {
+                continue;
+            }
+            if total.fract() == 0.0 && total.abs() <= 64.0 {
+                add_exponent(&mut t.scalars, b, total as i32);
+            } else {
+                let k = self.g.constant(total);
+                let p = self.g.add(Node::Pow(b, k));
+                add_exponent(&mut t.scalars, p, 1);
+            }
+        }
+        t
+    }
+
     /// An elementwise monomial: numerators ∘ … ./ (denominators ∘ …), flattened, with
     /// scalars pulled out, `ones` dropped, equal factors cancelled and the rest
     /// ordered by the structural key.
@@ -477,16 +603,21 @@ impl Simplifier<'_> {
                 numerators.push(node);
             }
         }
-        // Cancel equal factors above and below the line.
-        let mut i = 0;
-        while i < numerators.len() {
-            if let Some(j) = denominators.iter().position(|&d| d == numerators[i]) {
-                denominators.remove(j);
-                numerators.remove(i);
-            } else {
-                i += 1;
-            }
-        }
+        // Powers of the same base merge above and below the line: `a ./ a` cancels,
+        // `q ./ q.^2` is `1 ./ q`, `x .* x.^2` is `x.^3`.
+        let (numerators, mut denominators) = self.merge_powers(numerators, denominators);
+        let mut numerators = numerators;
+        // relu(u) .* step(u) = relu(u): step is 1 wherever relu is not 0.
+        let relu_args: Vec<Id> = numerators
+            .iter()
+            .filter_map(|&n| match self.g.node(n) {
+                Node::Apply(Func::Relu, u) => Some(u),
+                _ => None,
+            })
+            .collect();
+        numerators.retain(
+            |&n| !matches!(self.g.node(n), Node::Apply(Func::Step, u) if relu_args.contains(&u)),
+        );
         numerators.sort_by(|&x, &y| self.compare(x, y));
         denominators.sort_by(|&x, &y| self.compare(x, y));
         let shape = self.g.shape(root);
@@ -508,6 +639,49 @@ impl Simplifier<'_> {
         };
         let body = Term::factor(body);
         vec![self.merge(&scale, &body)]
+    }
+
+    /// Adds the constant exponents of equal bases (`b` is `b.^1`, a denominator
+    /// counts negative) and writes each base once, above or below the line.
+    fn merge_powers(&mut self, numerators: Vec<Id>, denominators: Vec<Id>) -> (Vec<Id>, Vec<Id>) {
+        let mut powers: Vec<(Id, f64)> = Vec::new();
+        let split = |g: &Graph, x: Id| match g.node(x) {
+            Node::ElemPow(b, k) => match g.const_value(k) {
+                Some(k) => (b, k),
+                None => (x, 1.0),
+            },
+            _ => (x, 1.0),
+        };
+        let signed = numerators
+            .iter()
+            .map(|&x| (x, 1.0))
+            .chain(denominators.iter().map(|&x| (x, -1.0)));
+        for (x, sign) in signed {
+            let (base, k) = split(self.g, x);
+            match powers.iter_mut().find(|(b, _)| *b == base) {
+                Some(entry) => entry.1 += sign * k,
+                None => powers.push((base, sign * k)),
+            }
+        }
+        let mut num = Vec::new();
+        let mut den = Vec::new();
+        for (base, k) in powers {
+            if k == 0.0 {
+                continue;
+            }
+            let node = if k.abs() == 1.0 {
+                base
+            } else {
+                let e = self.g.constant(k.abs());
+                self.g.add(Node::ElemPow(base, e))
+            };
+            if k > 0.0 {
+                num.push(node);
+            } else {
+                den.push(node);
+            }
+        }
+        (num, den)
     }
 
     fn elementwise_chain(&mut self, operands: &[Id]) -> Option<Id> {
@@ -622,6 +796,39 @@ impl Simplifier<'_> {
             _ => {}
         }
         match f {
+            // det(X^k) = det(X)^k, logdet(X^k) = k logdet(X), inv(X^k) = inv(X)^k.
+            Func::Det | Func::Logdet | Func::Inv
+                if matches!(arg_node, Node::Pow(x, k)
+                    if !self.is_scalar(x) && self.g.const_value(k).is_some()) =>
+            {
+                let Node::Pow(x, k) = arg_node else {
+                    unreachable!("matched above")
+                };
+                let inner = self.g.apply(f, x);
+                let node = match f {
+                    Func::Logdet => self.g.add(Node::Mul(k, inner)),
+                    _ => self.g.add(Node::Pow(inner, k)),
+                };
+                return self.expand(node);
+            }
+            // diag(u*v') = u .* v for vectors u, v.
+            Func::Diag if !scalar_arg => {
+                if let Node::Mul(u, vt) = arg_node {
+                    if let Node::Transpose(v) = self.g.node(vt) {
+                        let column = |x: Id| {
+                            let s = self.g.shape(x);
+                            s.cols == Dim::ONE && s.rows != Dim::ONE
+                        };
+                        if column(u) && column(v) {
+                            let node = self.g.add(Node::ElemMul(u, v));
+                            return self.expand(node);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        match f {
             Func::Det | Func::Logdet | Func::Tr => {
                 if let Node::Transpose(inner) = arg_node {
                     let node = self.g.apply(f, inner);
@@ -715,6 +922,10 @@ impl Simplifier<'_> {
     // ----- rebuilding -------------------------------------------------------------
 
     fn rebuild(&mut self, sum: Sum, shape: Shape) -> Id {
+        let sum: Sum = sum
+            .into_iter()
+            .map(|t| self.merge_scalar_powers(t))
+            .collect();
         let sum = self.collect(sum);
         let sum = self.factor(sum);
         let mut sum = sum;
@@ -747,6 +958,31 @@ impl Simplifier<'_> {
                 Term::factor(node)
             };
             let t = self.merge(&common, &body);
+            return self.build_term(&t);
+        }
+        // The same scalar factors on every term, with different coefficients, are
+        // collected too: X/‖r‖ − A/‖r‖ = (X − A)/‖r‖.
+        if sum.len() >= 2
+            && !sum[0].scalars.is_empty()
+            && sum
+                .iter()
+                .all(|t| t.scalars == sum[0].scalars && !t.chain.is_empty())
+        {
+            let common = Term {
+                coef: 1.0,
+                scalars: sum[0].scalars.clone(),
+                chain: Vec::new(),
+            };
+            let inner: Sum = sum
+                .iter()
+                .map(|t| Term {
+                    coef: t.coef,
+                    scalars: Vec::new(),
+                    chain: t.chain.clone(),
+                })
+                .collect();
+            let node = self.build_sum(&inner);
+            let t = self.merge(&common, &Term::factor(node));
             return self.build_term(&t);
         }
         self.build_sum(&sum)
@@ -1014,6 +1250,10 @@ impl Simplifier<'_> {
                 let na = self.negate_factor(a);
                 self.g.add(Node::ElemMul(na, b))
             }
+            Node::ElemDiv(a, b) if self.g.shape(a) == self.g.shape(b) => {
+                let na = self.negate_factor(a);
+                self.g.add(Node::ElemDiv(na, b))
+            }
             _ => self.g.add(Node::Neg(f)),
         }
     }
@@ -1185,6 +1425,33 @@ fn common_content(mut s: Sum) -> (Term, Sum) {
         add_exponent(&mut content.scalars, id, e);
     }
     (content, s)
+}
+
+/// The value of a numeric expression (`-1/2` is `Div(Const(-1), Const(2))` once
+/// simplified).
+fn number(g: &Graph, id: Id) -> Option<f64> {
+    match g.node(id) {
+        Node::Const(c) => Some(c.value()),
+        Node::Neg(a) => number(g, a).map(|v| -v),
+        Node::Div(a, b) => Some(number(g, a)? / number(g, b)?),
+        Node::Mul(a, b) => Some(number(g, a)? * number(g, b)?),
+        _ => None,
+    }
+}
+
+/// The constant 1 or an all-ones value: the `1` of `1 - s`.
+fn is_one_like(g: &Graph, id: Id) -> bool {
+    g.const_value(id) == Some(1.0) || is_all_ones(g, id)
+}
+
+/// `a * b = I`: `inv(A)` next to `A`, in either order, or both transposed.
+fn is_inverse_pair(g: &Graph, a: Id, b: Id) -> bool {
+    match (g.node(a), g.node(b)) {
+        (Node::Apply(Func::Inv, x), _) if x == b => true,
+        (_, Node::Apply(Func::Inv, y)) if y == a => true,
+        (Node::Transpose(x), Node::Transpose(y)) => is_inverse_pair(g, x, y),
+        _ => false,
+    }
 }
 
 /// `ones(n)`, `ones(n)'` or `ones(m)*ones(n)'`: a neutral factor of `.*`.

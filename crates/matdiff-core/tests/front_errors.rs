@@ -78,9 +78,15 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "<x, y'>",
     ),
     (
-        "softmax(X)",
-        "X: matrix(N, d)",
-        "`softmax` needs a vector, found matrix(N, d)",
+        "x + vector(y)",
+        "",
+        "`vector(c)` needs a scalar c, found vector(n)",
+        "vector",
+    ),
+    (
+        "softmax(alpha)",
+        "",
+        "`softmax` needs a vector or a matrix, found scalar",
         "softmax",
     ),
     (

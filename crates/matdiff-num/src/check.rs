@@ -202,7 +202,8 @@ fn uniform(rng: &mut ChaCha8Rng, rows: usize, cols: usize, lo: f64, hi: f64) -> 
 
 /// Random values for every variable of `graph`, honouring kinds: symmetric `(B + B')/2`,
 /// spd `B B' + n I`, square matrices under `inv`/`det`/`logdet`/powers `B + n I`, and
-/// positive entries for variables directly under `log`, `sqrt`, a division or a power.
+/// positive entries for variables directly under `log`, `sqrt`, a division or a power,
+/// and entries in (0.1, 0.9) for those directly under `arcsin` or `arccos`.
 pub fn random_inputs(
     graph: &Graph,
     sizes: &Sizes,
@@ -233,6 +234,7 @@ pub fn random_inputs(
                     (b[(i, j)] + b[(j, i)]) / 2.0 + if i == j { shift } else { 0.0 }
                 })
             }
+            _ if need.bounded => uniform(rng, r, c, 0.1, 0.9),
             _ if need.positive => uniform(rng, r, c, 0.5, 2.0),
             _ if need.well_conditioned && r == c => {
                 let b = uniform(rng, r, r, -1.0, 1.0);

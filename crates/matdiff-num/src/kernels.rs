@@ -19,6 +19,16 @@ pub fn elementwise(f: Func, x: f64) -> Result<f64, &'static str> {
         Func::Cos => x.cos(),
         Func::Tan => x.tan(),
         Func::Tanh => x.tanh(),
+        Func::Arcsin | Func::Arccos if x.abs() > 1.0 => {
+            return Err("arcsin or arccos of an entry outside [-1, 1]")
+        }
+        Func::Arcsin => x.asin(),
+        Func::Arccos => x.acos(),
+        Func::Arctan => x.atan(),
+        Func::Sinh => x.sinh(),
+        Func::Cosh => x.cosh(),
+        Func::Log1p if x <= -1.0 => return Err("log1p of an entry not above -1"),
+        Func::Log1p => x.ln_1p(),
         Func::Sqrt if x < 0.0 => return Err("sqrt of a negative entry"),
         Func::Sqrt => x.sqrt(),
         Func::Abs => x.abs(),

@@ -154,6 +154,12 @@ fn apply(f: Func, x: &Mat<f64>, id: Id, column: bool) -> Result<Mat<f64>, EvalEr
         Func::Sqrt if entries().any(|v| v < 0.0) => {
             return Err(domain(id, "sqrt of a negative entry"))
         }
+        Func::Arcsin | Func::Arccos if entries().any(|v| v.abs() > 1.0) => {
+            return Err(domain(id, "arcsin or arccos of an entry outside [-1, 1]"))
+        }
+        Func::Log1p if entries().any(|v| v <= -1.0) => {
+            return Err(domain(id, "log1p of an entry not above -1"))
+        }
         _ => map(x, |v| match f {
             Func::Exp => v.exp(),
             Func::Log => v.ln(),
@@ -161,6 +167,12 @@ fn apply(f: Func, x: &Mat<f64>, id: Id, column: bool) -> Result<Mat<f64>, EvalEr
             Func::Cos => v.cos(),
             Func::Tan => v.tan(),
             Func::Tanh => v.tanh(),
+            Func::Arcsin => v.asin(),
+            Func::Arccos => v.acos(),
+            Func::Arctan => v.atan(),
+            Func::Sinh => v.sinh(),
+            Func::Cosh => v.cosh(),
+            Func::Log1p => v.ln_1p(),
             Func::Sqrt => v.sqrt(),
             Func::Abs => v.abs(),
             Func::Sigmoid => 1.0 / (1.0 + (-v).exp()),

@@ -55,6 +55,24 @@ fn derivatives_from_the_engine_pass() {
         ),
         ("tr(X'*A*X)", "X: matrix(n, k); A: matrix(n, n)", "X", 1),
         ("tr(X'*A*X)", "X: matrix(n, k); A: matrix(n, n)", "X", 2),
+        // MatrixCalculus.org's functions: arcsin and arccos get entries inside
+        // their domain, also where the derivative puts them under a power.
+        ("sum(arcsin(x))", "x: vector(n)", "x", 1),
+        ("sum(arccos(x))", "x: vector(n)", "x", 2),
+        (
+            "sum(arctan(x) + sinh(x) + cosh(x) + log1p(x))",
+            "x: vector(n)",
+            "x",
+            2,
+        ),
+        ("trace(X'*X)", "X: matrix(n, k)", "X", 1),
+        ("logsumexp(X)", "X: matrix(n, k)", "X", 2),
+        (
+            "sum(softmax(X) .* A)",
+            "X: matrix(n, k); A: matrix(n, k)",
+            "X",
+            1,
+        ),
         // x'*A*x is negative on some draws: those are drawn again.
         ("log(x'*A*x)", "A: matrix(n, n); x: vector(n)", "x", 1),
     ];

@@ -40,6 +40,7 @@ fn cases() -> Vec<Case> {
 fn every_case_matches_finite_differences_and_reads_like_the_textbook() {
     let mut report = String::new();
     let mut failures = Vec::new();
+    let mut ratios: Vec<f64> = Vec::new();
     for case in cases() {
         let here = format!("line {}: `{}` wrt {}", case.line, case.expr, case.wrt);
         let mut f = match parse_function(&case.expr, &case.decls) {
@@ -85,6 +86,7 @@ fn every_case_matches_finite_differences_and_reads_like_the_textbook() {
                     continue;
                 }
             };
+            ratios.push(ours as f64 / textbook as f64);
             if ours as f64 > 1.25 * textbook as f64 {
                 failures.push(format!(
                     "{here}: {text} has {ours} tokens, the textbook form {} has {textbook}",
@@ -92,6 +94,12 @@ fn every_case_matches_finite_differences_and_reads_like_the_textbook() {
                 ));
             }
         }
+    }
+    // Our token count over the textbook's: at most the textbook's at the median.
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    if median > 1.0 {
+        failures.push(format!("the median length ratio is {median:.2}, above 1"));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     insta::assert_snapshot!("results", report);

@@ -14,6 +14,7 @@ pub enum Arity {
 /// language so that every derived result prints as text that parses back.
 pub const FUNCTIONS: &[(&str, Arity)] = &[
     ("tr", Arity::Exactly(1)),
+    ("trace", Arity::Exactly(1)),
     ("det", Arity::Exactly(1)),
     ("logdet", Arity::Exactly(1)),
     ("inv", Arity::Exactly(1)),
@@ -29,6 +30,15 @@ pub const FUNCTIONS: &[(&str, Arity)] = &[
     ("cos", Arity::Exactly(1)),
     ("tan", Arity::Exactly(1)),
     ("tanh", Arity::Exactly(1)),
+    ("arcsin", Arity::Exactly(1)),
+    ("arccos", Arity::Exactly(1)),
+    ("arctan", Arity::Exactly(1)),
+    ("asin", Arity::Exactly(1)),
+    ("acos", Arity::Exactly(1)),
+    ("atan", Arity::Exactly(1)),
+    ("sinh", Arity::Exactly(1)),
+    ("cosh", Arity::Exactly(1)),
+    ("log1p", Arity::Exactly(1)),
     ("sqrt", Arity::Exactly(1)),
     ("abs", Arity::Exactly(1)),
     ("sigmoid", Arity::Exactly(1)),
@@ -37,6 +47,8 @@ pub const FUNCTIONS: &[(&str, Arity)] = &[
     ("sign", Arity::Exactly(1)),
     ("step", Arity::Exactly(1)),
     ("dot", Arity::Exactly(2)),
+    ("vector", Arity::Exactly(1)),
+    ("matrix", Arity::Exactly(1)),
     ("eye", Arity::ZeroOrOne),
     ("ones", Arity::ZeroOrOne),
 ];

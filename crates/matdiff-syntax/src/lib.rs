@@ -14,9 +14,9 @@
 //! assert_eq!(expr.to_sexpr(), "(* (/ 1 N) (^ (call norm2 (- (* X w) y)) 2))");
 //!
 //! // Errors are data: a message, labelled byte spans, and notes.
-//! let (_, diagnostics) = parse_expr("trace(X)", SourceId(0));
-//! assert_eq!(diagnostics[0].message, "unknown function `trace`");
-//! assert_eq!(diagnostics[0].notes, ["did you mean `tr`?"]);
+//! let (_, diagnostics) = parse_expr("determinant(X)", SourceId(0));
+//! assert_eq!(diagnostics[0].message, "unknown function `determinant`");
+//! assert_eq!(diagnostics[0].notes, ["did you mean `det`?"]);
 //! ```
 
 pub mod ast;

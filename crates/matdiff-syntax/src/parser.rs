@@ -677,7 +677,6 @@ impl<'s> ExprParser<'s> {
 /// is not taken for `tr`).
 fn suggest_function(name: &str) -> Option<String> {
     let alias = match name {
-        "trace" => Some("tr"),
         "determinant" => Some("det"),
         "inverse" => Some("inv"),
         "ln" => Some("log"),

@@ -23,11 +23,11 @@ const EXPR_CASES: &[(&str, &str)] = &[
     ("python_power", "x**2"),
     ("unary_plus", "+x"),
     ("operator_before_close", "(x -)"),
-    ("unknown_function_suggestion", "trace(X)"),
+    ("unknown_function_suggestion", "determinant(X)"),
     ("unknown_function_product", "x(y + 1)"),
     ("unknown_function_alias", "ln(x)"),
     ("transpose_function", "transpose(X)"),
-    ("two_unknown_functions", "trace(X) + nrm2(Y)"),
+    ("two_unknown_functions", "determinant(X) + nrm2(Y)"),
     ("arity_too_many", "tr(X, Y)"),
     ("arity_none", "tr()"),
     ("arity_dot", "dot(a)"),
@@ -103,7 +103,10 @@ const PROGRAM_CASES: &[(&str, &str)] = &[
         "unclosed_before_late_declaration",
         "x: vector\n(x + 1\ny: vector\n",
     ),
-    ("decl_and_expression_errors", "x: vectr(n)\ntrace(x*x')\n"),
+    (
+        "decl_and_expression_errors",
+        "x: vectr(n)\ndeterminant(x*x')\n",
+    ),
 ];
 
 fn snapshot(input: &str, diags: &[Diagnostic]) -> String {

@@ -18,10 +18,10 @@ use matdiff_syntax::{Diagnostic, Severity};
 /// ```
 /// use matdiff::{Error, Function};
 ///
-/// let error = Function::parse("trace(X)", "X: matrix(n,n)").unwrap_err();
+/// let error = Function::parse("determinant(X)", "X: matrix(n,n)").unwrap_err();
 /// assert!(matches!(error, Error::Syntax(_)));
-/// assert_eq!(error.to_string(), "<expr>:1:1: unknown function `trace`");
-/// assert!(error.render().contains("^^^^^"));
+/// assert_eq!(error.to_string(), "<expr>:1:1: unknown function `determinant`");
+/// assert!(error.render().contains("^^^^^^^^^^^"));
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]

@@ -220,3 +220,34 @@ fn an_expression_may_start_with_a_minus_sign() {
     let (code, out, err) = matdiff(&["check", "-x'*x", "--wrt", "x"]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn compositions_that_overflow_as_written_evaluate_in_their_stable_form() {
+    let at = inputs_file("stable", r#"{"z": 1000, "x": [1000, -1000]}"#);
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("log(1 + exp(z))", &[], r#"{"value": 1000.0}"#),
+        (
+            "log(1 + exp(z))",
+            &["--wrt", "z"],
+            r#"{"value": 1000.0, "gradient": 1.0}"#,
+        ),
+        ("log(sigmoid(-z))", &[], r#"{"value": -1000.0}"#),
+        ("log(1 - sigmoid(z))", &[], r#"{"value": -1000.0}"#),
+        ("log(sum(exp(x)))", &[], r#"{"value": 1000.0}"#),
+        ("1 ./ (1 + exp(-x))", &[], r#"{"value": [1.0,0.0]}"#),
+    ];
+    for (expr, extra, expected) in cases {
+        let mut args = vec![
+            "eval",
+            expr,
+            "--let",
+            "z: scalar; x: vector(2)",
+            "--at",
+            &at,
+        ];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = matdiff(&args);
+        assert_eq!(code, 0, "{expr}: {stderr}");
+        assert_eq!(stdout.trim(), *expected, "{expr}");
+    }
+}

@@ -520,6 +520,12 @@ impl<'t> Py<'t> {
             Func::Cos => "np.cos",
             Func::Tan => "np.tan",
             Func::Tanh => "np.tanh",
+            Func::Arcsin => "np.arcsin",
+            Func::Arccos => "np.arccos",
+            Func::Arctan => "np.arctan",
+            Func::Sinh => "np.sinh",
+            Func::Cosh => "np.cosh",
+            Func::Log1p => "np.log1p",
             Func::Sqrt => "np.sqrt",
             Func::Abs => "np.abs",
             Func::Sign => "np.sign",
@@ -590,6 +596,8 @@ impl<'t> Py<'t> {
                         "0"
                     }
                 ),
+                _ if need.bounded && v.shape.is_scalar() => "rng.uniform(0.1, 0.9)".to_string(),
+                _ if need.bounded => format!("rng.uniform(0.1, 0.9, {shape})"),
                 _ if need.positive && v.shape.is_scalar() => "rng.uniform(0.5, 2.0)".to_string(),
                 _ if need.positive => format!("rng.uniform(0.5, 2.0, {shape})"),
                 _ if need.well_conditioned && v.shape.is_square() && !v.shape.is_scalar() => {

@@ -179,7 +179,17 @@ impl Latex<'_> {
                     Func::Inv => format!("{}^{{-1}}", self.at(a, prec::ATOM)),
                     Func::Det => format!("\\det\\left({arg}\\right)"),
                     Func::Logdet => format!("\\log\\det\\left({arg}\\right)"),
-                    Func::Exp | Func::Log | Func::Sin | Func::Cos | Func::Tan | Func::Tanh => {
+                    Func::Exp
+                    | Func::Log
+                    | Func::Sin
+                    | Func::Cos
+                    | Func::Tan
+                    | Func::Tanh
+                    | Func::Arcsin
+                    | Func::Arccos
+                    | Func::Arctan
+                    | Func::Sinh
+                    | Func::Cosh => {
                         format!("\\{}\\left({arg}\\right)", f.name())
                     }
                     _ => format!("\\operatorname{{{}}}\\left({arg}\\right)", f.name()),

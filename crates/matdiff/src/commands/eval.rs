@@ -61,6 +61,8 @@ pub fn run(args: Args) -> Result<()> {
         (None, _) => "--data".to_string(),
     };
     let order = args.order.unwrap_or(if args.wrt.is_some() { 1 } else { 0 });
+    // The value is computed in its stable form (`log(1 + exp(z))` as `softplus(z)`).
+    function.root = matdiff_core::stable::stabilize(&mut function.graph, function.root);
     let mut outputs: Vec<(&'static str, Id)> = vec![("value", function.root)];
     match (&args.wrt, order) {
         (None, 0) => {}
