@@ -8,6 +8,7 @@ pub mod data;
 pub mod error;
 pub mod inputs;
 pub mod kernels;
+pub mod memory;
 pub mod plan;
 pub mod reference;
 pub mod value;

@@ -1,0 +1,116 @@
+//! The memory budget: how many bytes a plan's buffers, or a file read into memory,
+//! may take. By default it is the memory the machine has available when asked (Linux:
+//! `MemAvailable` in `/proc/meminfo`; elsewhere [`FALLBACK_BYTES`]); a program may set
+//! its own with [`set_budget_bytes`] (the CLI's `--max-memory`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The budget assumed where the available memory cannot be read: 8 GiB.
+pub const FALLBACK_BYTES: u64 = 8 << 30;
+
+/// 0: no budget set, use the available memory.
+static BUDGET: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the budget for the rest of the process; `None` goes back to the available memory.
+pub fn set_budget_bytes(bytes: Option<u64>) {
+    BUDGET.store(bytes.map_or(0, |b| b.max(1)), Ordering::Relaxed);
+}
+
+/// The budget in bytes: the one set, else the memory available now.
+pub fn budget_bytes() -> u64 {
+    match BUDGET.load(Ordering::Relaxed) {
+        0 => available_bytes().unwrap_or(FALLBACK_BYTES),
+        set => set,
+    }
+}
+
+/// Whether the budget was set explicitly (rather than read from the machine).
+pub fn budget_is_set() -> bool {
+    BUDGET.load(Ordering::Relaxed) != 0
+}
+
+/// The memory the machine has available, when the system says.
+pub fn available_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line
+        .trim_start_matches("MemAvailable:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Parses a size such as `512M`, `8G`, `1.5GiB`, `4096` (bytes); suffixes K, M, G, T
+/// (with or without `B`/`iB`) are powers of 1024.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size — write e.g. 512M or 8G"))?;
+    let scale: f64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1.0,
+        "K" | "KB" | "KIB" => 1024.0,
+        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
+        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("`{text}` has an unknown unit — use K, M, G or T")),
+    };
+    let bytes = value * scale;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 1.8e19) {
+        return Err(format!(
+            "`{text}` is not a usable size — give at least 1 byte"
+        ));
+    }
+    Ok(bytes as u64)
+}
+
+/// A byte count for messages: `12.8 GB`, `640 KB`, `512 bytes` (decimal units).
+pub fn describe_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e12 {
+        format!("{:.1} TB", b / 1e12)
+    } else if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} KB", b / 1e3)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        for (text, bytes) in [
+            ("4096", 4096),
+            ("1K", 1024),
+            ("512M", 512 << 20),
+            ("8G", 8 << 30),
+            ("1.5GiB", 3 << 29),
+            ("2 TB", 2 << 40),
+        ] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for bad in ["", "G", "-1G", "0", "1X", "nan", "1e400"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn byte_counts_read_in_decimal_units() {
+        assert_eq!(describe_bytes(512), "512 bytes");
+        assert_eq!(describe_bytes(12_800_000_000), "12.8 GB");
+    }
+}
