@@ -2,9 +2,28 @@
 
 use anyhow::Result;
 use matdiff_core::{Function, Texts};
+use matdiff_num::data::{CsvHeader, DataError};
 use matdiff_syntax::{parse_decls, parse_expr, parse_program, Diagnostic, Program, Span};
 
 use crate::report::{Failure, Sources};
+
+/// Whether CSV data files have a header row: `--no-header` says they have none.
+static CSV_HEADER: std::sync::OnceLock<CsvHeader> = std::sync::OnceLock::new();
+
+/// Records `--no-header` for every CSV data file this run reads.
+pub fn set_csv_header(header: CsvHeader) {
+    let _ = CSV_HEADER.set(header);
+}
+
+/// Whether the CSV data files of this run have a header row.
+pub fn csv_header() -> CsvHeader {
+    CSV_HEADER.get().copied().unwrap_or_default()
+}
+
+/// Reads a matrix from a CSV (per `--no-header`) or `.npy` data file.
+pub fn load_matrix(path: impl AsRef<std::path::Path>) -> Result<faer::Mat<f64>, DataError> {
+    matdiff_num::data::load_matrix_with(path, csv_header())
+}
 
 /// Parses, checks and lowers the function given as `EXPR` (or `@file`) and `--let`.
 ///

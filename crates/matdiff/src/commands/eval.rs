@@ -50,7 +50,7 @@ pub fn run(args: Args) -> Result<()> {
             .split_once('=')
             .ok_or_else(|| Failure::BadInput(format!("--data `{binding}`: expected NAME=FILE")))?;
         let value =
-            matdiff_num::data::load_matrix(path).map_err(|e| Failure::BadInput(e.to_string()))?;
+            crate::input::load_matrix(path).map_err(|e| Failure::BadInput(e.to_string()))?;
         inputs
             .set_named(&function.graph, name, value)
             .map_err(|e| Failure::BadInput(format!("--data {binding}: {e}")))?;

@@ -11,9 +11,10 @@ use matdiff_fit::linreg::{
     select_entries, select_rows, train_test_split, Fit, IterativeOptions, LinearRegression,
     LinregError, Scores, Solver,
 };
-use matdiff_num::data::{load_csv, load_matrix, parse_csv, DataError, Table};
+use matdiff_num::data::{load_csv_with, parse_csv, DataError, Table};
 use serde_json::{json, Value};
 
+use crate::input::load_matrix;
 use crate::report::Failure;
 
 /// Arguments of `matdiff linreg`.
@@ -237,7 +238,10 @@ fn load_table(args: &Args, data: &str) -> Result<Dataset> {
                 "{data}: a .npy file has no column names — use --x X.npy --y y.npy"
             )));
         }
-        (load_csv(path).map_err(data_error)?, None)
+        (
+            load_csv_with(path, crate::input::csv_header()).map_err(data_error)?,
+            None,
+        )
     } else if let Some(bundled) = datasets::find(data) {
         (
             parse_csv(bundled.name, bundled.csv).map_err(data_error)?,

@@ -463,8 +463,7 @@ pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, 
             let value = if is_json {
                 read_json_value(file, name, graph)?
             } else {
-                matdiff_num::data::load_matrix(file)
-                    .map_err(|e| Failure::BadInput(e.to_string()))?
+                crate::input::load_matrix(file).map_err(|e| Failure::BadInput(e.to_string()))?
             };
             Ok((name.to_owned(), value))
         })

@@ -1,0 +1,172 @@
+//! Hostile input through the command line: truncated or padded `.npy` files, CSV
+//! files without a header row, endless files, closed pipes, absurd sizes and options.
+//! Each class ends in a clear message and exit 2 (or a quiet exit for a closed pipe),
+//! never a wrong number, a panic, an abort or a hang.
+
+mod common;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::matdiff;
+
+/// Writes `bytes` to a fresh file named `…-name` in the temp directory.
+fn temp_file(name: &str, bytes: &[u8]) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let path: PathBuf = std::env::temp_dir().join(format!(
+        "matdiff-hardening-{}-{unique}-{name}",
+        std::process::id()
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+/// A version-1 `.npy` file of little-endian f64 values in C order.
+fn npy(shape: &str, values: &[f64]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    bytes
+}
+
+/// A design matrix with an exact linear target: y = 1 + 2 x1 - x2 + noise-free.
+fn regression_files() -> (Vec<f64>, Vec<f64>) {
+    let rows = 40;
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for i in 0..rows {
+        let (a, b) = (i as f64 * 0.37 % 3.1, (i * i) as f64 * 0.11 % 2.3);
+        x.extend([a, b]);
+        y.push(1.0 + 2.0 * a - b + 0.01 * ((i * 7 % 5) as f64 - 2.0));
+    }
+    (x, y)
+}
+
+fn assert_refused(args: &[&str], words: &[&str]) {
+    let (code, stdout, stderr) = matdiff(args);
+    assert_eq!(
+        code, 2,
+        "{args:?}: exit {code}\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.is_empty(), "{args:?} printed {stdout}");
+    for w in words {
+        assert!(stderr.contains(w), "{args:?}: no `{w}` in\n{stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+}
+
+/// A `.npy` file whose length disagrees with its header is refused by every command
+/// that reads data, naming the expected and found byte counts.
+#[test]
+fn npy_files_of_the_wrong_length_are_refused_everywhere() {
+    let (x, y) = regression_files();
+    let whole = npy("(40, 2)", &x);
+    let n = whole.len();
+    let short = temp_file("X-short.npy", &whole[..n - 13]);
+    let mut padded_bytes = whole.clone();
+    padded_bytes.extend_from_slice(&[1, 2, 3]);
+    let padded = temp_file("X-padded.npy", &padded_bytes);
+    let y_file = temp_file("y.npy", &npy("(40,)", &y));
+    let expected = format!("header promises {n}");
+    let short_len = format!("the file is {} bytes", n - 13);
+    let padded_len = format!("the file is {} bytes", n + 3);
+    for (file, found) in [(&short, &short_len), (&padded, &padded_len)] {
+        let data = format!("X={file}");
+        assert_refused(
+            &["eval", "sum(X)", "--let", "X: matrix(m,n)", "--data", &data],
+            &[file.as_str(), found.as_str(), expected.as_str()],
+        );
+        assert_refused(
+            &["linreg", "--x", file, "--y", &y_file],
+            &[file.as_str(), found.as_str(), expected.as_str()],
+        );
+    }
+    // The exact file fits well: R² near 1, not the garbage fit of shifted values.
+    let good = temp_file("X.npy", &whole);
+    let (code, stdout, stderr) = matdiff(&["linreg", "--x", &good, "--y", &y_file, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let fit: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(fit["r2"].as_f64().unwrap() > 0.99, "{stdout}");
+    assert!(
+        (fit["coefficients"][0].as_f64().unwrap() - 2.0).abs() < 0.01,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn npy_headers_that_overflow_or_overallocate_are_refused() {
+    let overflow = temp_file("overflow.npy", &npy("(4294967296, 4294967297)", &[1.0]));
+    let mut huge = b"\x93NUMPY\x02\x00".to_vec();
+    huge.extend_from_slice(&u32::MAX.to_le_bytes());
+    huge.resize(100, b' ');
+    let huge = temp_file("huge-header.npy", &huge);
+    for (file, words) in [
+        (&overflow, "more elements than 2^64"),
+        (&huge, "more than the 65536 a .npy header may have"),
+    ] {
+        let data = format!("X={file}");
+        assert_refused(
+            &["eval", "sum(X)", "--let", "X: matrix(m,n)", "--data", &data],
+            &[words],
+        );
+    }
+}
+
+/// A CSV whose first row is numbers is refused (its first row would be lost as
+/// column names), or read whole with --no-header.
+#[test]
+fn a_csv_without_a_header_row_is_refused_or_read_with_no_header() {
+    let file = temp_file("no-header.csv", b"1,2\n3,4\n");
+    let data = format!("X={file}");
+    let args = ["eval", "sum(X)", "--let", "X: matrix(m,n)", "--data", &data];
+    assert_refused(
+        &args,
+        &[
+            &format!("{file}:1: the first row (1,2) holds only numbers"),
+            "--no-header",
+        ],
+    );
+    let (code, stdout, stderr) = matdiff(&[&args[..], &["--no-header"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("10"), "{stdout}");
+    let (code, stdout, stderr) = matdiff(&["linreg", &file, "--target", "col2", "--no-header"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("col1"), "{stdout}");
+}
+
+/// Output into a pipe whose reader has gone ends the program quietly with exit 0.
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    for args in [
+        &["derive", "x'*A*x", "--wrt", "x", "--steps"][..],
+        &["demo"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
