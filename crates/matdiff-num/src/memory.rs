@@ -71,20 +71,20 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// A byte count for messages: `12.8 GB`, `640 KB`, `512 bytes` (decimal units).
+/// A byte count for messages, in the binary units `--max-memory` takes: `11.9 GiB`,
+/// `640.0 KiB`, `512 bytes`.
 pub fn describe_bytes(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= 1e12 {
-        format!("{:.1} TB", b / 1e12)
-    } else if b >= 1e9 {
-        format!("{:.1} GB", b / 1e9)
-    } else if b >= 1e6 {
-        format!("{:.1} MB", b / 1e6)
-    } else if b >= 1e3 {
-        format!("{:.1} KB", b / 1e3)
-    } else {
-        format!("{bytes} bytes")
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
     }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]
@@ -111,6 +111,7 @@ mod tests {
     #[test]
     fn byte_counts_read_in_decimal_units() {
         assert_eq!(describe_bytes(512), "512 bytes");
-        assert_eq!(describe_bytes(12_800_000_000), "12.8 GB");
+        assert_eq!(describe_bytes(12_800_000_000), "11.9 GiB");
+        assert_eq!(describe_bytes(1 << 30), "1.0 GiB");
     }
 }

@@ -170,3 +170,71 @@ fn a_closed_pipe_ends_the_program_quietly() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// An evaluation whose buffers pass the memory budget is refused before anything is
+/// allocated, naming the subexpression, its size and the budget, and suggesting a
+/// product order that never forms the large matrix.
+#[test]
+fn plans_past_the_memory_budget_are_refused_with_the_subexpression() {
+    let empty = temp_file("empty.json", b"{}");
+    assert_refused(
+        &[
+            "eval",
+            "sum(eye(40000))",
+            "--at",
+            &empty,
+            "--max-memory",
+            "1G",
+        ],
+        &[
+            "`eye(40000)` is a 40000 × 40000 matrix of 11.9 GiB",
+            "budget of 1.0 GiB",
+        ],
+    );
+    let x: Vec<String> = (0..200_000).map(|i| (i % 7).to_string()).collect();
+    let x_file = temp_file("x.json", format!("{{\"x\": [{}]}}", x.join(",")).as_bytes());
+    assert_refused(
+        &["eval", "sum(x*x')", "--at", &x_file, "--max-memory", "16G"],
+        &["`x*x'` is a 200000 × 200000 matrix of 298.0 GiB"],
+    );
+    assert_refused(
+        &[
+            "check",
+            "x'*x",
+            "--wrt",
+            "x",
+            "--let",
+            "x: vector(10000000000)",
+            "--max-memory",
+            "16G",
+        ],
+        &["`x` is a 10000000000 × 1 matrix of 74.5 GiB"],
+    );
+    let mut csv = String::from("a,b,c\n");
+    let mut y = String::from("y\n");
+    for i in 0..6000 {
+        csv.push_str(&format!("{},{},{}\n", i % 5, i % 7, i % 11));
+        y.push_str(&format!("{}\n", i % 3));
+    }
+    let x_data = format!("X={}", temp_file("X.csv", csv.as_bytes()));
+    let y_data = format!("y={}", temp_file("y.csv", y.as_bytes()));
+    assert_refused(
+        &[
+            "minimize",
+            "norm2(X*X'*(X*w) - y)^2",
+            "--wrt",
+            "w",
+            "--data",
+            &x_data,
+            "--data",
+            &y_data,
+            "--max-memory",
+            "100M",
+        ],
+        &["`X*X'` is a 6000 × 6000 matrix", "e.g. `X*(X'*v)`"],
+    );
+    assert_refused(
+        &["eval", "sum(X)", "--at", &empty, "--max-memory", "lots"],
+        &["--max-memory", "not a size"],
+    );
+}

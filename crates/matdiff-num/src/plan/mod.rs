@@ -383,6 +383,12 @@ struct Compiler<'g> {
     src: Vec<Option<Src>>,
     bufs: Vec<Value>,
     inputs: Vec<InputSlot>,
+    /// Bytes of the inputs and buffers planned so far, checked against `budget`
+    /// before each buffer is allocated.
+    planned: u128,
+    budget: u64,
+    /// The node being lowered, named when one of its temporaries is too large.
+    current: Id,
 }
 
 impl<'g> Compiler<'g> {
@@ -394,6 +400,9 @@ impl<'g> Compiler<'g> {
             src: vec![None; graph.len()],
             bufs: Vec::new(),
             inputs: Vec::new(),
+            planned: 0,
+            budget: crate::memory::budget_bytes(),
+            current: Id(0),
         }
     }
 
@@ -466,9 +475,67 @@ impl<'g> Compiler<'g> {
         self.bufs.len() - 1
     }
 
+    /// Counts a `rows × cols` matrix for `node` (written `what`) into the plan's
+    /// memory, refusing it when the plan would pass the budget: every plan knows its
+    /// sizes before it runs, so an evaluation that cannot fit fails here, with the
+    /// subexpression named, rather than when an allocation fails.
+    fn reserve(
+        &mut self,
+        node: Id,
+        rows: usize,
+        cols: usize,
+        what: impl FnOnce(&Self) -> (String, Option<String>),
+    ) -> Result<(), EvalError> {
+        let bytes = rows as u128 * cols as u128 * 8;
+        self.planned += bytes;
+        if self.planned <= u128::from(self.budget) {
+            return Ok(());
+        }
+        let (text, hint) = what(self);
+        let size = |b: u128| crate::memory::describe_bytes(u64::try_from(b).unwrap_or(u64::MAX));
+        let mut problem = format!(
+            "`{text}` is a {rows} × {cols} matrix of {}; with the plan's other values that makes {}, more than the memory budget of {}",
+            size(bytes),
+            size(self.planned),
+            size(u128::from(self.budget)),
+        );
+        if let Some(hint) = hint {
+            problem.push_str(" — ");
+            problem.push_str(&hint);
+        }
+        Err(EvalError::TooLarge { node, problem })
+    }
+
+    /// The text of a scheduled product, for messages.
+    fn product_text(&self, product: &Product) -> String {
+        match product {
+            Product::Factor { id, transposed } => {
+                let text = crate::error::expr_text(self.graph, *id);
+                let atom = text.chars().all(|c| c.is_alphanumeric() || c == '_');
+                match (atom, transposed) {
+                    (_, false) => text,
+                    (true, true) => format!("{text}'"),
+                    (false, true) => format!("({text})'"),
+                }
+            }
+            Product::Mul { lhs, rhs, .. } => {
+                format!("{}*{}", self.product_text(lhs), self.product_text(rhs))
+            }
+            Product::Solve { a, rhs } => format!(
+                "inv({})*{}",
+                crate::error::expr_text(self.graph, *a),
+                self.product_text(rhs)
+            ),
+            Product::Inverse(a) => format!("inv({})", crate::error::expr_text(self.graph, *a)),
+        }
+    }
+
     fn input(&mut self, id: Id, sym: Sym, differential: bool) -> Result<Src, EvalError> {
         let graph = self.graph;
         let (rows, cols) = self.dims(id)?;
+        self.reserve(id, rows, cols, |c| {
+            (crate::error::expr_text(c.graph, id), None)
+        })?;
         let name = graph.name(sym);
         let declared = graph
             .variable(sym)
@@ -499,7 +566,21 @@ impl<'g> Compiler<'g> {
         let graph = self.graph;
         let node = graph.node(id);
         let scalar = self.is_scalar(id);
+        self.current = id;
         let (rows, cols) = self.dims(id)?;
+        if !scalar && !matches!(node, Node::Var(_) | Node::Differential(_)) {
+            self.reserve(id, rows, cols, |c| {
+                let text = crate::error::expr_text(c.graph, id);
+                let hint = match node {
+                    Node::Mul(a, b) => product_hint(
+                        &crate::error::expr_text(c.graph, a),
+                        &crate::error::expr_text(c.graph, b),
+                    ),
+                    _ => None,
+                };
+                (text, hint)
+            })?;
+        }
         // Leaves are inputs or constants filled in once.
         let constant = match node {
             Node::Var(sym) => {
@@ -624,14 +705,29 @@ impl<'g> Compiler<'g> {
                     transposed: *transposed,
                 })
             }
-            Product::Mul { lhs, rhs, .. } => {
-                let lhs = self.emit(chain, lhs, None)?;
-                let rhs = self.emit(chain, rhs, None)?;
+            Product::Mul {
+                lhs: left,
+                rhs: right,
+                ..
+            } => {
+                let lhs = self.emit(chain, left, None)?;
+                let rhs = self.emit(chain, right, None)?;
+                if dst.is_none() {
+                    let node = self.current;
+                    self.reserve(node, rows, cols, |c| {
+                        let (a, b) = (c.product_text(left), c.product_text(right));
+                        (format!("{a}*{b}"), product_hint(&a, &b))
+                    })?;
+                }
                 let dst = dst.unwrap_or_else(|| self.temp(rows, cols));
                 Step::MatMul { dst, lhs, rhs }
             }
             Product::Solve { a, rhs } => {
                 let rhs = self.emit(chain, rhs, None)?;
+                if dst.is_none() {
+                    let node = self.current;
+                    self.reserve(node, rows, cols, |c| (c.product_text(product), None))?;
+                }
                 let dst = dst.unwrap_or_else(|| self.temp(rows, cols));
                 Step::Solve {
                     dst,
@@ -640,6 +736,10 @@ impl<'g> Compiler<'g> {
                 }
             }
             Product::Inverse(a) => {
+                if dst.is_none() {
+                    let node = self.current;
+                    self.reserve(node, rows, cols, |c| (c.product_text(product), None))?;
+                }
                 let dst = dst.unwrap_or_else(|| self.temp(rows, cols));
                 Step::Inverse {
                     dst,
@@ -656,6 +756,14 @@ impl<'g> Compiler<'g> {
             transposed: false,
         })
     }
+}
+
+/// The advice for a product `a*b` too large to form: multiply it into what it is
+/// used with first.
+fn product_hint(a: &str, b: &str) -> Option<String> {
+    Some(format!(
+        "if `{a}*{b}` is only multiplied by a vector or a thin matrix `v` afterwards, order the product so that it is never formed, e.g. `{a}*({b}*v)` instead of `{a}*{b}*v`"
+    ))
 }
 
 fn read<'a>(
