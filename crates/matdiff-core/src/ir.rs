@@ -516,7 +516,10 @@ pub struct Graph {
     /// Names of variables and dimensions.
     pub symbols: Interner,
     variables: Vec<Variable>,
+    /// Where each variable is in `variables`: declarations take constant time each.
+    variable_index: HashMap<Sym, usize>,
     dims: Vec<Sym>,
+    dim_set: std::collections::HashSet<Sym>,
 }
 
 impl Graph {
@@ -533,9 +536,12 @@ impl Graph {
             kind,
             shape,
         };
-        match self.variables.iter_mut().find(|v| v.name == sym) {
-            Some(existing) => *existing = v,
-            None => self.variables.push(v),
+        match self.variable_index.get(&sym) {
+            Some(&k) => self.variables[k] = v,
+            None => {
+                self.variable_index.insert(sym, self.variables.len());
+                self.variables.push(v);
+            }
         }
         sym
     }
@@ -543,7 +549,7 @@ impl Graph {
     /// Registers a dimension name (usable as a scalar and bound from the data).
     pub fn declare_dim(&mut self, name: &str) -> Sym {
         let sym = self.symbols.intern(name);
-        if !self.dims.contains(&sym) {
+        if self.dim_set.insert(sym) {
             self.dims.push(sym);
         }
         sym
@@ -556,7 +562,7 @@ impl Graph {
 
     /// The variable named `sym`.
     pub fn variable(&self, sym: Sym) -> Option<&Variable> {
-        self.variables.iter().find(|v| v.name == sym)
+        self.variable_index.get(&sym).map(|&k| &self.variables[k])
     }
 
     /// The variable with this name.

@@ -238,3 +238,48 @@ fn plans_past_the_memory_budget_are_refused_with_the_subexpression() {
         &["--max-memory", "not a size"],
     );
 }
+
+/// Declarations cost constant time each: 100,000 of them (which took minutes when
+/// each was checked against all before it) parse, elaborate and differentiate.
+#[test]
+fn a_hundred_thousand_declarations_are_read_in_linear_time() {
+    let n = 100_000;
+    let mut program: Vec<String> = (0..n)
+        .map(|i| format!("M{i}: matrix(n{i}, n{})", i + 1))
+        .collect();
+    program.push("v: scalar; v: scalar".to_owned());
+    let text = program.join("; ") + "\nsum(M1*M2)";
+    let file = temp_file("decls.txt", text.as_bytes());
+    let (code, _, stderr) = matdiff(&["parse", &format!("@{file}")]);
+    assert_eq!(code, 2, "{}", &stderr[..stderr.len().min(400)]);
+    assert!(stderr.contains("`v` is declared twice"));
+    let text = text.replace("v: scalar; v: scalar", "v: scalar");
+    let file = temp_file("decls-ok.txt", text.as_bytes());
+    let (code, stdout, stderr) = matdiff(&["derive", &format!("@{file}"), "--wrt", "M2"]);
+    assert_eq!(code, 0, "{}", &stderr[..stderr.len().min(400)]);
+    assert!(stdout.contains("M1'"), "{stdout}");
+}
+
+/// A long flat sum is not "nested": 4,000 terms are accepted, and past the stated
+/// limit the message says what the limit is.
+#[test]
+fn long_flat_sums_are_accepted_up_to_a_stated_limit() {
+    let sum = |n: usize| {
+        (1..=n)
+            .map(|i| format!("{i}*a"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    let file = temp_file("sum.txt", format!("a: scalar\n{}", sum(1100)).as_bytes());
+    let (code, stdout, stderr) = matdiff(&["derive", &format!("@{file}"), "--wrt", "a"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("605550"), "{stdout}");
+    let file = temp_file("sum4k.txt", format!("a: scalar\n{}", sum(4000)).as_bytes());
+    let (code, _, stderr) = matdiff(&["check", &format!("@{file}"), "--wrt", "a"]);
+    assert_eq!(code, 0, "{stderr}");
+    let file = temp_file("sum5k.txt", format!("a: scalar\n{}", sum(5000)).as_bytes());
+    assert_refused(
+        &["parse", &format!("@{file}")],
+        &["nested too deeply", "chain 4096 operators"],
+    );
+}
