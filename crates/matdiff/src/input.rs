@@ -7,6 +7,35 @@ use matdiff_syntax::{parse_decls, parse_expr, parse_program, Diagnostic, Program
 
 use crate::report::{Failure, Sources};
 
+/// The largest expression or declaration file read (`@file`): 16 MiB.
+pub const EXPRESSION_FILE_MAX_BYTES: u64 = 16 << 20;
+/// The largest JSON value file read (`--at`, `--data X=x.json`, `--init`): 256 MiB.
+pub const JSON_FILE_MAX_BYTES: u64 = 256 << 20;
+
+/// Reads a text file of at most `limit` bytes (an endless or huge file is refused
+/// after `limit + 1` bytes, never read to the end); `what` names the file's role.
+pub fn read_text(path: &str, limit: u64, what: &str) -> Result<String, Failure> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| Failure::BadInput(format!("cannot read `{path}`: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(Failure::BadInput(format!(
+            "`{path}` is larger than {} ({limit} bytes), the most {what} may have",
+            matdiff_num::memory::describe_bytes(limit)
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::BadInput(format!(
+            "`{path}` is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 /// Whether CSV data files have a header row: `--no-header` says they have none.
 static CSV_HEADER: std::sync::OnceLock<CsvHeader> = std::sync::OnceLock::new();
 
@@ -36,8 +65,7 @@ pub fn load_function(expr_arg: &str, let_arg: Option<&str>) -> Result<(Sources, 
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     let mut program = match expr_arg.strip_prefix('@') {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::BadInput(format!("cannot read `{path}`: {e}")))?;
+            let text = read_text(path, EXPRESSION_FILE_MAX_BYTES, "an expression file")?;
             let id = sources.add(path, text.clone());
             let (program, errors) = parse_program(&text, id);
             diagnostics.extend(errors);

@@ -283,3 +283,55 @@ fn long_flat_sums_are_accepted_up_to_a_stated_limit() {
         &["nested too deeply", "chain 4096 operators"],
     );
 }
+
+/// Expression, declaration and JSON files are read up to a stated size: an endless
+/// file is refused, not read until memory runs out.
+#[test]
+fn endless_text_files_are_refused_at_their_cap() {
+    assert_refused(
+        &["parse", "@/dev/zero"],
+        &["`/dev/zero` is larger than 16.0 MiB", "an expression file"],
+    );
+    assert_refused(
+        &["eval", "x'*x", "--at", "/dev/zero"],
+        &["`/dev/zero` is larger than 256.0 MiB", "a JSON inputs file"],
+    );
+    assert_refused(
+        &[
+            "minimize",
+            "norm2(X*w - y)^2",
+            "--wrt",
+            "w",
+            "--data",
+            "X=/dev/zero",
+        ],
+        &["unsupported file type"],
+    );
+    let dir = std::env::temp_dir().join(format!("matdiff-endless-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("x.json");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    let data = format!("x={}", link.display());
+    assert_refused(
+        &["minimize", "norm2(x)^2", "--wrt", "x", "--data", &data],
+        &["is larger than 256.0 MiB"],
+    );
+    let csv = dir.join("X.csv");
+    let _ = std::fs::remove_file(&csv);
+    std::os::unix::fs::symlink("/dev/zero", &csv).unwrap();
+    let data = format!("X={}", csv.display());
+    assert_refused(
+        &[
+            "eval",
+            "sum(X)",
+            "--let",
+            "X: matrix(m,n)",
+            "--data",
+            &data,
+            "--max-memory",
+            "8M",
+        ],
+        &["larger than 8388608 bytes"],
+    );
+}

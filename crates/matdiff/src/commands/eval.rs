@@ -38,8 +38,11 @@ pub fn run(args: Args) -> Result<()> {
     let (_sources, mut function) = load_function(&args.expr, args.decls.as_deref())?;
     let mut inputs = match &args.at {
         Some(at) => {
-            let text = std::fs::read_to_string(at)
-                .map_err(|e| Failure::BadInput(format!("cannot read `{at}`: {e}")))?;
+            let text = crate::input::read_text(
+                at,
+                crate::input::JSON_FILE_MAX_BYTES,
+                "a JSON inputs file",
+            )?;
             Inputs::from_json(&text, &function.graph)
                 .map_err(|e| Failure::BadInput(format!("in `{at}`: {e}")))?
         }

@@ -537,8 +537,8 @@ fn read_json_value(file: &str, name: &str, graph: &Graph) -> Result<Mat<f64>> {
             "{file}: `{name}` is not a variable of the expression"
         ))
     })?;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Failure::BadInput(format!("{file}: cannot read the file: {e}")))?;
+    let text =
+        crate::input::read_text(file, crate::input::JSON_FILE_MAX_BYTES, "a JSON value file")?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         // serde_json ends its message with the position, which leads ours instead.
         let message = e.to_string();
