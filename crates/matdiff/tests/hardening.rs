@@ -335,3 +335,114 @@ fn endless_text_files_are_refused_at_their_cap() {
         &["larger than 8388608 bytes"],
     );
 }
+
+fn matdiff_threads(threads: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", threads)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every number a fit reports is the same, bit for bit, for any thread count.
+#[test]
+fn linreg_gives_the_same_bits_for_any_thread_count() {
+    let mut csv = String::from("a,b,c,d,y\n");
+    for i in 0..6000u64 {
+        let f = |k: u64| ((i * 2654435761 + k * 40503) % 1000) as f64 / 997.0;
+        let (a, b, c, d) = (f(1), f(2), f(3), f(4));
+        csv.push_str(&format!(
+            "{a},{b},{c},{},{}\n",
+            d + 1e-6 * a,
+            3.0 * a - b + 0.5 * c + 0.1 * f(5)
+        ));
+    }
+    let file = temp_file("threads.csv", csv.as_bytes());
+    for solver in ["auto", "normal", "qr", "svd", "gd", "minibatch"] {
+        let args = [
+            "linreg", &file, "--target", "y", "--solver", solver, "--json",
+        ];
+        let runs: Vec<String> = ["1", "2", "5"]
+            .iter()
+            .map(|threads| {
+                let (code, stdout, stderr) = matdiff_threads(threads, &args);
+                assert_eq!(code, 0, "{solver}: {stderr}");
+                let mut fit: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                fit.as_object_mut().unwrap().remove("seconds");
+                fit.to_string()
+            })
+            .collect();
+        assert_eq!(runs[0], runs[1], "{solver}: 1 vs 2 threads");
+        assert_eq!(runs[0], runs[2], "{solver}: 1 vs 5 threads");
+    }
+}
+
+/// A constant (or all-zero) target fits with every solver: the intercept is the
+/// constant, every coefficient 0, and the comparison table has no NaN.
+#[test]
+fn iterative_linreg_fits_a_constant_target() {
+    for (value, csv) in [
+        (5.0, "a,b,y\n1,2,5\n2,1,5\n3,5,5\n4,3,5\n"),
+        (0.0, "a,b,y\n1,2,0\n2,1,0\n3,5,0\n4,3,0\n"),
+    ] {
+        let file = temp_file("constant.csv", csv.as_bytes());
+        for solver in ["gd", "sgd", "minibatch", "auto"] {
+            let (code, stdout, stderr) = matdiff(&[
+                "linreg", &file, "--target", "y", "--solver", solver, "--json",
+            ]);
+            assert_eq!(code, 0, "{solver}: {stderr}");
+            let fit: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(fit["intercept"].as_f64(), Some(value), "{solver}: {stdout}");
+            assert_eq!(
+                fit["coefficients"],
+                serde_json::json!([0.0, 0.0]),
+                "{solver}"
+            );
+        }
+        let (code, stdout, stderr) =
+            matdiff(&["linreg", &file, "--target", "y", "--solver", "all"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stdout.to_lowercase().contains("nan"), "{stdout}");
+    }
+}
+
+/// Options no run can honour are refused with exit 2, naming the option.
+#[test]
+fn impossible_options_are_refused_naming_the_option() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "linreg",
+                "diabetes",
+                "--solver",
+                "minibatch",
+                "--batch",
+                "0",
+            ],
+            &["--batch", "at least 1 sample"],
+        ),
+        (
+            &["linreg", "diabetes", "--solver", "gd", "--lr", "0"],
+            &["--lr", "η = 0", "positive"],
+        ),
+        (
+            &["linreg", "diabetes", "--solver", "gd", "--lr=-1"],
+            &["--lr"],
+        ),
+        (
+            &["linreg", "diabetes", "--solver", "sgd", "--epochs", "0"],
+            &["--epochs"],
+        ),
+    ];
+    for (args, words) in cases {
+        assert_refused(args, words);
+        let (_, _, stderr) = matdiff(args);
+        assert!(!stderr.contains("constant"), "{args:?}: {stderr}");
+    }
+}

@@ -157,6 +157,16 @@ fn data_error(error: DataError) -> anyhow::Error {
 /// Bad data and options are exit 2; a solver that diverges or fails is exit 1.
 fn fit_failure(error: LinregError) -> anyhow::Error {
     match error {
+        LinregError::InvalidOption { option, reason } => {
+            let flag = match option {
+                "batch" => "--batch",
+                "learning rate" => "--lr",
+                "epochs" => "--epochs",
+                "ridge" => "--ridge",
+                other => other,
+            };
+            bad(format!("invalid {flag}: {reason}"))
+        }
         LinregError::Iterative { .. } | LinregError::Numerical(_) => {
             Failure::Failed(error.to_string()).into()
         }
@@ -427,7 +437,14 @@ fn compare(
                         .zip(&reference.coefficients)
                         .map(|(a, b)| a - b)
                         .collect();
-                    let distance = norm(&difference) / reference_norm.max(f64::MIN_POSITIVE);
+                    // Relative to the reference, or absolute when its coefficients
+                    // are all zero (a constant target).
+                    let scale = if reference_norm > 0.0 {
+                        reference_norm
+                    } else {
+                        1.0
+                    };
+                    let distance = norm(&difference) / scale;
                     RowScores {
                         train: fit.score(train.0, train.1),
                         test: test.map(|(x, y)| fit.score(x, y)),
