@@ -13,7 +13,9 @@ pub mod plan;
 pub mod reference;
 pub mod value;
 
-pub use check::{check_derivative, default_sizes, random_inputs, CheckOptions, CheckReport};
+pub use check::{
+    check_derivative, default_sizes, random_inputs, CheckOptionError, CheckOptions, CheckReport,
+};
 pub use error::EvalError;
 pub use inputs::{InputError, Inputs, Sizes};
 pub use plan::{Plan, PlanOptions};

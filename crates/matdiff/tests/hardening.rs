@@ -446,3 +446,121 @@ fn impossible_options_are_refused_naming_the_option() {
         assert!(!stderr.contains("constant"), "{args:?}: {stderr}");
     }
 }
+
+/// Check, eval and data options that cannot mean what they say are refused naming the
+/// option (they used to pass vacuously, fail with exit 1, or let the last one win).
+#[test]
+fn ambiguous_or_vacuous_options_are_refused() {
+    let x = temp_file("x.json", br#"{"x": [1, 2, 3]}"#);
+    let x_csv = temp_file("x.csv", b"x\n1\n2\n3\n");
+    let x_at = format!("x={x_csv}");
+    let y_at = format!("y={x_csv}");
+    let m = temp_file("m.json", br#"{"X": [[1, 2], [3, 4]]}"#);
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["check", "x'*x", "--wrt", "x", "--trials", "0"],
+            vec!["--trials", "at least 1"],
+        ),
+        (
+            vec!["check", "x'*x", "--wrt", "x", "--tol=nan"],
+            vec!["--tol", "NaN"],
+        ),
+        (
+            vec!["check", "x'*x", "--wrt", "x", "--tol=-1"],
+            vec!["--tol", "positive"],
+        ),
+        (
+            vec!["check", "x'*x", "--wrt", "x", "--tol=inf"],
+            vec!["--tol"],
+        ),
+        (
+            vec![
+                "check",
+                "x'*x",
+                "--wrt",
+                "x",
+                "--let",
+                "x: vector(n)",
+                "--dims",
+                "n=3,n=4",
+            ],
+            vec!["--dims", "`n` is given twice (3 and 4)"],
+        ),
+        (
+            vec!["eval", "x'*x", "--data", &x_at, "--data", &x_at],
+            vec!["`x` is already given by an earlier --data"],
+        ),
+        (
+            vec!["eval", "x'*x", "--at", &x, "--data", &x_at],
+            vec!["`x` is already given by --at"],
+        ),
+        (
+            vec![
+                "minimize",
+                "norm2(x - y)^2",
+                "--wrt",
+                "x",
+                "--data",
+                &y_at,
+                "--data",
+                &y_at,
+            ],
+            vec!["`y` is already given by an earlier --data"],
+        ),
+        (
+            vec![
+                "eval",
+                "sum(X)",
+                "--let",
+                "X: matrix(2,2)",
+                "--at",
+                &m,
+                "--wrt",
+                "X",
+                "--order",
+                "2",
+            ],
+            vec!["the hessian with respect to the matrix `X` is a linear map"],
+        ),
+    ];
+    for (args, words) in &cases {
+        assert_refused(args, words);
+    }
+}
+
+/// Advice and labels that used to mislead: a suggested fix that is itself invalid, a
+/// flag that does not exist, a step size printed with all its 309 digits.
+#[test]
+fn advice_names_only_valid_fixes() {
+    let dir = std::env::temp_dir().join(format!("matdiff-advice-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("p.svg").display().to_string();
+    let (code, _, stderr) = matdiff(&[
+        "plot",
+        "w'*w",
+        "--wrt",
+        "w",
+        "--let",
+        "w: vector(2)",
+        "--run",
+        "sgd:batch=0",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!stderr.contains("batch=0 "), "{stderr}");
+    assert!(!stderr.contains("minibatch:batch=0"), "{stderr}");
+    let (code, _, stderr) = matdiff(&[
+        "plot",
+        "w'*w",
+        "--wrt",
+        "w",
+        "--let",
+        "w: vector(2)",
+        "--run",
+        "gd:lr=1e308,iterations=3",
+        "--out",
+        &out,
+    ]);
+    assert!(!stderr.contains("00000000000000000000"), "{code}: {stderr}");
+}

@@ -51,6 +51,14 @@ pub fn run(args: Args) -> Result<()> {
         tol: args.tol,
         fixed,
     };
+    options.validate().map_err(|e| {
+        let flag = match e.option {
+            "trials" => "--trials",
+            "tol" => "--tol",
+            _ => "--dims",
+        };
+        Failure::BadInput(format!("invalid {flag}: {}", e.reason))
+    })?;
     let graph = &function.graph;
     let report = check_derivative(&function, &d, &options).map_err(|e| -> anyhow::Error {
         let message = format!("on a random instance: {}", e.describe(graph));

@@ -457,6 +457,16 @@ pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, 
                     ))
                 })?;
             let name = name.trim();
+            let earlier = specs
+                .iter()
+                .take_while(|s| !std::ptr::eq(*s, spec))
+                .any(|s| s.split_once('=').is_some_and(|(n, _)| n.trim() == name));
+            if earlier {
+                return Err(Failure::BadInput(format!(
+                    "--data {spec}: `{name}` is already given by an earlier --data — give each variable once"
+                ))
+                .into());
+            }
             let is_json = std::path::Path::new(file)
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("json"));
