@@ -292,6 +292,12 @@ pub fn parse_csv(name: &str, text: &str) -> Result<Table, DataError> {
     parse_csv_bytes(name, text.as_bytes(), CsvHeader::FirstRow)
 }
 
+/// Parses the bytes of a CSV file into a [`Table`] (invalid UTF-8 is reported with
+/// its line), its first row a header or not as `header` says.
+pub fn parse_csv_data(name: &str, bytes: &[u8], header: CsvHeader) -> Result<Table, DataError> {
+    parse_csv_bytes(name, bytes, header)
+}
+
 /// Parses CSV text into a [`Table`], its first row a header or not as `header` says.
 pub fn parse_csv_with(name: &str, text: &str, header: CsvHeader) -> Result<Table, DataError> {
     parse_csv_bytes(name, text.as_bytes(), header)

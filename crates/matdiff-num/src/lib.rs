@@ -6,6 +6,7 @@
 pub mod check;
 pub mod data;
 pub mod error;
+pub mod fuzz_entry;
 pub mod inputs;
 pub mod kernels;
 pub mod memory;
