@@ -63,7 +63,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         _ => return Err(format!("`{text}` has an unknown unit — use K, M, G or T")),
     };
     let bytes = value * scale;
-    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 1.8e19) {
+    if !(1.0..1.8e19).contains(&bytes) {
         return Err(format!(
             "`{text}` is not a usable size — give at least 1 byte"
         ));
