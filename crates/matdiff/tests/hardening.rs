@@ -564,3 +564,26 @@ fn advice_names_only_valid_fixes() {
     ]);
     assert!(!stderr.contains("00000000000000000000"), "{code}: {stderr}");
 }
+
+/// `--no-header` cannot be honoured by the streamed reader: refused, not ignored.
+#[test]
+fn no_header_with_stream_is_refused() {
+    let x = temp_file("sx.csv", b"1,2\n3,4\n5,6\n");
+    let y = temp_file("sy.csv", b"1\n2\n3\n");
+    let (xd, yd) = (format!("X={x}"), format!("y={y}"));
+    assert_refused(
+        &[
+            "minimize",
+            "norm2(X*w - y)^2",
+            "--wrt",
+            "w",
+            "--data",
+            &xd,
+            "--data",
+            &yd,
+            "--stream",
+            "--no-header",
+        ],
+        &["--stream reads CSV files with a header row only"],
+    );
+}

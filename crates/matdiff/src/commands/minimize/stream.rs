@@ -37,6 +37,12 @@ pub(super) fn run(args: &Args, function: Function) -> Result<()> {
         }
         Sampling::Replace => args.chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS),
     };
+    if crate::input::csv_header() == matdiff_num::data::CsvHeader::Absent {
+        return Err(Failure::BadInput(
+            "--stream reads CSV files with a header row only — add one (names for the columns), or drop --no-header and --stream".to_owned(),
+        )
+        .into());
+    }
     if let Some(batch) = options.effective_batch(usize::MAX) {
         if batch > chunk_rows {
             return Err(Failure::BadInput(format!(
