@@ -191,6 +191,22 @@ fn plans_past_the_memory_budget_are_refused_with_the_subexpression() {
             "budget of 1.0 GiB",
         ],
     );
+    // Every value is counted before the first is allocated: refused at once, not
+    // after filling an 18.6 GiB identity.
+    assert_refused(
+        &[
+            "eval",
+            "tr(inv(eye(50000)))",
+            "--at",
+            &empty,
+            "--max-memory",
+            "30G",
+        ],
+        &[
+            "`inv(eye(50000))` is a 50000 × 50000 matrix",
+            "makes 37.3 GiB",
+        ],
+    );
     let x: Vec<String> = (0..200_000).map(|i| (i % 7).to_string()).collect();
     let x_file = temp_file("x.json", format!("{{\"x\": [{}]}}", x.join(",")).as_bytes());
     assert_refused(

@@ -425,6 +425,13 @@ impl<'g> Compiler<'g> {
                     problem: other.to_string(),
                 },
             })?;
+        // Every value's size first, before anything is allocated: a plan that cannot
+        // fit is refused at once, not after minutes of filling its first buffers.
+        // (Lowering counts again, with the products' temporaries.)
+        for &id in schedule.order() {
+            self.reserve_node(id)?;
+        }
+        self.planned = 0;
         let mut instrs = Vec::new();
         for &id in schedule.order() {
             let recipe = schedule.recipe(id).cloned().unwrap_or(Recipe::Direct);
@@ -561,12 +568,11 @@ impl<'g> Compiler<'g> {
         self.src[id.index()].expect("children are lowered before parents")
     }
 
-    /// Assigns `id` its buffer (or input) and builds its instruction.
-    fn lower(&mut self, id: Id, recipe: Recipe) -> Result<Option<Instr>, EvalError> {
-        let graph = self.graph;
-        let node = graph.node(id);
+    /// Counts `id`'s value (and the working copy of a factorisation) into the
+    /// plan's memory; inputs are counted where they are bound.
+    fn reserve_node(&mut self, id: Id) -> Result<(), EvalError> {
+        let node = self.graph.node(id);
         let scalar = self.is_scalar(id);
-        self.current = id;
         let (rows, cols) = self.dims(id)?;
         if !scalar && !matches!(node, Node::Var(_) | Node::Differential(_)) {
             self.reserve(id, rows, cols, |c| {
@@ -581,6 +587,31 @@ impl<'g> Compiler<'g> {
                 (text, hint)
             })?;
         }
+        // A factorisation (inv, det, logdet, a matrix power) works on a copy of its
+        // square operand: count that scratch too.
+        let factored = match node {
+            Node::Apply(Func::Inv | Func::Det | Func::Logdet, a) => Some(a),
+            Node::Pow(a, _) if !self.is_scalar(a) => Some(a),
+            _ => None,
+        };
+        if let Some(a) = factored {
+            let (r, c) = self.dims(a)?;
+            self.reserve(id, r, c, |c| {
+                let text = crate::error::expr_text(c.graph, id);
+                (format!("the working copy of {text}"), None)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Assigns `id` its buffer (or input) and builds its instruction.
+    fn lower(&mut self, id: Id, recipe: Recipe) -> Result<Option<Instr>, EvalError> {
+        let graph = self.graph;
+        let node = graph.node(id);
+        let scalar = self.is_scalar(id);
+        self.current = id;
+        let (rows, cols) = self.dims(id)?;
+        self.reserve_node(id)?;
         // Leaves are inputs or constants filled in once.
         let constant = match node {
             Node::Var(sym) => {
