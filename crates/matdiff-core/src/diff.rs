@@ -24,11 +24,32 @@ pub enum DiffError {
     /// The requested derivative is not defined for these kinds.
     #[error("{0}")]
     Unsupported(String),
+    /// The derivative's graph grew past [`crate::ir::NODE_BUDGET`] nodes.
+    #[error("the {what} grows past {limit} nodes — the expression is too long or too deeply nested for it; differentiate a shorter expression{}", if *what == "Hessian" { ", or ask for the gradient (--order 1)" } else { "" })]
+    TooLarge {
+        /// What was being built: `Hessian`, `derivative`, `derivation`.
+        what: &'static str,
+        /// The node budget.
+        limit: usize,
+    },
 }
 
 /// Differentiates `f` with respect to the variable named `wrt`; `order` is 1 or 2.
 /// The result lives in `f.graph`, simplified to textbook form.
+///
+/// A derivative whose graph would grow past [`crate::ir::NODE_BUDGET`] nodes is
+/// refused with [`DiffError::TooLarge`].
 pub fn derive(f: &mut Function, wrt: &str, order: u8) -> Result<Derivative, DiffError> {
+    let what = if order == 2 { "Hessian" } else { "derivative" };
+    crate::ir::within_node_budget(|| derive_unbounded(f, wrt, order)).unwrap_or_else(|e| {
+        Err(DiffError::TooLarge {
+            what,
+            limit: e.limit,
+        })
+    })
+}
+
+fn derive_unbounded(f: &mut Function, wrt: &str, order: u8) -> Result<Derivative, DiffError> {
     let var = f
         .graph
         .variable_named(wrt)
@@ -1149,6 +1170,15 @@ fn sum_opt(g: &mut Graph, parts: Vec<Id>) -> Option<Id> {
 /// product and the result read off. Nothing is computed twice: the last line is
 /// `d.expr`, found by the same rule table.
 pub fn derivation(f: &mut Function, d: &Derivative) -> Result<Vec<Step>, DiffError> {
+    crate::ir::within_node_budget(|| derivation_unbounded(f, d)).unwrap_or_else(|e| {
+        Err(DiffError::TooLarge {
+            what: "derivation",
+            limit: e.limit,
+        })
+    })
+}
+
+fn derivation_unbounded(f: &mut Function, d: &Derivative) -> Result<Vec<Step>, DiffError> {
     let var = d.wrt;
     let g = &mut f.graph;
     let root = canonicalize(g, f.root);

@@ -496,17 +496,60 @@ impl Iterator for Children {
     }
 }
 
+/// The most nodes one graph may hold. Hash-consing keeps a derivative's graph far
+/// smaller than its printed tree, but a few short expressions still have derivatives
+/// whose graphs grow without end (the Hessian of `sin(sin(…a…))` nested hundreds
+/// deep); past this many nodes the work is abandoned (see [`within_node_budget`]).
+pub const NODE_BUDGET: usize = 2_000_000;
+
+/// The payload of a graph that grew past [`NODE_BUDGET`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeBudgetExceeded {
+    /// The budget that was reached.
+    pub limit: usize,
+}
+
+/// Runs `work`, which adds nodes to graphs; `Err` when a graph grew past
+/// [`NODE_BUDGET`] on the way. The graph is left consistent (every node it holds is
+/// whole) but holds the unfinished work's nodes.
+///
+/// Reaching the budget unwinds out of [`Graph::add`] to here without the panic hook
+/// (no message is printed); any other panic goes on unwinding.
+pub fn within_node_budget<T>(work: impl FnOnce() -> T) -> Result<T, NodeBudgetExceeded> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(value) => Ok(value),
+        Err(payload) => match payload.downcast::<NodeBudgetExceeded>() {
+            Ok(exceeded) => Err(*exceeded),
+            Err(other) => std::panic::resume_unwind(other),
+        },
+    }
+}
+
+/// A graph's node budget: [`NODE_BUDGET`] unless set otherwise.
+#[derive(Clone, Copy, Debug)]
+struct NodeLimit(usize);
+
+impl Default for NodeLimit {
+    fn default() -> NodeLimit {
+        NodeLimit(NODE_BUDGET)
+    }
+}
+
 /// The arena: nodes with their shapes, the symbol table, the variables and the
 /// dimension names. One graph holds a function and everything derived from it.
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
+    node_limit: NodeLimit,
     nodes: Vec<Node>,
     shapes: Vec<Shape>,
     index: HashMap<Node, Id>,
     /// Names of variables and dimensions.
     pub symbols: Interner,
     variables: Vec<Variable>,
+    /// Where each variable is in `variables`: declarations take constant time each.
+    variable_index: HashMap<Sym, usize>,
     dims: Vec<Sym>,
+    dim_set: std::collections::HashSet<Sym>,
 }
 
 impl Graph {
@@ -523,9 +566,12 @@ impl Graph {
             kind,
             shape,
         };
-        match self.variables.iter_mut().find(|v| v.name == sym) {
-            Some(existing) => *existing = v,
-            None => self.variables.push(v),
+        match self.variable_index.get(&sym) {
+            Some(&k) => self.variables[k] = v,
+            None => {
+                self.variable_index.insert(sym, self.variables.len());
+                self.variables.push(v);
+            }
         }
         sym
     }
@@ -533,7 +579,7 @@ impl Graph {
     /// Registers a dimension name (usable as a scalar and bound from the data).
     pub fn declare_dim(&mut self, name: &str) -> Sym {
         let sym = self.symbols.intern(name);
-        if !self.dims.contains(&sym) {
+        if self.dim_set.insert(sym) {
             self.dims.push(sym);
         }
         sym
@@ -546,7 +592,7 @@ impl Graph {
 
     /// The variable named `sym`.
     pub fn variable(&self, sym: Sym) -> Option<&Variable> {
-        self.variables.iter().find(|v| v.name == sym)
+        self.variable_index.get(&sym).map(|&k| &self.variables[k])
     }
 
     /// The variable with this name.
@@ -571,6 +617,11 @@ impl Graph {
         if let Some(&id) = self.index.get(&node) {
             return id;
         }
+        if self.nodes.len() >= self.node_limit.0 {
+            std::panic::resume_unwind(Box::new(NodeBudgetExceeded {
+                limit: self.node_limit.0,
+            }));
+        }
         let shape = self.shape_of_new(&node);
         let id = Id(self.nodes.len() as u32);
         self.nodes.push(node);
@@ -587,6 +638,12 @@ impl Graph {
     /// The shape of a node.
     pub fn shape(&self, id: Id) -> Shape {
         self.shapes[id.index()]
+    }
+
+    /// Sets the most nodes this graph may hold (default [`NODE_BUDGET`]); adding a
+    /// node past it unwinds to [`within_node_budget`].
+    pub fn set_node_budget(&mut self, limit: usize) {
+        self.node_limit = NodeLimit(limit);
     }
 
     /// Number of nodes.

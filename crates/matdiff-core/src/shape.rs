@@ -208,6 +208,8 @@ struct Infer<'a> {
     sizes: BTreeMap<u64, DimVar>,
     /// Dimension names in first-appearance order.
     dim_names: Vec<String>,
+    /// The names in `dim_names`, for a check in constant time.
+    dim_name_set: BTreeSet<String>,
     vars: Vec<VarInfo>,
     var_index: BTreeMap<String, usize>,
     implicit: Vec<(Span, DimVar)>,
@@ -226,6 +228,7 @@ impl<'a> Infer<'a> {
             named: BTreeMap::new(),
             sizes: BTreeMap::new(),
             dim_names: Vec::new(),
+            dim_name_set: BTreeSet::new(),
             vars: Vec::new(),
             var_index: BTreeMap::new(),
             implicit: Vec::new(),
@@ -264,10 +267,15 @@ impl<'a> Infer<'a> {
         }
         let v = self.new_dim(Binding::Named(name.to_string()));
         self.named.insert(name.to_string(), v);
-        if !self.dim_names.iter().any(|n| n == name) {
+        self.add_dim_name(name);
+        v
+    }
+
+    /// Records a dimension name in first-appearance order, once.
+    fn add_dim_name(&mut self, name: &str) {
+        if self.dim_name_set.insert(name.to_string()) {
             self.dim_names.push(name.to_string());
         }
-        v
     }
 
     fn find(&mut self, v: DimVar) -> DimVar {
@@ -352,9 +360,7 @@ impl<'a> Infer<'a> {
             Binding::Named(n) => Resolved::Name(n),
             Binding::Free => {
                 let name = self.dim_text(root);
-                if !self.dim_names.contains(&name) {
-                    self.dim_names.push(name.clone());
-                }
+                self.add_dim_name(&name);
                 Resolved::Name(name)
             }
         }

@@ -99,7 +99,8 @@ type Sum = Vec<Term>;
 struct Simplifier<'g> {
     g: &'g mut Graph,
     cache: HashMap<Id, Id>,
-    keys: HashMap<Id, Vec<u32>>,
+    /// Node comparisons already made (see [`Simplifier::compare`]).
+    keys: HashMap<(Id, Id), Ordering>,
     keep_inner: bool,
 }
 
@@ -1302,88 +1303,109 @@ impl Simplifier<'_> {
         if neg != Ordering::Equal {
             return neg;
         }
-        let kx = self.term_key(x);
-        let ky = self.term_key(y);
-        kx.cmp(&ky)
+        let g = &*self.g;
+        KeyIter::new(g, term_key(x)).cmp(KeyIter::new(g, term_key(y)))
     }
 
-    fn term_key(&mut self, t: &Term) -> Vec<u32> {
-        let mut k = Vec::new();
-        for &f in &t.chain {
-            k.extend(self.key(f));
-        }
-        k.push(0);
-        for &(s, e) in &t.scalars {
-            k.extend(self.key(s));
-            k.push(e.unsigned_abs());
-        }
-        k
-    }
-
+    /// Orders nodes by their structural sort key ([`key_parts`]), then by id.
     fn compare(&mut self, x: Id, y: Id) -> Ordering {
-        let kx = self.key(x);
-        let ky = self.key(y);
-        kx.cmp(&ky).then(x.cmp(&y))
-    }
-
-    /// A structural sort key: variables by first appearance, then products,
-    /// elementwise products, functions; a transpose sorts right after its operand.
-    fn key(&mut self, id: Id) -> Vec<u32> {
-        if let Some(k) = self.keys.get(&id) {
-            return k.clone();
+        if let Some(&order) = self.keys.get(&(x, y)) {
+            return order;
         }
-        let k = match self.g.node(id) {
-            Node::Const(c) => vec![1, (c.value().abs() * 1000.0) as u32],
-            Node::Zeros(_) => vec![2],
-            Node::Eye(_) => vec![3],
-            Node::Ones(_) => vec![4],
-            Node::Var(s) => vec![10, s.0],
-            Node::DimValue(s) => vec![11, s.0],
-            // Differentials sort last: <X*w - y, dw>.
-            Node::Differential(s) => vec![200, s.0],
-            Node::DifferentialOf(a) => {
-                let mut k = vec![201];
-                k.extend(self.key(a));
-                k
-            }
-            Node::Transpose(a) => {
-                let mut k = self.key(a);
-                k.push(90);
-                k
-            }
-            Node::Neg(a) => {
-                let mut k = self.key(a);
-                k.push(95);
-                k
-            }
-            Node::Pow(a, b) => {
-                let mut k = self.key(a);
-                k.push(80);
-                k.extend(self.key(b));
-                k
-            }
-            Node::Inner(a, b) => self.key2(35, a, b),
-            Node::Mul(a, b) => self.key2(40, a, b),
-            Node::ElemMul(a, b) => self.key2(45, a, b),
-            Node::ElemDiv(a, b) => self.key2(46, a, b),
-            Node::ElemPow(a, b) => self.key2(47, a, b),
-            Node::Apply(f, a) => {
-                let mut k = vec![50, f as u32];
-                k.extend(self.key(a));
-                k
-            }
-            Node::Div(a, b) => self.key2(70, a, b),
-            Node::Add(a, b) => self.key2(60, a, b),
-        };
-        self.keys.insert(id, k.clone());
-        k
+        let g = &*self.g;
+        let order = KeyIter::new(g, vec![KeyPart::Of(x)])
+            .cmp(KeyIter::new(g, vec![KeyPart::Of(y)]))
+            .then(x.cmp(&y));
+        self.keys.insert((x, y), order);
+        order
     }
+}
 
-    fn key2(&mut self, tag: u32, a: Id, b: Id) -> Vec<u32> {
-        let mut k = vec![tag];
-        k.extend(self.key(a));
-        k.extend(self.key(b));
-        k
+/// A piece of a sort key: a number, or the whole key of a node.
+///
+/// A node's key is the sequence its tree spells out, so it is as long as the node's
+/// tree, not its shared graph: keys are never built whole but read lazily, part by
+/// part, and compared as they are read.
+#[derive(Clone, Copy, Debug)]
+enum KeyPart {
+    Lit(u32),
+    Of(Id),
+}
+
+/// The key of a term: its chain's keys, 0, then each scalar factor's key and exponent.
+fn term_key(t: &Term) -> Vec<KeyPart> {
+    let mut parts: Vec<KeyPart> = t.chain.iter().map(|&f| KeyPart::Of(f)).collect();
+    parts.push(KeyPart::Lit(0));
+    for &(s, e) in &t.scalars {
+        parts.push(KeyPart::Of(s));
+        parts.push(KeyPart::Lit(e.unsigned_abs()));
+    }
+    parts
+}
+
+/// The parts of a node's structural sort key: variables by first appearance, then
+/// products, elementwise products, functions; a transpose sorts right after its
+/// operand.
+fn key_parts(g: &Graph, id: Id, out: &mut Vec<KeyPart>) {
+    use KeyPart::{Lit, Of};
+    match g.node(id) {
+        Node::Const(c) => out.extend([Lit(1), Lit((c.value().abs() * 1000.0) as u32)]),
+        Node::Zeros(_) => out.push(Lit(2)),
+        Node::Eye(_) => out.push(Lit(3)),
+        Node::Ones(_) => out.push(Lit(4)),
+        Node::Var(s) => out.extend([Lit(10), Lit(s.0)]),
+        Node::DimValue(s) => out.extend([Lit(11), Lit(s.0)]),
+        // Differentials sort last: <X*w - y, dw>.
+        Node::Differential(s) => out.extend([Lit(200), Lit(s.0)]),
+        Node::DifferentialOf(a) => out.extend([Lit(201), Of(a)]),
+        Node::Transpose(a) => out.extend([Of(a), Lit(90)]),
+        Node::Neg(a) => out.extend([Of(a), Lit(95)]),
+        Node::Pow(a, b) => out.extend([Of(a), Lit(80), Of(b)]),
+        Node::Inner(a, b) => out.extend([Lit(35), Of(a), Of(b)]),
+        Node::Mul(a, b) => out.extend([Lit(40), Of(a), Of(b)]),
+        Node::ElemMul(a, b) => out.extend([Lit(45), Of(a), Of(b)]),
+        Node::ElemDiv(a, b) => out.extend([Lit(46), Of(a), Of(b)]),
+        Node::ElemPow(a, b) => out.extend([Lit(47), Of(a), Of(b)]),
+        Node::Apply(f, a) => out.extend([Lit(50), Lit(f as u32), Of(a)]),
+        Node::Div(a, b) => out.extend([Lit(70), Of(a), Of(b)]),
+        Node::Add(a, b) => out.extend([Lit(60), Of(a), Of(b)]),
+    }
+}
+
+/// The numbers of a key, read lazily: memory grows with the depth of the tree, not
+/// its size.
+struct KeyIter<'g> {
+    g: &'g Graph,
+    /// Parts still to read, the next one last.
+    stack: Vec<KeyPart>,
+    scratch: Vec<KeyPart>,
+}
+
+impl<'g> KeyIter<'g> {
+    fn new(g: &'g Graph, mut parts: Vec<KeyPart>) -> KeyIter<'g> {
+        parts.reverse();
+        KeyIter {
+            g,
+            stack: parts,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl Iterator for KeyIter<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        loop {
+            match self.stack.pop()? {
+                KeyPart::Lit(v) => return Some(v),
+                KeyPart::Of(id) => {
+                    self.scratch.clear();
+                    key_parts(self.g, id, &mut self.scratch);
+                    self.stack.extend(self.scratch.drain(..).rev());
+                }
+            }
+        }
     }
 }
 

@@ -498,10 +498,12 @@ pub fn parse_run(text: &str) -> Result<Options, String> {
                     options.batch = Some(count()?);
                 }
                 Method::Gd | Method::Sgd => {
+                    // The suggestion must itself be valid: a batch of at least 1.
+                    let batch = count()?;
                     return Err(format!(
-                        "--run `{text}`: {} takes no batch — use minibatch:batch={value}",
+                        "--run `{text}`: {} takes no batch — use minibatch:batch={batch}",
                         method.name()
-                    ))
+                    ));
                 }
             },
             other => {
@@ -582,7 +584,13 @@ impl Trace {
             ("sgd", _) | (_, None) => self.method.to_owned(),
             (m, Some(b)) => format!("{m}({b})"),
         };
-        format!("{method} η={}", self.lr)
+        // `{}` writes 1e308 with all its 309 digits: large and tiny rates in `e` form.
+        let lr = if self.lr != 0.0 && !(1e-4..1e6).contains(&self.lr.abs()) {
+            format!("{:e}", self.lr)
+        } else {
+            format!("{}", self.lr)
+        };
+        format!("{method} η={lr}")
     }
 
     /// How it ended, briefly: `diverged`, `‖∇Q‖ < ε`, `iteration limit`.

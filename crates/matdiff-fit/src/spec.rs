@@ -193,6 +193,8 @@ pub struct FitSpec {
     pub start: Start,
     /// The values of the other variables, by name.
     pub data: Vec<(String, Data)>,
+    /// Whether CSV data files start with a header row.
+    pub csv_header: matdiff_num::data::CsvHeader,
     /// Read the file data chunk by chunk (a linear model's loss only).
     pub stream: bool,
     /// The sample dimension sliced into batches (by default the named row dimension
@@ -217,6 +219,7 @@ impl FitSpec {
             seed: 0,
             start: Start::Zeros,
             data: Vec::new(),
+            csv_header: matdiff_num::data::CsvHeader::default(),
             stream: false,
             samples: None,
         }
@@ -284,7 +287,7 @@ impl FitSpec {
         for (name, value) in &self.data {
             let value = match value {
                 Data::Memory(m) => m.clone(),
-                Data::File(path) => matdiff_num::data::load_matrix(path)?,
+                Data::File(path) => matdiff_num::data::load_matrix_with(path, self.csv_header)?,
             };
             data.push((name.clone(), value));
         }
@@ -386,7 +389,8 @@ impl FitSpec {
             match value {
                 Data::File(path) if spans_samples => streamed.push((name.clone(), path.clone())),
                 Data::File(path) => {
-                    whole.push((name.clone(), matdiff_num::data::load_matrix(path)?))
+                    let value = matdiff_num::data::load_matrix_with(path, self.csv_header)?;
+                    whole.push((name.clone(), value))
                 }
                 Data::Memory(m) => whole.push((name.clone(), m.clone())),
             }

@@ -65,8 +65,12 @@ fn write_csv(path: &Path, m: &Mat<f64>, names: &[&str]) {
 
 /// The data as files of one format: `X` and `y`.
 fn files(format: &str) -> (PathBuf, PathBuf) {
+    // Each call its own folder: tests run in parallel, and a file rewritten while
+    // another test reads it is (rightly) an error.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (x, y) = data();
-    let dir = dir(format);
+    let dir = dir(&format!("{format}-{call}"));
     let (px, py) = (
         dir.join(format!("X.{format}")),
         dir.join(format!("y.{format}")),

@@ -41,6 +41,51 @@ impl Default for CheckOptions {
     }
 }
 
+/// A check option no check can run with.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("invalid {option}: {reason}")]
+pub struct CheckOptionError {
+    /// The option: `trials`, `tol` or `fixed`.
+    pub option: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl CheckOptions {
+    /// Refuses options that would make a check vacuous or meaningless: no trials, a
+    /// tolerance that is not a positive number, a dimension fixed twice or to 0.
+    pub fn validate(&self) -> Result<(), CheckOptionError> {
+        if self.trials == 0 {
+            return Err(CheckOptionError {
+                option: "trials",
+                reason: "0 trials would pass without checking anything — give at least 1"
+                    .to_owned(),
+            });
+        }
+        if !(self.tol.is_finite() && self.tol > 0.0) {
+            return Err(CheckOptionError {
+                option: "tol",
+                reason: format!("{} — the tolerance must be a positive number", self.tol),
+            });
+        }
+        for (k, (name, size)) in self.fixed.iter().enumerate() {
+            if *size == 0 {
+                return Err(CheckOptionError {
+                    option: "fixed",
+                    reason: format!("`{name}` = 0 — a dimension needs at least 1"),
+                });
+            }
+            if let Some((_, first)) = self.fixed[..k].iter().find(|(n, _)| n == name) {
+                return Err(CheckOptionError {
+                    option: "fixed",
+                    reason: format!("`{name}` is given twice ({first} and {size})"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The outcome of a check.
 #[derive(Clone, Debug)]
 pub struct CheckReport {

@@ -42,6 +42,17 @@ pub enum DataError {
         /// The file.
         file: String,
     },
+    /// The first row, read as the header, holds only numbers: most likely the file
+    /// has no header row, and its first data row would be lost as column names.
+    #[error("{file}:{line}: the first row ({row}) holds only numbers, so it looks like data, not a header row of column names — nothing was read; add a header row naming the columns, or pass --no-header to read every row as data (columns col1, col2, …)")]
+    NumericHeader {
+        /// The file.
+        file: String,
+        /// The line of the first row.
+        line: usize,
+        /// The row's cells, comma-separated.
+        row: String,
+    },
     /// The file has a header row but no data rows.
     #[error("{file}:{line}: header only, no data rows — add at least one row of numbers")]
     NoRows {
@@ -143,6 +154,14 @@ pub enum DataError {
         /// What is wrong with it.
         message: String,
     },
+    /// A file larger than can be read into memory, or one that never ends.
+    #[error("{file}: the file is larger than {limit} bytes, the most that can be read into memory here — read it in blocks, or raise --max-memory")]
+    TooLarge {
+        /// The file.
+        file: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// A file whose extension names no supported format.
     #[error("{file}: unsupported file type — use a .csv (with a header row) or a .npy file")]
     UnsupportedFormat {
@@ -157,6 +176,7 @@ impl DataError {
         match self {
             DataError::Io { file, .. }
             | DataError::Empty { file }
+            | DataError::NumericHeader { file, .. }
             | DataError::NoRows { file, .. }
             | DataError::EmptyColumnName { file, .. }
             | DataError::DuplicateColumn { file, .. }
@@ -166,6 +186,7 @@ impl DataError {
             | DataError::Malformed { file, .. }
             | DataError::MissingColumn { file, .. }
             | DataError::Npy { file, .. }
+            | DataError::TooLarge { file, .. }
             | DataError::UnsupportedFormat { file } => file,
         }
     }
@@ -174,6 +195,7 @@ impl DataError {
     pub fn line(&self) -> Option<usize> {
         match self {
             DataError::NoRows { line, .. }
+            | DataError::NumericHeader { line, .. }
             | DataError::EmptyColumnName { line, .. }
             | DataError::DuplicateColumn { line, .. }
             | DataError::Ragged { line, .. }
@@ -226,23 +248,62 @@ impl Table {
     }
 }
 
+/// Whether a CSV file's first row names the columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CsvHeader {
+    /// The first row names the columns; a first row of numbers only is refused as
+    /// a likely missing header (it would otherwise be lost as names).
+    #[default]
+    FirstRow,
+    /// There is no header row: every row is data, and the columns are named `col1`,
+    /// `col2`, … in file order.
+    Absent,
+}
+
 /// Reads a CSV file with a header row into a [`Table`].
 pub fn load_csv(path: impl AsRef<Path>) -> Result<Table, DataError> {
+    load_csv_with(path, CsvHeader::FirstRow)
+}
+
+/// Reads a CSV file into a [`Table`], its first row a header or not as `header` says.
+///
+/// A regular file is read up to its length; anything else (a pipe, a device) up to
+/// the memory budget ([`crate::memory::budget_bytes`]).
+pub fn load_csv_with(path: impl AsRef<Path>, header: CsvHeader) -> Result<Table, DataError> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| DataError::Io {
+    let io = |e: std::io::Error| DataError::Io {
         file: name.clone(),
         message: e.to_string(),
-    })?;
-    parse_csv_bytes(&name, &bytes)
+    };
+    let handle = std::fs::File::open(path).map_err(io)?;
+    let metadata = handle.metadata().map_err(io)?;
+    let limit = if metadata.is_file() {
+        metadata.len()
+    } else {
+        crate::memory::budget_bytes()
+    };
+    let bytes = read_bounded(&name, handle, limit)?;
+    parse_csv_bytes(&name, &bytes, header)
 }
 
 /// Parses CSV text with a header row into a [`Table`]; `name` is used in errors.
 pub fn parse_csv(name: &str, text: &str) -> Result<Table, DataError> {
-    parse_csv_bytes(name, text.as_bytes())
+    parse_csv_bytes(name, text.as_bytes(), CsvHeader::FirstRow)
 }
 
-fn parse_csv_bytes(name: &str, bytes: &[u8]) -> Result<Table, DataError> {
+/// Parses the bytes of a CSV file into a [`Table`] (invalid UTF-8 is reported with
+/// its line), its first row a header or not as `header` says.
+pub fn parse_csv_data(name: &str, bytes: &[u8], header: CsvHeader) -> Result<Table, DataError> {
+    parse_csv_bytes(name, bytes, header)
+}
+
+/// Parses CSV text into a [`Table`], its first row a header or not as `header` says.
+pub fn parse_csv_with(name: &str, text: &str, header: CsvHeader) -> Result<Table, DataError> {
+    parse_csv_bytes(name, text.as_bytes(), header)
+}
+
+fn parse_csv_bytes(name: &str, bytes: &[u8], header: CsvHeader) -> Result<Table, DataError> {
     let file = name.to_owned();
     // Spreadsheets often start UTF-8 files with a byte-order mark; it is not part of
     // the first column's name.
@@ -251,19 +312,22 @@ fn parse_csv_bytes(name: &str, bytes: &[u8]) -> Result<Table, DataError> {
     let mut records = reader.records();
     let malformed = malformed(name);
 
-    let header = match records.next() {
+    let first = match records.next() {
         None => return Err(DataError::Empty { file: file.clone() }),
         Some(record) => record.map_err(&malformed)?,
     };
-    let header_line = line_of(&header);
-    if header.iter().all(str::is_empty) {
+    let header_line = line_of(&first);
+    if first.iter().all(str::is_empty) {
         return Err(DataError::Empty { file: file.clone() });
     }
-    let columns = header_names(&file, header_line, &header)?;
+    let columns = columns_of(&file, header_line, &first, header)?;
 
     let width = columns.len();
     let mut values = Vec::new();
     let mut rows = 0usize;
+    if header == CsvHeader::Absent && parse_row(&file, &columns, &first, |v| values.push(v))? {
+        rows += 1;
+    }
     let mut last_line = header_line;
     for record in records {
         let record = record.map_err(&malformed)?;
@@ -284,6 +348,28 @@ fn parse_csv_bytes(name: &str, bytes: &[u8]) -> Result<Table, DataError> {
         columns,
         data,
     })
+}
+
+/// The column names: the header row's, checked, or `col1`, `col2`, … without one.
+fn columns_of(
+    file: &str,
+    line: usize,
+    first: &csv::StringRecord,
+    header: CsvHeader,
+) -> Result<Vec<String>, DataError> {
+    match header {
+        CsvHeader::Absent => Ok((1..=first.len()).map(|j| format!("col{j}")).collect()),
+        CsvHeader::FirstRow => {
+            if first.iter().all(|cell| cell.parse::<f64>().is_ok()) {
+                return Err(DataError::NumericHeader {
+                    file: file.to_owned(),
+                    line,
+                    row: first.iter().collect::<Vec<_>>().join(","),
+                });
+            }
+            header_names(file, line, first)
+        }
+    }
 }
 
 /// The CSV reader of every data file: the header is read as a record, rows of the
@@ -384,31 +470,155 @@ fn parse_cell(file: &str, line: usize, j: usize, name: &str, cell: &str) -> Resu
     }
 }
 
-/// Reads a NumPy `.npy` file of `f64`, `f32`, `i64` or `i32` values: a 1-D array
-/// becomes an `n × 1` column, a 2-D array (C or Fortran order) a matrix.
-pub fn load_npy(path: impl AsRef<Path>) -> Result<Mat<f64>, DataError> {
-    let path = path.as_ref();
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| DataError::Io {
-        file: name.clone(),
-        message: e.to_string(),
-    })?;
-    parse_npy(&name, &bytes)
+/// The largest `.npy` header accepted, in bytes. NumPy writes a few hundred bytes for
+/// the plain arrays read here; a larger claim marks a damaged file, refused before
+/// anything is allocated for it.
+pub const NPY_MAX_HEADER_BYTES: usize = 1 << 16;
+
+/// What a `.npy` file's header says about the values after it, checked against the
+/// file's length: the one place where a `.npy` file's sizes are checked, for loading it
+/// whole, reading it by blocks, or mapping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NpyLayout {
+    /// Rows: the length of a 1-D array, the first dimension of a 2-D one.
+    pub rows: usize,
+    /// Columns: 1 for a 1-D array.
+    pub cols: usize,
+    /// Whether the values are stored column by column (Fortran order).
+    pub fortran: bool,
+    /// The element type.
+    pub kind: NpyKind,
+    /// The byte offset where the values start (just after the header).
+    pub data_start: u64,
 }
 
-/// Parses the bytes of a `.npy` file (see [`load_npy`]); `name` is used in errors.
-pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Mat<f64>, DataError> {
+impl NpyLayout {
+    /// The number of values, `rows · cols`.
+    pub fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Whether the array holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The length in bytes of the values.
+    pub fn data_bytes(&self) -> u64 {
+        (self.len() * self.kind.size()) as u64
+    }
+}
+
+/// The element types a `.npy` file may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NpyKind {
+    ty: NpyType,
+    big_endian: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NpyType {
+    F64,
+    F32,
+    I64,
+    I32,
+}
+
+impl NpyKind {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self.ty {
+            NpyType::F64 | NpyType::I64 => 8,
+            NpyType::F32 | NpyType::I32 => 4,
+        }
+    }
+
+    /// Decodes one element from its [`size`](Self::size) bytes.
+    pub fn decode(self, b: &[u8]) -> f64 {
+        let b4 = || -> [u8; 4] { b.try_into().expect("4 bytes") };
+        let b8 = || -> [u8; 8] { b.try_into().expect("8 bytes") };
+        match (self.ty, self.big_endian) {
+            (NpyType::F64, false) => f64::from_le_bytes(b8()),
+            (NpyType::F64, true) => f64::from_be_bytes(b8()),
+            (NpyType::F32, false) => f64::from(f32::from_le_bytes(b4())),
+            (NpyType::F32, true) => f64::from(f32::from_be_bytes(b4())),
+            (NpyType::I64, false) => i64::from_le_bytes(b8()) as f64,
+            (NpyType::I64, true) => i64::from_be_bytes(b8()) as f64,
+            (NpyType::I32, false) => f64::from(i32::from_le_bytes(b4())),
+            (NpyType::I32, true) => f64::from(i32::from_be_bytes(b4())),
+        }
+    }
+}
+
+/// Reads and checks the header of a `.npy` file of `length` bytes from `source`
+/// (positioned at the file's start), leaving `source` just after the header.
+///
+/// Refused: a header longer than [`NPY_MAX_HEADER_BYTES`] or than the file, a shape
+/// whose size overflows, a rank other than 1 or 2, an unsupported dtype, and a file
+/// whose length is not exactly the header plus the values it announces (a truncated
+/// file, or trailing bytes).
+pub fn npy_layout(
+    file: &str,
+    mut source: impl std::io::Read,
+    length: u64,
+) -> Result<NpyLayout, DataError> {
     let npy_error = |message: String| DataError::Npy {
-        file: name.to_owned(),
+        file: file.to_owned(),
         message,
     };
-    let npy =
-        npyz::NpyFile::new(bytes).map_err(|e| npy_error(format!("not a valid .npy file ({e})")))?;
+    let invalid = |why: &str| npy_error(format!("not a valid .npy file ({why})"));
+    // Magic, version, and the header's length in 2 (version 1) or 4 bytes.
+    let mut prelude = [0u8; 12];
+    let mut fill = |buffer: &mut [u8]| -> Result<(), DataError> {
+        source.read_exact(buffer).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                npy_error(format!(
+                    "the file is {length} bytes, too short for the header it announces — the file is truncated"
+                ))
+            } else {
+                npy_error(format!("cannot read the header ({e})"))
+            }
+        })
+    };
+    fill(&mut prelude[..10])?;
+    if &prelude[..6] != b"\x93NUMPY" {
+        return Err(invalid("it does not start with the .npy magic bytes"));
+    }
+    let (prelude_len, header_len) = match prelude[6] {
+        1 => (10, u64::from(u16::from_le_bytes([prelude[8], prelude[9]]))),
+        2 | 3 => {
+            fill(&mut prelude[10..12])?;
+            let len = u32::from_le_bytes(prelude[8..12].try_into().expect("4 bytes"));
+            (12, u64::from(len))
+        }
+        v => return Err(invalid(&format!("unknown format version {v}"))),
+    };
+    if header_len > NPY_MAX_HEADER_BYTES as u64 {
+        return Err(npy_error(format!(
+            "the header claims {header_len} bytes, more than the {NPY_MAX_HEADER_BYTES} a .npy header may have — the file is damaged"
+        )));
+    }
+    let data_start = prelude_len + header_len;
+    if data_start > length {
+        return Err(npy_error(format!(
+            "the file is {length} bytes, but its header alone claims {data_start} — the file is truncated"
+        )));
+    }
+    let mut header = prelude[..prelude_len as usize].to_vec();
+    header.resize(data_start as usize, 0);
+    fill(&mut header[prelude_len as usize..])?;
+    check_shape_size(&header[prelude_len as usize..]).map_err(&npy_error)?;
+    let npy = npyz::NpyFile::new(&header[..])
+        .map_err(|e| npy_error(format!("not a valid .npy file ({e})")))?;
     let shape = npy.shape().to_vec();
-    let order = npy.order();
-    let (nrows, ncols) = match shape.as_slice() {
-        [n] => (*n as usize, 1),
-        [m, n] => (*m as usize, *n as usize),
+    let dims: Vec<usize> = shape
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<Result<_, _>>()
+        .map_err(|_| npy_error(format!("the shape {shape:?} is too large for this machine")))?;
+    let (rows, cols) = match dims.as_slice() {
+        [n] => (*n, 1),
+        [m, n] => (*m, *n),
         _ => {
             return Err(npy_error(format!(
                 "array has {} dimensions — only 1-D (a vector) and 2-D (a matrix) are supported",
@@ -418,69 +628,175 @@ pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Mat<f64>, DataError> {
     };
     let dtype = npy.dtype();
     let kind = match &dtype {
-        npyz::DType::Plain(ts) => Some((ts.type_char(), ts.size_field())),
+        npyz::DType::Plain(ts) => {
+            let ty = match (ts.type_char(), ts.size_field()) {
+                (npyz::TypeChar::Float, 8) => Some(NpyType::F64),
+                (npyz::TypeChar::Float, 4) => Some(NpyType::F32),
+                (npyz::TypeChar::Int, 8) => Some(NpyType::I64),
+                (npyz::TypeChar::Int, 4) => Some(NpyType::I32),
+                _ => None,
+            };
+            ty.map(|ty| NpyKind {
+                ty,
+                big_endian: ts.endianness() == npyz::Endianness::Big,
+            })
+        }
         _ => None,
     };
-    let read = |e: std::io::Error| npy_error(format!("cannot read the values ({e})"));
-    let little =
-        matches!(&dtype, npyz::DType::Plain(ts) if ts.endianness() == npyz::Endianness::Little);
-    let values: Vec<f64> = match kind {
-        // The common case, decoded in bulk: the data are the file's last `8 n` bytes.
-        Some((npyz::TypeChar::Float, 8)) if little && bytes.len() >= 8 * nrows * ncols => bytes
-            [bytes.len() - 8 * nrows * ncols..]
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")))
-            .collect(),
-        Some((npyz::TypeChar::Float, 8)) => npy.into_vec::<f64>().map_err(read)?,
-        Some((npyz::TypeChar::Float, 4)) => npy
-            .into_vec::<f32>()
-            .map_err(read)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        Some((npyz::TypeChar::Int, 8)) => npy
-            .into_vec::<i64>()
-            .map_err(read)?
-            .into_iter()
-            .map(|v| v as f64)
-            .collect(),
-        Some((npyz::TypeChar::Int, 4)) => npy
-            .into_vec::<i32>()
-            .map_err(read)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        _ => {
-            return Err(npy_error(format!(
-                "unsupported dtype {} — save the array as float64, float32, int64 or int32",
-                DTypeText(&dtype)
-            )))
-        }
+    let Some(kind) = kind else {
+        return Err(npy_error(format!(
+            "unsupported dtype {} — save the array as float64, float32, int64 or int32",
+            DTypeText(&dtype)
+        )));
     };
-    if values.len() != nrows * ncols {
-        return Err(npy_error(format!(
-            "expected {} values for shape {shape:?}, found {}",
-            nrows * ncols,
-            values.len()
-        )));
+    let expected = rows
+        .checked_mul(cols)
+        .and_then(|n| n.checked_mul(kind.size()))
+        .and_then(|n| u64::try_from(n).ok())
+        .and_then(|n| n.checked_add(data_start))
+        .ok_or_else(|| {
+            npy_error(format!(
+                "the shape {shape:?} announces more bytes than any file can hold"
+            ))
+        })?;
+    if length != expected {
+        let values = format!(
+            "a {data_start}-byte header and {rows} × {cols} values of {} bytes",
+            kind.size()
+        );
+        return Err(npy_error(if length < expected {
+            format!(
+                "the file is {length} bytes, but its header promises {expected} ({values}) — the file is truncated"
+            )
+        } else {
+            format!(
+                "the file is {length} bytes, but its header promises {expected} ({values}) — {} trailing bytes; the file is damaged or not what its header says",
+                length - expected
+            )
+        }));
     }
-    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
-        let (i, j) = match order {
-            npyz::Order::C => (k / ncols.max(1), k % ncols.max(1)),
-            npyz::Order::Fortran => (k % nrows.max(1), k / nrows.max(1)),
-        };
-        return Err(npy_error(format!(
-            "element ({i}, {j}) is {} — only finite numbers are allowed",
-            values[k]
-        )));
-    }
-    Ok(match order {
-        // Row-major values are the columns of the transpose.
-        npyz::Order::C => {
-            kernels::transposed(MatRef::from_column_major_slice(&values, ncols, nrows))
-        }
-        npyz::Order::Fortran => Mat::from_fn(nrows, ncols, |i, j| values[j * nrows + i]),
+    Ok(NpyLayout {
+        rows,
+        cols,
+        fortran: npy.order() == npyz::Order::Fortran,
+        kind,
+        data_start,
     })
+}
+
+/// Refuses a header whose `'shape'` tuple multiplies out past `u64` (the product of its
+/// non-zero dimensions), before the header is handed to a reader that would overflow.
+fn check_shape_size(header: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(header);
+    let Some(at) = text.find("shape") else {
+        return Ok(());
+    };
+    let rest = &text[at..];
+    let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
+        return Ok(());
+    };
+    if close < open {
+        return Ok(());
+    }
+    let mut size: u64 = 1;
+    for dim in rest[open + 1..close].split(',') {
+        let dim = dim.trim().trim_end_matches('L');
+        if dim.is_empty() {
+            continue;
+        }
+        let Ok(dim) = dim.parse::<u64>() else {
+            continue;
+        };
+        if dim == 0 {
+            continue;
+        }
+        size = size.checked_mul(dim).ok_or_else(|| {
+            format!(
+                "the shape ({}) has more elements than 2^64 — the file is damaged",
+                rest[open + 1..close].trim()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Reads a NumPy `.npy` file of `f64`, `f32`, `i64` or `i32` values: a 1-D array
+/// becomes an `n × 1` column, a 2-D array (C or Fortran order) a matrix.
+///
+/// The header is checked against the file's length (see [`npy_layout`]) before the
+/// values are read.
+pub fn load_npy(path: impl AsRef<Path>) -> Result<Mat<f64>, DataError> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| DataError::Io {
+        file: name.clone(),
+        message: e.to_string(),
+    };
+    let handle = std::fs::File::open(path).map_err(io)?;
+    let metadata = handle.metadata().map_err(io)?;
+    let bytes = if metadata.is_file() {
+        npy_layout(&name, std::io::BufReader::new(&handle), metadata.len())?;
+        read_bounded(
+            &name,
+            std::fs::File::open(path).map_err(io)?,
+            metadata.len(),
+        )?
+    } else {
+        read_bounded(&name, handle, crate::memory::budget_bytes())?
+    };
+    parse_npy(&name, &bytes)
+}
+
+/// Parses the bytes of a `.npy` file (see [`load_npy`]); `name` is used in errors.
+pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Mat<f64>, DataError> {
+    let layout = npy_layout(name, bytes, bytes.len() as u64)?;
+    let (nrows, ncols) = (layout.rows, layout.cols);
+    let size = layout.kind.size();
+    let values: Vec<f64> = bytes[layout.data_start as usize..]
+        .chunks_exact(size)
+        .map(|b| layout.kind.decode(b))
+        .collect();
+    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        let (i, j) = if layout.fortran {
+            (k % nrows.max(1), k / nrows.max(1))
+        } else {
+            (k / ncols.max(1), k % ncols.max(1))
+        };
+        return Err(DataError::Npy {
+            file: name.to_owned(),
+            message: format!(
+                "element ({i}, {j}) is {} — only finite numbers are allowed",
+                values[k]
+            ),
+        });
+    }
+    Ok(if layout.fortran {
+        Mat::from_fn(nrows, ncols, |i, j| values[j * nrows + i])
+    } else {
+        // Row-major values are the columns of the transpose.
+        kernels::transposed(MatRef::from_column_major_slice(&values, ncols, nrows))
+    })
+}
+
+/// Reads all of `source`, refusing it once it passes `limit` bytes (an endless or
+/// growing file), so that a read never runs until memory is exhausted.
+fn read_bounded(file: &str, source: impl std::io::Read, limit: u64) -> Result<Vec<u8>, DataError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    source
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| DataError::Io {
+            file: file.to_owned(),
+            message: e.to_string(),
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(DataError::TooLarge {
+            file: file.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 struct DTypeText<'a>(&'a npyz::DType);
@@ -498,13 +814,18 @@ impl fmt::Display for DTypeText<'_> {
 /// Reads a matrix from a `.csv` (header row; one column gives an `n × 1` vector) or a
 /// `.npy` file, choosing by the file's extension.
 pub fn load_matrix(path: impl AsRef<Path>) -> Result<Mat<f64>, DataError> {
+    load_matrix_with(path, CsvHeader::FirstRow)
+}
+
+/// [`load_matrix`], with a CSV file's first row a header or not as `header` says.
+pub fn load_matrix_with(path: impl AsRef<Path>, header: CsvHeader) -> Result<Mat<f64>, DataError> {
     let path = path.as_ref();
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     match extension.as_deref() {
-        Some("csv") => load_csv(path).map(|t| t.data),
+        Some("csv") => load_csv_with(path, header).map(|t| t.data),
         Some("npy") => load_npy(path),
         _ => Err(DataError::UnsupportedFormat {
             file: path.display().to_string(),
@@ -544,33 +865,6 @@ enum Source {
     },
 }
 
-/// The element types a streamed `.npy` file may hold, little-endian.
-#[derive(Clone, Copy)]
-enum NpyKind {
-    F64,
-    F32,
-    I64,
-    I32,
-}
-
-impl NpyKind {
-    fn size(self) -> usize {
-        match self {
-            NpyKind::F64 | NpyKind::I64 => 8,
-            NpyKind::F32 | NpyKind::I32 => 4,
-        }
-    }
-
-    fn decode(self, b: &[u8]) -> f64 {
-        match self {
-            NpyKind::F64 => f64::from_le_bytes(b.try_into().expect("8 bytes")),
-            NpyKind::F32 => f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes"))),
-            NpyKind::I64 => i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64,
-            NpyKind::I32 => f64::from(i32::from_le_bytes(b.try_into().expect("4 bytes"))),
-        }
-    }
-}
-
 impl fmt::Debug for RowReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RowReader({}: {} × {})", self.file, self.rows, self.cols)
@@ -582,6 +876,17 @@ impl RowReader {
     /// (at least 1), checking what can be checked up front: the header, the shape,
     /// the file's length, and for a CSV every cell.
     pub fn open(path: impl AsRef<Path>, block_rows: usize) -> Result<RowReader, DataError> {
+        RowReader::open_with(path, block_rows, CsvHeader::FirstRow)
+    }
+
+    /// [`RowReader::open`], with a CSV file's first row a header or not as `header`
+    /// says. Only a regular file can be read in blocks (a pipe or a device cannot be
+    /// re-read).
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        block_rows: usize,
+        header: CsvHeader,
+    ) -> Result<RowReader, DataError> {
         let path = path.as_ref();
         let file = path.display().to_string();
         let block_rows = block_rows.max(1);
@@ -593,15 +898,25 @@ impl RowReader {
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
+        let open = || -> Result<(std::fs::File, u64), DataError> {
+            let handle = std::fs::File::open(path).map_err(io)?;
+            let metadata = handle.metadata().map_err(io)?;
+            if !metadata.is_file() {
+                return Err(DataError::Io {
+                    file: file.clone(),
+                    message: "not a regular file, so it cannot be read in blocks — save the data to a file first".to_owned(),
+                });
+            }
+            Ok((handle, metadata.len()))
+        };
         match extension.as_deref() {
             Some("npy") => {
-                let handle = std::fs::File::open(path).map_err(io)?;
-                let length = handle.metadata().map_err(io)?.len();
+                let (handle, length) = open()?;
                 open_npy(file.clone(), handle, length, block_rows)
             }
             Some("csv") => {
-                let handle = std::fs::File::open(path).map_err(io)?;
-                open_csv(file.clone(), handle, block_rows)
+                let (handle, _) = open()?;
+                open_csv(file.clone(), handle, block_rows, header)
             }
             _ => Err(DataError::UnsupportedFormat { file }),
         }
@@ -707,67 +1022,23 @@ fn open_npy(
     length: u64,
     block_rows: usize,
 ) -> Result<RowReader, DataError> {
-    use std::io::Seek;
-    let npy_error = |message: String| DataError::Npy {
-        file: file.clone(),
-        message,
-    };
-    let npy = npyz::NpyFile::new(std::io::BufReader::new(handle))
-        .map_err(|e| npy_error(format!("not a valid .npy file ({e})")))?;
-    let shape = npy.shape().to_vec();
-    let (rows, cols) = match shape.as_slice() {
-        [n] => (*n as usize, 1),
-        [m, n] => (*m as usize, *n as usize),
-        _ => {
-            return Err(npy_error(format!(
-                "array has {} dimensions — only 1-D (a vector) and 2-D (a matrix) are supported",
-                shape.len()
-            )))
-        }
-    };
-    if npy.order() == npyz::Order::Fortran && cols > 1 {
-        return Err(npy_error(
-            "the array is in Fortran order, which cannot be read row by row — save it in C order (np.ascontiguousarray)".to_owned(),
-        ));
-    }
-    let dtype = npy.dtype();
-    let kind = match &dtype {
-        npyz::DType::Plain(ts) if ts.endianness() != npyz::Endianness::Big => {
-            match (ts.type_char(), ts.size_field()) {
-                (npyz::TypeChar::Float, 8) => Some(NpyKind::F64),
-                (npyz::TypeChar::Float, 4) => Some(NpyKind::F32),
-                (npyz::TypeChar::Int, 8) => Some(NpyKind::I64),
-                (npyz::TypeChar::Int, 4) => Some(NpyKind::I32),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
-    let Some(kind) = kind else {
-        return Err(npy_error(format!(
-            "unsupported dtype {} for reading in blocks — save the array as little-endian float64, float32, int64 or int32",
-            DTypeText(&dtype)
-        )));
-    };
-    let mut reader = npy.into_inner();
-    let data_start = reader
-        .stream_position()
-        .map_err(|e| npy_error(format!("cannot read the values ({e})")))?;
-    let needed = data_start + (rows * cols * kind.size()) as u64;
-    if length < needed {
-        return Err(npy_error(format!(
-            "the file is {length} bytes, but its header promises {needed} — the file is truncated"
-        )));
+    let mut reader = std::io::BufReader::new(handle);
+    let layout = npy_layout(&file, &mut reader, length)?;
+    if layout.fortran && layout.cols > 1 {
+        return Err(DataError::Npy {
+            file,
+            message: "the array is in Fortran order, which cannot be read row by row — save it in C order (np.ascontiguousarray)".to_owned(),
+        });
     }
     Ok(RowReader {
         file,
-        rows,
-        cols,
+        rows: layout.rows,
+        cols: layout.cols,
         block_rows,
         source: Source::Npy {
             reader,
-            data_start,
-            kind,
+            data_start: layout.data_start,
+            kind: layout.kind,
             bytes: Vec::new(),
         },
     })
@@ -777,16 +1048,22 @@ fn open_csv(
     file: String,
     handle: std::fs::File,
     block_rows: usize,
+    header: CsvHeader,
 ) -> Result<RowReader, DataError> {
     let mut reader = csv_reader(std::io::BufReader::new(handle));
     let malformed = malformed(&file);
     let mut record = csv::StringRecord::new();
+    let start = reader.position().clone();
     if !reader.read_record(&mut record).map_err(&malformed)? || record.iter().all(str::is_empty) {
         return Err(DataError::Empty { file: file.clone() });
     }
     let header_line = line_of(&record);
-    let columns = header_names(&file, header_line, &record)?;
+    let columns = columns_of(&file, header_line, &record, header)?;
     let width = columns.len();
+    if header == CsvHeader::Absent {
+        // The first row is data: read it again in the pass below.
+        reader.seek(start).map_err(&malformed)?;
+    }
     // One pass checks every cell, counts the rows and records where blocks start.
     let mut blocks = Vec::new();
     let mut rows = 0usize;

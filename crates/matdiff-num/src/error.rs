@@ -17,6 +17,10 @@ pub enum EvalError {
     /// A NaN or an infinity appeared.
     #[error("the result is not finite ({what})")]
     NonFinite { node: Id, what: String },
+    /// The evaluation would need more memory than the budget
+    /// ([`crate::memory::budget_bytes`]); `problem` names the subexpression and sizes.
+    #[error("{problem}")]
+    TooLarge { node: Id, problem: String },
     /// The expression cannot be evaluated numerically as written.
     #[error("{problem}")]
     Unsupported { node: Id, problem: String },
@@ -29,13 +33,17 @@ impl EvalError {
             EvalError::Input(_) => None,
             EvalError::Domain { node, .. }
             | EvalError::NonFinite { node, .. }
+            | EvalError::TooLarge { node, .. }
             | EvalError::Unsupported { node, .. } => Some(*node),
         }
     }
 
     /// Whether the inputs were at fault (exit 2) rather than the mathematics (exit 1).
     pub fn is_input_error(&self) -> bool {
-        matches!(self, EvalError::Input(_) | EvalError::Unsupported { .. })
+        matches!(
+            self,
+            EvalError::Input(_) | EvalError::Unsupported { .. } | EvalError::TooLarge { .. }
+        )
     }
 
     /// The message with the subexpression written out: `log of a non-positive entry
@@ -46,6 +54,7 @@ impl EvalError {
             EvalError::Domain { node, problem } | EvalError::Unsupported { node, problem } => {
                 format!("{problem} in `{}`", expr_text(graph, *node))
             }
+            EvalError::TooLarge { problem, .. } => problem.clone(),
             EvalError::NonFinite { node, what } => {
                 format!("`{}` is not finite ({what})", expr_text(graph, *node))
             }

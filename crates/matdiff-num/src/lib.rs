@@ -8,13 +8,17 @@
 pub mod check;
 pub mod data;
 pub mod error;
+pub mod fuzz_entry;
 pub mod inputs;
 pub mod kernels;
+pub mod memory;
 pub mod plan;
 pub mod reference;
 pub mod value;
 
-pub use check::{check_derivative, default_sizes, random_inputs, CheckOptions, CheckReport};
+pub use check::{
+    check_derivative, default_sizes, random_inputs, CheckOptionError, CheckOptions, CheckReport,
+};
 pub use error::EvalError;
 pub use inputs::{InputError, Inputs, Sizes};
 pub use plan::{Plan, PlanOptions};

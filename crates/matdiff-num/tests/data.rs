@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use matdiff_num::data::{load_csv, load_matrix, load_npy, parse_csv, DataError};
+use matdiff_num::data::{
+    load_csv, load_matrix, load_matrix_with, load_npy, parse_csv, parse_csv_with, parse_npy,
+    CsvHeader, DataError, RowReader,
+};
 
 /// Writes `bytes` to a fresh file with the given name suffix in the temp directory.
 fn temp_file(suffix: &str, bytes: &[u8]) -> PathBuf {
@@ -342,4 +345,207 @@ fn row_reader_errors_name_the_file_and_place() {
         read_all(&json, 1),
         Err(DataError::UnsupportedFormat { .. })
     ));
+}
+
+/// Every way a `.npy` file's length can disagree with its header is refused, by the
+/// loader and by the block reader alike, naming both byte counts; none is read as
+/// shifted or garbage values.
+#[test]
+fn npy_files_must_be_exactly_as_long_as_their_header_says() {
+    let values: Vec<f64> = (0..12).map(f64::from).collect();
+    let whole = npy_bytes("<f8", false, "(4, 3)", &f64_payload(&values));
+    let header_len = whole.len() - 96;
+    let mut trailing = whole.clone();
+    trailing.extend_from_slice(&[0u8; 5]);
+    let mut one_more_value = whole.clone();
+    one_more_value.extend_from_slice(&7.0f64.to_le_bytes());
+    let cases: Vec<(&str, Vec<u8>, String)> = vec![
+        (
+            "13 bytes short",
+            whole[..whole.len() - 13].to_vec(),
+            format!(
+                "the file is {} bytes, but its header promises {} (a {header_len}-byte header and 4 × 3 values of 8 bytes) — the file is truncated",
+                whole.len() - 13,
+                whole.len()
+            ),
+        ),
+        (
+            "values missing",
+            whole[..header_len].to_vec(),
+            "the file is truncated".to_owned(),
+        ),
+        (
+            "5 trailing bytes",
+            trailing,
+            format!("{} trailing bytes", 5),
+        ),
+        (
+            "a whole extra value",
+            one_more_value,
+            format!("{} trailing bytes", 8),
+        ),
+        (
+            "header cut",
+            whole[..40].to_vec(),
+            "the file is truncated".to_owned(),
+        ),
+    ];
+    for (label, bytes, words) in &cases {
+        let path = temp_file("size.npy", bytes);
+        let message = load_npy(&path).expect_err(label).to_string();
+        assert!(message.contains(words.as_str()), "{label}: {message}");
+        assert!(
+            message.starts_with(&path.display().to_string()),
+            "{label}: {message}"
+        );
+        let streamed = read_all(&path, 2).expect_err(label).to_string();
+        assert!(streamed.contains(words.as_str()), "{label}: {streamed}");
+        let parsed = parse_npy("mem.npy", bytes).expect_err(label).to_string();
+        assert!(parsed.contains(words.as_str()), "{label}: {parsed}");
+    }
+    // The exact file still loads, with every value in place.
+    let path = temp_file("exact.npy", &whole);
+    let m = load_npy(&path).unwrap();
+    assert_eq!(m[(3, 2)], 11.0);
+    assert_eq!(m[(1, 0)], 3.0);
+}
+
+/// A header that would make the reader overflow or allocate is refused from the first
+/// bytes: a shape past 2^64 elements, a claimed header longer than any `.npy` header
+/// or than the file.
+#[test]
+fn npy_headers_are_checked_before_anything_is_allocated() {
+    let mut huge_header = b"\x93NUMPY\x02\x00".to_vec();
+    huge_header.extend_from_slice(&u32::MAX.to_le_bytes());
+    huge_header.resize(100, b' ');
+    let mut long_v1 = b"\x93NUMPY\x01\x00".to_vec();
+    long_v1.extend_from_slice(&4000u16.to_le_bytes());
+    long_v1.resize(100, b' ');
+    let cases: &[(&str, Vec<u8>, &str)] = &[
+        (
+            "shape past 2^64",
+            npy_bytes(
+                "<f8",
+                false,
+                "(4294967296, 4294967297)",
+                &f64_payload(&[1.0]),
+            ),
+            "more elements than 2^64",
+        ),
+        (
+            "three huge dimensions with a zero",
+            npy_bytes("<f8", false, "(0, 4294967296, 4294967296)", &[]),
+            "more elements than 2^64",
+        ),
+        (
+            "bytes past 2^64",
+            npy_bytes("<f8", false, "(4294967296, 4294967295)", &[]),
+            "more bytes than any file can hold",
+        ),
+        (
+            "a 4 GiB header in 100 bytes",
+            huge_header,
+            "more than the 65536 a .npy header may have",
+        ),
+        (
+            "a header longer than the file",
+            long_v1,
+            "its header alone claims 4010",
+        ),
+        (
+            "unknown version",
+            b"\x93NUMPY\x07\x00\x10\x00{}".to_vec(),
+            "unknown format version 7",
+        ),
+    ];
+    for (label, bytes, words) in cases {
+        let path = temp_file("header.npy", bytes);
+        let message = load_npy(&path).expect_err(label).to_string();
+        assert!(message.contains(words), "{label}: {message}");
+        let streamed = read_all(&path, 3).expect_err(label).to_string();
+        assert!(streamed.contains(words), "{label}: {streamed}");
+    }
+}
+
+#[test]
+fn big_endian_npy_files_read_the_same_values() {
+    let payload: Vec<u8> = [1.5f64, -2.0, 3.25]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    let path = temp_file("be.npy", &npy_bytes(">f8", false, "(3,)", &payload));
+    let m = load_npy(&path).unwrap();
+    assert_eq!((m[(0, 0)], m[(1, 0)], m[(2, 0)]), (1.5, -2.0, 3.25));
+    assert_eq!(read_all(&path, 2).unwrap().1, vec![1.5, -2.0, 3.25]);
+}
+
+/// A CSV whose first row is all numbers has most likely no header row: refused, not
+/// read with its first data row lost as column names, unless the caller says there is
+/// no header, when every row is data.
+#[test]
+fn a_csv_without_a_header_row_is_refused_or_read_whole() {
+    let text = "1,2,3\n4,5,6\n";
+    let error = parse_csv("h.csv", text).unwrap_err();
+    assert_eq!(error.line(), Some(1));
+    let message = error.to_string();
+    assert!(
+        message.starts_with("h.csv:1: the first row (1,2,3) holds only numbers"),
+        "{message}"
+    );
+    assert!(message.contains("--no-header"), "{message}");
+    for first in ["1e3,-2,.5", "nan,1", " 7 , 8 "] {
+        assert!(
+            matches!(
+                parse_csv("n.csv", &format!("{first}\n1,2\n")),
+                Err(DataError::NumericHeader { .. })
+            ),
+            "{first}"
+        );
+    }
+    // One name among numbers is a header.
+    assert!(parse_csv("m.csv", "x,2\n1,2\n").is_ok());
+
+    let table = parse_csv_with("h.csv", text, CsvHeader::Absent).unwrap();
+    assert_eq!(table.columns, ["col1", "col2", "col3"]);
+    assert_eq!((table.data.nrows(), table.data[(0, 0)]), (2, 1.0));
+    let path = temp_file("no-header.csv", text.as_bytes());
+    assert!(matches!(
+        load_matrix(&path),
+        Err(DataError::NumericHeader { .. })
+    ));
+    assert!(matches!(
+        RowReader::open(&path, 1),
+        Err(DataError::NumericHeader { .. })
+    ));
+    let m = load_matrix_with(&path, CsvHeader::Absent).unwrap();
+    assert_eq!((m.nrows(), m[(1, 2)]), (2, 6.0));
+    let mut reader = RowReader::open_with(&path, 1, CsvHeader::Absent).unwrap();
+    let mut block = Vec::new();
+    assert_eq!(reader.rows(), 2);
+    reader.read_block(0, &mut block).unwrap();
+    assert_eq!(block, [1.0, 2.0, 3.0]);
+    reader.read_block(1, &mut block).unwrap();
+    assert_eq!(block, [4.0, 5.0, 6.0]);
+}
+
+/// A data file that never ends (a device, a pipe) is read only up to the memory budget,
+/// and cannot be read in blocks at all.
+#[test]
+fn endless_data_files_stop_at_the_budget() {
+    let dir = std::env::temp_dir().join(format!("matdiff-endless-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    matdiff_num::memory::set_budget_bytes(Some(1 << 20));
+    for name in ["zero.csv", "zero.npy"] {
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        let error = load_matrix(&link).unwrap_err();
+        assert!(
+            matches!(error, DataError::TooLarge { limit: 1048576, .. }),
+            "{name}: {error}"
+        );
+        let error = RowReader::open(&link, 4).unwrap_err().to_string();
+        assert!(error.contains("not a regular file"), "{name}: {error}");
+    }
+    matdiff_num::memory::set_budget_bytes(None);
 }

@@ -108,7 +108,7 @@ pub fn parse_program(src: &str, source: SourceId) -> (Program, Vec<Diagnostic>) 
 const MAX_RECURSION: usize = 256;
 /// Deepest expression tree accepted (long `a + b + c + …` chains grow the tree
 /// without recursing); consumers of the tree recurse over it too.
-const MAX_TREE_DEPTH: usize = 1024;
+const MAX_TREE_DEPTH: usize = 4096;
 
 const UNARY_MINUS_BP: u8 = 30;
 const TRANSPOSE_BP: u8 = 50;
@@ -667,7 +667,9 @@ impl<'s> ExprParser<'s> {
                 t.span,
                 "nesting limit reached here",
             )
-            .with_note("split the expression into smaller parts"),
+            .with_note(format!(
+                "an expression may nest parentheses, calls, unary minus and `^` {MAX_RECURSION} deep, and chain {MAX_TREE_DEPTH} operators; split it into smaller parts"
+            )),
         )
     }
 }
@@ -853,6 +855,9 @@ impl<'s> DeclParser<'s> {
     /// statement that is not a declaration, where the parser stops.
     fn decl_list(&mut self, expr_may_follow: bool) -> Vec<Decl> {
         let mut decls: Vec<Decl> = Vec::new();
+        // Where each name was first declared, so a repeat is found in constant time.
+        let mut declared: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
         loop {
             while matches!(
                 self.peek().kind,
@@ -901,7 +906,7 @@ impl<'s> DeclParser<'s> {
             }
             match self.decl() {
                 Ok(Some(decl)) => {
-                    if let Some(first) = decls.iter().find(|d| d.name.name == decl.name.name) {
+                    if let Some(first) = declared.get(&decl.name.name).map(|&k| &decls[k]) {
                         let d = Diagnostic::error(
                             format!("`{}` is declared twice", decl.name.name),
                             decl.name.span,
@@ -911,6 +916,7 @@ impl<'s> DeclParser<'s> {
                         .with_note("remove one of the declarations");
                         self.diags.push(d);
                     } else {
+                        declared.insert(decl.name.name.clone(), decls.len());
                         decls.push(decl);
                     }
                 }

@@ -238,6 +238,10 @@ impl Derivative {
             tol: checking.tol,
             fixed: checking.sizes.clone(),
         };
+        options.validate().map_err(|e| Error::InvalidOption {
+            option: e.option,
+            reason: e.reason,
+        })?;
         let report = matdiff_num::check_derivative(&self.function, &self.inner, &options)
             .map_err(|e| eval_error(g, e))?;
         Ok(check_report(g, &self.inner, report))

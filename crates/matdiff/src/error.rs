@@ -59,6 +59,14 @@ pub enum Error {
     /// A derivative the rules do not take (a power whose exponent depends on the
     /// variable, a matrix power outside the stated limit), located in the expression.
     Unsupported(Located),
+    /// An option with a value that would make the request vacuous or meaningless
+    /// (`trials` of 0, a tolerance that is not a positive number), by its library name.
+    InvalidOption {
+        /// The option's name in the library (`trials`, `tol`, `fixed`).
+        option: &'static str,
+        /// What is wrong and what to give instead.
+        reason: String,
+    },
     /// An option or a request that does not fit (a learning rate of zero, a second
     /// derivative of a vector function, code for a linear map).
     Invalid(String),
@@ -250,6 +258,7 @@ impl fmt::Display for Error {
                     write!(f, " — the variables are {}", names.join(", "))
                 }
             }
+            Error::InvalidOption { option, reason } => write!(f, "invalid {option}: {reason}"),
             Error::Domain(m)
             | Error::Divergence(m)
             | Error::DataFile(m)

@@ -709,6 +709,7 @@ pub(crate) fn eval_error(graph: &Graph, error: EvalError) -> Error {
             Error::Domain(error.describe(graph))
         }
         EvalError::Unsupported { .. } => Error::Invalid(error.describe(graph)),
+        EvalError::TooLarge { .. } => Error::TooLarge(error.describe(graph)),
     }
 }
 
@@ -716,6 +717,7 @@ pub(crate) fn diff_error(graph: &Graph, wrt: &str, error: DiffError) -> Error {
     match error {
         DiffError::UnknownVariable(_) => inputs::unknown_variable(graph, wrt),
         DiffError::Unsupported(message) => Error::Invalid(message),
+        DiffError::TooLarge { .. } => Error::TooLarge(error.to_string()),
     }
 }
 

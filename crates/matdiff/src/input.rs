@@ -2,8 +2,56 @@
 
 use anyhow::Result;
 use matdiff::{Function, Source};
+use matdiff_num::data::{CsvHeader, DataError};
 
 use crate::report::Failure;
+
+/// The largest expression or declaration file read (`@file`): 16 MiB.
+pub const EXPRESSION_FILE_MAX_BYTES: u64 = 16 << 20;
+/// The largest JSON value file read (`--at`, `--data X=x.json`, `--init`): 256 MiB.
+pub const JSON_FILE_MAX_BYTES: u64 = 256 << 20;
+
+/// Reads a text file of at most `limit` bytes (an endless or huge file is refused
+/// after `limit + 1` bytes, never read to the end); `what` names the file's role.
+pub fn read_text(path: &str, limit: u64, what: &str) -> Result<String, Failure> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| Failure::BadInput(format!("cannot read `{path}`: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(Failure::BadInput(format!(
+            "`{path}` is larger than {} ({limit} bytes), the most {what} may have",
+            matdiff_num::memory::describe_bytes(limit)
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::BadInput(format!(
+            "`{path}` is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Whether CSV data files have a header row: `--no-header` says they have none.
+static CSV_HEADER: std::sync::OnceLock<CsvHeader> = std::sync::OnceLock::new();
+
+/// Records `--no-header` for every CSV data file this run reads.
+pub fn set_csv_header(header: CsvHeader) {
+    let _ = CSV_HEADER.set(header);
+}
+
+/// Whether the CSV data files of this run have a header row.
+pub fn csv_header() -> CsvHeader {
+    CSV_HEADER.get().copied().unwrap_or_default()
+}
+
+/// Reads a matrix from a CSV (per `--no-header`) or `.npy` data file.
+pub fn load_matrix(path: impl AsRef<std::path::Path>) -> Result<faer::Mat<f64>, DataError> {
+    matdiff_num::data::load_matrix_with(path, csv_header())
+}
 
 /// Parses, checks and lowers the function given as `EXPR` (or `@file`) and `--let`,
 /// through the library's loader.
@@ -16,8 +64,7 @@ pub fn load(expr_arg: &str, let_arg: Option<&str>) -> Result<Function> {
     let mut sources = Vec::with_capacity(2);
     match expr_arg.strip_prefix('@') {
         Some(path) => {
-            text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::BadInput(format!("cannot read `{path}`: {e}")))?;
+            text = read_text(path, EXPRESSION_FILE_MAX_BYTES, "an expression file")?;
             sources.push(Source::program(path, &text));
         }
         None => sources.push(Source::expression("<expr>", expr_arg)),

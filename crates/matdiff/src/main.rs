@@ -17,6 +17,18 @@ pub use report::Failure;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The most memory a computation or a data file read into memory may take, e.g.
+    /// 512M or 8G (default: the memory available when the command starts).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
+    /// CSV data files have no header row: every row is data, the columns are named
+    /// col1, col2, …
+    #[arg(long, global = true)]
+    no_header: bool,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    matdiff_num::memory::parse_size(text)
 }
 
 #[derive(Subcommand, Debug)]
@@ -45,7 +57,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    report::quiet_on_closed_pipe();
     let cli = Cli::parse();
+    matdiff_num::memory::set_budget_bytes(cli.max_memory);
+    input::set_csv_header(if cli.no_header {
+        matdiff_num::data::CsvHeader::Absent
+    } else {
+        matdiff_num::data::CsvHeader::FirstRow
+    });
     pictures::register_fonts();
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(args),

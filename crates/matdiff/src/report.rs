@@ -27,8 +27,44 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// Makes a write to a closed stdout (`matdiff … | head`) end the program quietly with
+/// exit 0, as a reader that stops reading asks, instead of a panic: `print!` panics
+/// on a broken pipe, and this hook turns that one panic into a quiet exit.
+pub fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if is_closed_pipe_message(message) {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// Whether a panic message is the standard library's for a write to a closed pipe.
+fn is_closed_pipe_message(message: &str) -> bool {
+    message.starts_with("failed printing to std") && message.contains("Broken pipe")
+}
+
+/// Whether the error comes from writing to a closed pipe.
+fn is_closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Prints the error (unless already reported) and picks the exit code.
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
+    if is_closed_pipe(error) {
+        return ExitCode::SUCCESS;
+    }
     match error.downcast_ref::<Failure>() {
         Some(Failure::Reported(code)) => ExitCode::from(*code),
         Some(Failure::Failed(message)) => {

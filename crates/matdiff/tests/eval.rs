@@ -1,5 +1,5 @@
 //! `matdiff eval`: values and derivatives as JSON, agreeing with NumPy; input errors
-//! exit 2, domain errors exit 1 naming the subexpression.
+//! and domain errors at the given point exit 2, naming the subexpression.
 
 mod common;
 
@@ -128,11 +128,11 @@ fn errors_exit_with_their_codes_and_print_no_numbers() {
     let decls = "A: matrix(n, n); x: vector(n); y: vector(n); alpha: scalar";
     // (expression, extra arguments, exit code, message on stderr)
     let cases: &[(&str, &[&str], i32, &str)] = &[
-        ("sum(log(x))", &[], 1, "error: log of a non-positive entry (-2 at [1]) in `log(x)`"),
-        ("sum(sqrt(x))", &[], 1, "error: sqrt of a negative entry (-2 at [1]) in `sqrt(x)`"),
-        ("logdet(A)", &[], 1, "in `logdet(A)`"),
-        ("sum(inv(A)*x)", &[], 1, "inv of a singular matrix: the matrix is singular"),
-        ("sum(x)/alpha", &[], 1, "error: division by zero in `sum(x)/alpha`"),
+        ("sum(log(x))", &[], 2, "error: log of a non-positive entry (-2 at [1]) in `log(x)`"),
+        ("sum(sqrt(x))", &[], 2, "error: sqrt of a negative entry (-2 at [1]) in `sqrt(x)`"),
+        ("logdet(A)", &[], 2, "in `logdet(A)`"),
+        ("sum(inv(A)*x)", &[], 2, "inv of a singular matrix: the matrix is singular"),
+        ("sum(x)/alpha", &[], 2, "error: division by zero in `sum(x)/alpha`"),
         ("inv(A)", &["--wrt", "A"], 2, "is a differential form, not an array of numbers — see it with `matdiff derive EXPR --wrt A`"),
         ("x'*A*x", &["--order", "1"], 2, "--order 1 needs --wrt NAME"),
         ("x'*A*x + norm2(z)", &[], 2, "no value for `z` — add it to the inputs"),

@@ -206,7 +206,7 @@ fn an_oversized_step_diverges_with_advice_and_exit_1() {
         for part in [
             "diverged at iteration",
             "--lr",
-            "--standardize",
+            "standardise the data",
             "--line-search",
         ] {
             assert!(run.stderr.contains(part), "{method}: {}", run.stderr);
@@ -228,7 +228,7 @@ fn sgd_with_an_oversized_step_overflows_into_divergence_advice() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     // No weights are printed, and the overflow is named as such.
     assert_eq!(run.stdout, "");
-    for part in ["diverged", "--lr", "--standardize", "overflow"] {
+    for part in ["diverged", "--lr", "standardise the data", "overflow"] {
         assert!(run.stderr.contains(part), "{}", run.stderr);
     }
 }

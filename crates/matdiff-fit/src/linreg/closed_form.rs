@@ -333,7 +333,7 @@ fn qr(p: &Problem<'_>, a: Mat<f64>, unit: &[f64]) -> Result<Result<Solution, usi
     if rank < k {
         return Ok(Err(rank));
     }
-    let sigma = r.singular_values().map_err(numerical)?;
+    let sigma = super::svd::singular_values(r.as_ref()).map_err(numerical)?;
     let cond = condition(&sigma, k);
     let solve = |rhs: &[f64]| -> Vec<f64> {
         let gamma = factor.solve_lstsq(rhs);
@@ -454,8 +454,8 @@ fn svd(
     names: &[String],
 ) -> Result<Solution, LinregError> {
     let k = p.k();
-    let decomposition = a.thin_svd().map_err(numerical)?;
-    let sigma: Vec<f64> = decomposition.S().column_vector().iter().copied().collect();
+    let decomposition = super::svd::thin_svd(a).map_err(numerical)?;
+    let sigma: Vec<f64> = decomposition.s.clone();
     let rcond = a.nrows().max(k) as f64 * EPS;
     let top = sigma.first().copied().unwrap_or(0.0);
     let rank = sigma.iter().filter(|&&s| s > rcond * top).count();
@@ -473,11 +473,8 @@ fn svd(
         // The minimum-norm solution depends on the units of the coefficients, so it is
         // computed on the unequilibrated system; the rank decided above (on unit
         // columns) is independent of those units.
-        let plain = p
-            .design()
-            .map_err(|bad| bad.named(names))?
-            .thin_svd()
-            .map_err(numerical)?;
+        let design = p.design().map_err(|bad| bad.named(names))?;
+        let plain = super::svd::thin_svd(design.as_ref()).map_err(numerical)?;
         let solve = |rhs: &[f64]| truncated_solve(&plain, rank, rhs);
         let mut beta = solve(&p.rhs());
         p.refine(&mut beta, REFINEMENT_STEPS, &solve);
@@ -496,9 +493,9 @@ fn svd(
 
 /// `Σ_{i<rank} vᵢ (uᵢᵀ rhs) / σᵢ`: the minimum-norm least-squares solution of the
 /// rank-`rank` truncation.
-fn truncated_solve(svd: &faer::linalg::solvers::Svd<f64>, rank: usize, rhs: &[f64]) -> Vec<f64> {
-    let (u, v) = (svd.U(), svd.V());
-    let sigma = svd.S().column_vector();
+fn truncated_solve(svd: &super::svd::ThinSvd, rank: usize, rhs: &[f64]) -> Vec<f64> {
+    let (u, v) = (&svd.u, &svd.v);
+    let sigma = &svd.s;
     let mut x = vec![0.0; v.nrows()];
     for i in 0..rank {
         let coefficient: f64 = (0..rhs.len()).map(|r| u[(r, i)] * rhs[r]).sum::<f64>() / sigma[i];

@@ -56,6 +56,43 @@ impl Default for IterativeOptions {
     }
 }
 
+impl IterativeOptions {
+    /// Refuses settings no iterative solver can run with: a batch of 0 samples, a
+    /// step size or tolerance that is not a positive number, an epoch limit of 0.
+    pub fn validate(&self) -> Result<(), LinregError> {
+        let invalid = |option: &'static str, reason: String| {
+            Err(LinregError::InvalidOption { option, reason })
+        };
+        if self.batch == 0 {
+            return invalid(
+                "batch",
+                "a batch of 0 samples — a mini-batch needs at least 1 sample".to_owned(),
+            );
+        }
+        if let Some(lr) = self.learning_rate {
+            if !(lr.is_finite() && lr > 0.0) {
+                return invalid(
+                    "learning rate",
+                    format!("η = {lr} — the step size must be a positive number"),
+                );
+            }
+        }
+        if self.max_epochs == Some(0) {
+            return invalid("epochs", "a limit of 0 epochs — give at least 1".to_owned());
+        }
+        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
+            return invalid(
+                "tolerance",
+                format!(
+                    "{} — the relative gradient tolerance must be a positive number",
+                    self.tolerance
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// The least-squares loss on standardised features, as an [`Objective`].
 struct LeastSquares<'p> {
     z: &'p Mat<f64>,
@@ -203,7 +240,7 @@ pub(crate) fn fit(
         Solver::Sgd => (Method::Sgd, 1.0 / sample_lipschitz, 200, HALVING),
         Solver::MiniBatch => (
             Method::MiniBatch {
-                batch: settings.batch.max(1),
+                batch: settings.batch,
             },
             1.0 / lipschitz,
             500,
@@ -213,10 +250,13 @@ pub(crate) fn fit(
     };
     let lr = settings.learning_rate.unwrap_or(default_lr);
     if !(lr.is_finite() && lr > 0.0) {
+        // Only the default can be unusable here (the given one was validated): it is
+        // 1/L, infinite when every feature is constant.
         return Err(LinregError::InvalidOption {
             option: "learning rate",
-            reason: "the step size must be a positive number (is every feature constant?)"
-                .to_owned(),
+            reason: format!(
+                "the default step size 1/L is {lr}: every feature is constant, so there is nothing to fit — drop the constant features or give --lr"
+            ),
         });
     }
     let mut objective = LeastSquares {
@@ -237,7 +277,9 @@ pub(crate) fn fit(
         lr,
         schedule,
         stop: StopRules {
-            tol_grad: Some(settings.tolerance * g0_norm),
+            // A zero gradient at the start (a constant target: the intercept alone
+            // fits it) is already converged; the rule must still be a positive bound.
+            tol_grad: Some((settings.tolerance * g0_norm).max(f64::MIN_POSITIVE)),
             max_epochs: Some(max_epochs),
             ..StopRules::default()
         },
@@ -253,8 +295,7 @@ pub(crate) fn fit(
     let (coefficients, intercept) = problem.unscale(&outcome.w);
     let (equilibrated, _) = problem.equilibrated().map_err(|bad| bad.named(&names))?;
     let sigma = if problem.k() > 0 {
-        equilibrated
-            .singular_values()
+        super::svd::singular_values(equilibrated.as_ref())
             .map_err(|e| LinregError::Numerical(format!("{e:?}")))?
     } else {
         Vec::new()
@@ -291,7 +332,7 @@ pub(crate) fn fit(
         }
         Solver::MiniBatch => format!(
             "η₀ = 1/L = {lr:.3e} halved every 20 epochs, batches of {}",
-            settings.batch.max(1)
+            settings.batch
         ),
         _ => format!("constant step 1/L = {lr:.3e}, L = 2/N·σ_max(X)² by power iteration"),
     };

@@ -36,6 +36,7 @@ mod iterative;
 mod metrics;
 mod passes;
 mod problem;
+mod svd;
 
 use std::fmt;
 use std::str::FromStr;
@@ -359,6 +360,7 @@ impl LinearRegression {
         if x.nrows() == 0 {
             return Err(LinregError::NoRows);
         }
+        self.iterative.validate()?;
         if !(self.ridge.is_finite() && self.ridge >= 0.0) {
             return Err(LinregError::InvalidOption {
                 option: "ridge",

@@ -383,6 +383,12 @@ struct Compiler<'g> {
     src: Vec<Option<Src>>,
     bufs: Vec<Value>,
     inputs: Vec<InputSlot>,
+    /// Bytes of the inputs and buffers planned so far, checked against `budget`
+    /// before each buffer is allocated.
+    planned: u128,
+    budget: u64,
+    /// The node being lowered, named when one of its temporaries is too large.
+    current: Id,
 }
 
 impl<'g> Compiler<'g> {
@@ -394,6 +400,9 @@ impl<'g> Compiler<'g> {
             src: vec![None; graph.len()],
             bufs: Vec::new(),
             inputs: Vec::new(),
+            planned: 0,
+            budget: crate::memory::budget_bytes(),
+            current: Id(0),
         }
     }
 
@@ -416,6 +425,13 @@ impl<'g> Compiler<'g> {
                     problem: other.to_string(),
                 },
             })?;
+        // Every value's size first, before anything is allocated: a plan that cannot
+        // fit is refused at once, not after minutes of filling its first buffers.
+        // (Lowering counts again, with the products' temporaries.)
+        for &id in schedule.order() {
+            self.reserve_node(id)?;
+        }
+        self.planned = 0;
         let mut instrs = Vec::new();
         for &id in schedule.order() {
             let recipe = schedule.recipe(id).cloned().unwrap_or(Recipe::Direct);
@@ -466,9 +482,67 @@ impl<'g> Compiler<'g> {
         self.bufs.len() - 1
     }
 
+    /// Counts a `rows × cols` matrix for `node` (written `what`) into the plan's
+    /// memory, refusing it when the plan would pass the budget: every plan knows its
+    /// sizes before it runs, so an evaluation that cannot fit fails here, with the
+    /// subexpression named, rather than when an allocation fails.
+    fn reserve(
+        &mut self,
+        node: Id,
+        rows: usize,
+        cols: usize,
+        what: impl FnOnce(&Self) -> (String, Option<String>),
+    ) -> Result<(), EvalError> {
+        let bytes = rows as u128 * cols as u128 * 8;
+        self.planned += bytes;
+        if self.planned <= u128::from(self.budget) {
+            return Ok(());
+        }
+        let (text, hint) = what(self);
+        let size = |b: u128| crate::memory::describe_bytes(u64::try_from(b).unwrap_or(u64::MAX));
+        let mut problem = format!(
+            "`{text}` is a {rows} × {cols} matrix of {}; with the plan's other values that makes {}, more than the memory budget of {}",
+            size(bytes),
+            size(self.planned),
+            size(u128::from(self.budget)),
+        );
+        if let Some(hint) = hint {
+            problem.push_str(" — ");
+            problem.push_str(&hint);
+        }
+        Err(EvalError::TooLarge { node, problem })
+    }
+
+    /// The text of a scheduled product, for messages.
+    fn product_text(&self, product: &Product) -> String {
+        match product {
+            Product::Factor { id, transposed } => {
+                let text = crate::error::expr_text(self.graph, *id);
+                let atom = text.chars().all(|c| c.is_alphanumeric() || c == '_');
+                match (atom, transposed) {
+                    (_, false) => text,
+                    (true, true) => format!("{text}'"),
+                    (false, true) => format!("({text})'"),
+                }
+            }
+            Product::Mul { lhs, rhs, .. } => {
+                format!("{}*{}", self.product_text(lhs), self.product_text(rhs))
+            }
+            Product::Solve { a, rhs } => format!(
+                "inv({})*{}",
+                crate::error::expr_text(self.graph, *a),
+                self.product_text(rhs)
+            ),
+            Product::Inverse(a) => format!("inv({})", crate::error::expr_text(self.graph, *a)),
+        }
+    }
+
     fn input(&mut self, id: Id, sym: Sym, differential: bool) -> Result<Src, EvalError> {
         let graph = self.graph;
         let (rows, cols) = self.dims(id)?;
+        self.reserve(id, rows, cols, |c| {
+            (crate::error::expr_text(c.graph, id), None)
+        })?;
         let name = graph.name(sym);
         let declared = graph
             .variable(sym)
@@ -494,12 +568,50 @@ impl<'g> Compiler<'g> {
         self.src[id.index()].expect("children are lowered before parents")
     }
 
+    /// Counts `id`'s value (and the working copy of a factorisation) into the
+    /// plan's memory; inputs are counted where they are bound.
+    fn reserve_node(&mut self, id: Id) -> Result<(), EvalError> {
+        let node = self.graph.node(id);
+        let scalar = self.is_scalar(id);
+        let (rows, cols) = self.dims(id)?;
+        if !scalar && !matches!(node, Node::Var(_) | Node::Differential(_)) {
+            self.reserve(id, rows, cols, |c| {
+                let text = crate::error::expr_text(c.graph, id);
+                let hint = match node {
+                    Node::Mul(a, b) => product_hint(
+                        &crate::error::expr_text(c.graph, a),
+                        &crate::error::expr_text(c.graph, b),
+                    ),
+                    _ => None,
+                };
+                (text, hint)
+            })?;
+        }
+        // A factorisation (inv, det, logdet, a matrix power) works on a copy of its
+        // square operand: count that scratch too.
+        let factored = match node {
+            Node::Apply(Func::Inv | Func::Det | Func::Logdet, a) => Some(a),
+            Node::Pow(a, _) if !self.is_scalar(a) => Some(a),
+            _ => None,
+        };
+        if let Some(a) = factored {
+            let (r, c) = self.dims(a)?;
+            self.reserve(id, r, c, |c| {
+                let text = crate::error::expr_text(c.graph, id);
+                (format!("the working copy of {text}"), None)
+            })?;
+        }
+        Ok(())
+    }
+
     /// Assigns `id` its buffer (or input) and builds its instruction.
     fn lower(&mut self, id: Id, recipe: Recipe) -> Result<Option<Instr>, EvalError> {
         let graph = self.graph;
         let node = graph.node(id);
         let scalar = self.is_scalar(id);
+        self.current = id;
         let (rows, cols) = self.dims(id)?;
+        self.reserve_node(id)?;
         // Leaves are inputs or constants filled in once.
         let constant = match node {
             Node::Var(sym) => {
@@ -624,14 +736,29 @@ impl<'g> Compiler<'g> {
                     transposed: *transposed,
                 })
             }
-            Product::Mul { lhs, rhs, .. } => {
-                let lhs = self.emit(chain, lhs, None)?;
-                let rhs = self.emit(chain, rhs, None)?;
+            Product::Mul {
+                lhs: left,
+                rhs: right,
+                ..
+            } => {
+                let lhs = self.emit(chain, left, None)?;
+                let rhs = self.emit(chain, right, None)?;
+                if dst.is_none() {
+                    let node = self.current;
+                    self.reserve(node, rows, cols, |c| {
+                        let (a, b) = (c.product_text(left), c.product_text(right));
+                        (format!("{a}*{b}"), product_hint(&a, &b))
+                    })?;
+                }
                 let dst = dst.unwrap_or_else(|| self.temp(rows, cols));
                 Step::MatMul { dst, lhs, rhs }
             }
             Product::Solve { a, rhs } => {
                 let rhs = self.emit(chain, rhs, None)?;
+                if dst.is_none() {
+                    let node = self.current;
+                    self.reserve(node, rows, cols, |c| (c.product_text(product), None))?;
+                }
                 let dst = dst.unwrap_or_else(|| self.temp(rows, cols));
                 Step::Solve {
                     dst,
@@ -640,6 +767,10 @@ impl<'g> Compiler<'g> {
                 }
             }
             Product::Inverse(a) => {
+                if dst.is_none() {
+                    let node = self.current;
+                    self.reserve(node, rows, cols, |c| (c.product_text(product), None))?;
+                }
                 let dst = dst.unwrap_or_else(|| self.temp(rows, cols));
                 Step::Inverse {
                     dst,
@@ -656,6 +787,14 @@ impl<'g> Compiler<'g> {
             transposed: false,
         })
     }
+}
+
+/// The advice for a product `a*b` too large to form: multiply it into what it is
+/// used with first.
+fn product_hint(a: &str, b: &str) -> Option<String> {
+    Some(format!(
+        "if `{a}*{b}` is only multiplied by a vector or a thin matrix `v` afterwards, order the product so that it is never formed, e.g. `{a}*({b}*v)` instead of `{a}*{b}*v`"
+    ))
 }
 
 fn read<'a>(

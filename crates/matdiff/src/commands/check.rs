@@ -55,6 +55,14 @@ pub fn run(args: Args) -> Result<()> {
     let report = d.check_with(&checking).map_err(|e| -> anyhow::Error {
         let message = format!("on a random instance: {e}");
         match e {
+            matdiff::Error::InvalidOption { option, reason } => {
+                let flag = match option {
+                    "trials" => "--trials",
+                    "tol" => "--tol",
+                    _ => "--dims",
+                };
+                Failure::BadInput(format!("invalid {flag}: {reason}")).into()
+            }
             matdiff::Error::Domain(_) => Failure::Failed(message).into(),
             _ => Failure::BadInput(message).into(),
         }

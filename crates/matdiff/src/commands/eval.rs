@@ -38,19 +38,41 @@ pub fn run(args: Args) -> Result<()> {
     let mut function = load_function(&args.expr, args.decls.as_deref())?;
     let mut inputs = match &args.at {
         Some(at) => {
-            let text = std::fs::read_to_string(at)
-                .map_err(|e| Failure::BadInput(format!("cannot read `{at}`: {e}")))?;
+            let text = crate::input::read_text(
+                at,
+                crate::input::JSON_FILE_MAX_BYTES,
+                "a JSON inputs file",
+            )?;
             Inputs::from_json(&text, &function.graph)
                 .map_err(|e| Failure::BadInput(format!("in `{at}`: {e}")))?
         }
         None => Inputs::new(),
     };
-    for binding in &args.data {
+    for (k, binding) in args.data.iter().enumerate() {
         let (name, path) = binding
             .split_once('=')
             .ok_or_else(|| Failure::BadInput(format!("--data `{binding}`: expected NAME=FILE")))?;
+        let name = name.trim();
+        let given = function
+            .graph
+            .variable_named(name)
+            .is_some_and(|v| inputs.get(v.name).is_some());
+        if given {
+            let first = if args.data[..k]
+                .iter()
+                .any(|b| b.split_once('=').is_some_and(|(n, _)| n.trim() == name))
+            {
+                "an earlier --data".to_owned()
+            } else {
+                format!("--at {}", args.at.as_deref().unwrap_or_default())
+            };
+            return Err(Failure::BadInput(format!(
+                "--data {binding}: `{name}` is already given by {first} — give each variable once"
+            ))
+            .into());
+        }
         let value =
-            matdiff_num::data::load_matrix(path).map_err(|e| Failure::BadInput(e.to_string()))?;
+            crate::input::load_matrix(path).map_err(|e| Failure::BadInput(e.to_string()))?;
         inputs
             .set_named(&function.graph, name, value)
             .map_err(|e| Failure::BadInput(format!("--data {binding}: {e}")))?;
@@ -80,6 +102,14 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Whether the variable is a matrix (not a scalar or a vector): its Hessian is a
+/// linear map, even where it happens to be zero.
+fn is_matrix(graph: &matdiff_core::Graph, var: Sym) -> bool {
+    graph
+        .variable(var)
+        .is_some_and(|v| v.shape.cols != matdiff_core::Dim::ONE)
+}
+
 /// The derivative outputs (`gradient`, `jacobian`, `hessian`) of `function`.
 fn derivatives(function: &mut Function, wrt: &str, order: u8) -> Result<Vec<(&'static str, Id)>> {
     let d = derive(function, wrt, order).map_err(|e| Failure::BadInput(e.to_string()))?;
@@ -98,7 +128,7 @@ fn derivatives(function: &mut Function, wrt: &str, order: u8) -> Result<Vec<(&'s
              see it with `matdiff derive EXPR --wrt {wrt}`"
         ))
         .into()),
-        DerivativeKind::Hessian if in_direction(d.expr, d.wrt) => Err(Failure::BadInput(format!(
+        DerivativeKind::Hessian if in_direction(d.expr, d.wrt) || is_matrix(graph, d.wrt) => Err(Failure::BadInput(format!(
             "the hessian with respect to the matrix `{wrt}` is a linear map, not an array of numbers — \
              see it with `matdiff derive EXPR --wrt {wrt} --order 2`"
         ))
@@ -125,6 +155,10 @@ fn evaluate(
     let fail = |e: EvalError| -> anyhow::Error {
         if e.is_input_error() {
             Failure::BadInput(format!("in `{at}`: {}", e.describe(graph))).into()
+        } else if matches!(e, EvalError::Domain { .. }) {
+            // The point is the user's, as a starting point is in `minimize`: outside
+            // the function's domain it is bad input (exit 2) there and here.
+            Failure::BadInput(e.describe(graph)).into()
         } else {
             Failure::Failed(e.describe(graph)).into()
         }

@@ -11,9 +11,10 @@ use matdiff_fit::linreg::{
     select_entries, select_rows, train_test_split, Fit, IterativeOptions, LinearRegression,
     LinregError, Scores, Solver,
 };
-use matdiff_num::data::{load_csv, load_matrix, parse_csv, DataError, Table};
+use matdiff_num::data::{load_csv_with, parse_csv, DataError, Table};
 use serde_json::{json, Value};
 
+use crate::input::load_matrix;
 use crate::report::Failure;
 
 /// Arguments of `matdiff linreg`.
@@ -156,6 +157,16 @@ fn data_error(error: DataError) -> anyhow::Error {
 /// Bad data and options are exit 2; a solver that diverges or fails is exit 1.
 fn fit_failure(error: LinregError) -> anyhow::Error {
     match error {
+        LinregError::InvalidOption { option, reason } => {
+            let flag = match option {
+                "batch" => "--batch",
+                "learning rate" => "--lr",
+                "epochs" => "--epochs",
+                "ridge" => "--ridge",
+                other => other,
+            };
+            bad(format!("invalid {flag}: {reason}"))
+        }
         LinregError::Iterative { .. } | LinregError::Numerical(_) => {
             Failure::Failed(error.to_string()).into()
         }
@@ -237,7 +248,10 @@ fn load_table(args: &Args, data: &str) -> Result<Dataset> {
                 "{data}: a .npy file has no column names — use --x X.npy --y y.npy"
             )));
         }
-        (load_csv(path).map_err(data_error)?, None)
+        (
+            load_csv_with(path, crate::input::csv_header()).map_err(data_error)?,
+            None,
+        )
     } else if let Some(bundled) = datasets::find(data) {
         (
             parse_csv(bundled.name, bundled.csv).map_err(data_error)?,
@@ -423,7 +437,14 @@ fn compare(
                         .zip(&reference.coefficients)
                         .map(|(a, b)| a - b)
                         .collect();
-                    let distance = norm(&difference) / reference_norm.max(f64::MIN_POSITIVE);
+                    // Relative to the reference, or absolute when its coefficients
+                    // are all zero (a constant target).
+                    let scale = if reference_norm > 0.0 {
+                        reference_norm
+                    } else {
+                        1.0
+                    };
+                    let distance = norm(&difference) / scale;
                     RowScores {
                         train: fit.score(train.0, train.1),
                         test: test.map(|(x, y)| fit.score(x, y)),

@@ -224,6 +224,12 @@ pub fn run(args: Args) -> Result<()> {
         .as_deref()
         .map(sweep::parse_rates)
         .transpose()?;
+    if args.stream && crate::input::csv_header() == matdiff_num::data::CsvHeader::Absent {
+        return Err(Failure::BadInput(
+            "--stream reads CSV files with a header row only — add one (names for the columns), or drop --no-header and --stream".to_owned(),
+        )
+        .into());
+    }
     let function = load_function(&args.expr, args.decls.as_deref())?;
     let spec = spec(&args, &function.graph)?;
     let init_file = matches!(spec.start, Start::Value(_)).then_some(args.init.as_str());
@@ -322,6 +328,7 @@ fn spec(args: &Args, graph: &Graph) -> Result<FitSpec> {
         seed: args.seed,
         start,
         data: data_specs(&args.data, graph)?,
+        csv_header: crate::input::csv_header(),
         stream: args.stream,
         samples: args.samples.clone(),
     })
@@ -387,11 +394,11 @@ pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, 
         .iter()
         .map(|spec| {
             let (name, file) = split_data_spec(spec)?;
+            refuse_repeated(specs, spec, name)?;
             let value = if is_json(file) {
                 read_json_value(file, name, graph)?
             } else {
-                matdiff_num::data::load_matrix(file)
-                    .map_err(|e| Failure::BadInput(e.to_string()))?
+                crate::input::load_matrix(file).map_err(|e| Failure::BadInput(e.to_string()))?
             };
             Ok((name.to_owned(), value))
         })
@@ -406,6 +413,7 @@ fn data_specs(specs: &[String], graph: &Graph) -> Result<Vec<(String, Data)>> {
         .iter()
         .map(|spec| {
             let (name, file) = split_data_spec(spec)?;
+            refuse_repeated(specs, spec, name)?;
             let value = if is_json(file) {
                 Data::Memory(read_json_value(file, name, graph)?)
             } else {
@@ -414,6 +422,21 @@ fn data_specs(specs: &[String], graph: &Graph) -> Result<Vec<(String, Data)>> {
             Ok((name.to_owned(), value))
         })
         .collect()
+}
+
+/// A variable given by an earlier `--data` than `spec` is bad input.
+fn refuse_repeated(specs: &[String], spec: &String, name: &str) -> Result<()> {
+    let earlier = specs
+        .iter()
+        .take_while(|s| !std::ptr::eq(*s, spec))
+        .any(|s| s.split_once('=').is_some_and(|(n, _)| n.trim() == name));
+    if earlier {
+        return Err(Failure::BadInput(format!(
+            "--data {spec}: `{name}` is already given by an earlier --data — give each variable once"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 fn split_data_spec(spec: &str) -> Result<(&str, &str)> {
@@ -477,8 +500,8 @@ fn read_json_value(file: &str, name: &str, graph: &Graph) -> Result<Mat<f64>> {
             "{file}: `{name}` is not a variable of the expression"
         ))
     })?;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Failure::BadInput(format!("{file}: cannot read the file: {e}")))?;
+    let text =
+        crate::input::read_text(file, crate::input::JSON_FILE_MAX_BYTES, "a JSON value file")?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         // serde_json ends its message with the position, which leads ours instead.
         let message = e.to_string();

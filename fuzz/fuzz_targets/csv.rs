@@ -1,0 +1,10 @@
+//! Feeds arbitrary bytes to the csv reader: it may refuse them, never panic, and
+//! what it accepts is whole (see `matdiff_num::fuzz_entry::csv`).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    matdiff_num::fuzz_entry::csv(data);
+});
