@@ -744,6 +744,24 @@ pub fn write_traces_csv(traces: &[Trace], mut out: impl Write) -> io::Result<()>
     Ok(())
 }
 
+/// A tick label: short, plain for ordinary numbers, in scientific notation otherwise.
+pub fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".to_owned()
+    } else if (1e-3..1e5).contains(&a) {
+        let text = format!("{v:.4}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text == "-0" {
+            "0".to_owned()
+        } else {
+            text.to_owned()
+        }
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -991,23 +1009,5 @@ mod tests {
         for text in refused {
             assert!(parse_run(text).unwrap_err().contains("at most"), "{text}");
         }
-    }
-}
-
-/// A tick label: short, plain for ordinary numbers, in scientific notation otherwise.
-pub fn tick(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 {
-        "0".to_owned()
-    } else if (1e-3..1e5).contains(&a) {
-        let text = format!("{v:.4}");
-        let text = text.trim_end_matches('0').trim_end_matches('.');
-        if text == "-0" {
-            "0".to_owned()
-        } else {
-            text.to_owned()
-        }
-    } else {
-        format!("{v:.2e}")
     }
 }
