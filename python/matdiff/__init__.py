@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
+import os
+
 import numpy as np
 
 from . import _native
@@ -93,8 +95,14 @@ def _as_input(value: Any) -> Any:
         raise ShapeError(f"error: cannot read {type(value).__name__} as numbers: {exc}") from None
 
 
-def _inputs(values: Mapping[str, Any]) -> Dict[str, Any]:
-    return {name: _as_input(value) for name, value in values.items()}
+def _inputs(values: Mapping[str, Any], files: bool = False) -> Dict[str, Any]:
+    out = {}
+    for name, value in values.items():
+        if files and isinstance(value, (str, os.PathLike)):
+            out[name] = os.fspath(value)
+        else:
+            out[name] = _as_input(value)
+    return out
 
 
 def _shaped(array: np.ndarray, kind: str) -> Any:
@@ -159,6 +167,16 @@ class Derivative:
     def latex_derivation(self) -> str:
         """The derivation as a LaTeX ``align`` environment."""
         return self._inner.latex_derivation()
+
+    def evaluate(self, **values: ArrayLike) -> Any:
+        """The derivative's value at ``values``: a Hessian as a 2-D array, a gradient
+        of a vector variable as a 1-D array, a 1 × 1 result as a float."""
+        value = self._inner.evaluate(_inputs(values))
+        if value.shape == (1, 1):
+            return float(value[0, 0])
+        if self.kind == "gradient" and value.shape[1] == 1:
+            return value.reshape(-1)
+        return value
 
     def to_numpy(self) -> str:
         """Python source of a NumPy function computing the derivative."""
@@ -368,6 +386,7 @@ def minimize(
     sampling: Optional[str] = None,
     chunk_rows: Optional[int] = None,
     line_search: bool = False,
+    stream: bool = False,
     samples: Optional[str] = None,
     x0: Optional[ArrayLike] = None,
     random_start: bool = False,
@@ -388,6 +407,10 @@ def minimize(
     method and after every step and epoch of a stochastic one, with a dict (``scope``,
     ``iteration``, ``epoch``, ``loss``, ``grad_norm``, ``step_norm``, ``lr``,
     ``seconds``, ``x``). An exception it raises ends the call once the run is over.
+
+    A data value may be a file name (CSV with a header row, or ``.npy``); with
+    ``stream=True`` such files are read chunk by chunk (a linear model's loss). A
+    malformed file raises :class:`DataError`.
 
     A run that diverges raises :class:`DivergenceError`, whose ``advice`` says what to
     try instead.
@@ -410,13 +433,14 @@ def minimize(
         "sampling": sampling,
         "chunk_rows": chunk_rows,
         "line_search": line_search,
+        "stream": stream,
         "samples": samples,
         "random_start": random_start,
         "x0": None if x0 is None else np.ascontiguousarray(x0, dtype=np.float64),
     }
     if wrt in data:
         raise ShapeError(f"error: `{wrt}` is the variable to fit; give its start as x0=")
-    raw = f._inner.minimize(wrt, _inputs(data), options, callback)
+    raw = f._inner.minimize(wrt, _inputs(data, files=True), options, callback)
     return MinimizeResult(raw, f._variable_kind(wrt))
 
 
@@ -459,4 +483,9 @@ def linreg(X: ArrayLike, y: ArrayLike, solver: str = "auto") -> LinregResult:
     if isinstance(y, float):
         raise ShapeError("error: `y` must be a 1-D array, one target per row of X")
     y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
+    for name, values in (("X", X), ("y", y)):
+        bad = np.argwhere(~np.isfinite(values))
+        if len(bad):
+            place = ", ".join(str(i) for i in bad[0])
+            raise DataError(f"error: `{name}` has a non-finite value at [{place}] — remove or impute it")
     return LinregResult(_native.linreg(X, y, solver))

@@ -90,6 +90,8 @@ fn guarded<T>(body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
 /// A value given for a variable, borrowed from Python for the call.
 enum Held<'py> {
     Scalar(f64),
+    /// A data file (CSV with a header row, or `.npy`), for a fit.
+    Path(String),
     Array(PyReadonlyArrayDyn<'py, f64>),
 }
 
@@ -98,6 +100,10 @@ fn hold<'py>(values: &Bound<'py, PyDict>) -> PyResult<Vec<(String, Held<'py>)>> 
     let mut held = Vec::with_capacity(values.len());
     for (name, value) in values.iter() {
         let name: String = name.extract()?;
+        if let Ok(path) = value.extract::<String>() {
+            held.push((name, Held::Path(path)));
+            continue;
+        }
         let value = match value.extract::<PyReadonlyArrayDyn<'py, f64>>() {
             Ok(array) => Held::Array(array),
             Err(_) => Held::Scalar(value.extract::<f64>().map_err(|_| {
@@ -121,11 +127,14 @@ enum View<'a> {
     ByRows(&'a [f64], usize, usize),
     /// Stored column by column.
     Matrix(MatRef<'a, f64>),
+    /// A data file.
+    Path(&'a str),
 }
 
 fn view<'a>(name: &str, held: &'a Held<'_>) -> PyResult<View<'a>> {
     let array = match held {
         Held::Scalar(v) => return Ok(View::Scalar(*v)),
+        Held::Path(path) => return Ok(View::Path(path)),
         Held::Array(a) => a,
     };
     let not_contiguous = || {
@@ -164,6 +173,11 @@ fn inputs<'a>(held: &'a [(String, Held<'_>)]) -> PyResult<Inputs<'a>> {
             View::Vector(v) => inputs.vector(name, v),
             View::ByRows(data, rows, cols) => inputs.by_rows(name, data, rows, cols),
             View::Matrix(m) => inputs.matrix(name, m),
+            View::Path(_) => {
+                return Err(ShapeError::new_err(format!(
+                    "error: `{name}` is a file name; only a fit reads data from files"
+                )))
+            }
         };
     }
     Ok(inputs)
@@ -383,6 +397,7 @@ struct Options {
     samples: Option<String>,
     start: Option<Mat<f64>>,
     random_start: bool,
+    stream: bool,
 }
 
 fn read_options(options: &Bound<'_, PyDict>) -> PyResult<Options> {
@@ -397,6 +412,7 @@ fn read_options(options: &Bound<'_, PyDict>) -> PyResult<Options> {
                     .transpose()
                     .to_owned(),
                 View::Matrix(m) => m.to_owned(),
+                View::Path(_) => return Err(ShapeError::new_err("error: `x0` must be an array")),
             })
         }
         None => None,
@@ -418,6 +434,7 @@ fn read_options(options: &Bound<'_, PyDict>) -> PyResult<Options> {
         seed: get("seed")?.map(|v| v.extract()).transpose()?,
         samples: get("samples")?.map(|v| v.extract()).transpose()?,
         start,
+        stream: get("stream")?.map(|v| v.extract()).transpose()?.unwrap_or(false),
         random_start: get("random_start")?.map(|v| v.extract()).transpose()?.unwrap_or(false),
     })
 }
@@ -438,6 +455,7 @@ fn configure<'a>(
                 run.data(name, MatRef::from_column_major_slice(d, *cols, *rows).transpose())
             }
             View::Matrix(m) => run.data(name, *m),
+            View::Path(path) => run.data_file(name, *path),
         };
     }
     if let Some(v) = options.method {
@@ -487,6 +505,9 @@ fn configure<'a>(
     }
     if let Some(v) = &options.start {
         run = run.start(v.as_ref());
+    }
+    if options.stream {
+        run = run.stream(true);
     }
     if options.random_start {
         run = run.random_start();
@@ -617,6 +638,22 @@ impl PyDerivative {
             .into_iter()
             .map(|s| (s.expr, s.rule))
             .collect()
+    }
+
+    /// The derivative's value at `values`, as a 2-D array.
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        values: &Bound<'py, PyDict>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        guarded(|| {
+            let held = hold(values)?;
+            let inputs = inputs(&held)?;
+            let value = py
+                .detach(|| self.inner.evaluate(&inputs))
+                .map_err(|e| to_py(py, e))?;
+            Ok(to_numpy(py, value.as_ref()))
+        })
     }
 
     fn to_numpy(&self, py: Python<'_>) -> PyResult<String> {
