@@ -21,7 +21,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 create_exception!(matdiff, MatdiffError, PyValueError, "Any error of matdiff.");
-create_exception!(matdiff, ParseError, MatdiffError, "The text does not parse.");
+create_exception!(
+    matdiff,
+    ParseError,
+    MatdiffError,
+    "The text does not parse."
+);
 create_exception!(
     matdiff,
     ShapeError,
@@ -148,13 +153,17 @@ fn view<'a>(name: &str, held: &'a Held<'_>) -> PyResult<View<'a>> {
             let data = array.as_slice().map_err(|_| not_contiguous())?;
             Ok(View::Scalar(data[0]))
         }
-        [_] => Ok(View::Vector(array.as_slice().map_err(|_| not_contiguous())?)),
+        [_] => Ok(View::Vector(
+            array.as_slice().map_err(|_| not_contiguous())?,
+        )),
         &[rows, cols] => {
             let data = array.as_slice().map_err(|_| not_contiguous())?;
             if array.is_c_contiguous() {
                 Ok(View::ByRows(data, rows, cols))
             } else {
-                Ok(View::Matrix(MatRef::from_column_major_slice(data, rows, cols)))
+                Ok(View::Matrix(MatRef::from_column_major_slice(
+                    data, rows, cols,
+                )))
             }
         }
         more => Err(ShapeError::new_err(format!(
@@ -225,7 +234,9 @@ impl PyFunction {
         for v in summary.variables {
             let entry = |e: &matdiff::ShapeEntry| -> PyResult<Py<PyAny>> {
                 Ok(match e {
-                    matdiff::ShapeEntry::Named(n) => n.clone().into_pyobject(py)?.into_any().unbind(),
+                    matdiff::ShapeEntry::Named(n) => {
+                        n.clone().into_pyobject(py)?.into_any().unbind()
+                    }
                     matdiff::ShapeEntry::Size(n) => n.into_pyobject(py)?.into_any().unbind(),
                 })
             };
@@ -278,9 +289,15 @@ impl PyFunction {
     }
 
     /// `(passed, errors, tol, sizes)` of a finite-difference check of the gradient.
-    fn check(&self, py: Python<'_>, wrt: &str) -> PyResult<(bool, Vec<f64>, f64, Vec<(String, usize)>)> {
+    fn check(
+        &self,
+        py: Python<'_>,
+        wrt: &str,
+    ) -> PyResult<(bool, Vec<f64>, f64, Vec<(String, usize)>)> {
         guarded(|| {
-            let check = py.detach(|| self.inner.check(wrt)).map_err(|e| to_py(py, e))?;
+            let check = py
+                .detach(|| self.inner.check(wrt))
+                .map_err(|e| to_py(py, e))?;
             Ok((check.passed, check.errors, check.tol, check.sizes))
         })
     }
@@ -418,13 +435,22 @@ fn read_options(options: &Bound<'_, PyDict>) -> PyResult<Options> {
         None => None,
     };
     Ok(Options {
-        method: get("method")?.map(|v| method(&v.extract::<String>()?)).transpose()?,
+        method: get("method")?
+            .map(|v| method(&v.extract::<String>()?))
+            .transpose()?,
         lr: get("lr")?.map(|v| v.extract()).transpose()?,
         batch: get("batch")?.map(|v| v.extract()).transpose()?,
-        schedule: get("schedule")?.map(|v| schedule(&v.extract::<String>()?)).transpose()?,
-        sampling: get("sampling")?.map(|v| sampling(&v.extract::<String>()?)).transpose()?,
+        schedule: get("schedule")?
+            .map(|v| schedule(&v.extract::<String>()?))
+            .transpose()?,
+        sampling: get("sampling")?
+            .map(|v| sampling(&v.extract::<String>()?))
+            .transpose()?,
         chunk_rows: get("chunk_rows")?.map(|v| v.extract()).transpose()?,
-        line_search: get("line_search")?.map(|v| v.extract()).transpose()?.unwrap_or(false),
+        line_search: get("line_search")?
+            .map(|v| v.extract())
+            .transpose()?
+            .unwrap_or(false),
         tol_step: get("tol_step")?.map(|v| v.extract()).transpose()?,
         tol_loss: get("tol_loss")?.map(|v| v.extract()).transpose()?,
         tol_grad: get("tol_grad")?.map(|v| v.extract()).transpose()?,
@@ -434,8 +460,14 @@ fn read_options(options: &Bound<'_, PyDict>) -> PyResult<Options> {
         seed: get("seed")?.map(|v| v.extract()).transpose()?,
         samples: get("samples")?.map(|v| v.extract()).transpose()?,
         start,
-        stream: get("stream")?.map(|v| v.extract()).transpose()?.unwrap_or(false),
-        random_start: get("random_start")?.map(|v| v.extract()).transpose()?.unwrap_or(false),
+        stream: get("stream")?
+            .map(|v| v.extract())
+            .transpose()?
+            .unwrap_or(false),
+        random_start: get("random_start")?
+            .map(|v| v.extract())
+            .transpose()?
+            .unwrap_or(false),
     })
 }
 
@@ -451,9 +483,10 @@ fn configure<'a>(
         run = match value {
             View::Scalar(v) => run.data(name, *v),
             View::Vector(v) => run.data(name, *v),
-            View::ByRows(d, rows, cols) => {
-                run.data(name, MatRef::from_column_major_slice(d, *cols, *rows).transpose())
-            }
+            View::ByRows(d, rows, cols) => run.data(
+                name,
+                MatRef::from_column_major_slice(d, *cols, *rows).transpose(),
+            ),
             View::Matrix(m) => run.data(name, *m),
             View::Path(path) => run.data_file(name, *path),
         };
@@ -712,12 +745,12 @@ fn linreg<'py>(
     solver: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     guarded(|| {
-        let solver: Solver = solver
-            .parse()
-            .map_err(|e| to_py(py, Error::from(e)))?;
+        let solver: Solver = solver.parse().map_err(|e| to_py(py, Error::from(e)))?;
         let (x, y) = (Held::Array(x), Held::Array(y));
         let x = match view("X", &x)? {
-            View::ByRows(d, rows, cols) => MatRef::from_column_major_slice(d, cols, rows).transpose(),
+            View::ByRows(d, rows, cols) => {
+                MatRef::from_column_major_slice(d, cols, rows).transpose()
+            }
             View::Matrix(m) => m,
             _ => return Err(ShapeError::new_err("error: `X` must be a 2-D array")),
         };
