@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+import matdiff as md
+
+LOSS = md.Function("1/N*norm2(X*w - y)^2", let="X: matrix(N,d)")
+
+
+def test_sgd_as_in_the_documentation(regression):
+    X, _, y = regression
+    res = md.minimize(LOSS, "w", X=X, y=y, method="sgd", lr=0.01, epochs=5, batch=32, seed=0, tol_grad=1e-6)
+    assert res.x.shape == (X.shape[1],)
+    assert res.fun == pytest.approx(np.mean((X @ res.x - y) ** 2), rel=1e-10)
+    assert res.epochs == 5 and res.nit == 5 * 2  # 60 samples in batches of 32
+    assert res.stop_reason == "epochs"
+    assert set(res.history) >= {"iteration", "epoch", "loss", "grad_norm", "step_norm", "lr", "seconds"}
+    assert all(isinstance(v, np.ndarray) for v in res.history.values())
+    assert res.history["loss"][-1] < res.history["loss"][0]
+
+
+def test_gd_converges_to_least_squares(regression):
+    X, _, y = regression
+    res = md.minimize(LOSS, "w", X=X, y=y, lr=0.3, tol_grad=1e-10, max_iter=5000)
+    assert res.stop_reason == "grad_norm" and res.success
+    np.testing.assert_allclose(res.x, np.linalg.lstsq(X, y, rcond=None)[0], atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(method="momentum", lr=0.05, max_iter=300),
+        dict(method="nesterov", lr=0.05, max_iter=300),
+        dict(method="adam", lr=0.1, max_iter=500),
+        dict(method="minibatch", batch=16, lr=0.05, epochs=30, seed=3),
+        dict(method="sgd", lr=0.01, epochs=20, schedule="invscaling", sampling="replace", seed=1),
+        dict(method="gd", lr=1.0, line_search=True, max_iter=200),
+        dict(method="gd", lr=0.1, tol_step=1e-9, max_iter=10_000),
+        dict(method="gd", lr=0.1, tol_loss=1e-14, max_iter=10_000),
+        dict(method="sgd", lr=0.01, epochs=50, n_iter_no_change=3, seed=2, schedule="adaptive"),
+    ],
+)
+def test_every_method_and_option_decreases_the_loss(regression, options):
+    X, _, y = regression
+    start = LOSS(X=X, w=np.zeros(X.shape[1]), y=y)
+    res = md.minimize(LOSS, "w", X=X, y=y, **options)
+    assert res.fun < 0.5 * start, res
+
+
+def test_start_point_and_callback(regression):
+    X, _, y = regression
+    records = []
+    x0 = np.ones(X.shape[1])
+    res = md.minimize(LOSS, "w", X=X, y=y, lr=0.1, max_iter=3, x0=x0, callback=records.append)
+    assert res.nit == 3
+    assert records[0]["iteration"] == 0
+    np.testing.assert_allclose(records[0]["x"], x0)
+    assert records[0]["loss"] == pytest.approx(LOSS(X=X, w=x0, y=y))
+    assert [r["iteration"] for r in records] == [0, 1, 2, 3]
+
+
+def test_callback_exception_propagates(regression):
+    X, _, y = regression
+
+    def boom(record):
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        md.minimize(LOSS, "w", X=X, y=y, max_iter=3, callback=boom)
+
+
+def test_divergence_raises_with_advice(regression):
+    X, _, y = regression
+    with pytest.raises(md.DivergenceError) as info:
+        md.minimize(LOSS, "w", X=X, y=y, lr=50.0, max_iter=1000)
+    assert isinstance(info.value, md.MatdiffError)
+    assert info.value.advice and "lr" in info.value.advice
+
+
+def test_unknown_method(regression):
+    X, _, y = regression
+    with pytest.raises(md.MatdiffError, match="unknown method `newton`"):
+        md.minimize(LOSS, "w", X=X, y=y, method="newton")
+
+
+def test_linreg(regression):
+    X, _, y = regression
+    fit = md.linreg(X, y, solver="auto")
+    A = np.column_stack([X, np.ones(len(y))])
+    expected = np.linalg.lstsq(A, y, rcond=None)[0]
+    np.testing.assert_allclose(fit.coef, expected[:-1], rtol=1e-10)
+    assert fit.intercept == pytest.approx(expected[-1], abs=1e-10)
+    residual = y - fit.predict(X)
+    assert fit.r2 == pytest.approx(1 - residual @ residual / np.sum((y - y.mean()) ** 2), rel=1e-10)
+    assert fit.rank == X.shape[1] and fit.condition >= 1.0
+    assert fit.solver in {"normal", "qr", "svd"}
+    assert fit.warnings == []
+    for solver in ("normal", "qr", "svd"):
+        np.testing.assert_allclose(md.linreg(X, y, solver=solver).coef, expected[:-1], rtol=1e-8)
+
+
+def test_linreg_warns_on_collinear_columns(regression):
+    X, _, y = regression
+    X2 = np.column_stack([X, X[:, 0]])
+    fit = md.linreg(X2, y)
+    assert fit.rank == X.shape[1]
+    assert fit.warnings
