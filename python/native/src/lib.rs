@@ -20,6 +20,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+/// `(passed, errors, tol, sizes)` of a check, as Python receives it.
+type CheckTuple = (bool, Vec<f64>, f64, Vec<(String, usize)>);
+
 create_exception!(matdiff, MatdiffError, PyValueError, "Any error of matdiff.");
 create_exception!(
     matdiff,
@@ -289,11 +292,7 @@ impl PyFunction {
     }
 
     /// `(passed, errors, tol, sizes)` of a finite-difference check of the gradient.
-    fn check(
-        &self,
-        py: Python<'_>,
-        wrt: &str,
-    ) -> PyResult<(bool, Vec<f64>, f64, Vec<(String, usize)>)> {
+    fn check(&self, py: Python<'_>, wrt: &str) -> PyResult<CheckTuple> {
         guarded(|| {
             let check = py
                 .detach(|| self.inner.check(wrt))
