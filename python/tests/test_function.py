@@ -30,7 +30,7 @@ def test_gradient_and_hessian_as_text(f):
     assert isinstance(g, md.Derivative)
     assert str(g) == "2/N*X'*(X*w - y)"
     assert g.kind == "gradient"
-    assert "X^\\top" in g.latex
+    assert "X^{\\top}" in g.latex
     assert g.pretty == "2/N·Xᵀ·(X·w − y)"
     h = f.hessian("w")
     assert (str(h), h.kind) == ("2/N*X'*X", "hessian")
