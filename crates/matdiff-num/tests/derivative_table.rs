@@ -2,6 +2,8 @@
 //! checked against central finite differences, compared in length with its
 //! textbook form, printed back and re-parsed, and the printed results snapshotted.
 
+mod common;
+
 use matdiff_core::{derive, parse_function, print};
 use matdiff_num::check::{check_derivative, CheckOptions};
 
@@ -15,25 +17,17 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let text = include_str!("data/derivatives.txt");
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
-        assert_eq!(cols.len(), 5, "line {}: expected 5 columns", i + 1);
-        out.push(Case {
-            line: i + 1,
-            expr: cols[0].to_string(),
-            decls: cols[1].to_string(),
-            wrt: cols[2].to_string(),
-            order: cols[3].parse().expect("order"),
-            textbook: cols[4].to_string(),
-        });
-    }
-    out
+    common::table_rows(include_str!("data/derivatives.txt"), 5)
+        .into_iter()
+        .map(|(line, cells)| Case {
+            line,
+            expr: cells[0].clone(),
+            decls: cells[1].clone(),
+            wrt: cells[2].clone(),
+            order: cells[3].parse().expect("order"),
+            textbook: cells[4].clone(),
+        })
+        .collect()
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! instances, compared in length with its textbook form, classified, and the
 //! solutions with their steps snapshotted. Non-quadratic losses are refused.
 
+mod common;
+
 use faer::Mat;
 use matdiff_core::solve::{equation_text, SolveError};
 use matdiff_core::{parse_function, print, solve, Function, Kind};
@@ -20,25 +22,17 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let text = include_str!("data/solutions.txt");
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
-        assert_eq!(cols.len(), 5, "line {}: expected 5 columns", i + 1);
-        out.push(Case {
-            line: i + 1,
-            expr: cols[0].to_string(),
-            decls: cols[1].to_string(),
-            wrt: cols[2].to_string(),
-            textbook: cols[3].to_string(),
-            verdict: cols[4].to_string(),
-        });
-    }
-    out
+    common::table_rows(include_str!("data/solutions.txt"), 5)
+        .into_iter()
+        .map(|(line, cells)| Case {
+            line,
+            expr: cells[0].clone(),
+            decls: cells[1].clone(),
+            wrt: cells[2].clone(),
+            textbook: cells[3].clone(),
+            verdict: cells[4].clone(),
+        })
+        .collect()
 }
 
 /// Sizes with more rows than columns, so that Gram matrices are invertible.

@@ -62,3 +62,24 @@ pub fn eval_json(f: &Function, inputs: &str) -> Result<Value, matdiff_num::EvalE
     let mut plan = Plan::compile(&f.graph, &[f.root], &sizes)?;
     Ok(plan.run(&inputs)?.swap_remove(0))
 }
+
+/// The rows of a `|`-separated table of cases: `(line number, columns)` for every line
+/// that is neither empty nor a `#` comment, each with exactly `columns` trimmed cells.
+pub fn table_rows(text: &str, columns: usize) -> Vec<(usize, Vec<String>)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cells: Vec<String> = line.split('|').map(|c| c.trim().to_string()).collect();
+        assert_eq!(
+            cells.len(),
+            columns,
+            "line {}: expected {columns} columns",
+            i + 1
+        );
+        out.push((i + 1, cells));
+    }
+    out
+}
