@@ -6,6 +6,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+pub use super::plane::tick;
 use super::plane::{drawable, Arrows, Ending, Grid, Region, Trace};
 use super::{Format, FONT, RUN_COLOURS};
 
@@ -482,8 +483,6 @@ fn arrow_paths(tail: (i32, i32), tip: (i32, i32)) -> Vec<Vec<(i32, i32)>> {
     };
     vec![vec![tail, tip], vec![barb(0.45), tip, barb(-0.45)]]
 }
-
-pub use matdiff::plane::tick;
 
 /// A pale colour of the viridis map at `t ∈ [0, 1]`: dark blue for low losses to
 /// yellow for high ones, mixed with white so that arrows and runs stand out.
