@@ -88,27 +88,6 @@ pub fn latex_align(g: &Graph, derivative: &Derivative, lhs: Option<&str>) -> Str
     )
 }
 
-/// Escapes the characters that LaTeX's text mode treats specially.
-pub fn latex_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\textbackslash{}"),
-            '{' | '}' | '$' | '&' | '#' | '_' | '%' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '^' => out.push_str("\\textasciicircum{}"),
-            '~' => out.push_str("\\textasciitilde{}"),
-            // Text mode in the default font encoding prints `<` and `>` as `¡` and `¿`.
-            '<' => out.push_str("\\textless{}"),
-            '>' => out.push_str("\\textgreater{}"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A derivative as data, the one schema of every shell's JSON (`derive --format
 /// json`, the Rust facade's reports, Python dicts): the kind, the result as text and
 /// LaTeX, its shape and the derivation steps.
@@ -201,21 +180,5 @@ mod tests {
             latex_align(g, &derivative, None),
         );
         insta::assert_snapshot!(out);
-    }
-
-    #[test]
-    fn latex_text_escapes_what_text_mode_treats_specially() {
-        let cases = [
-            ("product rule", "product rule"),
-            ("<A, B>", "\\textless{}A, B\\textgreater{}"),
-            ("a_1 & b%", "a\\_1 \\& b\\%"),
-            (
-                "x^2 ~ \\",
-                "x\\textasciicircum{}2 \\textasciitilde{} \\textbackslash{}",
-            ),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(latex_text(input), expected, "{input}");
-        }
     }
 }
