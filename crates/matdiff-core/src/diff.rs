@@ -24,6 +24,15 @@ pub enum DiffError {
     /// The requested derivative is not defined for these kinds.
     #[error("{0}")]
     Unsupported(String),
+    /// A power the rules do not differentiate: its exponent depends on the variable,
+    /// or a matrix power's exponent is not an integer within [`MAX_MATRIX_EXPONENT`].
+    #[error("{message}")]
+    Power {
+        /// Which of the two.
+        refusal: PowerRefusal,
+        /// What to write instead.
+        message: String,
+    },
     /// The derivative's graph grew past [`crate::ir::NODE_BUDGET`] nodes.
     #[error("the {what} grows past {limit} nodes — the expression is too long or too deeply nested for it; differentiate a shorter expression{}", if *what == "Hessian" { ", or ask for the gradient (--order 1)" } else { "" })]
     TooLarge {
@@ -32,6 +41,27 @@ pub enum DiffError {
         /// The node budget.
         limit: usize,
     },
+}
+
+/// Why a power is not differentiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerRefusal {
+    /// The exponent depends on the variable (`a^a`, or `X^k` with `k` the variable).
+    VariableExponent,
+    /// A matrix power whose exponent is not a constant integer within
+    /// ±[`MAX_MATRIX_EXPONENT`].
+    MatrixExponent,
+}
+
+/// The largest `|k|` of a matrix power `X^k` that the rules differentiate: `d(X^k)` is
+/// a sum of `k` products.
+pub const MAX_MATRIX_EXPONENT: f64 = 64.0;
+
+fn refused(refusal: PowerRefusal, message: &str) -> DiffError {
+    DiffError::Power {
+        refusal,
+        message: message.to_owned(),
+    }
 }
 
 /// Differentiates `f` with respect to the variable named `wrt`; `order` is 1 or 2.
@@ -308,8 +338,9 @@ fn adjoint_rule(
             let k_value = g.const_value(k);
             if dep(k) {
                 if !sc(g, a) {
-                    return Err(DiffError::Unsupported(
-                        "a matrix power with a variable exponent has no derivative here".into(),
+                    return Err(refused(
+                        PowerRefusal::VariableExponent,
+                        "a matrix power with a variable exponent has no derivative here",
                     ));
                 }
                 // d(a^k) = a^k log(a) dk.
@@ -326,8 +357,9 @@ fn adjoint_rule(
                         out.push((a, ab));
                         return Ok(out);
                     }
-                    return Err(DiffError::Unsupported(
-                        "a matrix power needs a constant integer exponent".into(),
+                    return Err(refused(
+                        PowerRefusal::MatrixExponent,
+                        "a matrix power needs a constant integer exponent",
                     ));
                 };
                 if sc(g, a) {
@@ -628,9 +660,10 @@ fn unbroadcast(g: &mut Graph, bar: Id, child: Id) -> Id {
 /// `d(A^k) = Σ A^i dA A^(k−1−i)`, so `Ā = Σ (A^i)' C̄ (A^(k−1−i))'`; negative powers
 /// go through the inverse.
 fn matrix_power_adjoint(g: &mut Graph, a: Id, k: f64, bar: Id) -> Result<Id, DiffError> {
-    if k.fract() != 0.0 || k.abs() > 64.0 {
-        return Err(DiffError::Unsupported(
-            "a matrix power needs an integer exponent from -64 to 64 to be differentiated".into(),
+    if k.fract() != 0.0 || k.abs() > MAX_MATRIX_EXPONENT {
+        return Err(refused(
+            PowerRefusal::MatrixExponent,
+            "a matrix power needs an integer exponent from -64 to 64 to be differentiated",
         ));
     }
     if k == 0.0 {
@@ -738,8 +771,9 @@ fn differential_rule(
         },
         Node::Pow(a, k) => {
             if dd(k).is_some() {
-                return Err(DiffError::Unsupported(
-                    "a power with a variable exponent: write it with exp and log".into(),
+                return Err(refused(
+                    PowerRefusal::VariableExponent,
+                    "a power with a variable exponent: write it with exp and log",
                 ));
             }
             let Some(da) = dd(a) else { return Ok(None) };
@@ -748,8 +782,9 @@ fn differential_rule(
                 Some(g.mul(t, da))
             } else {
                 let Some(kv) = g.const_value(k) else {
-                    return Err(DiffError::Unsupported(
-                        "a matrix power needs a constant integer exponent".into(),
+                    return Err(refused(
+                        PowerRefusal::MatrixExponent,
+                        "a matrix power needs a constant integer exponent",
                     ));
                 };
                 Some(matrix_power_differential(g, a, kv, da)?)
@@ -771,9 +806,9 @@ fn differential_rule(
         }
         Node::ElemPow(a, k) => {
             if dd(k).is_some() {
-                return Err(DiffError::Unsupported(
-                    "an elementwise power with a variable exponent: write it with exp and log"
-                        .into(),
+                return Err(refused(
+                    PowerRefusal::VariableExponent,
+                    "an elementwise power with a variable exponent: write it with exp and log",
                 ));
             }
             let Some(da) = dd(a) else { return Ok(None) };
@@ -819,9 +854,10 @@ fn apply_differential(g: &mut Graph, c: Id, f: Func, a: Id, da: Id) -> Id {
 }
 
 fn matrix_power_differential(g: &mut Graph, a: Id, k: f64, da: Id) -> Result<Id, DiffError> {
-    if k.fract() != 0.0 || k.abs() > 64.0 {
-        return Err(DiffError::Unsupported(
-            "a matrix power needs an integer exponent from -64 to 64 to be differentiated".into(),
+    if k.fract() != 0.0 || k.abs() > MAX_MATRIX_EXPONENT {
+        return Err(refused(
+            PowerRefusal::MatrixExponent,
+            "a matrix power needs an integer exponent from -64 to 64 to be differentiated",
         ));
     }
     if k == 0.0 {
@@ -980,8 +1016,9 @@ fn jacobian_rule(
         }
         Node::Pow(a, k) => {
             if jj(k).is_some() {
-                return Err(DiffError::Unsupported(
-                    "a power with a variable exponent: write it with exp and log".into(),
+                return Err(refused(
+                    PowerRefusal::VariableExponent,
+                    "a power with a variable exponent: write it with exp and log",
                 ));
             }
             match jj(a) {
@@ -1023,9 +1060,9 @@ fn jacobian_rule(
         }
         Node::ElemPow(a, k) => {
             if jj(k).is_some() {
-                return Err(DiffError::Unsupported(
-                    "an elementwise power with a variable exponent: write it with exp and log"
-                        .into(),
+                return Err(refused(
+                    PowerRefusal::VariableExponent,
+                    "an elementwise power with a variable exponent: write it with exp and log",
                 ));
             }
             match jj(a) {

@@ -18,7 +18,7 @@ pub mod solve;
 pub mod stable;
 
 pub use derivative::{Derivative, DerivativeKind, Step};
-pub use diff::{derive, DiffError};
+pub use diff::{derive, DiffError, PowerRefusal, MAX_MATRIX_EXPONENT};
 pub use ir::{Dim, Func, Function, Graph, Id, Kind, Node, Real, Shape, Sym, Variable};
 pub use lower::{
     elaborate, elaborate_in, elaborate_with_spans, parse_function, parse_sources,

@@ -420,8 +420,10 @@ impl Function {
     /// A derivative that cannot be taken, with a caret under the refused power where
     /// one can be found in the source.
     fn diff_failure(&self, wrt: &str, error: DiffError) -> Error {
-        if let DiffError::Unsupported(message) = &error {
-            if let Some(diagnostic) = crate::locate::derivative_error(&self.texts, wrt, message) {
+        if let DiffError::Power { refusal, message } = &error {
+            if let Some(diagnostic) =
+                crate::locate::refused_power(&self.texts, wrt, *refusal, message)
+            {
                 return Error::Unsupported(Located::new(vec![diagnostic], self.texts.clone()));
             }
         }
@@ -716,7 +718,9 @@ pub(crate) fn eval_error(graph: &Graph, error: EvalError) -> Error {
 pub(crate) fn diff_error(graph: &Graph, wrt: &str, error: DiffError) -> Error {
     match error {
         DiffError::UnknownVariable(_) => inputs::unknown_variable(graph, wrt),
-        DiffError::Unsupported(message) => Error::Invalid(message),
+        DiffError::Unsupported(message) | DiffError::Power { message, .. } => {
+            Error::Invalid(message)
+        }
         DiffError::TooLarge { .. } => Error::TooLarge(error.to_string()),
     }
 }

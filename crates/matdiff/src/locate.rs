@@ -2,42 +2,21 @@
 //! a refused power (`a^a` by `a`, `X^65`) is found again in the parsed expression and
 //! reported with a caret under it.
 
-use matdiff_syntax::{parse_expr, parse_program, BinOp, Diagnostic, Expr, ExprKind, SourceId};
+use matdiff_core::{PowerRefusal, MAX_MATRIX_EXPONENT};
+use matdiff_syntax::{parse_program, BinOp, Diagnostic, Expr, ExprKind, SourceId};
 
-/// What a derivative refused, as far as it can be placed.
-enum Refusal {
-    /// A power whose exponent depends on the variable.
-    VariableExponent,
-    /// A matrix power whose exponent is not an integer within the limit.
-    MatrixExponent,
-}
-
-/// The largest matrix power exponent (in absolute value) the rules differentiate.
-pub(crate) const MAX_MATRIX_EXPONENT: f64 = 64.0;
-
-/// A located diagnostic for the derivative error `message` of the expression in
-/// `sources` (its first source, `<expr>` or the `@file`), or `None` when the message is
-/// not one that names a power, or no such power is found.
-pub(crate) fn derivative_error(
+/// A located diagnostic for a power the rules refused, with the engine's `message`,
+/// in the expression of `sources` (its first source, `<expr>` or the `@file`), or
+/// `None` when no such power is written there.
+pub(crate) fn refused_power(
     sources: &[(String, String)],
     wrt: &str,
+    refusal: PowerRefusal,
     message: &str,
 ) -> Option<Diagnostic> {
-    let refusal = if message.contains("variable exponent") {
-        Refusal::VariableExponent
-    } else if message.contains("matrix power needs") {
-        Refusal::MatrixExponent
-    } else {
-        return None;
-    };
-    let id = SourceId(0);
-    let (name, text) = sources.first()?;
-    let (name, text) = (name.as_str(), text.as_str());
-    let expr = if name == "<expr>" {
-        parse_expr(text, id).0?
-    } else {
-        parse_program(text, id).0.expr?
-    };
+    // A bare expression is a program without declarations.
+    let (_, text) = sources.first()?;
+    let expr = parse_program(text, SourceId(0)).0.expr?;
     let found = find(&expr, &|e| match (&e.kind, &refusal) {
         (
             ExprKind::Binary {
@@ -45,7 +24,7 @@ pub(crate) fn derivative_error(
                 rhs,
                 ..
             },
-            Refusal::VariableExponent,
+            PowerRefusal::VariableExponent,
         ) => mentions(rhs, wrt),
         (
             ExprKind::Binary {
@@ -53,22 +32,22 @@ pub(crate) fn derivative_error(
                 rhs,
                 ..
             },
-            Refusal::MatrixExponent,
+            PowerRefusal::MatrixExponent,
         ) => constant(rhs).is_some_and(|k| k.fract() != 0.0 || k.abs() > MAX_MATRIX_EXPONENT),
         _ => false,
     })?;
     let label = match refusal {
-        Refusal::VariableExponent => format!("the exponent depends on `{wrt}`"),
-        Refusal::MatrixExponent => format!(
+        PowerRefusal::VariableExponent => format!("the exponent depends on `{wrt}`"),
+        PowerRefusal::MatrixExponent => format!(
             "the exponent must be an integer from -{MAX_MATRIX_EXPONENT} to {MAX_MATRIX_EXPONENT}"
         ),
     };
     let diagnostic = Diagnostic::error(message, found.span, label);
     Some(match refusal {
-        Refusal::VariableExponent => {
+        PowerRefusal::VariableExponent => {
             diagnostic.with_note("a^b = exp(b*log(a)) for a > 0: write the power that way")
         }
-        Refusal::MatrixExponent => diagnostic.with_note(
+        PowerRefusal::MatrixExponent => diagnostic.with_note(
             "a matrix power X^k is differentiated as a sum of k products; write larger powers as products of smaller ones, e.g. X^32*X^33",
         ),
     })
