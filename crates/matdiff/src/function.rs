@@ -749,6 +749,8 @@ pub struct Check {
     /// The rounding floor of central differences in each trial: an error below it
     /// is as good as finite differences can tell.
     pub floors: Vec<f64>,
+    /// Whether each trial passed: within the tolerance, or below its floor.
+    pub trials_passed: Vec<bool>,
     /// The tolerance.
     pub tol: f64,
     /// The sizes the dimensions were given, by name.
@@ -764,6 +766,9 @@ pub(crate) fn check_report(
         kind: derivative.kind.name(),
         wrt: graph.name(derivative.wrt).to_owned(),
         passed: report.passed,
+        trials_passed: (0..report.errors.len())
+            .map(|i| report.trial_passed(i))
+            .collect(),
         errors: report.errors,
         floors: report.floors,
         tol: report.tol,

@@ -79,7 +79,7 @@ pub fn run(args: Args) -> Result<()> {
     // The raw error beside the rounding floor of finite differences: a trial passes
     // within the tolerance, or below the floor, where the differences cannot see more.
     for (i, (e, floor)) in report.errors.iter().zip(&report.floors).enumerate() {
-        let below = if *e > report.tol && *e <= *floor {
+        let below = if *e > report.tol && report.trials_passed[i] {
             " (below the floor)"
         } else {
             ""
