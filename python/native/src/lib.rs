@@ -195,6 +195,18 @@ fn inputs<'a>(held: &'a [(String, Held<'_>)]) -> PyResult<Inputs<'a>> {
     Ok(inputs)
 }
 
+/// `compute` on the library's inputs over `values`, with the GIL released; a
+/// library error becomes the matching Python exception.
+fn on_inputs<T: Send>(
+    py: Python<'_>,
+    values: &Bound<'_, PyDict>,
+    compute: impl FnOnce(&Inputs<'_>) -> Result<T, Error> + Send,
+) -> PyResult<T> {
+    let held = hold(values)?;
+    let inputs = inputs(&held)?;
+    py.detach(|| compute(&inputs)).map_err(|e| to_py(py, e))
+}
+
 /// A matrix as a 2-D NumPy array.
 fn to_numpy<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> Bound<'py, PyArray2<f64>> {
     Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)]).into_pyarray(py)
@@ -265,11 +277,7 @@ impl PyFunction {
         values: &Bound<'py, PyDict>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         guarded(|| {
-            let held = hold(values)?;
-            let inputs = inputs(&held)?;
-            let value = py
-                .detach(|| self.inner.value(&inputs))
-                .map_err(|e| to_py(py, e))?;
+            let value = on_inputs(py, values, |inputs| self.inner.value(inputs))?;
             Ok(to_numpy(py, value.as_ref()))
         })
     }
@@ -282,11 +290,9 @@ impl PyFunction {
         values: &Bound<'py, PyDict>,
     ) -> PyResult<(f64, Bound<'py, PyArray2<f64>>)> {
         guarded(|| {
-            let held = hold(values)?;
-            let inputs = inputs(&held)?;
-            let (value, gradient) = py
-                .detach(|| self.inner.value_and_gradient(wrt, &inputs))
-                .map_err(|e| to_py(py, e))?;
+            let (value, gradient) = on_inputs(py, values, |inputs| {
+                self.inner.value_and_gradient(wrt, inputs)
+            })?;
             Ok((value, to_numpy(py, gradient.as_ref())))
         })
     }
@@ -679,11 +685,7 @@ impl PyDerivative {
         values: &Bound<'py, PyDict>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         guarded(|| {
-            let held = hold(values)?;
-            let inputs = inputs(&held)?;
-            let value = py
-                .detach(|| self.inner.evaluate(&inputs))
-                .map_err(|e| to_py(py, e))?;
+            let value = on_inputs(py, values, |inputs| self.inner.evaluate(inputs))?;
             Ok(to_numpy(py, value.as_ref()))
         })
     }
@@ -719,16 +721,12 @@ impl PyCompiled {
                 values.set_item(name, value.bind(py))?;
             }
             values.set_item(&self.wrt, w)?;
-            let held = hold(&values)?;
-            let inputs = inputs(&held)?;
-            let (value, gradient) = py
-                .detach(|| {
-                    let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-                    compiled
-                        .value_and_gradient(&inputs)
-                        .map(|(v, g)| (v, g.to_owned()))
-                })
-                .map_err(|e| to_py(py, e))?;
+            let (value, gradient) = on_inputs(py, &values, |inputs| {
+                let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+                compiled
+                    .value_and_gradient(inputs)
+                    .map(|(v, g)| (v, g.to_owned()))
+            })?;
             Ok((value, to_numpy(py, gradient.as_ref())))
         })
     }
