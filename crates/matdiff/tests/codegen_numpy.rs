@@ -42,9 +42,7 @@ fn require_numpy(dir: &Path) {
 }
 
 fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("matdiff-codegen-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    dir
+    common::scratch(&format!("codegen-{tag}"))
 }
 
 struct Case {

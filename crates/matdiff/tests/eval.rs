@@ -172,8 +172,7 @@ fn shape_mismatches_name_the_variable() {
 
 #[test]
 fn data_files_bind_variables_alongside_json() {
-    let dir = std::env::temp_dir().join(format!("matdiff-eval-data-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("eval-data");
     let x = dir.join("X.csv");
     std::fs::write(&x, "a,b\n1,2\n3,4\n5,6\n").unwrap();
     let at = inputs_file("data", r#"{"w": [1, -1]}"#);

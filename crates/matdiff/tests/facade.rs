@@ -3,6 +3,8 @@
 //! descent loop, the known R² of the diabetes data), and a second program that uses
 //! the same names in other combinations.
 
+mod common;
+
 /// The program of the library's specification, verbatim.
 mod program {
     use matdiff::{Function, Inputs, Method, Minimize, Solver};
@@ -278,8 +280,7 @@ fn a_second_program_uses_the_same_names_in_other_combinations() -> Result<(), Er
 /// from the same random point.
 #[test]
 fn streamed_and_in_memory_fits_start_from_the_same_point() {
-    let dir = std::env::temp_dir().join(format!("matdiff-facade-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("facade");
     let (x_path, y_path) = (dir.join("X.csv"), dir.join("y.csv"));
     let rows: Vec<[f64; 3]> = (0..40)
         .map(|i| {

@@ -323,8 +323,7 @@ fn endless_text_files_are_refused_at_their_cap() {
         ],
         &["unsupported file type"],
     );
-    let dir = std::env::temp_dir().join(format!("matdiff-endless-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("endless-cli");
     let link = dir.join("x.json");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
@@ -548,8 +547,7 @@ fn ambiguous_or_vacuous_options_are_refused() {
 /// flag that does not exist, a step size printed with all its 309 digits.
 #[test]
 fn advice_names_only_valid_fixes() {
-    let dir = std::env::temp_dir().join(format!("matdiff-advice-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("advice");
     let out = dir.join("p.svg").display().to_string();
     let (code, _, stderr) = matdiff(&[
         "plot",

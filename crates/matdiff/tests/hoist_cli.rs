@@ -9,9 +9,7 @@ use std::path::PathBuf;
 
 /// A fresh directory with `X.csv` (N = 60 rows, d = 3) and `y.csv`.
 fn data_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("matdiff-hoist-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch(&format!("hoist-{name}"));
     let mut x = String::from("a,b,c\n");
     let mut y = String::from("y\n");
     for i in 0..60 {

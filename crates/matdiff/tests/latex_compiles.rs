@@ -75,8 +75,7 @@ fn the_demo_and_the_derivatives_table_compile_with_pdflatex() {
         eprintln!("note: pdflatex is not installed; the LaTeX output was not compiled");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("matdiff-latex-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("latex");
 
     let (code, stdout, stderr) = matdiff_in(&dir, &["demo", "--out", "out"]);
     assert_eq!(code, 0, "{stdout}{stderr}");

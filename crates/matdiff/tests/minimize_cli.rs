@@ -1,6 +1,8 @@
 //! `matdiff minimize` end to end: the built binary on small CSV files written to a
 //! temporary directory, and on the Spector & Mazzeo data (tests/data/README.md).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -59,10 +61,7 @@ fn words(line: &str) -> Vec<String> {
 
 /// A fresh directory for one test.
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("matdiff-minimize-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("minimize-{name}"))
 }
 
 const W_TRUE: [f64; 3] = [1.0, -2.0, 0.5];

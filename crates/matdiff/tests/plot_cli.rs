@@ -2,6 +2,8 @@
 //! iterates of gradient descent on a quadratic; valid PNG and SVG files of the requested
 //! size; bad requests refused with exit 2.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -21,8 +23,7 @@ const Y: [f64; 6] = [1.5, -2.0, 2.5, 1.0, 2.0, 0.5];
 
 /// A fresh folder with `X.csv` and `y.csv`.
 fn folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("matdiff-plot-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch(&format!("plot-{name}"));
     let x: String = X.iter().map(|r| format!("{},{}\n", r[0], r[1])).collect();
     std::fs::write(dir.join("X.csv"), format!("a,b\n{x}")).unwrap();
     let y: String = Y.iter().map(|v| format!("{v}\n")).collect();

@@ -1,7 +1,7 @@
 //! Running the built `matdiff` binary, shared by the command-line tests.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs `matdiff ARGS` in the crate's folder: (exit code, stdout, stderr).
@@ -35,4 +35,13 @@ pub fn shell_words(args: &[&str]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A fresh, empty scratch folder for one test: `matdiff-NAME-PID` in the system's
+/// temporary folder (emptied first, so reruns start clean).
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("matdiff-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    dir
 }
