@@ -455,29 +455,26 @@ impl Function {
             Err(S::NotScalar { shape }) => Err(Error::shape(format!(
                 "the function is a {shape}, not a scalar: there is no gradient to set to zero"
             ))),
-            Err(error @ S::NotAffine { culprit, .. }) => {
-                let S::NotAffine { ref why, .. } = error else {
+            Err(error @ S::NotAffine { .. }) => {
+                let S::NotAffine { culprit, why, .. } = &error else {
                     unreachable!("matched above")
                 };
                 let message =
                     format!("{error}. Use `matdiff minimize` (or Newton with `--order 2`)");
-                let diagnostic = match culprit.and_then(|id| self.spans.span(id)) {
-                    Some(span) => matdiff_syntax::Diagnostic::error(message, span, why.clone())
-                        .with_note(
-                            "a closed form needs a quadratic function: its gradient affine in the variable",
+                // A caret under the first non-quadratic subexpression, where it was
+                // written; else the reason in words.
+                Err(Error::NoClosedForm(
+                    match culprit.and_then(|id| self.spans.span(id)) {
+                        Some(span) => Located::new(
+                            vec![matdiff_syntax::Diagnostic::error(message, span, why.clone())
+                                .with_note(
+                                    "a closed form needs a quadratic function: its gradient affine in the variable",
+                                )],
+                            self.texts.clone(),
                         ),
-                    None => matdiff_syntax::Diagnostic::error(
-                        format!("{message} ({why})"),
-                        matdiff_syntax::Span::default(),
-                        "",
-                    ),
-                };
-                let sources = if culprit.and_then(|id| self.spans.span(id)).is_some() {
-                    self.texts.clone()
-                } else {
-                    Arc::new(Vec::new())
-                };
-                Err(Error::NoClosedForm(Located::new(vec![diagnostic], sources)))
+                        None => Located::plain(format!("{message} ({why})")),
+                    },
+                ))
             }
             Err(other) => Err(Error::NoClosedForm(Located::plain(format!(
                 "{other} — use `matdiff minimize` (or Newton with `--order 2`)"
