@@ -276,6 +276,40 @@ fn parse_value(name: &str, value: &serde_json::Value) -> Result<Mat<f64>, InputE
     }
 }
 
+/// Checks that a value of `rows × cols` fits the declaration of `name`, without the
+/// value (a column given for a row-shaped variable counts as the row). Symmetry is
+/// not checked: that needs the entries.
+pub fn check_shape(graph: &Graph, name: &str, rows: usize, cols: usize) -> Result<(), InputError> {
+    let var = graph
+        .variable_named(name)
+        .ok_or_else(|| unknown(graph, name))?;
+    let (rows, cols) = if var.shape.is_row() && cols == 1 && rows != 1 {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
+    if shape_fits(var, rows, cols) {
+        Ok(())
+    } else {
+        Err(InputError::ShapeMismatch {
+            name: name.to_string(),
+            declared: declared_shape(graph, var),
+            given: format!("{rows} × {cols}"),
+        })
+    }
+}
+
+/// Whether `rows × cols` has the declared sizes, and is square where declared so.
+fn shape_fits(var: &Variable, rows: usize, cols: usize) -> bool {
+    let fits = |d: Dim, n: usize| match d {
+        Dim::Size(k) => k as usize == n,
+        Dim::Named(_) => true,
+    };
+    fits(var.shape.rows, rows)
+        && fits(var.shape.cols, cols)
+        && (!var.shape.is_square() || rows == cols)
+}
+
 /// Fits a given matrix to a declared variable: a flat list becomes a row for a
 /// row-shaped variable; a symmetric kind must be given a symmetric matrix.
 fn conform(graph: &Graph, var: &Variable, name: &str, m: Mat<f64>) -> Result<Mat<f64>, InputError> {
@@ -284,12 +318,7 @@ fn conform(graph: &Graph, var: &Variable, name: &str, m: Mat<f64>) -> Result<Mat
     } else {
         m
     };
-    let fits = |d: Dim, n: usize| match d {
-        Dim::Size(k) => k as usize == n,
-        Dim::Named(_) => true,
-    };
-    let square_ok = !var.shape.is_square() || m.nrows() == m.ncols();
-    if !fits(var.shape.rows, m.nrows()) || !fits(var.shape.cols, m.ncols()) || !square_ok {
+    if !shape_fits(var, m.nrows(), m.ncols()) {
         return Err(mismatch(graph, var, name, m.as_ref()));
     }
     if var.kind.is_symmetric() {

@@ -173,10 +173,7 @@ pub(crate) fn set(
         Entry::Scalar(v) => inputs.set_named(graph, name, Mat::from_fn(1, 1, |_, _| *v))?,
         Entry::ByRows(t) => {
             let var = variable(graph, name)?;
-            let (rows, cols) = (t.ncols(), t.nrows());
-            // Check the shape through the usual path on an empty value of its size.
-            let mut probe = matdiff_num::Inputs::new();
-            probe.set_named(graph, name, Mat::zeros(rows, cols))?;
+            matdiff_num::inputs::check_shape(graph, name, t.ncols(), t.nrows())?;
             inputs.set_by_rows(var, t.to_owned());
         }
         Entry::Direction(m) => {

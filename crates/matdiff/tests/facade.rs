@@ -364,3 +364,23 @@ fn compiled_reuses_its_buffers_and_sees_new_inputs() {
     }
     assert!(buffers.windows(2).all(|p| p[0] == p[1]), "{buffers:?}");
 }
+
+/// A matrix stored by rows is checked against its declaration like any other: a
+/// 2 × 3 value for a square matrix is refused, naming the variable and both shapes.
+#[test]
+fn values_stored_by_rows_are_checked_against_the_declaration() {
+    let f = Function::parse("tr(A)", "A: matrix(n,n)").unwrap();
+    let data = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let error = f
+        .value(&Inputs::new().by_rows("A", &data, 2, 3))
+        .unwrap_err();
+    assert!(matches!(error, matdiff::Error::Shape(_)), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains('A') && message.contains("2 × 3"),
+        "{message}"
+    );
+    let square = [1.0, 2.0, 3.0, 4.0];
+    let value = f.value(&Inputs::new().by_rows("A", &square, 2, 2)).unwrap();
+    assert_eq!(value[(0, 0)], 5.0);
+}
