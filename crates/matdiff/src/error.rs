@@ -190,16 +190,20 @@ impl Error {
     /// assert!(text.contains("<expr>:1:"));
     /// ```
     pub fn render(&self) -> String {
+        match self.in_source() {
+            Some(located) => located.render(),
+            None => format!("error: {self}\n"),
+        }
+    }
+
+    /// The diagnostics of an error that points into its source texts, if it does.
+    fn in_source(&self) -> Option<&Located> {
         match self {
             Error::Syntax(located)
             | Error::Shape(located)
             | Error::NoClosedForm(located)
-            | Error::Unsupported(located)
-                if !located.sources.is_empty() =>
-            {
-                located.render()
-            }
-            other => format!("error: {other}\n"),
+            | Error::Unsupported(located) => Some(located).filter(|l| !l.sources.is_empty()),
+            _ => None,
         }
     }
 
@@ -211,13 +215,8 @@ impl Error {
     /// }
     /// ```
     pub fn eprint(&self) {
-        match self {
-            Error::Syntax(located)
-            | Error::Shape(located)
-            | Error::NoClosedForm(located)
-            | Error::Unsupported(located)
-                if !located.sources.is_empty() =>
-            {
+        match self.in_source() {
+            Some(located) => {
                 let choice = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                     termcolor::ColorChoice::Auto
                 } else {
@@ -225,7 +224,7 @@ impl Error {
                 };
                 located.write(&mut termcolor::StandardStream::stderr(choice));
             }
-            other => eprint!("{}", other.render()),
+            None => eprint!("{}", self.render()),
         }
     }
 
