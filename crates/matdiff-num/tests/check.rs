@@ -75,6 +75,14 @@ fn derivatives_from_the_engine_pass() {
         ),
         // x'*A*x is negative on some draws: those are drawn again.
         ("log(x'*A*x)", "A: matrix(n, n); x: vector(n)", "x", 1),
+        // The gradient multiplies a row by a column that is also computed on its own:
+        // the plan must not take that scalar for a matrix factor of the chain.
+        (
+            "sqrt(1 + (((b'*x)*(x .* b))/3)'*(((b'*x)*(x .* b))/3))",
+            "b: vector(n); x: vector(n)",
+            "x",
+            1,
+        ),
     ];
     let mut failures = Vec::new();
     for (expr, decls, wrt, order) in cases {

@@ -274,8 +274,15 @@ fn reuse_products(
     let mut i = 0;
     while i + 1 < factors.len() {
         let ((a, ta), (b, tb)) = (factors[i], factors[i + 1]);
+        // A row times a column is a scalar: it would have to join the chain's scalar
+        // factors, not its matrix factors, so it is not reused here.
         let found = graph.find(&Node::Mul(a, b)).filter(|&m| {
-            !ta && !tb && m != id && reads[m.index()] > 0 && spare(a, reads) && spare(b, reads)
+            !ta && !tb
+                && m != id
+                && !graph.shape(m).is_scalar()
+                && reads[m.index()] > 0
+                && spare(a, reads)
+                && spare(b, reads)
         });
         match found {
             Some(m) => {
