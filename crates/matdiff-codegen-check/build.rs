@@ -2,7 +2,8 @@
 //! Jacobian and Hessian of the differentiation table
 //! (`matdiff-num/tests/data/derivatives.txt`) into `OUT_DIR`, with the generator of
 //! matdiff-core, plus `modules.rs`: one module per case with a `run` wrapper, and the
-//! table of cases that `src/lib.rs` includes.
+//! table of cases that `src/lib.rs` includes. Likewise the closed-form solution of
+//! every row of the table of quadratic losses (`matdiff-num/tests/data/solutions.txt`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 include!("cases.rs");
 
 const TABLE: &str = "../matdiff-num/tests/data/derivatives.txt";
+const SOLUTIONS: &str = "../matdiff-num/tests/data/solutions.txt";
 
 /// A case: module name, expression, declarations, variable, order.
 type Case = (String, String, String, String, u8);
@@ -41,6 +43,7 @@ fn table() -> Vec<Case> {
 fn main() {
     println!("cargo::rerun-if-changed=cases.rs");
     println!("cargo::rerun-if-changed={TABLE}");
+    println!("cargo::rerun-if-changed={SOLUTIONS}");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let mut cases: Vec<Case> = CASES
         .iter()
@@ -107,9 +110,83 @@ fn main() {
             "    Generated {{ module: {module:?}, expr: {expr:?}, decls: {decls:?}, wrt: {wrt:?}, order: {order}, run: {module}::run }},"
         );
     }
+    let solutions = solutions(&out, &mut modules);
     let text = format!(
-        "{modules}/// Every generated case.\npub const GENERATED: &[Generated] = &[\n{entries}];\n"
+        "{modules}/// Every generated case.\npub const GENERATED: &[Generated] = &[\n{entries}];\n\n\
+         /// Every generated solution.\npub const SOLUTIONS: &[GeneratedSolution] = &[\n{solutions}];\n"
     );
     std::fs::write(out.join("modules.rs"), text)
         .unwrap_or_else(|e| panic!("cannot write modules.rs: {e}"));
+}
+
+/// Generates `pub fn solution` for every row of the table of quadratic losses into
+/// `OUT_DIR`, appends its module to `modules`, and returns the table's entries.
+fn solutions(out: &std::path::Path, modules: &mut String) -> String {
+    let text = std::fs::read_to_string(SOLUTIONS)
+        .unwrap_or_else(|e| panic!("cannot read the table of solutions {SOLUTIONS}: {e}"));
+    let mut entries = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (expr, decls, wrt) = (cols[0], cols[1], cols[2]);
+        let module = format!("solution_line_{}", i + 1);
+        let mut f = matdiff_core::parse_function(expr, decls)
+            .unwrap_or_else(|e| panic!("`{expr}` does not parse: {e:?}"));
+        let solution = matdiff_core::solve(&mut f, wrt)
+            .unwrap_or_else(|e| panic!("`{expr}` is not solved: {e}"));
+        let code = matdiff_core::codegen::rust_solution(&f, solution.wrt, solution.point)
+            .unwrap_or_else(|e| panic!("no code for the solution of `{expr}`: {e}"));
+        std::fs::write(out.join(format!("{module}.rs")), code)
+            .unwrap_or_else(|e| panic!("cannot write the solution of `{expr}`: {e}"));
+        let g = &f.graph;
+        let reachable = g.reachable(&[solution.point]);
+        let parameters: Vec<&str> = g
+            .variables()
+            .iter()
+            .filter(|v| {
+                reachable
+                    .iter()
+                    .any(|&n| matches!(g.node(n), matdiff_core::Node::Var(s) if s == v.name))
+            })
+            .map(|v| g.name(v.name))
+            .collect();
+        let args: Vec<String> = parameters
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let v = g
+                    .variables()
+                    .iter()
+                    .find(|v| g.name(v.name) == *name)
+                    .expect("a variable");
+                if v.shape.is_scalar() {
+                    format!("args[{k}][(0, 0)]")
+                } else {
+                    format!("args[{k}].as_ref()")
+                }
+            })
+            .collect();
+        let _ = write!(
+            modules,
+            "/// The generated solution of `{}` for `{wrt}`.\n\
+             pub mod {module} {{\n\
+             \x20   #![allow(clippy::all, non_snake_case, dead_code, unused_imports)]\n\
+             \x20   include!(concat!(env!(\"OUT_DIR\"), \"/{module}.rs\"));\n\n\
+             \x20   /// Calls `solution` with its parameters in order (scalars as 1 × 1).\n\
+             \x20   pub fn run(args: &[faer::Mat<f64>]) -> faer::Mat<f64> {{\n\
+             \x20       crate::IntoMat::into_mat(solution({}))\n\
+             \x20   }}\n\
+             }}\n\n",
+            expr.replace('`', "'"),
+            args.join(", ")
+        );
+        let _ = writeln!(
+            entries,
+            "    GeneratedSolution {{ module: {module:?}, expr: {expr:?}, decls: {decls:?}, wrt: {wrt:?}, parameters: &{parameters:?}, run: {module}::run }},"
+        );
+    }
+    entries
 }

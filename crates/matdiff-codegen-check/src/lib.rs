@@ -30,6 +30,23 @@ pub struct Generated {
     pub run: Runner,
 }
 
+/// A generated `solution`: the closed-form stationary point of a quadratic loss.
+#[derive(Clone, Copy, Debug)]
+pub struct GeneratedSolution {
+    /// The module holding the code.
+    pub module: &'static str,
+    /// The loss.
+    pub expr: &'static str,
+    /// Its declarations.
+    pub decls: &'static str,
+    /// The variable solved for.
+    pub wrt: &'static str,
+    /// The parameters of `solution`, in order.
+    pub parameters: &'static [&'static str],
+    /// The generated `solution` behind a uniform signature (scalars as 1 × 1).
+    pub run: fn(&[Mat<f64>]) -> Mat<f64>,
+}
+
 /// A result of a generated function as a matrix (a scalar as 1 × 1).
 pub trait IntoMat {
     /// The value as a matrix.

@@ -516,6 +516,50 @@ impl Solved {
         self.solution.report(&self.function.graph)
     }
 
+    /// A Python module (NumPy) with `solution(…)`, which computes the point from the
+    /// variables it reads (`inv(A)*b` as a solve), and `f_and_grad` for the function
+    /// and its gradient. Run as a script, it checks on random data that the gradient
+    /// vanishes at the point.
+    ///
+    /// ```
+    /// let f = matdiff::Function::parse("1/N*norm2(X*w - y)^2", "X: matrix(N,d)")?;
+    /// let code = f.solve("w")?.to_numpy()?;
+    /// assert!(code.contains("def solution(X, y):"));
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn to_numpy(&self) -> Result<String, Error> {
+        let g = &self.function.graph;
+        let sizes = matdiff_num::check::full_rank_sizes(g, &[self.solution.point], &[]);
+        let sizes: Vec<_> = sizes.iter().map(|(dim, n)| (dim, n as u64)).collect();
+        let gradient = matdiff_core::Derivative {
+            kind: matdiff_core::DerivativeKind::Gradient,
+            wrt: self.solution.wrt,
+            expr: self.solution.gradient,
+            gradient: None,
+            steps: Vec::new(),
+        };
+        matdiff_core::codegen::numpy_solution(
+            &self.function,
+            &gradient,
+            self.solution.point,
+            &sizes,
+        )
+        .map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// A Rust function (on faer) `solution(…)` that computes the point from the
+    /// variables it reads.
+    ///
+    /// ```
+    /// let f = matdiff::Function::parse("x'*P*x/2 - b'*x", "P: spd(n)")?;
+    /// assert!(f.solve("x")?.to_rust()?.contains("pub fn solution(P: MatRef<'_, f64>, b: MatRef<'_, f64>)"));
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn to_rust(&self) -> Result<String, Error> {
+        matdiff_core::codegen::rust_solution(&self.function, self.solution.wrt, self.solution.point)
+            .map_err(|e| Error::Invalid(e.to_string()))
+    }
+
     /// The symbolic core's function and solution, for the command line's renderers.
     /// Internal: not part of the library's API.
     #[doc(hidden)]

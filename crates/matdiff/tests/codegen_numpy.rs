@@ -432,3 +432,79 @@ fn the_logistic_module_stays_finite_where_exp_overflows() {
     assert_eq!(got, [2000.0, 2000.0, -1.0], "value and gradient");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The rows of the closed-form table: expression, declarations, variable.
+fn solution_cases() -> Vec<(usize, String, String, String)> {
+    let text = include_str!("../../matdiff-num/tests/data/solutions.txt");
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim().starts_with('#'))
+        .map(|(i, l)| {
+            let cols: Vec<&str> = l.split('|').map(str::trim).collect();
+            (i + 1, cols[0].into(), cols[1].into(), cols[2].into())
+        })
+        .collect()
+}
+
+#[test]
+fn every_solution_module_zeroes_its_gradient_when_run() {
+    let dir = scratch("solutions");
+    require_numpy(&dir);
+    let mut failures = Vec::new();
+    for (line, expr, decls, wrt) in solution_cases() {
+        let args = [
+            "solve", &expr, "--let", &decls, "--wrt", &wrt, "--format", "numpy",
+        ];
+        let (code, module, err) = matdiff(&args);
+        if code != 0 {
+            failures.push(format!("line {line}: `{expr}`: exit {code}: {err}"));
+            continue;
+        }
+        let file = format!("solution_{line}.py");
+        std::fs::write(dir.join(&file), module).expect("module written");
+        let (code, out, err) = python(&dir, &[&file]);
+        if code != 0 || !out.contains("passed") {
+            failures.push(format!("line {line}: `{expr}`: exit {code}: {out}{err}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_generated_solution_agrees_with_solve_on_the_same_inputs() {
+    let dir = scratch("solution-numbers");
+    require_numpy(&dir);
+    let inputs = json!({
+        "X": [[1.0, 2.0], [3.0, -1.0], [0.5, 4.0], [2.0, 2.0]],
+        "y": [1.0, -2.0, 0.5, 3.0],
+        "lambda": 0.3,
+    });
+    std::fs::write(dir.join("inputs.json"), inputs.to_string()).expect("inputs written");
+    let loss = [
+        "norm2(X*w - y)^2 + lambda*norm2(w)^2",
+        "--let",
+        "X: matrix(N,d)",
+        "--wrt",
+        "w",
+    ];
+    let (code, module, err) = matdiff(&[&["solve"][..], &loss, &["--format", "numpy"]].concat());
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(dir.join("module.py"), module).expect("module written");
+    let at = dir.join("inputs.json");
+    let at = at.to_str().expect("a UTF-8 path");
+    let (code, report, err) =
+        matdiff(&[&["solve"][..], &loss, &["--format", "json", "--at", at]].concat());
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&report).expect("JSON");
+    let script = "import json, module\n\
+        inputs = json.load(open('inputs.json'))\n\
+        inputs['lambda_'] = inputs.pop('lambda')\n\
+        print(json.dumps(module.solution(**inputs).tolist()))";
+    let (code, out, err) = python(&dir, &["-c", script]);
+    assert_eq!(code, 0, "{out}{err}");
+    let generated: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let err = relative(&generated, &report["numbers"]["solution"]);
+    assert!(err < 1e-12, "{generated} vs {}", report["numbers"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -110,10 +110,20 @@ fn sylvester_equations_are_refused_with_the_reason() {
 
 #[test]
 fn bad_input_exits_with_2() {
-    let cases: [&[&str]; 3] = [
+    let cases: [&[&str]; 4] = [
         &["solve", "norm2(X*w - y)^2", "--wrt", "v"],
         &["solve", "X*w - y", "--wrt", "w"],
         &["solve", "norm2(X*w - y)^2", "--wrt", "w", "--data", "X"],
+        &[
+            "solve",
+            "x'*P*x/2 - b'*x",
+            "--wrt",
+            "x",
+            "--format",
+            "numpy",
+            "--at",
+            "a.json",
+        ],
     ];
     for args in cases {
         let (code, _, stderr) = matdiff(args);

@@ -6,8 +6,9 @@
 //! flattened into chains and ordered as described there, `inv(A) * B` is a solve.
 //!
 //! What is generated: the gradient of a scalar function (any variable), the Jacobian
-//! of a vector function of a vector, and the Hessian (`--order 2`) of a scalar function
-//! of a scalar or vector. Differential forms (a matrix-valued function, a vector
+//! of a vector function of a vector, the Hessian (`--order 2`) of a scalar function
+//! of a scalar or vector, and the closed-form stationary point that `matdiff solve`
+//! derives ([`numpy::numpy_solution`], [`rust::rust_solution`]). Differential forms (a matrix-valued function, a vector
 //! function of a matrix) and the second differential with respect to a matrix are
 //! linear maps, not arrays: generating them is refused with [`CodegenError`].
 
@@ -19,8 +20,8 @@ use crate::derivative::{Derivative, DerivativeKind};
 use crate::ir::{Dim, Function, Graph, Id, Node, Sym, Variable};
 
 pub use crate::instances::{data_needs, dimensions_in_use_order, DataNeeds};
-pub use numpy::numpy;
-pub use rust::rust;
+pub use numpy::{numpy, numpy_solution};
+pub use rust::{rust, rust_solution};
 
 /// Why code could not be generated.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -66,6 +67,8 @@ pub enum Output {
     /// `df` for a direction `dX` passed as an extra argument (a differential form,
     /// e.g. `d(inv(X)) = -inv(X)*dX*inv(X)`); NumPy only.
     Differential,
+    /// The stationary point `w*` of a closed-form solve, alone (no value of `f`).
+    Solution,
 }
 
 impl Output {
@@ -76,6 +79,7 @@ impl Output {
             Output::Jacobian => "jacobian",
             Output::Hessian => "hessian",
             Output::Differential => "differential",
+            Output::Solution => "solution",
         }
     }
 }
@@ -107,8 +111,14 @@ pub fn output_of(f: &Function, d: &Derivative) -> Result<Output, CodegenError> {
 /// The dimension names of `graph` bound from the variables' shapes, each with the
 /// first variable and axis (0 rows, 1 columns) it is read from.
 pub fn dimension_sources(graph: &Graph) -> Vec<(Sym, Sym, usize)> {
+    dimensions_bound_by(graph.variables())
+}
+
+/// The dimension names bound from the shapes of `variables`, each with the first
+/// variable and axis (0 rows, 1 columns) it is read from.
+fn dimensions_bound_by(variables: &[Variable]) -> Vec<(Sym, Sym, usize)> {
     let mut out: Vec<(Sym, Sym, usize)> = Vec::new();
-    for v in graph.variables() {
+    for v in variables {
         for (axis, d) in [v.shape.rows, v.shape.cols].into_iter().enumerate() {
             if let Dim::Named(s) = d {
                 if !out.iter().any(|(dim, _, _)| *dim == s) {
@@ -120,9 +130,14 @@ pub fn dimension_sources(graph: &Graph) -> Vec<(Sym, Sym, usize)> {
     out
 }
 
-/// Checks that every dimension used in the expressions is bound by some variable.
-fn check_dims_bound(graph: &Graph, roots: &[Id]) -> Result<(), CodegenError> {
-    let bound = dimension_sources(graph);
+/// Checks that every dimension used in the expressions is bound by one of the
+/// parameters.
+fn check_dims_bound(
+    graph: &Graph,
+    parameters: &[Variable],
+    roots: &[Id],
+) -> Result<(), CodegenError> {
+    let bound = dimensions_bound_by(parameters);
     let is_bound = |s: Sym| bound.iter().any(|(d, _, _)| *d == s);
     for id in graph.reachable(roots) {
         let dims: Vec<Dim> = match graph.node(id) {
@@ -161,6 +176,10 @@ pub(crate) struct Target<'f> {
     pub derivative: Id,
     pub output: Output,
     pub wrt: Variable,
+    /// The generated function's parameters, in declaration order.
+    pub parameters: Vec<Variable>,
+    /// The sizes of the dimensions in the generated random inputs.
+    pub sizes: Vec<(Sym, u64)>,
     pub schedule: schedule::Schedule,
 }
 
@@ -175,7 +194,8 @@ impl<'f> Target<'f> {
                 problem: format!("`{}` is not a variable of the function", graph.name(d.wrt)),
             })?;
         let roots = [f.root, d.expr];
-        check_dims_bound(graph, &roots)?;
+        let parameters = graph.variables().to_vec();
+        check_dims_bound(graph, &parameters, &roots)?;
         let schedule = schedule::Schedule::new(graph, &roots)?;
         Ok(Target {
             graph,
@@ -183,6 +203,43 @@ impl<'f> Target<'f> {
             derivative: d.expr,
             output,
             wrt,
+            parameters,
+            sizes: default_sizes(graph),
+            schedule,
+        })
+    }
+
+    /// The stationary point `point` (an expression without `wrt`) as a function of
+    /// the variables it reads.
+    pub fn solution(f: &'f Function, wrt: Sym, point: Id) -> Result<Target<'f>, CodegenError> {
+        let graph = &f.graph;
+        let wrt = *graph
+            .variable(wrt)
+            .ok_or_else(|| CodegenError::Unsupported {
+                node: point,
+                problem: format!("`{}` is not a variable of the function", graph.name(wrt)),
+            })?;
+        let reachable = graph.reachable(&[point]);
+        let parameters: Vec<Variable> = graph
+            .variables()
+            .iter()
+            .filter(|v| {
+                reachable
+                    .iter()
+                    .any(|&n| matches!(graph.node(n), Node::Var(s) if s == v.name))
+            })
+            .copied()
+            .collect();
+        check_dims_bound(graph, &parameters, &[point])?;
+        let schedule = schedule::Schedule::new(graph, &[point])?;
+        Ok(Target {
+            graph,
+            value: point,
+            derivative: point,
+            output: Output::Solution,
+            wrt,
+            parameters,
+            sizes: default_sizes(graph),
             schedule,
         })
     }

@@ -29,6 +29,10 @@ pub enum Format {
     Latex,
     /// One JSON object: solution, hessian, definiteness, verdict, steps (and numbers).
     Json,
+    /// A Python module: `solution(…)` and `f_and_grad`, checking ∇f(w*) = 0 when run.
+    Numpy,
+    /// A Rust function on faer 0.24: `pub fn solution(…)`.
+    Rust,
 }
 
 /// Arguments of `matdiff solve`.
@@ -71,6 +75,23 @@ pub fn run(args: Args) -> Result<()> {
     let solved = load(&args.expr, args.decls.as_deref())?
         .solve(&args.wrt)
         .map_err(refusal)?;
+    if matches!(format, Format::Numpy | Format::Rust) {
+        if !args.data.is_empty() || args.at.is_some() {
+            return Err(Failure::BadInput(
+                "--format numpy and --format rust write code, not numbers — \
+                 leave out --data and --at, or evaluate with --format text or json"
+                    .to_string(),
+            )
+            .into());
+        }
+        let code = if format == Format::Numpy {
+            solved.to_numpy()
+        } else {
+            solved.to_rust()
+        };
+        print!("{}", code.map_err(refusal)?);
+        return Ok(());
+    }
     let (mut function, solution) = solved.into_internal();
     let numbers = if args.data.is_empty() && args.at.is_none() {
         None
@@ -81,7 +102,7 @@ pub fn run(args: Args) -> Result<()> {
     let output = match format {
         Format::Json => render_json(g, &solution, numbers.as_ref(), args.steps),
         Format::Latex => render_latex(g, &solution, args.steps),
-        Format::Text | Format::Pretty => {
+        Format::Text | Format::Pretty | Format::Numpy | Format::Rust => {
             render_lines(g, &solution, format, args.steps, numbers.as_ref())
         }
     };
