@@ -87,25 +87,43 @@ fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
     }
 }
 
+/// A published least-squares fit of a bundled data set.
+struct Reference {
+    name: &'static str,
+    target: &'static str,
+    intercept: f64,
+    coefficients: &'static [(&'static str, f64)],
+    /// How close (relative) predictions from the saved fit come to those of the
+    /// reference.
+    tol: f64,
+}
+
 /// Least squares on the bundled data, saved and applied to the data file: the
 /// predictions match `b + X w` with the published coefficients, and exactly the saved
-/// ones. (data set, target, intercept, coefficients, relative tolerance)
+/// ones.
 #[rustfmt::skip]
-const LINEAR: &[(&str, &str, f64, &[(&str, f64)], f64)] = &[
-    ("diabetes", "target", -334.567138518787, &[
+const LINEAR: &[Reference] = &[
+    Reference { name: "diabetes", target: "target", intercept: -334.567138518787, coefficients: &[
         ("age", -0.0363612242236254), ("sex", -22.8596480904984), ("bmi", 5.60296209192371),
         ("bp", 1.11680799331819), ("s1", -1.08999633406324), ("s2", 0.746450455514226),
         ("s3", 0.372004715089153), ("s4", 6.53383193599034), ("s5", 68.4831249647883),
-        ("s6", 0.280116989321504)], 1e-9),
-    ("longley", "totemp", -3482258.63459582, &[
+        ("s6", 0.280116989321504)], tol: 1e-9 },
+    Reference { name: "longley", target: "totemp", intercept: -3482258.63459582, coefficients: &[
         ("gnpdefl", 15.0618722713733), ("gnp", -0.0358191792925910), ("unemp", -2.02022980381683),
-        ("armed", -1.03322686717359), ("pop", -0.0511041056535807), ("year", 1829.15146461355)], 1e-7),
+        ("armed", -1.03322686717359), ("pop", -0.0511041056535807), ("year", 1829.15146461355)], tol: 1e-7 },
 ];
 
 #[test]
 fn a_saved_linear_fit_predicts_x_w_plus_b() {
     let dir = scratch("predict-linear");
-    for &(name, target, intercept, coefficients, tol) in LINEAR {
+    for &Reference {
+        name,
+        target,
+        intercept,
+        coefficients,
+        tol,
+    } in LINEAR
+    {
         let model = dir.join(format!("{name}.json"));
         let (code, _, stderr) = matdiff(&[
             "linreg",

@@ -370,6 +370,10 @@ fn stochastic(loss: &Function, data: &Standardised, descent: &Descent) -> anyhow
     Ok(())
 }
 
+/// A run of a picture: the method and its keys as `plot --run` reads them, and an
+/// iteration limit where the default one would be too long.
+type PictureRun = (&'static str, Option<usize>);
+
 /// Where the runs of the pictures start: off the valley's long axis, so that the
 /// zig-zag of a large step shows.
 const PICTURE_START: [f64; 2] = [-10.0, 50.0];
@@ -404,7 +408,7 @@ fn pictures(x: &Mat<f64>, y: &[f64], out: &Path) -> anyhow::Result<()> {
         ("minibatch:lr=0.1,batch=32,epochs=10", None),
         ("gd:lr=0.5", None),
     ];
-    let pictures: [(&str, &str, &[(&str, Option<usize>)]); 2] = [
+    let pictures: [(&str, &str, &[PictureRun]); 2] = [
         (
             "descent-learning-rates.png",
             "gradient descent: η too small, good, too large",
