@@ -95,7 +95,7 @@ pub fn fit(x: MatRef<'_, f64>, y: &[f64], intercept: bool) -> Result<Logistic, E
     let mut value = value_at(&w)?;
     let mut iterations = 0;
     let mut grad_norm;
-    loop {
+    'newton: loop {
         let inputs = Inputs::new()
             .matrix("X", design.as_ref())
             .vector("y", y)
@@ -128,6 +128,11 @@ pub fn fit(x: MatRef<'_, f64>, y: &[f64], intercept: bool) -> Result<Logistic, E
             }
             t /= 2.0;
             if t < 1e-10 {
+                // No step lowers the loss: at the level of rounding that is the
+                // maximum, unless much was still to gain.
+                if decrement <= 1e-8 * value.abs().max(1.0) {
+                    break 'newton;
+                }
                 return Err(separable(iterations));
             }
         }
