@@ -270,6 +270,36 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<Table, DataError> {
 /// A regular file is read up to its length; anything else (a pipe, a device) up to
 /// the memory budget ([`crate::memory::budget_bytes`]).
 pub fn load_csv_with(path: impl AsRef<Path>, header: CsvHeader) -> Result<Table, DataError> {
+    load_csv_selecting(path, header, None)
+}
+
+/// Reads the columns called `names` of a CSV file into a [`Table`] holding those
+/// columns only, in that order. Only their cells are parsed: a column not asked for
+/// may hold text (an identifier, a label) without making the file unreadable. A name
+/// the header lacks is [`DataError::MissingColumn`].
+pub fn load_csv_columns(
+    path: impl AsRef<Path>,
+    header: CsvHeader,
+    names: &[&str],
+) -> Result<Table, DataError> {
+    load_csv_selecting(path, header, Some(names))
+}
+
+/// Parses the columns called `names` of CSV text, as [`load_csv_columns`] reads a file.
+pub fn parse_csv_columns(
+    name: &str,
+    text: &str,
+    header: CsvHeader,
+    names: &[&str],
+) -> Result<Table, DataError> {
+    parse_csv_bytes(name, text.as_bytes(), header, Some(names))
+}
+
+fn load_csv_selecting(
+    path: impl AsRef<Path>,
+    header: CsvHeader,
+    names: Option<&[&str]>,
+) -> Result<Table, DataError> {
     let path = path.as_ref();
     let name = path.display().to_string();
     let io = |e: std::io::Error| DataError::Io {
@@ -284,26 +314,32 @@ pub fn load_csv_with(path: impl AsRef<Path>, header: CsvHeader) -> Result<Table,
         crate::memory::budget_bytes()
     };
     let bytes = read_bounded(&name, handle, limit)?;
-    parse_csv_bytes(&name, &bytes, header)
+    parse_csv_bytes(&name, &bytes, header, names)
 }
 
 /// Parses CSV text with a header row into a [`Table`]; `name` is used in errors.
 pub fn parse_csv(name: &str, text: &str) -> Result<Table, DataError> {
-    parse_csv_bytes(name, text.as_bytes(), CsvHeader::FirstRow)
+    parse_csv_bytes(name, text.as_bytes(), CsvHeader::FirstRow, None)
 }
 
 /// Parses the bytes of a CSV file into a [`Table`] (invalid UTF-8 is reported with
 /// its line), its first row a header or not as `header` says.
 pub fn parse_csv_data(name: &str, bytes: &[u8], header: CsvHeader) -> Result<Table, DataError> {
-    parse_csv_bytes(name, bytes, header)
+    parse_csv_bytes(name, bytes, header, None)
 }
 
 /// Parses CSV text into a [`Table`], its first row a header or not as `header` says.
 pub fn parse_csv_with(name: &str, text: &str, header: CsvHeader) -> Result<Table, DataError> {
-    parse_csv_bytes(name, text.as_bytes(), header)
+    parse_csv_bytes(name, text.as_bytes(), header, None)
 }
 
-fn parse_csv_bytes(name: &str, bytes: &[u8], header: CsvHeader) -> Result<Table, DataError> {
+/// Parses CSV bytes; with `selected`, only the cells of those columns (in that order).
+fn parse_csv_bytes(
+    name: &str,
+    bytes: &[u8],
+    header: CsvHeader,
+    selected: Option<&[&str]>,
+) -> Result<Table, DataError> {
     let file = name.to_owned();
     // Spreadsheets often start UTF-8 files with a byte-order mark; it is not part of
     // the first column's name.
@@ -320,19 +356,46 @@ fn parse_csv_bytes(name: &str, bytes: &[u8], header: CsvHeader) -> Result<Table,
     if first.iter().all(str::is_empty) {
         return Err(DataError::Empty { file: file.clone() });
     }
-    let columns = columns_of(&file, header_line, &first, header)?;
+    let all_columns = columns_of(&file, header_line, &first, header)?;
+    // The positions in the file of the columns kept, in the order kept.
+    let kept: Option<Vec<usize>> = match selected {
+        None => None,
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|name| {
+                    all_columns.iter().position(|c| c == name).ok_or_else(|| {
+                        DataError::MissingColumn {
+                            file: file.clone(),
+                            name: (*name).to_owned(),
+                            available: all_columns.clone(),
+                        }
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
 
+    let columns: Vec<String> = match &kept {
+        None => all_columns.clone(),
+        Some(kept) => kept.iter().map(|&j| all_columns[j].clone()).collect(),
+    };
     let width = columns.len();
     let mut values = Vec::new();
     let mut rows = 0usize;
-    if header == CsvHeader::Absent && parse_row(&file, &columns, &first, |v| values.push(v))? {
+    let mut row = |record: &csv::StringRecord| {
+        parse_selected_row(&file, &all_columns, kept.as_deref(), record, |v| {
+            values.push(v)
+        })
+    };
+    if header == CsvHeader::Absent && row(&first)? {
         rows += 1;
     }
     let mut last_line = header_line;
     for record in records {
         let record = record.map_err(&malformed)?;
         last_line = line_of(&record);
-        if parse_row(&file, &columns, &record, |v| values.push(v))? {
+        if row(&record)? {
             rows += 1;
         }
     }
@@ -398,6 +461,18 @@ fn parse_row(
     file: &str,
     columns: &[String],
     record: &csv::StringRecord,
+    push: impl FnMut(f64),
+) -> Result<bool, DataError> {
+    parse_selected_row(file, columns, None, record, push)
+}
+
+/// [`parse_row`] for the `kept` columns only (all of them for `None`), in that order:
+/// the other cells are not parsed.
+fn parse_selected_row(
+    file: &str,
+    columns: &[String],
+    kept: Option<&[usize]>,
+    record: &csv::StringRecord,
     mut push: impl FnMut(f64),
 ) -> Result<bool, DataError> {
     if record.len() == 1 && record[0].is_empty() {
@@ -412,8 +487,17 @@ fn parse_row(
             found: record.len(),
         });
     }
-    for (j, cell) in record.iter().enumerate() {
-        push(parse_cell(file, line, j, &columns[j], cell)?);
+    match kept {
+        None => {
+            for (j, cell) in record.iter().enumerate() {
+                push(parse_cell(file, line, j, &columns[j], cell)?);
+            }
+        }
+        Some(kept) => {
+            for &j in kept {
+                push(parse_cell(file, line, j, &columns[j], &record[j])?);
+            }
+        }
     }
     Ok(true)
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use matdiff_num::data::{
-    load_csv, load_matrix, load_matrix_with, load_npy, parse_csv, parse_csv_with, parse_npy,
-    CsvHeader, DataError, RowReader,
+    load_csv, load_csv_columns, load_matrix, load_matrix_with, load_npy, parse_csv,
+    parse_csv_columns, parse_csv_with, parse_npy, CsvHeader, DataError, RowReader,
 };
 
 /// Writes `bytes` to a fresh file with the given name suffix in the temp directory.
@@ -35,6 +35,34 @@ fn csv_values_and_columns() {
     assert_eq!(selected[(1, 0)], 6.0);
     assert_eq!(selected[(1, 1)], 4.0);
     assert_eq!(table.path, path.display().to_string());
+}
+
+#[test]
+fn selected_columns_are_read_alone_and_in_the_order_asked() {
+    // `name` holds text and `note` is empty in a row: neither is asked for.
+    let text = "name,a,note,b\nann,1,x,2\nbob,3,,4\n";
+    let path = temp_file("labelled.csv", text.as_bytes());
+    let table = load_csv_columns(&path, CsvHeader::FirstRow, &["b", "a"]).unwrap();
+    assert_eq!(table.columns, ["b", "a"]);
+    assert_eq!(
+        (table.data.ncols(), table.data[(0, 0)], table.data[(1, 1)]),
+        (2, 2.0, 3.0)
+    );
+    // A column asked for is still checked cell by cell, and named with its place.
+    let error = parse_csv_columns("t.csv", text, CsvHeader::FirstRow, &["a", "name"]).unwrap_err();
+    assert_eq!((error.line(), error.column()), (Some(2), Some(1)));
+    assert!(error.to_string().contains("ann"), "{error}");
+    // A name the header lacks lists the columns there are; a short row is still ragged.
+    let error = parse_csv_columns("t.csv", text, CsvHeader::FirstRow, &["c"]).unwrap_err();
+    assert!(matches!(error, DataError::MissingColumn { ref name, .. } if name == "c"));
+    let error = parse_csv_columns("t.csv", "a,b\n1\n", CsvHeader::FirstRow, &["a"]).unwrap_err();
+    assert!(
+        matches!(error, DataError::Ragged { line: 2, .. }),
+        "{error}"
+    );
+    // Without a header the columns are col1, col2, … and every row is data.
+    let table = parse_csv_columns("t.csv", "x,1\ny,2\n", CsvHeader::Absent, &["col2"]).unwrap();
+    assert_eq!((table.data.nrows(), table.data[(1, 0)]), (2, 2.0));
 }
 
 #[test]

@@ -68,3 +68,22 @@ pub fn diabetes_raw() -> (Mat<f64>, Vec<f64>) {
 pub fn names() -> Vec<&'static str> {
     matdiff_fit::datasets::names()
 }
+
+/// The columns called `names` of the bundled data set `name`, in that order.
+///
+/// ```
+/// let x = matdiff::datasets::columns("longley", &["gnp", "year"])?;
+/// assert_eq!((x.nrows(), x.ncols(), x[(0, 1)]), (16, 2, 1947.0));
+/// let error = matdiff::datasets::columns("longley", &["gdp"]).unwrap_err();
+/// assert!(error.to_string().contains("gdp"));
+/// # Ok::<(), matdiff::Error>(())
+/// ```
+pub fn columns(name: &str, names: &[&str]) -> Result<Mat<f64>, crate::Error> {
+    let table = matdiff_fit::datasets::load(name).ok_or_else(|| {
+        crate::Error::Invalid(format!(
+            "no bundled data set `{name}` (bundled: {})",
+            matdiff_fit::datasets::names().join(", ")
+        ))
+    })??;
+    Ok(table.select(names)?)
+}

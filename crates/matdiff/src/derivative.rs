@@ -70,6 +70,48 @@ impl Derivative {
             .collect()
     }
 
+    /// The derivation as [`Derivative::steps`] gives it, each expression in Unicode
+    /// with a textbook look, as [`Derivative::pretty`] prints the result.
+    ///
+    /// ```
+    /// let f = matdiff::Function::parse("x'*x", "")?;
+    /// let steps = f.gradient("x")?.pretty_steps();
+    /// assert_eq!(steps[0].expr, "d(xᵀ·x)");
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn pretty_steps(&self) -> Vec<Step> {
+        let g = &self.function.graph;
+        self.inner
+            .steps
+            .iter()
+            .map(|s| Step {
+                rule: s.rule.clone(),
+                expr: print::pretty(g, s.expr),
+            })
+            .collect()
+    }
+
+    /// A standalone LaTeX document (`article` with `amsmath`) of the derivation of the
+    /// function called `name`: `d name = …` line by line with the rules, then
+    /// `∇name = …`.
+    ///
+    /// ```
+    /// let f = matdiff::Function::parse("x'*x", "")?;
+    /// let tex = f.gradient("x")?.latex_document("L");
+    /// assert!(tex.starts_with("\\documentclass{article}"));
+    /// assert!(tex.contains("\\mathrm{d}L &= ") && tex.contains("\\nabla L"));
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn latex_document(&self, name: &str) -> String {
+        print::latex_document(&print::latex_derivation(
+            &self.function.graph,
+            &self.inner.steps,
+            &format!("\\mathrm{{d}}{name}"),
+            &format!("\\nabla {name}"),
+            self.inner.expr,
+        ))
+    }
+
     /// The result in Unicode, textbook look: `b + (A + Aᵀ)·x`.
     ///
     /// ```

@@ -560,6 +560,26 @@ impl Solved {
             .map_err(|e| Error::Invalid(e.to_string()))
     }
 
+    /// The steps from `∇f = 0` to the point, each an equation in Unicode with a
+    /// textbook look and its rule.
+    ///
+    /// ```
+    /// let f = matdiff::Function::parse("1/N*norm2(X*w - y)^2", "X: matrix(N,d)")?;
+    /// let steps = f.solve("w")?.pretty_steps();
+    /// assert_eq!(steps.last().unwrap().expr, "w = (Xᵀ·X)⁻¹·Xᵀ·y");
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn pretty_steps(&self) -> Vec<crate::Step> {
+        self.solution
+            .steps
+            .iter()
+            .map(|step| crate::Step {
+                rule: step.rule.clone(),
+                expr: matdiff_core::solve::equation_text(&self.function.graph, step, print::pretty),
+            })
+            .collect()
+    }
+
     /// The symbolic core's function and solution, for the command line's renderers.
     /// Internal: not part of the library's API.
     #[doc(hidden)]

@@ -92,6 +92,8 @@ pub use matdiff_fit::spec::SamplingKind as Sampling;
 pub use matdiff_fit::spec::ScheduleKind as Schedule;
 
 pub mod linreg;
+pub mod logistic;
+pub mod model;
 
 /// The loss restricted to a plane of two coordinates, its values on a grid, gradient
 /// arrows and the optimiser's trajectories, as plain numbers for drawing.
@@ -101,15 +103,15 @@ pub mod plane {
 
 /// Bundled data sets.
 pub mod datasets {
-    pub use crate::datasets_impl::{diabetes, diabetes_raw, names};
+    pub use crate::datasets_impl::{columns, diabetes, diabetes_raw, names};
 }
 
 /// A fit described as data, as [`Minimize`] builds it and the command line fills it
 /// from its flags: the method, schedule, stop rules with their defaults, starting
 /// point, data (in memory or streamed) and sample dimension.
 pub mod fit {
-    pub use matdiff_fit::optim::{History, Observer, Options, Outcome, Record, Scope};
-    pub use matdiff_fit::problem::ProblemError;
+    pub use matdiff_fit::optim::{History, Objective, Observer, Options, Outcome, Record, Scope};
+    pub use matdiff_fit::problem::{Problem, ProblemError};
     pub use matdiff_fit::spec::{
         describe_hoisting, random_start, Data, FitError, FitObjective, FitSpec, PreparedFit, Start,
         StopSpec, DEFAULT_BATCH, DEFAULT_CHUNK_ROWS, INIT_SCALE,

@@ -51,6 +51,8 @@ enum Command {
     Minimize(Box<commands::minimize::Args>),
     /// Draw a loss: contours, gradient arrows and descent paths, or a tangent line.
     Plot(Box<commands::plot::Args>),
+    /// Apply a model saved by `linreg --save` or `minimize --save` to new rows.
+    Predict(commands::predict::Args),
     /// Time the full-batch loss and gradient through the derived plan (for bench/).
     #[command(hide = true)]
     Bench(commands::bench::Args),
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Solve(args) => commands::solve::run(args),
         Command::Minimize(args) => commands::minimize::run(*args),
         Command::Plot(args) => commands::plot::run(*args),
+        Command::Predict(args) => commands::predict::run(args),
         Command::Bench(args) => commands::bench::run(args),
     };
     match result {

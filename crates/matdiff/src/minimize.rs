@@ -424,6 +424,41 @@ impl<'a> Minimize<'a> {
         &self.spec
     }
 
+    /// The loss bound to the in-memory data given so far, as an objective of the
+    /// flattened variable: what [`plane`](crate::plane) samples on a grid and traces
+    /// runs on. The options of the fit play no part.
+    ///
+    /// ```
+    /// use matdiff::fit::Objective as _;
+    ///
+    /// let f = matdiff::Function::parse("norm2(x - a)^2", "")?;
+    /// let mut problem = matdiff::Minimize::new(&f, "x").data("a", &[1.0, 2.0]).problem()?;
+    /// assert_eq!(problem.dim(), 2);
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn problem(&self) -> Result<crate::fit::Problem, Error> {
+        let graph = &self.function.inner.graph;
+        let data = self
+            .spec
+            .data
+            .iter()
+            .map(|(name, value)| match value {
+                Data::Memory(m) => Ok((name.clone(), m.clone())),
+                Data::File(path) => Ok((
+                    name.clone(),
+                    matdiff_num::data::load_matrix_with(path, self.spec.csv_header)?,
+                )),
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        matdiff_fit::problem::Problem::new(
+            self.function.inner.clone(),
+            &self.spec.wrt,
+            data,
+            self.spec.samples.as_deref(),
+        )
+        .map_err(|e| name_known(graph, matdiff_fit::spec::FitError::from(e).into()))
+    }
+
     /// Prepares and runs the fit.
     ///
     /// ```

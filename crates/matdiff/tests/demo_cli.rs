@@ -2,6 +2,76 @@
 
 use std::process::Command;
 
+/// What the demo says, each exactly once or more: the finite-difference errors next to
+/// their floor, κ and the bound's iteration count, each stopping criterion ending a
+/// run, and where to go further.
+const CLAIMS: &[&str] = &[
+    "trial 1: max relative error ",
+    "(rounding floor of the differences ",
+    "κ = L/μ = ",
+    "within κ·ln(1/10⁻⁶) = ",
+    "diverged, as η > 2/L",
+    "— stopped by the criterion ‖∇L(w)‖ < ε",
+    "— stopped by the criterion ‖w_new − w_old‖ < ε",
+    "— stopped by the criterion |L_new − L_old| < ε",
+    "matdiff serve",
+    "pip install ./python",
+    "--distributed",
+    "matdiff predict model.json",
+];
+
+/// The number after `prefix` on the first line that holds it.
+fn number_after(text: &str, prefix: &str) -> usize {
+    let at = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("`{prefix}` in\n{text}"))
+        + prefix.len();
+    text[at..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a number after `{prefix}` in\n{text}"))
+}
+
+/// η too small stops at the limit (the bound's iteration count), η = 1/L by its
+/// criterion within the bound, η too large by divergence.
+fn the_three_rates_end_by_limit_criterion_and_divergence(stdout: &str) {
+    let bound = number_after(stdout, "within κ·ln(1/10⁻⁶) = ");
+    let section = &stdout[stdout.find("# 6.").unwrap()..stdout.find("# 7.").unwrap()];
+    let lines: Vec<&str> = section.lines().collect();
+    let after = |label: &str| {
+        let k = lines
+            .iter()
+            .position(|l| l.contains(label))
+            .unwrap_or_else(|| panic!("{label}\n{section}"));
+        (lines[k], lines.get(k + 1).copied().unwrap_or_default())
+    };
+    let (small, small_end) = after("η too small");
+    let iterations = |line: &str| {
+        let before = &line[..line.find(" iterations").expect("iterations")];
+        before
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+    };
+    assert_eq!(iterations(small), bound, "{small}");
+    assert!(
+        small_end.contains(&format!("at the limit of {bound} iterations")),
+        "{small_end}"
+    );
+    let (good, good_end) = after("η good (1/L)");
+    assert!(iterations(good) < bound, "{good}");
+    assert!(
+        good_end.contains("by the criterion ‖∇L(w)‖ < ε"),
+        "{good_end}"
+    );
+    let (large, _) = after("η too large");
+    assert!(large.contains("diverged"), "{large}");
+}
+
 #[test]
 fn the_demo_runs_the_seminar_on_the_bundled_diabetes_data() {
     let out = std::env::temp_dir().join(format!("matdiff-demo-{}", std::process::id()));
@@ -22,7 +92,10 @@ fn the_demo_runs_the_seminar_on_the_bundled_diabetes_data() {
     assert!(stdout.contains("R² = 0.517748422220"), "{stdout}");
     // The closed form as derived from ∇L = 0 by `solve`.
     assert!(stdout.contains("⇔ w = (Xᵀ·X)⁻¹·Xᵀ·y"), "{stdout}");
-    assert!(stdout.contains("diverged"), "{stdout}");
+    for claim in CLAIMS {
+        assert!(stdout.contains(claim), "`{claim}` is not in\n{stdout}");
+    }
+    the_three_rates_end_by_limit_criterion_and_divergence(&stdout);
     let tex = std::fs::read_to_string(out.join("derivation.tex")).expect("derivation.tex");
     // A standalone document whose first line carries its left-hand side.
     assert!(

@@ -11,7 +11,9 @@ use matdiff_fit::linreg::{
     select_entries, select_rows, train_test_split, Fit, IterativeOptions, LinearRegression,
     LinregError, Scores, Solver,
 };
-use matdiff_num::data::{load_csv_with, parse_csv, DataError, Table};
+use matdiff_num::data::{
+    load_csv_columns, load_csv_with, parse_csv, parse_csv_columns, CsvHeader, DataError, Table,
+};
 use serde_json::{json, Value};
 
 use crate::input::load_matrix;
@@ -65,6 +67,23 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The model: least squares, or logistic regression of labels 0 and 1 (Newton's
+    /// method on the derived gradient and Hessian of minus the log-likelihood).
+    #[arg(long, value_enum, default_value_t = ModelArg::Linear)]
+    pub model: ModelArg,
+    /// Write the fitted model as JSON, for `matdiff predict`.
+    #[arg(long, value_name = "FILE.json")]
+    pub save: Option<PathBuf>,
+}
+
+/// The models `linreg` fits.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ModelArg {
+    /// Least squares: y ≈ b + X*w.
+    #[default]
+    Linear,
+    /// Logistic regression: P(y = 1) = sigmoid(b + X*w), labels 0 and 1.
+    Logistic,
 }
 
 /// Features, target and where they came from.
@@ -73,6 +92,8 @@ struct Dataset {
     y: Col<f64>,
     features: Vec<String>,
     source: String,
+    /// The target column's name, when the data came from a table.
+    target: Option<String>,
 }
 
 /// Runs `matdiff linreg`.
@@ -103,7 +124,13 @@ pub fn run(args: Args) -> Result<()> {
         ),
         None => ((data.x.as_ref(), data.y.as_ref()), None),
     };
+    if args.model == ModelArg::Logistic {
+        return logistic(&args, &data, train, test);
+    }
     if args.solver == "all" {
+        if args.save.is_some() {
+            return Err(bad("--save writes one fit — give one --solver, not all"));
+        }
         return compare(&args, &data, &model, train, test);
     }
     let solver: Solver = args
@@ -116,6 +143,26 @@ pub fn run(args: Args) -> Result<()> {
         .map_err(fit_failure)?;
     let train_scores = fit.score(train.0, train.1);
     let test_scores = test.map(|(x, y)| fit.score(x, y));
+    if let Some(path) = &args.save {
+        let loss = if args.ridge > 0.0 {
+            matdiff::model::RIDGE_LOSS
+        } else {
+            matdiff::model::LINEAR_LOSS
+        };
+        let mut saved = matdiff::model::Model::linear_parts(
+            matdiff::model::Kind::Linear,
+            &fit.features,
+            fit.intercept,
+            &fit.coefficients,
+            train.0,
+            args.standardize,
+            loss,
+        );
+        saved.target = data.target.clone();
+        saved
+            .save(path)
+            .map_err(crate::commands::predict::failure)?;
+    }
     if args.json {
         println!(
             "{}",
@@ -237,26 +284,42 @@ fn load_arrays(x_path: &Path, y_path: &Path) -> Result<Dataset> {
         y,
         features,
         source: format!("{} and {}", x_path.display(), y_path.display()),
+        target: None,
     })
 }
 
 fn load_table(args: &Args, data: &str) -> Result<Dataset> {
     let path = Path::new(data);
+    // With --features only the features and the target are read: other columns may
+    // hold text (an identifier, a label).
+    let bundled = (!path.exists()).then(|| datasets::find(data)).flatten();
+    let selected: Option<Vec<&str>> = match (
+        &args.features,
+        args.target.as_deref().or(bundled.map(|b| b.target)),
+    ) {
+        (Some(features), Some(target)) => {
+            Some(features.iter().map(|f| f.trim()).chain([target]).collect())
+        }
+        _ => None,
+    };
     let (table, default_target): (Table, Option<&str>) = if path.exists() {
         if path.extension().and_then(|e| e.to_str()) == Some("npy") {
             return Err(bad(format!(
                 "{data}: a .npy file has no column names — use --x X.npy --y y.npy"
             )));
         }
-        (
-            load_csv_with(path, crate::input::csv_header()).map_err(data_error)?,
-            None,
-        )
-    } else if let Some(bundled) = datasets::find(data) {
-        (
-            parse_csv(bundled.name, bundled.csv).map_err(data_error)?,
-            Some(bundled.target),
-        )
+        let header = crate::input::csv_header();
+        let table = match &selected {
+            Some(names) => load_csv_columns(path, header, names),
+            None => load_csv_with(path, header),
+        };
+        (table.map_err(data_error)?, None)
+    } else if let Some(bundled) = bundled {
+        let table = match &selected {
+            Some(names) => parse_csv_columns(bundled.name, bundled.csv, CsvHeader::FirstRow, names),
+            None => parse_csv(bundled.name, bundled.csv),
+        };
+        (table.map_err(data_error)?, Some(bundled.target))
     } else {
         return Err(bad(format!(
             "{data}: no such file, and no bundled data set of that name (bundled: {})",
@@ -301,7 +364,121 @@ fn load_table(args: &Args, data: &str) -> Result<Dataset> {
         y,
         features,
         source: format!("{} (target '{target}')", table.path),
+        target: Some(target.to_owned()),
     })
+}
+
+/// `linreg --model logistic`: logistic regression by Newton's method through the
+/// library, its coefficients, log-likelihood and accuracy, and the saved model.
+fn logistic(
+    args: &Args,
+    data: &Dataset,
+    train: (MatRef<'_, f64>, ColRef<'_, f64>),
+    test: Option<(MatRef<'_, f64>, ColRef<'_, f64>)>,
+) -> Result<()> {
+    let linear_only = [
+        (args.solver != "auto", "--solver"),
+        (args.ridge != 0.0, "--ridge"),
+        (args.standardize, "--standardize"),
+        (args.epochs.is_some(), "--epochs"),
+        (args.lr.is_some(), "--lr"),
+    ];
+    if let Some((_, flag)) = linear_only.iter().find(|(given, _)| *given) {
+        return Err(bad(format!(
+            "{flag} applies to --model linear; logistic regression is fitted by Newton's method"
+        )));
+    }
+    let labels = |y: ColRef<'_, f64>| y.iter().copied().collect::<Vec<f64>>();
+    let fit = matdiff::logistic::fit(train.0, &labels(train.1), !args.no_intercept)
+        .map_err(crate::commands::predict::failure)?;
+    let mut model = matdiff::model::Model::linear_parts(
+        matdiff::model::Kind::Logistic,
+        &data.features,
+        fit.intercept,
+        &fit.coefficients,
+        train.0,
+        false,
+        matdiff::model::LOGISTIC_LOSS,
+    );
+    model.target = data.target.clone();
+    let test_accuracy = match test {
+        Some((x, y)) => {
+            let predicted = model
+                .predict(x)
+                .map_err(crate::commands::predict::failure)?;
+            let correct = predicted
+                .iter()
+                .zip(y.iter())
+                .filter(|(p, y)| p == y)
+                .count();
+            Some(correct as f64 / x.nrows().max(1) as f64)
+        }
+        None => None,
+    };
+    if let Some(path) = &args.save {
+        model
+            .save(path)
+            .map_err(crate::commands::predict::failure)?;
+    }
+    if args.json {
+        let mut object = json!({
+            "model": "logistic",
+            "method": "newton",
+            "intercept": number(fit.intercept),
+            "coefficients": fit.coefficients.iter().map(|&b| number(b)).collect::<Vec<_>>(),
+            "features": data.features,
+            "log_likelihood": number(fit.log_likelihood),
+            "accuracy": number(fit.accuracy),
+            "iterations": fit.iterations,
+            "grad_norm": number(fit.grad_norm),
+            "gradient": fit.gradient,
+            "hessian": fit.hessian,
+            "n_train": train.0.nrows(),
+        });
+        if let (Some(accuracy), Value::Object(map)) = (test_accuracy, &mut object) {
+            map.insert("test".to_owned(), json!({ "accuracy": number(accuracy) }));
+            map.insert("n_test".to_owned(), json!(test.map_or(0, |t| t.0.nrows())));
+        }
+        println!("{}", serde_json::to_string_pretty(&object)?);
+        return Ok(());
+    }
+    let mut out = String::new();
+    let width = data
+        .features
+        .iter()
+        .map(|f| f.chars().count())
+        .chain([9])
+        .max()
+        .unwrap_or(9);
+    let _ = writeln!(out, "data: {}", data.source);
+    let _ = writeln!(
+        out,
+        "model: logistic regression, P(y = 1) = sigmoid(b + X·w), by Newton's method in {} steps",
+        fit.iterations
+    );
+    let _ = writeln!(out, "  gradient {}", fit.gradient);
+    let _ = writeln!(out, "  Hessian  {}", fit.hessian);
+    let _ = writeln!(out);
+    if !args.no_intercept {
+        let _ = writeln!(out, "  {:<width$}  {}", "intercept", fit.intercept);
+    }
+    for (name, b) in data.features.iter().zip(&fit.coefficients) {
+        let _ = writeln!(out, "  {name:<width$}  {b}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "train ({} rows): log-likelihood {:.6}  accuracy {:.4}",
+        train.0.nrows(),
+        fit.log_likelihood,
+        fit.accuracy
+    );
+    if let (Some(accuracy), Some((x, _))) = (test_accuracy, test) {
+        let _ = writeln!(out, "test  ({} rows): accuracy {accuracy:.4}", x.nrows());
+    }
+    let _ = writeln!(out, "gradient norm at the fit {:.2e}", fit.grad_norm);
+    print!("{out}");
+    Ok(())
 }
 
 /// A finite number as JSON, `null` otherwise (JSON has no infinity).

@@ -213,6 +213,10 @@ pub struct Args {
     /// Say on stderr which loop invariants full-batch methods compute once.
     #[arg(long)]
     pub verbose: bool,
+    /// Write the fit as JSON (the loss, its declarations, the variable's value and the
+    /// data's shapes), for `matdiff predict --expr`.
+    #[arg(long, value_name = "FILE.json", conflicts_with = "lr_sweep")]
+    pub save: Option<PathBuf>,
 }
 
 /// Runs `matdiff minimize`: fills the library's description of the fit from the
@@ -269,6 +273,15 @@ pub fn run(args: Args) -> Result<()> {
             outcome.stop.description()
         );
     }
+    if let Some(path) = &args.save {
+        save_model(
+            &args,
+            &spec,
+            fit.variable(),
+            &fit.unflatten(&outcome.w),
+            path,
+        )?;
+    }
     let solution = fit.solution(&outcome.w).to_json();
     let peak = matches!(fit.objective, FitObjective::Streamed(_))
         .then(stream::peak_rss_bytes)
@@ -278,6 +291,33 @@ pub fn run(args: Args) -> Result<()> {
         render(fit.variable(), solution, &outcome, args.json, peak)
     );
     Ok(())
+}
+
+/// Writes `--save`: the library's model of the minimised loss at `solution`, with the
+/// shapes of the data it was fitted on.
+fn save_model(
+    args: &Args,
+    spec: &FitSpec,
+    variable: &str,
+    solution: &Mat<f64>,
+    path: &std::path::Path,
+) -> Result<()> {
+    let loss = crate::input::load(&args.expr, args.decls.as_deref())?;
+    let shapes = spec
+        .data
+        .iter()
+        .map(|(name, data)| match data {
+            Data::Memory(m) => Ok((name.as_str(), m.nrows(), m.ncols())),
+            Data::File(file) => {
+                let reader = matdiff_num::data::RowReader::open_with(file, 1, spec.csv_header)
+                    .map_err(|e| Failure::BadInput(e.to_string()))?;
+                Ok((name.as_str(), reader.rows(), reader.cols()))
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    matdiff::model::Model::minimized(&loss, variable, solution.as_ref(), &shapes)
+        .save(path)
+        .map_err(crate::commands::predict::failure)
 }
 
 /// The library's description of the fit, from the flags.
