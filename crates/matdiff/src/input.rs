@@ -1,8 +1,8 @@
 //! Reading a problem from the command line: `EXPR [--let DECLS]` or `@file`.
 
 use anyhow::Result;
+use matdiff::data::{CsvHeader, DataError};
 use matdiff::{Function, Source};
-use matdiff_num::data::{CsvHeader, DataError};
 
 use crate::report::Failure;
 
@@ -24,7 +24,7 @@ pub fn read_text(path: &str, limit: u64, what: &str) -> Result<String, Failure> 
     if bytes.len() as u64 > limit {
         return Err(Failure::BadInput(format!(
             "`{path}` is larger than {} ({limit} bytes), the most {what} may have",
-            matdiff_num::memory::describe_bytes(limit)
+            matdiff::memory::describe_bytes(limit)
         )));
     }
     String::from_utf8(bytes).map_err(|e| {
@@ -50,7 +50,7 @@ pub fn csv_header() -> CsvHeader {
 
 /// Reads a matrix from a CSV (per `--no-header`) or `.npy` data file.
 pub fn load_matrix(path: impl AsRef<std::path::Path>) -> Result<faer::Mat<f64>, DataError> {
-    matdiff_num::data::load_matrix_with(path, csv_header())
+    matdiff::data::load_matrix_with(path, csv_header())
 }
 
 /// Parses, checks and lowers the function given as `EXPR` (or `@file`) and `--let`,
@@ -78,7 +78,19 @@ pub fn load(expr_arg: &str, let_arg: Option<&str>) -> Result<Function> {
     })
 }
 
-/// [`load`], for the commands that still work on the symbolic core's function.
-pub fn load_function(expr_arg: &str, let_arg: Option<&str>) -> Result<matdiff_core::Function> {
-    Ok(load(expr_arg, let_arg)?.into_internal())
+/// Refuses text that is not JSON, with the file, line and column of the fault
+/// (`start.json:2:2: not valid JSON: expected `,` or `]``).
+pub fn check_json(file: &str, text: &str) -> Result<(), Failure> {
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map(drop)
+        .map_err(|e| {
+            // serde_json ends its message with the position, which leads ours instead.
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or_default();
+            Failure::BadInput(format!(
+                "{file}:{}:{}: not valid JSON: {message}",
+                e.line(),
+                e.column().max(1)
+            ))
+        })
 }

@@ -1,4 +1,4 @@
-//! The `matdiff` command line: the clap definition and the glue to the library crates.
+//! The `matdiff` command line: the clap definition and the glue to the library.
 
 mod commands;
 mod input;
@@ -28,7 +28,7 @@ struct Cli {
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
-    matdiff_num::memory::parse_size(text)
+    matdiff::memory::parse_size(text)
 }
 
 #[derive(Subcommand, Debug)]
@@ -59,11 +59,11 @@ enum Command {
 fn main() -> ExitCode {
     report::quiet_on_closed_pipe();
     let cli = Cli::parse();
-    matdiff_num::memory::set_budget_bytes(cli.max_memory);
+    matdiff::memory::set_budget_bytes(cli.max_memory);
     input::set_csv_header(if cli.no_header {
-        matdiff_num::data::CsvHeader::Absent
+        matdiff::data::CsvHeader::Absent
     } else {
-        matdiff_num::data::CsvHeader::FirstRow
+        matdiff::data::CsvHeader::FirstRow
     });
     pictures::register_fonts();
     let result = match cli.command {

@@ -27,6 +27,26 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// The flag of a library option: `tol_grad` is `--tol-grad`. The library names its
+/// options; only the command line speaks of flags.
+pub fn flag(option: &str) -> String {
+    format!("--{}", option.replace('_', "-"))
+}
+
+/// The rule that stopped a run, in the command line's words: the flag that set its
+/// tolerance or limit.
+pub fn stopped(stop: matdiff::StopReason) -> String {
+    use matdiff::StopReason as S;
+    match stop {
+        S::StepSize => "the step ‖w_new − w_old‖ fell below --tol-step".to_owned(),
+        S::LossChange => "the loss change |Q_new − Q_old| fell below --tol-loss".to_owned(),
+        S::GradientNorm => "the gradient norm ‖∇Q(w)‖ fell below --tol-grad".to_owned(),
+        S::MaxIterations => "reached the iteration limit --max-iter".to_owned(),
+        S::MaxEpochs => "reached the epoch limit --epochs".to_owned(),
+        S::NoImprovement | S::LineSearchFailed => stop.description().to_owned(),
+    }
+}
+
 /// Makes a write to a closed stdout (`matdiff … | head`) end the program quietly with
 /// exit 0, as a reader that stops reading asks, instead of a panic: `print!` panics
 /// on a broken pipe, and this hook turns that one panic into a quiet exit.

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use faer::{Col, ColRef, Mat, MatRef};
-use matdiff_fit::datasets;
-use matdiff_fit::linreg::{
+use matdiff::data::{load_csv_with, parse_csv, DataError, Table};
+use matdiff::datasets;
+use matdiff::linreg::{
     select_entries, select_rows, train_test_split, Fit, IterativeOptions, LinearRegression,
     LinregError, Scores, Solver,
 };
-use matdiff_num::data::{load_csv_with, parse_csv, DataError, Table};
 use serde_json::{json, Value};
 
 use crate::input::load_matrix;
@@ -158,14 +158,7 @@ fn data_error(error: DataError) -> anyhow::Error {
 fn fit_failure(error: LinregError) -> anyhow::Error {
     match error {
         LinregError::InvalidOption { option, reason } => {
-            let flag = match option {
-                "batch" => "--batch",
-                "learning rate" => "--lr",
-                "epochs" => "--epochs",
-                "ridge" => "--ridge",
-                other => other,
-            };
-            bad(format!("invalid {flag}: {reason}"))
+            bad(format!("invalid {}: {reason}", crate::report::flag(option)))
         }
         LinregError::Iterative { .. } | LinregError::Numerical(_) => {
             Failure::Failed(error.to_string()).into()

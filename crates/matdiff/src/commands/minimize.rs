@@ -37,19 +37,16 @@ use anyhow::Result;
 use faer::Mat;
 use indicatif::{ProgressBar, ProgressStyle};
 use matdiff::fit::{
-    self, Data, FitError, FitObjective, FitSpec, History, Observer, Options, Outcome, ProblemError,
-    Record, Scope, Start, StopSpec,
+    self, Data, FitError, FitObjective, FitSpec, History, Observer, OptimError, Options, Outcome,
+    Problem, ProblemError, Record, Scope, Start, StopSpec,
 };
-use matdiff::{Method as MethodKind, Sampling as SamplingKind, Schedule as ScheduleKind};
-use matdiff_core::Graph;
-use matdiff_fit::problem::Problem;
-use matdiff_num::Inputs;
+use matdiff::{Function, Method as MethodKind, Sampling as SamplingKind, Schedule as ScheduleKind};
 use serde_json::json;
 
 use self::plot::{plot_format, Curve};
 
-use crate::input::load_function;
-use crate::report::Failure;
+use crate::input::load;
+use crate::report::{stopped, Failure};
 
 /// The update rules, as the command line spells them.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -224,18 +221,16 @@ pub fn run(args: Args) -> Result<()> {
         .as_deref()
         .map(sweep::parse_rates)
         .transpose()?;
-    if args.stream && crate::input::csv_header() == matdiff_num::data::CsvHeader::Absent {
+    if args.stream && crate::input::csv_header() == matdiff::data::CsvHeader::Absent {
         return Err(Failure::BadInput(
             "--stream reads CSV files with a header row only — add one (names for the columns), or drop --no-header and --stream".to_owned(),
         )
         .into());
     }
-    let function = load_function(&args.expr, args.decls.as_deref())?;
-    let spec = spec(&args, &function.graph)?;
+    let function = load(&args.expr, args.decls.as_deref())?;
+    let spec = spec(&args, &function)?;
     let init_file = matches!(spec.start, Start::Value(_)).then_some(args.init.as_str());
-    let mut fit = spec
-        .prepare(function)
-        .map_err(|e| fit_failure(e, init_file))?;
+    let mut fit = fit::prepare(&function, &spec).map_err(|e| fit_failure(e, init_file))?;
     if args.verbose {
         for note in &fit.notes {
             eprintln!("{note}");
@@ -266,7 +261,7 @@ pub fn run(args: Args) -> Result<()> {
     if !args.quiet && !outcome.stop.converged() {
         eprintln!(
             "note: no tolerance was met ({}); raise --epochs/--max-iter or loosen --tol-grad, --tol-step or --tol-loss",
-            outcome.stop.description()
+            stopped(outcome.stop)
         );
     }
     let solution = fit.solution(&outcome.w).to_json();
@@ -281,7 +276,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The library's description of the fit, from the flags.
-fn spec(args: &Args, graph: &Graph) -> Result<FitSpec> {
+fn spec(args: &Args, function: &Function) -> Result<FitSpec> {
     let start = match args.init.as_str() {
         "zeros" => Start::Zeros,
         "random" => Start::Random,
@@ -291,7 +286,7 @@ fn spec(args: &Args, graph: &Graph) -> Result<FitSpec> {
             ))
             .into())
         }
-        file => Start::Value(read_json_value(file, &args.wrt, graph)?),
+        file => Start::Value(read_json_value(file, &args.wrt, function)?),
     };
     Ok(FitSpec {
         wrt: args.wrt.clone(),
@@ -327,7 +322,7 @@ fn spec(args: &Args, graph: &Graph) -> Result<FitSpec> {
         },
         seed: args.seed,
         start,
-        data: data_specs(&args.data, graph)?,
+        data: data_specs(&args.data, function)?,
         csv_header: crate::input::csv_header(),
         stream: args.stream,
         samples: args.samples.clone(),
@@ -353,6 +348,9 @@ fn fit_failure(error: FitError, init_file: Option<&str>) -> anyhow::Error {
         (FitError::BatchExceedsChunk { batch, chunk }, _) => format!(
             "a batch of {batch} samples does not fit in a chunk of {chunk} rows — raise --chunk-rows to at least {batch}"
         ),
+        (FitError::Options(OptimError::InvalidOption { option, reason }), _) => {
+            format!("invalid {}: {reason}", crate::report::flag(option))
+        }
         _ => error.to_string(),
     };
     if error.is_input_error() {
@@ -389,14 +387,14 @@ fn write_history_and_plot(args: &Args, history: &History) -> Result<()> {
 
 /// Reads every `--data NAME=FILE`: CSV and `.npy` by the data loader, JSON as the value
 /// encoding of values (fitted to the variable's declaration as `eval --at` does).
-pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, Mat<f64>)>> {
+pub(crate) fn load_data(specs: &[String], function: &Function) -> Result<Vec<(String, Mat<f64>)>> {
     specs
         .iter()
         .map(|spec| {
             let (name, file) = split_data_spec(spec)?;
             refuse_repeated(specs, spec, name)?;
             let value = if is_json(file) {
-                read_json_value(file, name, graph)?
+                read_json_value(file, name, function)?
             } else {
                 crate::input::load_matrix(file).map_err(|e| Failure::BadInput(e.to_string()))?
             };
@@ -408,14 +406,14 @@ pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, 
 /// Every `--data NAME=FILE` for the library: JSON files read here as values (a
 /// number, a flat list or a list of rows), CSV and `.npy` files left to the library to load whole
 /// or to stream.
-fn data_specs(specs: &[String], graph: &Graph) -> Result<Vec<(String, Data)>> {
+fn data_specs(specs: &[String], function: &Function) -> Result<Vec<(String, Data)>> {
     specs
         .iter()
         .map(|spec| {
             let (name, file) = split_data_spec(spec)?;
             refuse_repeated(specs, spec, name)?;
             let value = if is_json(file) {
-                Data::Memory(read_json_value(file, name, graph)?)
+                Data::Memory(read_json_value(file, name, function)?)
             } else {
                 Data::File(file.into())
             };
@@ -460,23 +458,21 @@ fn is_json(file: &str) -> bool {
 /// The starting point of `matdiff plot`'s runs: zeros, the library's random start
 /// (seeded), or the value in a JSON file (a bare value, or an object with the
 /// variable's name as key).
-pub(crate) fn start(problem: &Problem, init: &str, seed: u64) -> Result<Vec<f64>> {
+pub(crate) fn start(
+    problem: &Problem,
+    function: &Function,
+    init: &str,
+    seed: u64,
+) -> Result<Vec<f64>> {
     match init {
         "zeros" => Ok(problem.zeros()),
-        "random" => {
-            let (rows, cols) = problem.shape();
-            let kind = problem
-                .graph()
-                .variable_named(problem.variable())
-                .map(|v| v.kind);
-            Ok(fit::random_start(kind, rows, cols, seed))
-        }
+        "random" => Ok(problem.random_start(seed)),
         file if !std::path::Path::new(file).exists() => Err(Failure::BadInput(format!(
             "--init `{file}`: no such file — use zeros, random or a JSON file with the value"
         ))
         .into()),
         file => {
-            let value = read_json_value(file, problem.variable(), problem.graph())?;
+            let value = read_json_value(file, problem.variable(), function)?;
             problem
                 .flatten(&value)
                 .map_err(|e| Failure::BadInput(format!("{file}: {e}")).into())
@@ -492,39 +488,23 @@ pub(crate) fn bad_input(error: ProblemError) -> anyhow::Error {
     }
 }
 
-/// The value in a JSON file, for the variable `name` of `graph`: a number, a flat list
-/// or a list of rows, or an object with `name` as a key (other keys are ignored).
-fn read_json_value(file: &str, name: &str, graph: &Graph) -> Result<Mat<f64>> {
-    let sym = graph.variable_named(name).map(|v| v.name).ok_or_else(|| {
-        Failure::BadInput(format!(
+/// The value in a JSON file, for the variable `name` of `function`: a number, a flat
+/// list or a list of rows, or an object with `name` as a key (other keys are
+/// ignored). Messages lead with the file, and with its line and column for JSON
+/// that does not parse.
+fn read_json_value(file: &str, name: &str, function: &Function) -> Result<Mat<f64>> {
+    if !function.variables().iter().any(|v| v.name == name) {
+        return Err(Failure::BadInput(format!(
             "{file}: `{name}` is not a variable of the expression"
         ))
-    })?;
+        .into());
+    }
     let text =
         crate::input::read_text(file, crate::input::JSON_FILE_MAX_BYTES, "a JSON value file")?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        // serde_json ends its message with the position, which leads ours instead.
-        let message = e.to_string();
-        let message = message.split(" at line ").next().unwrap_or_default();
-        Failure::BadInput(format!(
-            "{file}:{}:{}: not valid JSON: {message}",
-            e.line(),
-            e.column().max(1)
-        ))
-    })?;
-    let value = match json {
-        serde_json::Value::Object(mut object) => object.remove(name).ok_or_else(|| {
-            Failure::BadInput(format!(
-                "{file}: no value for `{name}` — give the value itself or an object with the key `{name}`"
-            ))
-        })?,
-        value => value,
-    };
-    let inputs = Inputs::from_json(&json!({ name: value }).to_string(), graph)
-        .map_err(|e| Failure::BadInput(format!("{file}: {e}")))?;
-    inputs.get(sym).cloned().ok_or_else(|| {
-        Failure::BadInput(format!("{file}: no value for `{name}` — give one")).into()
-    })
+    crate::input::check_json(file, &text)?;
+    function
+        .value_from_json(name, &text)
+        .map_err(|e| Failure::BadInput(format!("{file}: {e}")).into())
 }
 
 /// The report on stdout.
@@ -546,7 +526,7 @@ fn render(
             "seconds": outcome.seconds,
             "variable": variable,
             "converged": outcome.stop.converged(),
-            "stop_description": outcome.stop.description(),
+            "stop_description": stopped(outcome.stop),
         });
         if let (Some(peak), Some(object)) = (peak_rss_bytes, value.as_object_mut()) {
             object.insert("peak_rss_bytes".to_owned(), json!(peak));
@@ -561,7 +541,7 @@ fn render(
         .unwrap_or_default();
     format!(
         "stopped: {}\nloss: {}\ngradient norm: {}\niterations: {}\nepochs: {}\nseconds: {:.3}\n{peak}{} = {}\n",
-        outcome.stop.description(),
+        stopped(outcome.stop),
         outcome.loss,
         outcome.gradient_norm,
         outcome.iterations,

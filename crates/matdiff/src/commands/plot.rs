@@ -19,8 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use matdiff_fit::optim::{Batch, Objective, Options};
-use matdiff_fit::problem::Problem;
+use matdiff::fit::{Batch, Objective, Options, Problem};
 
 use crate::commands::minimize::{bad_input, load_data, start};
 use crate::pictures::contour::{self, ContourPicture};
@@ -99,10 +98,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let format = Format::of(&args.out).map_err(Failure::BadInput)?;
     let size = parse_size(&args.size).map_err(Failure::BadInput)?;
-    let function = crate::input::load_function(&args.expr, args.decls.as_deref())?;
-    let data = load_data(&args.data, &function.graph)?;
-    let mut problem =
-        Problem::new(function, &args.wrt, data, args.samples.as_deref()).map_err(bad_input)?;
+    let function = crate::input::load(&args.expr, args.decls.as_deref())?;
+    let data = load_data(&args.data, &function)?;
+    let mut problem = matdiff::fit::problem(&function, &args.wrt, data, args.samples.as_deref())
+        .map_err(bad_input)?;
     let title = match args.expr.strip_prefix('@') {
         Some(_) => problem.loss_text(),
         None => args.expr.clone(),
@@ -141,7 +140,7 @@ pub fn run(args: Args) -> Result<()> {
     let given = args
         .at
         .as_deref()
-        .map(|at| start(&problem, at, 0))
+        .map(|at| start(&problem, &function, at, 0))
         .transpose()?;
     let base = match &given {
         Some(w) => w.clone(),
