@@ -351,6 +351,9 @@ fn fit_failure(error: FitError, init_file: Option<&str>) -> anyhow::Error {
         (FitError::Options(OptimError::InvalidOption { option, reason }), _) => {
             format!("invalid {}: {reason}", crate::report::flag(option))
         }
+        // The library's advice speaks of a learning rate and a line search; the
+        // flags that set them follow.
+        _ if error.is_divergence() => format!("{error} (--lr, --line-search)"),
         _ => error.to_string(),
     };
     if error.is_input_error() {
