@@ -1,4 +1,6 @@
-//! Reading a problem from the command line: `EXPR [--let DECLS]` or `@file`.
+//! Reading a problem from the command line: `EXPR [--let DECLS]`, `@file`, or `-`
+//! and `@-` for standard input; and reading a point (`--at`, `--init`): JSON inline or
+//! `@file`.
 
 use anyhow::Result;
 use matdiff::data::{CsvHeader, DataError};
@@ -35,6 +37,57 @@ pub fn read_text(path: &str, limit: u64, what: &str) -> Result<String, Failure> 
     })
 }
 
+/// Reads the expression (`-`) or the declarations and expression (`@-`) from
+/// standard input, at most [`EXPRESSION_FILE_MAX_BYTES`].
+fn read_stdin() -> Result<String, Failure> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .take(EXPRESSION_FILE_MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::BadInput(format!("cannot read standard input: {e}")))?;
+    if bytes.len() as u64 > EXPRESSION_FILE_MAX_BYTES {
+        return Err(Failure::BadInput(
+            "standard input is larger than 16 MiB, the most an expression may have".to_owned(),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::BadInput("standard input is not UTF-8 text".to_owned()))
+}
+
+/// A point or an input as the command line gives it (`--at`, `--init`): JSON inline
+/// (an object by variable name, or a bare value), `@FILE` (`@-` for standard input),
+/// or the path of an existing file. Returns the JSON text and the name of its source
+/// for messages (the file, or the flag).
+pub fn read_point(flag: &str, arg: &str) -> Result<(String, String), Failure> {
+    let file = |path: &str| -> Result<(String, String), Failure> {
+        let text = if path == "-" {
+            read_stdin()?
+        } else {
+            read_text(path, JSON_FILE_MAX_BYTES, "a JSON inputs file")?
+        };
+        check_json(path, &text)?;
+        Ok((text, path.to_owned()))
+    };
+    if let Some(path) = arg.strip_prefix('@') {
+        return file(path);
+    }
+    if serde_json::from_str::<serde::de::IgnoredAny>(arg).is_ok() {
+        return Ok((arg.to_owned(), flag.to_owned()));
+    }
+    if std::path::Path::new(arg).exists() {
+        return file(arg);
+    }
+    let hint = if arg.ends_with(".json") {
+        "no such file"
+    } else {
+        "not valid JSON"
+    };
+    Err(Failure::BadInput(format!(
+        "{flag} `{arg}`: {hint} — give JSON (an object by variable name, or the bare value of one variable) or @FILE"
+    )))
+}
+
 /// Whether CSV data files have a header row: `--no-header` says they have none.
 static CSV_HEADER: std::sync::OnceLock<CsvHeader> = std::sync::OnceLock::new();
 
@@ -62,12 +115,22 @@ pub fn load_matrix(path: impl AsRef<std::path::Path>) -> Result<faer::Mat<f64>, 
 pub fn load(expr_arg: &str, let_arg: Option<&str>) -> Result<Function> {
     let text;
     let mut sources = Vec::with_capacity(2);
-    match expr_arg.strip_prefix('@') {
-        Some(path) => {
-            text = read_text(path, EXPRESSION_FILE_MAX_BYTES, "an expression file")?;
-            sources.push(Source::program(path, &text));
+    match expr_arg {
+        "-" => {
+            text = read_stdin()?;
+            sources.push(Source::expression("<stdin>", text.trim_end()));
         }
-        None => sources.push(Source::expression("<expr>", expr_arg)),
+        "@-" => {
+            text = read_stdin()?;
+            sources.push(Source::program("<stdin>", &text));
+        }
+        _ => match expr_arg.strip_prefix('@') {
+            Some(path) => {
+                text = read_text(path, EXPRESSION_FILE_MAX_BYTES, "an expression file")?;
+                sources.push(Source::program(path, &text));
+            }
+            None => sources.push(Source::expression("<expr>", expr_arg)),
+        },
     }
     if let Some(decls) = let_arg {
         sources.push(Source::declarations("--let", decls));

@@ -328,7 +328,8 @@ impl<'a> Minimize<'a> {
         self
     }
 
-    /// Stop when the loss has not fallen by 1e-4 below its best for `k` epochs.
+    /// Stop when the loss has not fallen by 1e-4 (or [`Minimize::min_improvement`])
+    /// below its best for `k` epochs.
     ///
     /// ```
     /// # let f = matdiff::Function::parse("norm2(x)^2", "")?;
@@ -338,6 +339,20 @@ impl<'a> Minimize<'a> {
     /// ```
     pub fn n_iter_no_change(mut self, k: usize) -> Minimize<'a> {
         self.spec.stop.n_iter_no_change = Some(k);
+        self
+    }
+
+    /// The fall below the best loss that counts as an improvement for
+    /// [`Minimize::n_iter_no_change`] (default 1e-4).
+    ///
+    /// ```
+    /// # let f = matdiff::Function::parse("norm2(x)^2", "")?;
+    /// let m = matdiff::Minimize::new(&f, "x").n_iter_no_change(5).min_improvement(1e-8);
+    /// # assert_eq!(m.spec().stop.min_improvement, Some(1e-8));
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn min_improvement(mut self, delta: f64) -> Minimize<'a> {
+        self.spec.stop.min_improvement = Some(delta);
         self
     }
 

@@ -33,14 +33,31 @@ pub fn flag(option: &str) -> String {
     format!("--{}", option.replace('_', "-"))
 }
 
+/// A number as people read it: as it is between 1e-4 and 1e6, else in a short
+/// scientific form with three significant digits (`6.48e-11`, `3.2e7`).
+pub fn short(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 || (1e-4..1e6).contains(&x.abs()) {
+        return format!("{x}");
+    }
+    let text = format!("{x:.2e}");
+    match text.split_once('e') {
+        Some((mantissa, exponent)) if mantissa.contains('.') => {
+            let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+            format!("{mantissa}e{exponent}")
+        }
+        _ => text,
+    }
+}
+
 /// The rule that stopped a run, in the command line's words: the flag that set its
 /// tolerance or limit.
-pub fn stopped(stop: matdiff::StopReason) -> String {
+pub fn stopped(stop: matdiff::StopReason, variable: &str) -> String {
     use matdiff::StopReason as S;
+    let v = variable;
     match stop {
-        S::StepSize => "the step ‖w_new − w_old‖ fell below --tol-step".to_owned(),
-        S::LossChange => "the loss change |Q_new − Q_old| fell below --tol-loss".to_owned(),
-        S::GradientNorm => "the gradient norm ‖∇Q(w)‖ fell below --tol-grad".to_owned(),
+        S::StepSize => format!("the step ‖{v}_new − {v}_old‖ fell below --tol-step"),
+        S::LossChange => "the loss change |f_new − f_old| fell below --tol-loss".to_owned(),
+        S::GradientNorm => format!("the gradient norm ‖∇f({v})‖ fell below --tol-grad"),
         S::MaxIterations => "reached the iteration limit --max-iter".to_owned(),
         S::MaxEpochs => "reached the epoch limit --epochs".to_owned(),
         S::NoImprovement | S::LineSearchFailed => stop.description().to_owned(),

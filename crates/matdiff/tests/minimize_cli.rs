@@ -121,7 +121,7 @@ fn the_issue_command_fits_plots_and_writes_the_history() {
     assert_eq!(lines[0], "stopped: reached the epoch limit --epochs");
     let keys = [
         "loss: ",
-        "gradient norm: ",
+        "gradient norm ‖∇f(w)‖: ",
         "iterations: 350",
         "epochs: 50",
         "seconds: ",

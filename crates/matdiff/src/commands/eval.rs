@@ -16,8 +16,14 @@ pub struct Args {
     /// Declarations, separated by `;` or `,`: `X: matrix(N, d); w: vector(d)`.
     #[arg(long = "let", value_name = "DECLS")]
     pub decls: Option<String>,
-    /// The inputs: a JSON object of numbers, flat lists (vectors) and lists of rows.
-    #[arg(long, value_name = "INPUTS.json", required_unless_present = "data")]
+    /// The inputs: a JSON object of numbers, flat lists (vectors) and lists of rows by
+    /// variable name (a bare value for a function of one variable), inline or `@FILE`.
+    #[arg(
+        long,
+        value_name = "JSON|@FILE",
+        required_unless_present = "data",
+        allow_hyphen_values = true
+    )]
     pub at: Option<String>,
     /// One variable from a data file: `X=X.csv` (header row) or `X=X.npy`; repeatable,
     /// and combined with --at.
@@ -30,6 +36,9 @@ pub struct Args {
     /// Defaults to 1 with --wrt, else 0.
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
     pub order: Option<u8>,
+    /// Print one JSON object (what eval always prints; accepted as on every subcommand).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `matdiff eval`: reads the inputs, asks the library for the value and the
@@ -38,14 +47,10 @@ pub fn run(args: Args) -> Result<()> {
     let function = load(&args.expr, args.decls.as_deref())?;
     let mut values = match &args.at {
         Some(at) => {
-            let text = crate::input::read_text(
-                at,
-                crate::input::JSON_FILE_MAX_BYTES,
-                "a JSON inputs file",
-            )?;
+            let (text, source) = crate::input::read_point("--at", at)?;
             function
                 .values_from_json(&text)
-                .map_err(|e| Failure::BadInput(format!("in `{at}`: {e}")))?
+                .map_err(|e| Failure::BadInput(format!("in `{source}`: {e}")))?
         }
         None => Values::new(),
     };

@@ -377,7 +377,7 @@ fn render(
     }
     let _ = writeln!(
         out,
-        "rank {} of {}, condition number {:.3e}",
+        "rank {} of {}, condition number {:.3e} (after centring and column scaling)",
         fit.rank,
         fit.features.len(),
         fit.condition_number
@@ -496,7 +496,7 @@ fn render_table(data: &Dataset, reference: &Fit, rows: &[Row], has_test: bool) -
     let _ = writeln!(out, "data: {}", data.source);
     let _ = writeln!(
         out,
-        "distance: ‖b − b*‖/‖b*‖ to the closed form b* (auto → {}, cond ≈ {:.2e})",
+        "distance: ‖b − b*‖/‖b*‖ to the closed form b* (auto → {}, cond ≈ {:.2e} after centring and column scaling)",
         reference.solver_used, reference.condition_number
     );
     let _ = writeln!(out);

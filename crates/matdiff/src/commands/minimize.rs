@@ -4,7 +4,7 @@
 //! Output on stdout, as text:
 //!
 //! ```text
-//! stopped: the gradient norm ‖∇Q(w)‖ fell below --tol-grad
+//! stopped: the gradient norm ‖∇f(w)‖ fell below --tol-grad
 //! loss: 0.0081…
 //! gradient norm: 9.7e-7
 //! iterations: 412
@@ -46,7 +46,7 @@ use serde_json::json;
 use self::plot::{plot_format, Curve};
 
 use crate::input::load;
-use crate::report::{stopped, Failure};
+use crate::report::{short, stopped, Failure};
 
 /// The update rules, as the command line spells them.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -184,15 +184,25 @@ pub struct Args {
     /// Stop after E passes over the data.
     #[arg(long, value_name = "E")]
     pub epochs: Option<usize>,
-    /// Stop when the loss has not fallen by 1e-4 below its best for K epochs.
+    /// Stop when the loss has not fallen by --min-improvement below its best for K epochs.
     #[arg(long, value_name = "K")]
     pub n_iter_no_change: Option<usize>,
+    /// The fall below the best loss that counts as an improvement for
+    /// --n-iter-no-change [default: 1e-4].
+    #[arg(long, value_name = "δ", requires = "n_iter_no_change")]
+    pub min_improvement: Option<f64>,
     /// Seed of the random number generator (sampling and --init random).
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
     /// Starting point: `zeros`; `random` (normal entries of standard deviation 0.01,
-    /// drawn with --seed); or a JSON file with the value (or an object naming it).
-    #[arg(long, value_name = "zeros|random|FILE.json", default_value = "zeros")]
+    /// drawn with --seed); or the value as JSON (bare, or an object naming it), inline
+    /// or `@FILE`.
+    #[arg(
+        long,
+        value_name = "zeros|random|JSON|@FILE",
+        default_value = "zeros",
+        allow_hyphen_values = true
+    )]
     pub init: String,
     /// Write iteration, epoch, loss, grad_norm, step_norm, lr and seconds after every
     /// epoch as CSV.
@@ -205,10 +215,10 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// No progress bar and no notes on stderr.
-    #[arg(long)]
+    #[arg(short, long)]
     pub quiet: bool,
     /// Say on stderr which loop invariants full-batch methods compute once.
-    #[arg(long)]
+    #[arg(short, long)]
     pub verbose: bool,
 }
 
@@ -253,7 +263,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let result = fit.run(&mut observer);
     if let Some(bar) = &observer.bar {
-        bar.finish_and_clear();
+        observer.finish(bar, result.as_ref().ok());
     }
     // The history and the plot are written even for a diverged run: they show how.
     write_history_and_plot(&args, &observer.history)?;
@@ -261,7 +271,7 @@ pub fn run(args: Args) -> Result<()> {
     if !args.quiet && !outcome.stop.converged() {
         eprintln!(
             "note: no tolerance was met ({}); raise --epochs/--max-iter or loosen --tol-grad, --tol-step or --tol-loss",
-            stopped(outcome.stop)
+            stopped(outcome.stop, fit.variable())
         );
     }
     let solution = fit.solution(&outcome.w).to_json();
@@ -280,13 +290,7 @@ fn spec(args: &Args, function: &Function) -> Result<FitSpec> {
     let start = match args.init.as_str() {
         "zeros" => Start::Zeros,
         "random" => Start::Random,
-        file if !std::path::Path::new(file).exists() => {
-            return Err(Failure::BadInput(format!(
-                "--init `{file}`: no such file — use zeros, random or a JSON file with the value"
-            ))
-            .into())
-        }
-        file => Start::Value(read_json_value(file, &args.wrt, function)?),
+        point => Start::Value(read_point_value("--init", point, &args.wrt, function)?),
     };
     Ok(FitSpec {
         wrt: args.wrt.clone(),
@@ -319,6 +323,7 @@ fn spec(args: &Args, function: &Function) -> Result<FitSpec> {
             max_iter: args.max_iter,
             epochs: args.epochs,
             n_iter_no_change: args.n_iter_no_change,
+            min_improvement: args.min_improvement,
         },
         seed: args.seed,
         start,
@@ -470,15 +475,11 @@ pub(crate) fn start(
     match init {
         "zeros" => Ok(problem.zeros()),
         "random" => Ok(problem.random_start(seed)),
-        file if !std::path::Path::new(file).exists() => Err(Failure::BadInput(format!(
-            "--init `{file}`: no such file — use zeros, random or a JSON file with the value"
-        ))
-        .into()),
-        file => {
-            let value = read_json_value(file, problem.variable(), function)?;
+        point => {
+            let value = read_point_value("--at", point, problem.variable(), function)?;
             problem
                 .flatten(&value)
-                .map_err(|e| Failure::BadInput(format!("{file}: {e}")).into())
+                .map_err(|e| Failure::BadInput(format!("{point}: {e}")).into())
         }
     }
 }
@@ -510,6 +511,30 @@ fn read_json_value(file: &str, name: &str, function: &Function) -> Result<Mat<f6
         .map_err(|e| Failure::BadInput(format!("{file}: {e}")).into())
 }
 
+/// The value of the variable `name` in a point as the command line gives it: JSON
+/// inline, `@FILE` or an existing file (see [`crate::input::read_point`]).
+fn read_point_value(flag: &str, arg: &str, name: &str, function: &Function) -> Result<Mat<f64>> {
+    let looks_like_json = arg.starts_with('@')
+        || serde_json::from_str::<serde::de::IgnoredAny>(arg).is_ok()
+        || std::path::Path::new(arg).exists();
+    if !looks_like_json {
+        return Err(Failure::BadInput(format!(
+            "{flag} `{arg}`: no such file — use zeros, random or a JSON file with the value (@FILE), or the value as JSON"
+        ))
+        .into());
+    }
+    let (text, source) = crate::input::read_point(flag, arg)?;
+    if !function.variables().iter().any(|v| v.name == name) {
+        return Err(Failure::BadInput(format!(
+            "{source}: `{name}` is not a variable of the expression"
+        ))
+        .into());
+    }
+    function
+        .value_from_json(name, &text)
+        .map_err(|e| Failure::BadInput(format!("{source}: {e}")).into())
+}
+
 /// The report on stdout.
 fn render(
     variable: &str,
@@ -529,7 +554,7 @@ fn render(
             "seconds": outcome.seconds,
             "variable": variable,
             "converged": outcome.stop.converged(),
-            "stop_description": stopped(outcome.stop),
+            "stop_description": stopped(outcome.stop, variable),
         });
         if let (Some(peak), Some(object)) = (peak_rss_bytes, value.as_object_mut()) {
             object.insert("peak_rss_bytes".to_owned(), json!(peak));
@@ -543,10 +568,10 @@ fn render(
         .map(|b| format!("peak memory: {:.1} MB\n", b as f64 / 1e6))
         .unwrap_or_default();
     format!(
-        "stopped: {}\nloss: {}\ngradient norm: {}\niterations: {}\nepochs: {}\nseconds: {:.3}\n{peak}{} = {}\n",
-        stopped(outcome.stop),
-        outcome.loss,
-        outcome.gradient_norm,
+        "stopped: {}\nloss: {}\ngradient norm ‖∇f({variable})‖: {}\niterations: {}\nepochs: {}\nseconds: {:.3}\n{peak}{} = {}\n",
+        stopped(outcome.stop, variable),
+        short(outcome.loss),
+        short(outcome.gradient_norm),
         outcome.iterations,
         outcome.epochs,
         outcome.seconds,
@@ -574,8 +599,10 @@ impl Observer for Progress {
             };
             bar.set_position(position as u64);
             bar.set_message(format!(
-                "iteration {}  loss {:.6e}  grad norm {:.3e}",
-                record.iteration, record.loss, record.grad_norm
+                "iteration {}  loss {}  ‖∇f‖ {}",
+                record.iteration,
+                short(record.loss),
+                short(record.grad_norm)
             ));
         }
     }
@@ -586,6 +613,32 @@ impl Observer for Progress {
     }
 }
 
+impl Progress {
+    /// Leaves the bar at the run's final count, so that it agrees with the report
+    /// (the bar moves per epoch, and the run may end between two); a failed run's bar
+    /// is cleared.
+    fn finish(&self, bar: &ProgressBar, outcome: Option<&Outcome>) {
+        match outcome {
+            Some(outcome) => {
+                let position = if self.by_epoch {
+                    outcome.epochs
+                } else {
+                    outcome.iterations
+                };
+                bar.set_position(position as u64);
+                bar.set_message(format!(
+                    "iteration {}  loss {}  ‖∇f‖ {}",
+                    outcome.iterations,
+                    short(outcome.loss),
+                    short(outcome.gradient_norm)
+                ));
+                bar.finish();
+            }
+            None => bar.finish_and_clear(),
+        }
+    }
+}
+
 fn progress_bar(options: &Options) -> ProgressBar {
     let (length, unit) = match (options.stop.max_epochs, options.stop.max_iter) {
         (Some(epochs), _) => (epochs, "epochs"),
@@ -593,7 +646,9 @@ fn progress_bar(options: &Options) -> ProgressBar {
         (None, None) => (0, "epochs"),
     };
     let bar = ProgressBar::new(length as u64);
-    let template = format!("{{prefix}}{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  {{elapsed}}");
+    let template = format!(
+        "{{prefix}}{{bar:40}} {{pos}}/{{len}} {unit}  {{per_sec}}  eta {{eta}}  {{msg}}  {{elapsed}}"
+    );
     if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }

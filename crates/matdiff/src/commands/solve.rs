@@ -47,25 +47,32 @@ pub struct Args {
     /// How to print the result [default: pretty on a terminal, text otherwise].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Print one JSON object (the same as --format json).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// Evaluate the solution on data: `X=X.csv` (header row), `X=X.npy` or
     /// `lambda=lambda.json`; repeatable, and combined with --at.
     #[arg(long = "data", value_name = "NAME=FILE")]
     pub data: Vec<String>,
-    /// Evaluate the solution on inputs from a JSON object of numbers, flat lists
-    /// (vectors) and lists of rows.
-    #[arg(long, value_name = "INPUTS.json")]
+    /// Evaluate the solution on inputs: a JSON object of numbers, flat lists (vectors)
+    /// and lists of rows by variable name, inline or `@FILE`.
+    #[arg(long, value_name = "JSON|@FILE", allow_hyphen_values = true)]
     pub at: Option<String>,
 }
 
 /// Runs `matdiff solve`.
 pub fn run(args: Args) -> Result<()> {
-    let format = args.format.unwrap_or_else(|| {
-        if std::io::stdout().is_terminal() {
-            Format::Pretty
-        } else {
-            Format::Text
-        }
-    });
+    let format = args
+        .json
+        .then_some(Format::Json)
+        .or(args.format)
+        .unwrap_or_else(|| {
+            if std::io::stdout().is_terminal() {
+                Format::Pretty
+            } else {
+                Format::Text
+            }
+        });
     let function = load(&args.expr, args.decls.as_deref())?;
     let solved = function.solve(&args.wrt).map_err(refusal)?;
     let numbers = if args.data.is_empty() && args.at.is_none() {
@@ -122,14 +129,10 @@ fn evaluate(function: &matdiff::Function, solved: &Solved, args: &Args) -> Resul
     };
     let mut values = match &args.at {
         Some(at) => {
-            let text = crate::input::read_text(
-                at,
-                crate::input::JSON_FILE_MAX_BYTES,
-                "a JSON inputs file",
-            )?;
+            let (text, source) = crate::input::read_point("--at", at)?;
             function
                 .values_from_json(&text)
-                .map_err(|e| Failure::BadInput(format!("in `{at}`: {e}")))?
+                .map_err(|e| Failure::BadInput(format!("in `{source}`: {e}")))?
         }
         None => Values::new(),
     };
