@@ -141,7 +141,6 @@ impl StopSpec {
                 (None, Some(_)) => None,
                 (None, None) => defaults.max_epochs,
             },
-            ..defaults
         }
     }
 }
