@@ -421,8 +421,10 @@ pub fn gradient_arrows<O: Objective + ?Sized>(
 
 /// Parses a run of `--run METHOD[:key=value,…]`: the method (`gd`, `sgd`, `minibatch`,
 /// `momentum`, `nesterov`, `adam`) and the keys `lr` (η, default 0.01), `epochs`,
-/// `iterations`, `batch` (minibatch: default 32; momentum, nesterov and adam become
-/// stochastic with it) and `seed`. Without `epochs` or `iterations` a full-batch run
+/// `max_iter` (or its older name `iterations`), `batch` (minibatch: default 32;
+/// momentum, nesterov and adam become stochastic with it) and `seed`: the names of
+/// [`StopSpec`](crate::spec::StopSpec) and of the fit's options. Without `epochs` or
+/// `max_iter` a full-batch run
 /// stops after 1000 iterations and a stochastic one after 5 epochs; any run stops
 /// earlier when `‖∇Q‖ < 1e-6`.
 pub fn parse_run(text: &str) -> Result<Options, String> {
@@ -452,9 +454,7 @@ pub fn parse_run(text: &str) -> Result<Options, String> {
     let mut iterations = None;
     for pair in keys.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').ok_or_else(|| {
-            format!(
-                "--run `{text}`: `{pair}` is not key=value — write e.g. gd:lr=0.1,iterations=50"
-            )
+            format!("--run `{text}`: `{pair}` is not key=value — write e.g. gd:lr=0.1,max_iter=50")
         })?;
         let (key, value) = (key.trim(), value.trim());
         let number = || {
@@ -483,7 +483,8 @@ pub fn parse_run(text: &str) -> Result<Options, String> {
         match key {
             "lr" => options.lr = number()?,
             "epochs" => epochs = Some(at_most(count()?, MAX_EPOCHS)?),
-            "iterations" => iterations = Some(at_most(count()?, MAX_ITERATIONS)?),
+            // `iterations` is the older spelling of `max_iter`, kept so that scripts work.
+            "max_iter" | "iterations" => iterations = Some(at_most(count()?, MAX_ITERATIONS)?),
             "seed" => {
                 options.seed = value
                     .parse()
@@ -508,7 +509,7 @@ pub fn parse_run(text: &str) -> Result<Options, String> {
             },
             other => {
                 return Err(format!(
-                "--run `{text}`: unknown key `{other}` — use lr, epochs, iterations, batch or seed"
+                "--run `{text}`: unknown key `{other}` — use lr, epochs, max_iter, batch or seed"
             ))
             }
         }

@@ -522,6 +522,14 @@ impl Problem {
         vec![0.0; self.rows * self.cols]
     }
 
+    /// A random starting point drawn with `seed`, as
+    /// [`random_start`](crate::spec::random_start) draws it for the variable's
+    /// declaration (symmetric for `symmetric`, positive definite for `spd`).
+    pub fn random_start(&self, seed: u64) -> Vec<f64> {
+        let kind = self.graph().variable_named(self.variable()).map(|v| v.kind);
+        crate::spec::random_start(kind, self.rows, self.cols, seed)
+    }
+
     /// Flattens a value of the optimised variable column-major, checking its shape.
     pub fn flatten(&self, value: &Mat<f64>) -> Result<Vec<f64>, ProblemError> {
         if (value.nrows(), value.ncols()) != (self.rows, self.cols) {

@@ -110,8 +110,12 @@ pub struct StopSpec {
     pub max_iter: Option<usize>,
     /// Stop after this many passes over the data.
     pub epochs: Option<usize>,
-    /// Stop when the loss has not fallen by 1e-4 below its best for this many epochs.
+    /// Stop when the loss has not fallen by `min_improvement` below its best for this
+    /// many epochs.
     pub n_iter_no_change: Option<usize>,
+    /// The fall below the best loss that counts as an improvement for
+    /// `n_iter_no_change` (default 1e-4).
+    pub min_improvement: Option<f64>,
 }
 
 impl StopSpec {
@@ -131,12 +135,12 @@ impl StopSpec {
             },
             max_iter: self.max_iter,
             n_iter_no_change: self.n_iter_no_change,
+            min_improvement: self.min_improvement.unwrap_or(defaults.min_improvement),
             max_epochs: match (self.epochs, self.max_iter) {
                 (Some(e), _) => Some(e),
                 (None, Some(_)) => None,
                 (None, None) => defaults.max_epochs,
             },
-            ..defaults
         }
     }
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::derivative::Derivative;
 use crate::error::{Error, Located};
 use crate::inputs::{self, Entry, Inputs};
+use crate::solved::Solved;
 
 /// Which part of a function a source text holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,13 +225,6 @@ impl Function {
                 })
             }
         }
-    }
-
-    /// The symbolic core's function, for the command line's commands that still work
-    /// on it. Internal: not part of the library's API.
-    #[doc(hidden)]
-    pub fn into_internal(self) -> matdiff_core::Function {
-        self.inner
     }
 
     /// The variables, in declaration order (declared first, then inferred).
@@ -449,7 +443,7 @@ impl Function {
         use matdiff_core::solve::SolveError as S;
         let mut function = self.inner.clone();
         match matdiff_core::solve(&mut function, wrt) {
-            Ok(solution) => Ok(Solved { function, solution }),
+            Ok(solution) => Ok(Solved::new(function, solution)),
             Err(S::UnknownVariable(_)) => Err(inputs::unknown_variable(&self.inner.graph, wrt)),
             Err(S::Diff(e)) => Err(self.diff_failure(wrt, e)),
             Err(S::NotScalar { shape }) => Err(Error::shape(format!(
@@ -480,117 +474,6 @@ impl Function {
                 "{other} — use `matdiff minimize` (or Newton with `--order 2`)"
             )))),
         }
-    }
-}
-
-/// The closed-form stationary point of a quadratic function: see [`Function::solve`].
-///
-/// `Display` prints the point as text that parses back.
-///
-/// ```
-/// let f = matdiff::Function::parse("x'*P*x/2 - b'*x", "P: spd(n)")?;
-/// let solved = f.solve("x")?;
-/// assert_eq!(solved.to_string(), "inv(P)*b");
-/// assert_eq!(solved.report().verdict, "minimum, unique");
-/// # Ok::<(), matdiff::Error>(())
-/// ```
-#[derive(Clone, Debug)]
-pub struct Solved {
-    function: matdiff_core::Function,
-    solution: matdiff_core::Solution,
-}
-
-impl Solved {
-    /// The solution as data: the point (text and LaTeX), `∇f`, the Hessian, its
-    /// definiteness with the reasons, the verdict and the steps. Serialises with the
-    /// keys of `matdiff solve --format json`.
-    ///
-    /// ```
-    /// let f = matdiff::Function::parse("norm2(A*X - B)^2", "A: matrix(m,n); X: matrix(n,p)")?;
-    /// let report = f.solve("X")?.report();
-    /// assert_eq!(report.solution, "inv(A'*A)*A'*B");
-    /// assert!(!report.steps.is_empty());
-    /// # Ok::<(), matdiff::Error>(())
-    /// ```
-    pub fn report(&self) -> matdiff_core::solve::Report {
-        self.solution.report(&self.function.graph)
-    }
-
-    /// A Python module (NumPy) with `solution(…)`, which computes the point from the
-    /// variables it reads (`inv(A)*b` as a solve), and `f_and_grad` for the function
-    /// and its gradient. Run as a script, it checks on random data that the gradient
-    /// vanishes at the point.
-    ///
-    /// ```
-    /// let f = matdiff::Function::parse("1/N*norm2(X*w - y)^2", "X: matrix(N,d)")?;
-    /// let code = f.solve("w")?.to_numpy()?;
-    /// assert!(code.contains("def solution(X, y):"));
-    /// # Ok::<(), matdiff::Error>(())
-    /// ```
-    pub fn to_numpy(&self) -> Result<String, Error> {
-        let g = &self.function.graph;
-        let sizes = matdiff_num::check::full_rank_sizes(g, &[self.solution.point], &[]);
-        let sizes: Vec<_> = sizes.iter().map(|(dim, n)| (dim, n as u64)).collect();
-        let gradient = matdiff_core::Derivative {
-            kind: matdiff_core::DerivativeKind::Gradient,
-            wrt: self.solution.wrt,
-            expr: self.solution.gradient,
-            gradient: None,
-            steps: Vec::new(),
-        };
-        matdiff_core::codegen::numpy_solution(
-            &self.function,
-            &gradient,
-            self.solution.point,
-            &sizes,
-        )
-        .map_err(|e| Error::Invalid(e.to_string()))
-    }
-
-    /// A Rust function (on faer) `solution(…)` that computes the point from the
-    /// variables it reads.
-    ///
-    /// ```
-    /// let f = matdiff::Function::parse("x'*P*x/2 - b'*x", "P: spd(n)")?;
-    /// assert!(f.solve("x")?.to_rust()?.contains("pub fn solution(P: MatRef<'_, f64>, b: MatRef<'_, f64>)"));
-    /// # Ok::<(), matdiff::Error>(())
-    /// ```
-    pub fn to_rust(&self) -> Result<String, Error> {
-        matdiff_core::codegen::rust_solution(&self.function, self.solution.wrt, self.solution.point)
-            .map_err(|e| Error::Invalid(e.to_string()))
-    }
-
-    /// The steps from `∇f = 0` to the point, each an equation in Unicode with a
-    /// textbook look and its rule.
-    ///
-    /// ```
-    /// let f = matdiff::Function::parse("1/N*norm2(X*w - y)^2", "X: matrix(N,d)")?;
-    /// let steps = f.solve("w")?.pretty_steps();
-    /// assert_eq!(steps.last().unwrap().expr, "w = (Xᵀ·X)⁻¹·Xᵀ·y");
-    /// # Ok::<(), matdiff::Error>(())
-    /// ```
-    pub fn pretty_steps(&self) -> Vec<crate::Step> {
-        self.solution
-            .steps
-            .iter()
-            .map(|step| crate::Step {
-                rule: step.rule.clone(),
-                expr: matdiff_core::solve::equation_text(&self.function.graph, step, print::pretty),
-            })
-            .collect()
-    }
-
-    /// The symbolic core's function and solution, for the command line's renderers.
-    /// Internal: not part of the library's API.
-    #[doc(hidden)]
-    pub fn into_internal(self) -> (matdiff_core::Function, matdiff_core::Solution) {
-        (self.function, self.solution)
-    }
-}
-
-impl fmt::Display for Solved {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&print::text(&self.function.graph, self.solution.point))
     }
 }
 
@@ -738,7 +621,7 @@ pub(crate) fn evaluate(
 const MAX_ENTRIES: u128 = 1 << 32;
 
 /// The sizes the inputs bind, refusing any variable too large to hold.
-fn bind_sizes(graph: &Graph, inputs: &matdiff_num::Inputs) -> Result<Sizes, Error> {
+pub(crate) fn bind_sizes(graph: &Graph, inputs: &matdiff_num::Inputs) -> Result<Sizes, Error> {
     let sizes = Sizes::bind(graph, inputs).map_err(|e| from_input(graph, e))?;
     for v in graph.variables() {
         if let (Some(r), Some(c)) = (sizes.dim(v.shape.rows), sizes.dim(v.shape.cols)) {

@@ -71,18 +71,22 @@ mod function;
 mod inputs;
 mod locate;
 mod minimize;
+mod solved;
+mod values;
 
 pub use faer;
 
 pub use derivative::{Checking, Derivative, Step};
 pub use error::{Error, Located};
-pub use function::{Check, Compiled, Function, Solved, Source, SourceKind, Summary, Variable};
+pub use function::{Check, Compiled, Function, Source, SourceKind, Summary, Variable};
 pub use inputs::Inputs;
 pub use linreg::Solver;
 pub use matdiff_core::print::derivation::{Report as DerivationReport, ShapeEntry};
 pub use matdiff_core::DerivativeKind;
 pub use matdiff_fit::optim::{Record, Scope, StopReason};
 pub use minimize::{DataValue, Fit, Minimize};
+pub use solved::{SolveReport, Solved, SolvedValues};
+pub use values::{Evaluation, Values};
 
 /// The update rules of [`Minimize::method`].
 pub use matdiff_fit::spec::MethodKind as Method;
@@ -104,13 +108,34 @@ pub mod plane {
 /// Bundled data sets.
 pub mod datasets {
     pub use crate::datasets_impl::{columns, diabetes, diabetes_raw, names};
+    /// A bundled data set by name (`diabetes`, `longley`, `spector`): its CSV text and
+    /// its usual target column.
+    pub use matdiff_fit::datasets::{find, Dataset};
+}
+
+/// Data files: CSV (with or without a header row) and `.npy` arrays, read into
+/// matrices or named tables, within the memory budget of [`memory`](crate::memory).
+pub mod data {
+    pub use matdiff_num::data::{
+        load_csv_columns, load_csv_with, load_matrix_with, parse_csv, parse_csv_columns, CsvHeader,
+        DataError, RowReader, Table,
+    };
+}
+
+/// The memory budget of computations and of data files read into memory.
+pub mod memory {
+    pub use matdiff_num::memory::{describe_bytes, parse_size, set_budget_bytes};
 }
 
 /// A fit described as data, as [`Minimize`] builds it and the command line fills it
 /// from its flags: the method, schedule, stop rules with their defaults, starting
 /// point, data (in memory or streamed) and sample dimension.
 pub mod fit {
-    pub use matdiff_fit::optim::{History, Objective, Observer, Options, Outcome, Record, Scope};
+    pub use crate::minimize::{prepare, problem};
+    pub use matdiff_fit::optim::{
+        Batch, History, NoObserver, Objective, Observer, OptimError, Options, Outcome, Record,
+        Scope,
+    };
     pub use matdiff_fit::problem::{Problem, ProblemError};
     pub use matdiff_fit::spec::{
         describe_hoisting, random_start, Data, FitError, FitObjective, FitSpec, PreparedFit, Start,

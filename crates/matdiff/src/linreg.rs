@@ -5,6 +5,13 @@ use faer::{ColRef, MatRef};
 use serde::Serialize;
 
 pub use matdiff_fit::linreg::Solver;
+/// The model with every option (intercept, standardisation, ridge, solver, the
+/// iterative solvers' settings), its fit with the scores, and the seeded
+/// train/test split, for the fits that [`fit`] does not cover.
+pub use matdiff_fit::linreg::{
+    select_entries, select_rows, train_test_split, Fit, IterativeOptions, LinearRegression,
+    LinregError, Scores,
+};
 
 use crate::Error;
 

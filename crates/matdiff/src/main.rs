@@ -1,4 +1,4 @@
-//! The `matdiff` command line: the clap definition and the glue to the library crates.
+//! The `matdiff` command line: the clap definition and the glue to the library.
 
 mod commands;
 mod input;
@@ -13,7 +13,15 @@ pub use report::Failure;
 
 /// Vector-matrix calculus and gradient-based learning.
 #[derive(Parser, Debug)]
-#[command(name = "matdiff", version, about, long_about = None)]
+#[command(
+    name = "matdiff",
+    version,
+    about,
+    long_about = None,
+    after_help = "Every subcommand takes --json; a point is a JSON object by variable name, a bare \
+value for a single variable, or @FILE; `-` reads the expression from stdin (`@-` \
+declarations too). See docs/cli.md."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,29 +36,30 @@ struct Cli {
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
-    matdiff_num::memory::parse_size(text)
+    matdiff::memory::parse_size(text)
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    // In the order of the seminar, then the newer ones.
     /// Parse an expression and print its normal form, kind and shapes.
     Parse(commands::parse::Args),
-    /// Evaluate an expression (and its derivative) on inputs from a JSON file.
-    Eval(commands::eval::Args),
-    /// Check a derivative against finite differences on random instances.
-    Check(commands::check::Args),
-    /// Fit a linear regression on a CSV file, .npy arrays or a bundled data set.
-    Linreg(commands::linreg::Args),
     /// Differentiate: the gradient, Jacobian, differential or Hessian, with steps.
     Derive(commands::derive::Args),
+    /// Check a derivative against finite differences on random instances.
+    Check(commands::check::Args),
+    /// Evaluate an expression (and its derivative) at a point.
+    Eval(commands::eval::Args),
+    /// Draw a loss: contours, gradient arrows and descent paths, or a tangent line.
+    Plot(Box<commands::plot::Args>),
+    /// Minimise a scalar expression over one variable on data.
+    Minimize(Box<commands::minimize::Args>),
+    /// Fit a linear regression on a CSV file, .npy arrays or a bundled data set.
+    Linreg(commands::linreg::Args),
     /// The seminar end to end on the bundled diabetes data.
     Demo(commands::demo::Args),
     /// Solve ∇f = 0 in closed form for a quadratic loss, with steps and a verdict.
     Solve(commands::solve::Args),
-    /// Minimise a scalar expression over one variable on data.
-    Minimize(Box<commands::minimize::Args>),
-    /// Draw a loss: contours, gradient arrows and descent paths, or a tangent line.
-    Plot(Box<commands::plot::Args>),
     /// Apply a model saved by `linreg --save` or `minimize --save` to new rows.
     Predict(commands::predict::Args),
     /// Time the full-batch loss and gradient through the derived plan (for bench/).
@@ -61,11 +70,11 @@ enum Command {
 fn main() -> ExitCode {
     report::quiet_on_closed_pipe();
     let cli = Cli::parse();
-    matdiff_num::memory::set_budget_bytes(cli.max_memory);
+    matdiff::memory::set_budget_bytes(cli.max_memory);
     input::set_csv_header(if cli.no_header {
-        matdiff_num::data::CsvHeader::Absent
+        matdiff::data::CsvHeader::Absent
     } else {
-        matdiff_num::data::CsvHeader::FirstRow
+        matdiff::data::CsvHeader::FirstRow
     });
     pictures::register_fonts();
     let result = match cli.command {

@@ -328,7 +328,8 @@ impl<'a> Minimize<'a> {
         self
     }
 
-    /// Stop when the loss has not fallen by 1e-4 below its best for `k` epochs.
+    /// Stop when the loss has not fallen by 1e-4 (or [`Minimize::min_improvement`])
+    /// below its best for `k` epochs.
     ///
     /// ```
     /// # let f = matdiff::Function::parse("norm2(x)^2", "")?;
@@ -338,6 +339,20 @@ impl<'a> Minimize<'a> {
     /// ```
     pub fn n_iter_no_change(mut self, k: usize) -> Minimize<'a> {
         self.spec.stop.n_iter_no_change = Some(k);
+        self
+    }
+
+    /// The fall below the best loss that counts as an improvement for
+    /// [`Minimize::n_iter_no_change`] (default 1e-4).
+    ///
+    /// ```
+    /// # let f = matdiff::Function::parse("norm2(x)^2", "")?;
+    /// let m = matdiff::Minimize::new(&f, "x").n_iter_no_change(5).min_improvement(1e-8);
+    /// # assert_eq!(m.spec().stop.min_improvement, Some(1e-8));
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn min_improvement(mut self, delta: f64) -> Minimize<'a> {
+        self.spec.stop.min_improvement = Some(delta);
         self
     }
 
@@ -552,9 +567,61 @@ fn serialize_stop<S: serde::Serializer>(stop: &StopReason, s: S) -> Result<S::Ok
 
 /// A value as DESIGN's JSON encoding: a number for 1 × 1, a flat list for a column,
 /// a list of rows otherwise.
-fn serialize_value<S: serde::Serializer>(m: &Mat<f64>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_value<S: serde::Serializer>(m: &Mat<f64>, s: S) -> Result<S::Ok, S::Error> {
     if (m.nrows(), m.ncols()) == (1, 1) {
         return s.serialize_f64(m[(0, 0)]);
     }
     matdiff_num::value::matrix_to_json(m.as_ref()).serialize(s)
+}
+
+/// Prepares a fit described as data (what [`Minimize`] builds, and the command line
+/// fills from its flags) of `loss`: the method, schedule, stop rules with their
+/// defaults, starting point, data (in memory or streamed) and sample dimension.
+///
+/// The error is the library's own, with the variable and option it concerns, for a
+/// shell to word in its terms; [`Error`] converts from it.
+///
+/// ```
+/// use matdiff::fit::{self, FitSpec};
+///
+/// let f = matdiff::Function::parse("norm2(x - a)^2", "")?;
+/// let mut spec = FitSpec::new("x");
+/// spec.data.push(("a".into(), fit::Data::Memory(matdiff::faer::mat![[1.0], [2.0]])));
+/// spec.lr = 0.25;
+/// let mut prepared = fit::prepare(&f, &spec).map_err(matdiff::Error::from)?;
+/// let outcome = prepared.run(&mut fit::NoObserver).map_err(matdiff::Error::from)?;
+/// assert!((prepared.unflatten(&outcome.w)[(1, 0)] - 2.0).abs() < 1e-6);
+/// # Ok::<(), matdiff::Error>(())
+/// ```
+pub fn prepare(
+    loss: &Function,
+    spec: &FitSpec,
+) -> Result<matdiff_fit::spec::PreparedFit, matdiff_fit::spec::FitError> {
+    spec.prepare(loss.inner.clone())
+}
+
+/// The loss of `loss` over the variable `wrt` on data in memory, as an objective of
+/// the flattened variable: its value and gradient on all samples or a batch, the
+/// starting points, and the sample dimension `samples` (default: the named row
+/// dimension most data share, preferring those `wrt` does not span).
+///
+/// ```
+/// use matdiff::fit::{self, Batch, Objective};
+///
+/// let f = matdiff::Function::parse("norm2(x - a)^2", "")?;
+/// let a = matdiff::faer::mat![[1.0], [2.0]];
+/// let mut problem = fit::problem(&f, "x", vec![("a".into(), a)], None)
+///     .map_err(|e| matdiff::Error::from(fit::FitError::from(e)))?;
+/// let mut gradient = [0.0; 2];
+/// let loss = problem.loss_and_gradient(&[0.0, 0.0], Batch::All, &mut gradient).unwrap();
+/// assert_eq!((loss, gradient), (5.0, [-2.0, -4.0]));
+/// # Ok::<(), matdiff::Error>(())
+/// ```
+pub fn problem(
+    loss: &Function,
+    wrt: &str,
+    data: Vec<(String, Mat<f64>)>,
+    samples: Option<&str>,
+) -> Result<matdiff_fit::problem::Problem, matdiff_fit::problem::ProblemError> {
+    matdiff_fit::problem::Problem::new(loss.inner.clone(), wrt, data, samples)
 }

@@ -27,6 +27,43 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// The flag of a library option: `tol_grad` is `--tol-grad`. The library names its
+/// options; only the command line speaks of flags.
+pub fn flag(option: &str) -> String {
+    format!("--{}", option.replace('_', "-"))
+}
+
+/// A number as people read it: as it is between 1e-4 and 1e6, else in a short
+/// scientific form with three significant digits (`6.48e-11`, `3.2e7`).
+pub fn short(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 || (1e-4..1e6).contains(&x.abs()) {
+        return format!("{x}");
+    }
+    let text = format!("{x:.2e}");
+    match text.split_once('e') {
+        Some((mantissa, exponent)) if mantissa.contains('.') => {
+            let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+            format!("{mantissa}e{exponent}")
+        }
+        _ => text,
+    }
+}
+
+/// The rule that stopped a run, in the command line's words: the flag that set its
+/// tolerance or limit.
+pub fn stopped(stop: matdiff::StopReason, variable: &str) -> String {
+    use matdiff::StopReason as S;
+    let v = variable;
+    match stop {
+        S::StepSize => format!("the step ‖{v}_new − {v}_old‖ fell below --tol-step"),
+        S::LossChange => "the loss change |f_new − f_old| fell below --tol-loss".to_owned(),
+        S::GradientNorm => format!("the gradient norm ‖∇f({v})‖ fell below --tol-grad"),
+        S::MaxIterations => "reached the iteration limit --max-iter".to_owned(),
+        S::MaxEpochs => "reached the epoch limit --epochs".to_owned(),
+        S::NoImprovement | S::LineSearchFailed => stop.description().to_owned(),
+    }
+}
+
 /// Makes a write to a closed stdout (`matdiff … | head`) end the program quietly with
 /// exit 0, as a reader that stops reading asks, instead of a panic: `print!` panics
 /// on a broken pipe, and this hook turns that one panic into a quiet exit.

@@ -121,7 +121,7 @@ fn the_issue_command_fits_plots_and_writes_the_history() {
     assert_eq!(lines[0], "stopped: reached the epoch limit --epochs");
     let keys = [
         "loss: ",
-        "gradient norm: ",
+        "gradient norm ‖∇f(w)‖: ",
         "iterations: 350",
         "epochs: 50",
         "seconds: ",
@@ -257,9 +257,9 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput { line: "{LSQ} --data X=X.csv --data y=y3.csv",
         says: "dimension `N` is 200 from `X` but 3 from `y`" },
     BadInput { line: "{FIT} --batch 4",
-        says: "invalid option batch" },
+        says: "invalid --batch: a batch size applies to momentum" },
     BadInput { line: "{FIT} --method sgd --line-search",
-        says: "invalid option line-search" },
+        says: "invalid --line-search: the line search needs the full loss" },
     BadInput { line: "{FIT} --lr=-1",
         says: "the learning rate must be a positive number" },
     BadInput { line: "{FIT} --plot loss.jpg",

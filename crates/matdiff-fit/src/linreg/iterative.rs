@@ -25,7 +25,8 @@ use faer::{ColRef, Mat, MatRef};
 use super::problem::Problem;
 use super::{Fit, LinearRegression, LinregError, Solver};
 use crate::optim::{
-    minimize, Batch, Method, NoObserver, Objective, ObjectiveError, Options, Schedule, StopRules,
+    minimize, Batch, Method, NoObserver, Objective, ObjectiveError, Options, Schedule, StopReason,
+    StopRules,
 };
 
 /// Settings of the iterative solvers. `None` fields take per-solver defaults.
@@ -72,7 +73,7 @@ impl IterativeOptions {
         if let Some(lr) = self.learning_rate {
             if !(lr.is_finite() && lr > 0.0) {
                 return invalid(
-                    "learning rate",
+                    "lr",
                     format!("η = {lr} — the step size must be a positive number"),
                 );
             }
@@ -253,9 +254,9 @@ pub(crate) fn fit(
         // Only the default can be unusable here (the given one was validated): it is
         // 1/L, infinite when every feature is constant.
         return Err(LinregError::InvalidOption {
-            option: "learning rate",
+            option: "lr",
             reason: format!(
-                "the default step size 1/L is {lr}: every feature is constant, so there is nothing to fit — drop the constant features or give --lr"
+                "the default step size 1/L is {lr}: every feature is constant, so there is nothing to fit — drop the constant features or give a learning rate"
             ),
         });
     }
@@ -336,12 +337,19 @@ pub(crate) fn fit(
         ),
         _ => format!("constant step 1/L = {lr:.3e}, L = 2/N·σ_max(X)² by power iteration"),
     };
+    // The relative tolerance is this solver's own rule, not an option of `minimize`.
+    let stopped = match outcome.stop {
+        StopReason::GradientNorm => {
+            format!("‖∇Q‖ fell below {:.0e} of its start", settings.tolerance)
+        }
+        StopReason::MaxEpochs => format!("reached the limit of {max_epochs} epochs"),
+        other => other.description().to_owned(),
+    };
     Ok(Fit {
         solver_used: model.solver,
         why: format!(
-            "{} on standardised features, {step}; stopped: {}",
+            "{} on standardised features, {step}; stopped: {stopped}",
             model.solver,
-            outcome.stop.description()
         ),
         features: names,
         intercept,

@@ -10,7 +10,8 @@ pub enum OptimError {
     /// An option is out of range or does not fit the method.
     #[error("invalid option {option}: {reason}")]
     InvalidOption {
-        /// The option, as the command line spells it (`lr`, `batch`, …).
+        /// The option's name in the library (`lr`, `batch`, `tol_grad`, `line_search`, …);
+        /// a command line maps it to its flag.
         option: &'static str,
         /// What is wrong and what to do.
         reason: String,

@@ -423,11 +423,11 @@ impl<O: Objective + ?Sized> Run<'_, O> {
             .collect();
         loss_trend.push(loss);
         let advice = if self.options.line_search.is_some() {
-            "try a smaller --lr, or standardise the data (centre and scale each feature column)"
+            "try a smaller learning rate, or standardise the data (centre and scale each feature column)"
                 .to_owned()
         } else {
             format!(
-                "try a smaller --lr (now {:e}), standardise the data (centre and scale each feature column), or --line-search",
+                "try a smaller learning rate (now {:e}), standardise the data (centre and scale each feature column), or a line search",
                 self.options.lr
             )
         };

@@ -295,7 +295,7 @@ impl Options {
             return invalid("batch", "the batch size must be at least 1");
         }
         if self.sampling == (Sampling::Chunks { rows: 0 }) {
-            return invalid("chunk-rows", "a chunk needs at least 1 row");
+            return invalid("chunk_rows", "a chunk needs at least 1 row");
         }
         match self.schedule {
             Schedule::InvScaling { power } if !(power.is_finite() && power >= 0.0) => {
@@ -315,37 +315,37 @@ impl Options {
         if let Some(search) = self.line_search {
             if self.effective_batch(usize::MAX).is_some() {
                 return invalid(
-                    "line-search",
-                    "the line search needs the full loss; use gd, or momentum/nesterov/adam without --batch",
+                    "line_search",
+                    "the line search needs the full loss; use gd, or momentum/nesterov/adam without a batch size",
                 );
             }
             if self.schedule != Schedule::Constant {
                 return invalid(
-                    "line-search",
+                    "line_search",
                     "the line search chooses the step size itself; use the constant schedule",
                 );
             }
             if !(search.c > 0.0 && search.c < 1.0) {
                 return invalid(
-                    "line-search",
+                    "line_search",
                     "the sufficient-decrease constant must be in (0, 1)",
                 );
             }
             if !(search.shrink > 0.0 && search.shrink < 1.0) {
-                return invalid("line-search", "the shrink factor must be in (0, 1)");
+                return invalid("line_search", "the shrink factor must be in (0, 1)");
             }
             if !(search.grow.is_finite() && search.grow >= 1.0) {
-                return invalid("line-search", "the grow factor must be at least 1");
+                return invalid("line_search", "the grow factor must be at least 1");
             }
             if search.max_trials == 0 {
-                return invalid("line-search", "the line search needs at least one trial");
+                return invalid("line_search", "the line search needs at least one trial");
             }
         }
         let stop = &self.stop;
         for (option, tol) in [
-            ("tol-step", stop.tol_step),
-            ("tol-loss", stop.tol_loss),
-            ("tol-grad", stop.tol_grad),
+            ("tol_step", stop.tol_step),
+            ("tol_loss", stop.tol_loss),
+            ("tol_grad", stop.tol_grad),
         ] {
             if let Some(tol) = tol {
                 if !(tol.is_finite() && tol > 0.0) {
@@ -355,19 +355,19 @@ impl Options {
         }
         if stop.max_iter.is_none() && stop.max_epochs.is_none() {
             return invalid(
-                "max-iter",
-                "set max-iter or epochs so that the run is sure to end",
+                "max_iter",
+                "set max_iter or epochs so that the run is sure to end",
             );
         }
         if stop.n_iter_no_change == Some(0) {
-            return invalid("n-iter-no-change", "the patience must be at least 1 epoch");
+            return invalid("n_iter_no_change", "the patience must be at least 1 epoch");
         }
         if !(stop.min_improvement.is_finite() && stop.min_improvement >= 0.0) {
-            return invalid("min-improvement", "the improvement threshold must be ≥ 0");
+            return invalid("min_improvement", "the improvement threshold must be ≥ 0");
         }
         if !(self.divergence_factor.is_finite() && self.divergence_factor > 0.0) {
             return invalid(
-                "divergence-factor",
+                "divergence_factor",
                 "the divergence factor must be a positive number",
             );
         }

@@ -40,18 +40,38 @@ impl StopReason {
         }
     }
 
-    /// A sentence for people, saying which rule fired.
+    /// A sentence for people, saying which rule fired, in the library's terms: the
+    /// option that set the tolerance or limit is named as [`StopReason::option`]
+    /// gives it. A command line that calls the option a flag says so itself.
     pub fn description(&self) -> &'static str {
         match self {
-            StopReason::StepSize => "the step ‖w_new − w_old‖ fell below --tol-step",
-            StopReason::LossChange => "the loss change |Q_new − Q_old| fell below --tol-loss",
-            StopReason::GradientNorm => "the gradient norm ‖∇Q(w)‖ fell below --tol-grad",
-            StopReason::MaxIterations => "reached the iteration limit --max-iter",
-            StopReason::MaxEpochs => "reached the epoch limit --epochs",
+            StopReason::StepSize => "the step ‖w_new − w_old‖ fell below its tolerance tol_step",
+            StopReason::LossChange => {
+                "the loss change |Q_new − Q_old| fell below its tolerance tol_loss"
+            }
+            StopReason::GradientNorm => {
+                "the gradient norm ‖∇Q(w)‖ fell below its tolerance tol_grad"
+            }
+            StopReason::MaxIterations => "reached the iteration limit max_iter",
+            StopReason::MaxEpochs => "reached the epoch limit epochs",
             StopReason::NoImprovement => "the loss stopped improving",
             StopReason::LineSearchFailed => {
                 "the line search found no step that lowers the loss further"
             }
+        }
+    }
+
+    /// The option whose tolerance or limit fired (`tol_step`, `tol_loss`, `tol_grad`,
+    /// `max_iter`, `epochs`, `n_iter_no_change`), or `None` for a failed line search.
+    pub fn option(&self) -> Option<&'static str> {
+        match self {
+            StopReason::StepSize => Some("tol_step"),
+            StopReason::LossChange => Some("tol_loss"),
+            StopReason::GradientNorm => Some("tol_grad"),
+            StopReason::MaxIterations => Some("max_iter"),
+            StopReason::MaxEpochs => Some("epochs"),
+            StopReason::NoImprovement => Some("n_iter_no_change"),
+            StopReason::LineSearchFailed => None,
         }
     }
 

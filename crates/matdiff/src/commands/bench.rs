@@ -16,12 +16,11 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use matdiff_fit::optim::{Batch, Objective};
-use matdiff_fit::problem::Problem;
+use matdiff::fit::{Batch, Objective};
 use serde_json::json;
 
 use crate::commands::minimize::{bad_input, load_data};
-use crate::input::load_function;
+use crate::input::load;
 use crate::report::Failure;
 
 /// Arguments of `matdiff bench`.
@@ -54,11 +53,11 @@ pub fn run(args: Args) -> Result<()> {
     if args.repeat == 0 {
         return Err(Failure::BadInput("--repeat must be at least 1".to_owned()).into());
     }
-    let function = load_function(&args.expr, args.decls.as_deref())?;
+    let function = load(&args.expr, args.decls.as_deref())?;
     let started = Instant::now();
-    let data = load_data(&args.data, &function.graph)?;
+    let data = load_data(&args.data, &function)?;
     let load_seconds = started.elapsed().as_secs_f64();
-    let mut problem = Problem::new(function, &args.wrt, data, None).map_err(bad_input)?;
+    let mut problem = matdiff::fit::problem(&function, &args.wrt, data, None).map_err(bad_input)?;
     let started = Instant::now();
     let hoisted = if args.hoist {
         problem.hoist().map_err(bad_input)?.values

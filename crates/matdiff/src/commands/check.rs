@@ -36,6 +36,10 @@ pub struct Args {
     /// Sizes of named dimensions, e.g. `n=5,m=3`; the others get small distinct sizes.
     #[arg(long, value_name = "NAME=SIZE,...")]
     pub dims: Option<String>,
+    /// Print the report as one JSON object (kind, wrt, passed, errors, floors,
+    /// trials_passed, tol, sizes, and the derivative).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `matdiff check` through the library; exits 1 when the derivative does not
@@ -67,8 +71,22 @@ pub fn run(args: Args) -> Result<()> {
             _ => Failure::BadInput(message).into(),
         }
     })?;
-    let mut out = String::new();
     let what = report.kind;
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Output<'a> {
+            derivative: String,
+            #[serde(flatten)]
+            report: &'a matdiff::Check,
+        }
+        let output = Output {
+            derivative: d.to_string(),
+            report: &report,
+        };
+        println!("{}", serde_json::to_string_pretty(&output)?);
+        return exit_for(&report);
+    }
+    let mut out = String::new();
     let _ = writeln!(out, "{what}: {d}");
     let sizes: Vec<String> = report
         .sizes
@@ -93,13 +111,18 @@ pub fn run(args: Args) -> Result<()> {
     let verdict = if report.passed { "PASS" } else { "FAIL" };
     let _ = writeln!(out, "{verdict} (tolerance {:e})", report.tol);
     print!("{out}");
+    exit_for(&report)
+}
+
+/// Exit 0 when the check passed, 1 with the worst error when it did not.
+fn exit_for(report: &matdiff::Check) -> Result<()> {
     if report.passed {
         Ok(())
     } else {
         let worst = report.errors.iter().copied().fold(0.0, f64::max);
         Err(Failure::Failed(format!(
-            "the {what} does not match finite differences (max relative error {worst:.2e} > {:e})",
-            report.tol
+            "the {} does not match finite differences (max relative error {worst:.2e} > {:e})",
+            report.kind, report.tol
         ))
         .into())
     }

@@ -60,18 +60,25 @@ pub struct Args {
     /// How to print the result [default: pretty on a terminal, text otherwise].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Print one JSON object (the same as --format json).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
 }
 
 /// Runs `matdiff derive` through the library: the derivative with its derivation,
 /// rendered in the chosen format.
 pub fn run(args: Args) -> Result<()> {
-    let format = args.format.unwrap_or_else(|| {
-        if std::io::stdout().is_terminal() {
-            Format::Pretty
-        } else {
-            Format::Text
-        }
-    });
+    let format = args
+        .json
+        .then_some(Format::Json)
+        .or(args.format)
+        .unwrap_or_else(|| {
+            if std::io::stdout().is_terminal() {
+                Format::Pretty
+            } else {
+                Format::Text
+            }
+        });
     let function = load(&args.expr, args.decls.as_deref())?;
     let derivative = function
         .derivative(&args.wrt, args.order)

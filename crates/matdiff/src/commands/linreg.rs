@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use faer::{Col, ColRef, Mat, MatRef};
-use matdiff_fit::datasets;
-use matdiff_fit::linreg::{
+use matdiff::data::{
+    load_csv_columns, load_csv_with, parse_csv, parse_csv_columns, CsvHeader, DataError, Table,
+};
+use matdiff::datasets;
+use matdiff::linreg::{
     select_entries, select_rows, train_test_split, Fit, IterativeOptions, LinearRegression,
     LinregError, Scores, Solver,
-};
-use matdiff_num::data::{
-    load_csv_columns, load_csv_with, parse_csv, parse_csv_columns, CsvHeader, DataError, Table,
 };
 use serde_json::{json, Value};
 
@@ -205,14 +205,7 @@ fn data_error(error: DataError) -> anyhow::Error {
 fn fit_failure(error: LinregError) -> anyhow::Error {
     match error {
         LinregError::InvalidOption { option, reason } => {
-            let flag = match option {
-                "batch" => "--batch",
-                "learning rate" => "--lr",
-                "epochs" => "--epochs",
-                "ridge" => "--ridge",
-                other => other,
-            };
-            bad(format!("invalid {flag}: {reason}"))
+            bad(format!("invalid {}: {reason}", crate::report::flag(option)))
         }
         LinregError::Iterative { .. } | LinregError::Numerical(_) => {
             Failure::Failed(error.to_string()).into()
@@ -561,7 +554,7 @@ fn render(
     }
     let _ = writeln!(
         out,
-        "rank {} of {}, condition number {:.3e}",
+        "rank {} of {}, condition number {:.3e} (after centring and column scaling)",
         fit.rank,
         fit.features.len(),
         fit.condition_number
@@ -680,7 +673,7 @@ fn render_table(data: &Dataset, reference: &Fit, rows: &[Row], has_test: bool) -
     let _ = writeln!(out, "data: {}", data.source);
     let _ = writeln!(
         out,
-        "distance: ‖b − b*‖/‖b*‖ to the closed form b* (auto → {}, cond ≈ {:.2e})",
+        "distance: ‖b − b*‖/‖b*‖ to the closed form b* (auto → {}, cond ≈ {:.2e} after centring and column scaling)",
         reference.solver_used, reference.condition_number
     );
     let _ = writeln!(out);

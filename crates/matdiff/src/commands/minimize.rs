@@ -4,7 +4,7 @@
 //! Output on stdout, as text:
 //!
 //! ```text
-//! stopped: the gradient norm ‖∇Q(w)‖ fell below --tol-grad
+//! stopped: the gradient norm ‖∇f(w)‖ fell below --tol-grad
 //! loss: 0.0081…
 //! gradient norm: 9.7e-7
 //! iterations: 412
@@ -37,19 +37,16 @@ use anyhow::Result;
 use faer::Mat;
 use indicatif::{ProgressBar, ProgressStyle};
 use matdiff::fit::{
-    self, Data, FitError, FitObjective, FitSpec, History, Observer, Options, Outcome, ProblemError,
-    Record, Scope, Start, StopSpec,
+    self, Data, FitError, FitObjective, FitSpec, History, Observer, OptimError, Options, Outcome,
+    Problem, ProblemError, Record, Scope, Start, StopSpec,
 };
-use matdiff::{Method as MethodKind, Sampling as SamplingKind, Schedule as ScheduleKind};
-use matdiff_core::Graph;
-use matdiff_fit::problem::Problem;
-use matdiff_num::Inputs;
+use matdiff::{Function, Method as MethodKind, Sampling as SamplingKind, Schedule as ScheduleKind};
 use serde_json::json;
 
 use self::plot::{plot_format, Curve};
 
-use crate::input::load_function;
-use crate::report::Failure;
+use crate::input::load;
+use crate::report::{short, stopped, Failure};
 
 /// The update rules, as the command line spells them.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -187,15 +184,25 @@ pub struct Args {
     /// Stop after E passes over the data.
     #[arg(long, value_name = "E")]
     pub epochs: Option<usize>,
-    /// Stop when the loss has not fallen by 1e-4 below its best for K epochs.
+    /// Stop when the loss has not fallen by --min-improvement below its best for K epochs.
     #[arg(long, value_name = "K")]
     pub n_iter_no_change: Option<usize>,
+    /// The fall below the best loss that counts as an improvement for
+    /// --n-iter-no-change [default: 1e-4].
+    #[arg(long, value_name = "δ", requires = "n_iter_no_change")]
+    pub min_improvement: Option<f64>,
     /// Seed of the random number generator (sampling and --init random).
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
     /// Starting point: `zeros`; `random` (normal entries of standard deviation 0.01,
-    /// drawn with --seed); or a JSON file with the value (or an object naming it).
-    #[arg(long, value_name = "zeros|random|FILE.json", default_value = "zeros")]
+    /// drawn with --seed); or the value as JSON (bare, or an object naming it), inline
+    /// or `@FILE`.
+    #[arg(
+        long,
+        value_name = "zeros|random|JSON|@FILE",
+        default_value = "zeros",
+        allow_hyphen_values = true
+    )]
     pub init: String,
     /// Write iteration, epoch, loss, grad_norm, step_norm, lr and seconds after every
     /// epoch as CSV.
@@ -208,10 +215,10 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// No progress bar and no notes on stderr.
-    #[arg(long)]
+    #[arg(short, long)]
     pub quiet: bool,
     /// Say on stderr which loop invariants full-batch methods compute once.
-    #[arg(long)]
+    #[arg(short, long)]
     pub verbose: bool,
     /// Write the fit as JSON (the loss, its declarations, the variable's value and the
     /// data's shapes), for `matdiff predict --expr`.
@@ -228,18 +235,16 @@ pub fn run(args: Args) -> Result<()> {
         .as_deref()
         .map(sweep::parse_rates)
         .transpose()?;
-    if args.stream && crate::input::csv_header() == matdiff_num::data::CsvHeader::Absent {
+    if args.stream && crate::input::csv_header() == matdiff::data::CsvHeader::Absent {
         return Err(Failure::BadInput(
             "--stream reads CSV files with a header row only — add one (names for the columns), or drop --no-header and --stream".to_owned(),
         )
         .into());
     }
-    let function = load_function(&args.expr, args.decls.as_deref())?;
-    let spec = spec(&args, &function.graph)?;
+    let function = load(&args.expr, args.decls.as_deref())?;
+    let spec = spec(&args, &function)?;
     let init_file = matches!(spec.start, Start::Value(_)).then_some(args.init.as_str());
-    let mut fit = spec
-        .prepare(function)
-        .map_err(|e| fit_failure(e, init_file))?;
+    let mut fit = fit::prepare(&function, &spec).map_err(|e| fit_failure(e, init_file))?;
     if args.verbose {
         for note in &fit.notes {
             eprintln!("{note}");
@@ -262,7 +267,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let result = fit.run(&mut observer);
     if let Some(bar) = &observer.bar {
-        bar.finish_and_clear();
+        observer.finish(bar, result.as_ref().ok());
     }
     // The history and the plot are written even for a diverged run: they show how.
     write_history_and_plot(&args, &observer.history)?;
@@ -270,7 +275,7 @@ pub fn run(args: Args) -> Result<()> {
     if !args.quiet && !outcome.stop.converged() {
         eprintln!(
             "note: no tolerance was met ({}); raise --epochs/--max-iter or loosen --tol-grad, --tol-step or --tol-loss",
-            outcome.stop.description()
+            stopped(outcome.stop, fit.variable())
         );
     }
     if let Some(path) = &args.save {
@@ -309,7 +314,7 @@ fn save_model(
         .map(|(name, data)| match data {
             Data::Memory(m) => Ok((name.as_str(), m.nrows(), m.ncols())),
             Data::File(file) => {
-                let reader = matdiff_num::data::RowReader::open_with(file, 1, spec.csv_header)
+                let reader = matdiff::data::RowReader::open_with(file, 1, spec.csv_header)
                     .map_err(|e| Failure::BadInput(e.to_string()))?;
                 Ok((name.as_str(), reader.rows(), reader.cols()))
             }
@@ -321,17 +326,11 @@ fn save_model(
 }
 
 /// The library's description of the fit, from the flags.
-fn spec(args: &Args, graph: &Graph) -> Result<FitSpec> {
+fn spec(args: &Args, function: &Function) -> Result<FitSpec> {
     let start = match args.init.as_str() {
         "zeros" => Start::Zeros,
         "random" => Start::Random,
-        file if !std::path::Path::new(file).exists() => {
-            return Err(Failure::BadInput(format!(
-                "--init `{file}`: no such file — use zeros, random or a JSON file with the value"
-            ))
-            .into())
-        }
-        file => Start::Value(read_json_value(file, &args.wrt, graph)?),
+        point => Start::Value(read_point_value("--init", point, &args.wrt, function)?),
     };
     Ok(FitSpec {
         wrt: args.wrt.clone(),
@@ -364,10 +363,11 @@ fn spec(args: &Args, graph: &Graph) -> Result<FitSpec> {
             max_iter: args.max_iter,
             epochs: args.epochs,
             n_iter_no_change: args.n_iter_no_change,
+            min_improvement: args.min_improvement,
         },
         seed: args.seed,
         start,
-        data: data_specs(&args.data, graph)?,
+        data: data_specs(&args.data, function)?,
         csv_header: crate::input::csv_header(),
         stream: args.stream,
         samples: args.samples.clone(),
@@ -393,6 +393,12 @@ fn fit_failure(error: FitError, init_file: Option<&str>) -> anyhow::Error {
         (FitError::BatchExceedsChunk { batch, chunk }, _) => format!(
             "a batch of {batch} samples does not fit in a chunk of {chunk} rows — raise --chunk-rows to at least {batch}"
         ),
+        (FitError::Options(OptimError::InvalidOption { option, reason }), _) => {
+            format!("invalid {}: {reason}", crate::report::flag(option))
+        }
+        // The library's advice speaks of a learning rate and a line search; the
+        // flags that set them follow.
+        _ if error.is_divergence() => format!("{error} (--lr, --line-search)"),
         _ => error.to_string(),
     };
     if error.is_input_error() {
@@ -429,14 +435,14 @@ fn write_history_and_plot(args: &Args, history: &History) -> Result<()> {
 
 /// Reads every `--data NAME=FILE`: CSV and `.npy` by the data loader, JSON as the value
 /// encoding of values (fitted to the variable's declaration as `eval --at` does).
-pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, Mat<f64>)>> {
+pub(crate) fn load_data(specs: &[String], function: &Function) -> Result<Vec<(String, Mat<f64>)>> {
     specs
         .iter()
         .map(|spec| {
             let (name, file) = split_data_spec(spec)?;
             refuse_repeated(specs, spec, name)?;
             let value = if is_json(file) {
-                read_json_value(file, name, graph)?
+                read_json_value(file, name, function)?
             } else {
                 crate::input::load_matrix(file).map_err(|e| Failure::BadInput(e.to_string()))?
             };
@@ -448,14 +454,14 @@ pub(crate) fn load_data(specs: &[String], graph: &Graph) -> Result<Vec<(String, 
 /// Every `--data NAME=FILE` for the library: JSON files read here as values (a
 /// number, a flat list or a list of rows), CSV and `.npy` files left to the library to load whole
 /// or to stream.
-fn data_specs(specs: &[String], graph: &Graph) -> Result<Vec<(String, Data)>> {
+fn data_specs(specs: &[String], function: &Function) -> Result<Vec<(String, Data)>> {
     specs
         .iter()
         .map(|spec| {
             let (name, file) = split_data_spec(spec)?;
             refuse_repeated(specs, spec, name)?;
             let value = if is_json(file) {
-                Data::Memory(read_json_value(file, name, graph)?)
+                Data::Memory(read_json_value(file, name, function)?)
             } else {
                 Data::File(file.into())
             };
@@ -500,26 +506,20 @@ fn is_json(file: &str) -> bool {
 /// The starting point of `matdiff plot`'s runs: zeros, the library's random start
 /// (seeded), or the value in a JSON file (a bare value, or an object with the
 /// variable's name as key).
-pub(crate) fn start(problem: &Problem, init: &str, seed: u64) -> Result<Vec<f64>> {
+pub(crate) fn start(
+    problem: &Problem,
+    function: &Function,
+    init: &str,
+    seed: u64,
+) -> Result<Vec<f64>> {
     match init {
         "zeros" => Ok(problem.zeros()),
-        "random" => {
-            let (rows, cols) = problem.shape();
-            let kind = problem
-                .graph()
-                .variable_named(problem.variable())
-                .map(|v| v.kind);
-            Ok(fit::random_start(kind, rows, cols, seed))
-        }
-        file if !std::path::Path::new(file).exists() => Err(Failure::BadInput(format!(
-            "--init `{file}`: no such file — use zeros, random or a JSON file with the value"
-        ))
-        .into()),
-        file => {
-            let value = read_json_value(file, problem.variable(), problem.graph())?;
+        "random" => Ok(problem.random_start(seed)),
+        point => {
+            let value = read_point_value("--at", point, problem.variable(), function)?;
             problem
                 .flatten(&value)
-                .map_err(|e| Failure::BadInput(format!("{file}: {e}")).into())
+                .map_err(|e| Failure::BadInput(format!("{point}: {e}")).into())
         }
     }
 }
@@ -532,39 +532,47 @@ pub(crate) fn bad_input(error: ProblemError) -> anyhow::Error {
     }
 }
 
-/// The value in a JSON file, for the variable `name` of `graph`: a number, a flat list
-/// or a list of rows, or an object with `name` as a key (other keys are ignored).
-fn read_json_value(file: &str, name: &str, graph: &Graph) -> Result<Mat<f64>> {
-    let sym = graph.variable_named(name).map(|v| v.name).ok_or_else(|| {
-        Failure::BadInput(format!(
+/// The value in a JSON file, for the variable `name` of `function`: a number, a flat
+/// list or a list of rows, or an object with `name` as a key (other keys are
+/// ignored). Messages lead with the file, and with its line and column for JSON
+/// that does not parse.
+fn read_json_value(file: &str, name: &str, function: &Function) -> Result<Mat<f64>> {
+    if !function.variables().iter().any(|v| v.name == name) {
+        return Err(Failure::BadInput(format!(
             "{file}: `{name}` is not a variable of the expression"
         ))
-    })?;
+        .into());
+    }
     let text =
         crate::input::read_text(file, crate::input::JSON_FILE_MAX_BYTES, "a JSON value file")?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        // serde_json ends its message with the position, which leads ours instead.
-        let message = e.to_string();
-        let message = message.split(" at line ").next().unwrap_or_default();
-        Failure::BadInput(format!(
-            "{file}:{}:{}: not valid JSON: {message}",
-            e.line(),
-            e.column().max(1)
+    crate::input::check_json(file, &text)?;
+    function
+        .value_from_json(name, &text)
+        .map_err(|e| Failure::BadInput(format!("{file}: {e}")).into())
+}
+
+/// The value of the variable `name` in a point as the command line gives it: JSON
+/// inline, `@FILE` or an existing file (see [`crate::input::read_point`]).
+fn read_point_value(flag: &str, arg: &str, name: &str, function: &Function) -> Result<Mat<f64>> {
+    let looks_like_json = arg.starts_with('@')
+        || serde_json::from_str::<serde::de::IgnoredAny>(arg).is_ok()
+        || std::path::Path::new(arg).exists();
+    if !looks_like_json {
+        return Err(Failure::BadInput(format!(
+            "{flag} `{arg}`: no such file — use zeros, random or a JSON file with the value (@FILE), or the value as JSON"
         ))
-    })?;
-    let value = match json {
-        serde_json::Value::Object(mut object) => object.remove(name).ok_or_else(|| {
-            Failure::BadInput(format!(
-                "{file}: no value for `{name}` — give the value itself or an object with the key `{name}`"
-            ))
-        })?,
-        value => value,
-    };
-    let inputs = Inputs::from_json(&json!({ name: value }).to_string(), graph)
-        .map_err(|e| Failure::BadInput(format!("{file}: {e}")))?;
-    inputs.get(sym).cloned().ok_or_else(|| {
-        Failure::BadInput(format!("{file}: no value for `{name}` — give one")).into()
-    })
+        .into());
+    }
+    let (text, source) = crate::input::read_point(flag, arg)?;
+    if !function.variables().iter().any(|v| v.name == name) {
+        return Err(Failure::BadInput(format!(
+            "{source}: `{name}` is not a variable of the expression"
+        ))
+        .into());
+    }
+    function
+        .value_from_json(name, &text)
+        .map_err(|e| Failure::BadInput(format!("{source}: {e}")).into())
 }
 
 /// The report on stdout.
@@ -586,7 +594,7 @@ fn render(
             "seconds": outcome.seconds,
             "variable": variable,
             "converged": outcome.stop.converged(),
-            "stop_description": outcome.stop.description(),
+            "stop_description": stopped(outcome.stop, variable),
         });
         if let (Some(peak), Some(object)) = (peak_rss_bytes, value.as_object_mut()) {
             object.insert("peak_rss_bytes".to_owned(), json!(peak));
@@ -600,10 +608,10 @@ fn render(
         .map(|b| format!("peak memory: {:.1} MB\n", b as f64 / 1e6))
         .unwrap_or_default();
     format!(
-        "stopped: {}\nloss: {}\ngradient norm: {}\niterations: {}\nepochs: {}\nseconds: {:.3}\n{peak}{} = {}\n",
-        outcome.stop.description(),
-        outcome.loss,
-        outcome.gradient_norm,
+        "stopped: {}\nloss: {}\ngradient norm ‖∇f({variable})‖: {}\niterations: {}\nepochs: {}\nseconds: {:.3}\n{peak}{} = {}\n",
+        stopped(outcome.stop, variable),
+        short(outcome.loss),
+        short(outcome.gradient_norm),
         outcome.iterations,
         outcome.epochs,
         outcome.seconds,
@@ -631,8 +639,10 @@ impl Observer for Progress {
             };
             bar.set_position(position as u64);
             bar.set_message(format!(
-                "iteration {}  loss {:.6e}  grad norm {:.3e}",
-                record.iteration, record.loss, record.grad_norm
+                "iteration {}  loss {}  ‖∇f‖ {}",
+                record.iteration,
+                short(record.loss),
+                short(record.grad_norm)
             ));
         }
     }
@@ -643,6 +653,32 @@ impl Observer for Progress {
     }
 }
 
+impl Progress {
+    /// Leaves the bar at the run's final count, so that it agrees with the report
+    /// (the bar moves per epoch, and the run may end between two); a failed run's bar
+    /// is cleared.
+    fn finish(&self, bar: &ProgressBar, outcome: Option<&Outcome>) {
+        match outcome {
+            Some(outcome) => {
+                let position = if self.by_epoch {
+                    outcome.epochs
+                } else {
+                    outcome.iterations
+                };
+                bar.set_position(position as u64);
+                bar.set_message(format!(
+                    "iteration {}  loss {}  ‖∇f‖ {}",
+                    outcome.iterations,
+                    short(outcome.loss),
+                    short(outcome.gradient_norm)
+                ));
+                bar.finish();
+            }
+            None => bar.finish_and_clear(),
+        }
+    }
+}
+
 fn progress_bar(options: &Options) -> ProgressBar {
     let (length, unit) = match (options.stop.max_epochs, options.stop.max_iter) {
         (Some(epochs), _) => (epochs, "epochs"),
@@ -650,7 +686,9 @@ fn progress_bar(options: &Options) -> ProgressBar {
         (None, None) => (0, "epochs"),
     };
     let bar = ProgressBar::new(length as u64);
-    let template = format!("{{prefix}}{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  {{elapsed}}");
+    let template = format!(
+        "{{prefix}}{{bar:40}} {{pos}}/{{len}} {unit}  {{per_sec}}  eta {{eta}}  {{msg}}  {{elapsed}}"
+    );
     if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }

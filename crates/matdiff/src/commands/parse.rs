@@ -34,12 +34,16 @@ pub struct Args {
     /// How to print the expression.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Print one JSON object (the same as --format json).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `matdiff parse` through the library.
 pub fn run(args: Args) -> Result<()> {
     let function = load(&args.expr, args.decls.as_deref())?;
-    print!("{}", render(&function, args.format));
+    let format = if args.json { Format::Json } else { args.format };
+    print!("{}", render(&function, format));
     Ok(())
 }
 

@@ -19,8 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use matdiff_fit::optim::{Batch, Objective, Options};
-use matdiff_fit::problem::Problem;
+use matdiff::fit::{Batch, Objective, Options, Problem};
 
 use crate::commands::minimize::{bad_input, load_data, start};
 use crate::pictures::contour::{self, ContourPicture};
@@ -41,12 +40,13 @@ A run is diverged when its loss turns non-finite or grows without bound, or when
 ends at its iteration or epoch limit with a loss more than 10·max(|Q(start)|, 1) above
 its start. --range ends lie within ±1e300. A variable with more than two coordinates
 needs --coords i,j (counting from 0, column by column for a matrix); the others are
-held at --at FILE.json, or at the minimiser of the whole variable. Runs start at --at
+held at --at (JSON or @FILE), or at the minimiser of the whole variable. Runs start at --at
 (default: zeros).
 
 --run METHOD[:key=value,…] with METHOD gd, sgd, minibatch, momentum, nesterov or adam and
-keys lr (default 0.01), epochs (at most 10000), iterations (at most 100000), batch,
-seed. Without epochs or iterations a full-batch run stops after 1000 iterations and a
+keys lr (default 0.01), epochs (at most 10000), max_iter (at most 100000), batch,
+seed — the names of minimize's flags (iterations is an older name of max_iter).
+Without epochs or max_iter a full-batch run stops after 1000 iterations and a
 stochastic one after 5 epochs; any run stops when ‖∇Q‖ < 1e-6. --trajectory writes every iterate as CSV:
 run,method,lr,iteration,x,y,loss.
 
@@ -70,7 +70,7 @@ pub struct Args {
     #[arg(long, value_name = "DIM")]
     pub samples: Option<String>,
     /// The picture, PNG or SVG by the extension.
-    #[arg(long, value_name = "FILE.png|svg", default_value = "plot.png")]
+    #[arg(short, long, value_name = "FILE.png|svg", default_value = "plot.png")]
     pub out: PathBuf,
     /// The region drawn: `x0:x1,y0:y1` (a scalar variable: `x0:x1`).
     #[arg(long, value_name = "x0:x1,y0:y1", allow_hyphen_values = true)]
@@ -78,8 +78,9 @@ pub struct Args {
     /// The two coordinates drawn, counting from 0 (column by column for a matrix).
     #[arg(long, value_name = "i,j")]
     pub coords: Option<String>,
-    /// Where runs start and other coordinates are held (a JSON file); x₀ for a scalar.
-    #[arg(long, value_name = "FILE.json|x0", allow_hyphen_values = true)]
+    /// Where runs start and other coordinates are held: the variable's value as JSON
+    /// (bare, or an object naming it), inline or `@FILE`; x₀ for a scalar.
+    #[arg(long, value_name = "JSON|@FILE|x0", allow_hyphen_values = true)]
     pub at: Option<String>,
     /// A run of the optimiser to draw, e.g. `gd:lr=0.1` or `minibatch:lr=0.05,batch=16`.
     #[arg(long = "run", value_name = "METHOD:key=val,…")]
@@ -93,16 +94,21 @@ pub struct Args {
     /// Picture size in pixels.
     #[arg(long, value_name = "WxH", default_value = "1000x800")]
     pub size: String,
+    /// Print what was drawn as one JSON object instead of lines of text: the runs
+    /// (method, lr, iterations, ending, end point, loss) and the picture's path, or
+    /// the tangent's numbers.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `matdiff plot`.
 pub fn run(args: Args) -> Result<()> {
     let format = Format::of(&args.out).map_err(Failure::BadInput)?;
     let size = parse_size(&args.size).map_err(Failure::BadInput)?;
-    let function = crate::input::load_function(&args.expr, args.decls.as_deref())?;
-    let data = load_data(&args.data, &function.graph)?;
-    let mut problem =
-        Problem::new(function, &args.wrt, data, args.samples.as_deref()).map_err(bad_input)?;
+    let function = crate::input::load(&args.expr, args.decls.as_deref())?;
+    let data = load_data(&args.data, &function)?;
+    let mut problem = matdiff::fit::problem(&function, &args.wrt, data, args.samples.as_deref())
+        .map_err(bad_input)?;
     let title = match args.expr.strip_prefix('@') {
         Some(_) => problem.loss_text(),
         None => args.expr.clone(),
@@ -141,7 +147,7 @@ pub fn run(args: Args) -> Result<()> {
     let given = args
         .at
         .as_deref()
-        .map(|at| start(&problem, at, 0))
+        .map(|at| start(&problem, &function, at, 0))
         .transpose()?;
     let base = match &given {
         Some(w) => w.clone(),
@@ -187,11 +193,40 @@ pub fn run(args: Args) -> Result<()> {
         plane::write_traces_csv(&traces, std::io::BufWriter::new(file))
             .map_err(|e| bad(format!("cannot write `{}`: {e}", path.display())))?;
     }
+    if args.json {
+        let runs: Vec<serde_json::Value> = traces.iter().map(trace_json).collect();
+        let object = serde_json::json!({"runs": runs, "out": args.out.display().to_string()});
+        println!("{}", serde_json::to_string_pretty(&object)?);
+        return Ok(());
+    }
     for (k, trace) in traces.iter().enumerate() {
         println!("run {}: {}", k + 1, summary(trace));
     }
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// One run as data: the method, η, the batch, the updates it made, how it ended, where
+/// it ended and the loss there.
+fn trace_json(trace: &Trace) -> serde_json::Value {
+    let end = trace.points.last();
+    let (ending, stop_reason, reason) = match &trace.ending {
+        plane::Ending::Stopped(stop) => ("stopped", Some(stop.name()), None),
+        plane::Ending::Diverged => ("diverged", None, None),
+        plane::Ending::Failed(why) => ("failed", None, Some(why.clone())),
+    };
+    let finite = |v: f64| serde_json::Number::from_f64(v).map(serde_json::Value::Number);
+    serde_json::json!({
+        "method": trace.method,
+        "lr": trace.lr,
+        "batch": trace.batch,
+        "iterations": trace.iterations(),
+        "ending": ending,
+        "stop_reason": stop_reason,
+        "reason": reason,
+        "end": end.map(|p| [finite(p.at[0]), finite(p.at[1])]),
+        "loss": end.and_then(|p| finite(p.loss)),
+    })
 }
 
 /// A contour picture over two coordinates of a problem's variable.
@@ -339,10 +374,7 @@ fn one_dimensional(
     }
     let x0 = match &args.at {
         None => 1.0,
-        Some(text) => text
-            .trim()
-            .parse::<f64>()
-            .ok()
+        Some(text) => scalar_point(text)
             .filter(|v| v.is_finite())
             .ok_or_else(|| {
                 bad(format!(
@@ -404,6 +436,19 @@ fn one_dimensional(
     };
     tangent::draw(&picture, &args.out, format, size)
         .map_err(|e| bad(format!("cannot draw `{}`: {e}", args.out.display())))?;
+    if args.json {
+        let object = serde_json::json!({
+            "x0": x0,
+            "f": f0,
+            "slope": grad[0],
+            "h": h,
+            "f_h": fh,
+            "o_h": fh - f0 - grad[0] * h,
+            "out": args.out.display().to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&object)?);
+        return Ok(());
+    }
     println!(
         "f({x0}) = {f0}, f'({x0}) = {}, h = {h}: f'·h = {}, o(h) = {}",
         grad[0],
@@ -412,6 +457,20 @@ fn one_dimensional(
     );
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// x₀ of the tangent picture: a number, or `@FILE` holding one (bare or as the only
+/// value of a one-key object).
+fn scalar_point(text: &str) -> Option<f64> {
+    let text = match text.strip_prefix('@') {
+        Some(_) => crate::input::read_point("--at", text).ok()?.0,
+        None => text.to_owned(),
+    };
+    match serde_json::from_str::<serde_json::Value>(text.trim()).ok()? {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::Object(o) if o.len() == 1 => o.values().next()?.as_f64(),
+        _ => None,
+    }
 }
 
 fn bad(message: String) -> anyhow::Error {

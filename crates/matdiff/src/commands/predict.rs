@@ -68,7 +68,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         _ => {}
     }
-    let header = crate::input::csv_header() == matdiff_num::data::CsvHeader::FirstRow;
+    let header = crate::input::csv_header() == matdiff::data::CsvHeader::FirstRow;
     let x = model.read_rows(&args.x, header).map_err(failure)?;
     let (names, columns) = match (model.kind, &args.expr) {
         (Kind::Minimized, Some(expr)) => {

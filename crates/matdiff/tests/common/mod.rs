@@ -23,6 +23,33 @@ pub fn matdiff_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs `matdiff ARGS` in `dir` with `input` on its standard input: (exit code,
+/// stdout, stderr).
+pub fn matdiff_with_stdin(dir: &Path, args: &[&str], input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the matdiff binary runs");
+    child
+        .stdin
+        .take()
+        .expect("a pipe to stdin")
+        .write_all(input.as_bytes())
+        .expect("stdin takes the input");
+    let out = child.wait_with_output().expect("matdiff ends");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The arguments as a shell would need them, for snapshots: `derive "x'*x" --wrt x`.
 pub fn shell_words(args: &[&str]) -> String {
     args.iter()

@@ -145,7 +145,7 @@ pub(super) fn sweep(
         };
         let result = fit.run(&mut observer);
         if let Some(bar) = &observer.bar {
-            bar.finish_and_clear();
+            observer.finish(bar, result.as_ref().ok());
         }
         let end = match result {
             Ok(outcome) => End::Stopped(outcome),
