@@ -76,7 +76,9 @@ pub use faer;
 
 pub use derivative::{Checking, Derivative, Step};
 pub use error::{Error, Located};
-pub use function::{Check, Compiled, Function, Solved, Source, SourceKind, Summary, Variable};
+pub use function::{
+    Check, Compiled, Function, Objective, Solved, Source, SourceKind, Summary, Variable,
+};
 pub use inputs::Inputs;
 pub use linreg::Solver;
 pub use matdiff_core::print::derivation::{Report as DerivationReport, ShapeEntry};
