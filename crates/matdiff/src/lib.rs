@@ -82,6 +82,9 @@ pub use function::{
 pub use inputs::Inputs;
 pub use linreg::Solver;
 pub use matdiff_core::print::derivation::{Report as DerivationReport, ShapeEntry};
+pub use matdiff_core::solve::{
+    Definiteness, MinimumNorm, Report as SolveReport, ReportStep as SolveStep,
+};
 pub use matdiff_core::DerivativeKind;
 pub use matdiff_fit::optim::{Record, Scope, StopReason};
 pub use minimize::{DataValue, Fit, Minimize};

@@ -323,6 +323,58 @@ impl PyFunction {
         })
     }
 
+    /// The closed-form stationary point in `wrt`: a dict of the solution as text and
+    /// LaTeX, the gradient, the Hessian and its definiteness, the verdict, the
+    /// minimum-norm solution of the singular case and the steps; with `values` (every
+    /// other variable), also the point on those numbers and the gradient norm there.
+    fn solve<'py>(
+        &self,
+        py: Python<'py>,
+        wrt: &str,
+        values: &Bound<'py, PyDict>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        guarded(|| {
+            let solved = py
+                .detach(|| self.inner.solve(wrt))
+                .map_err(|e| to_py(py, e))?;
+            let report = solved.report();
+            let result = PyDict::new(py);
+            result.set_item("wrt", &report.wrt)?;
+            result.set_item("text", &report.solution)?;
+            result.set_item("latex", &report.latex)?;
+            result.set_item("gradient", &report.gradient)?;
+            result.set_item("hessian", &report.hessian)?;
+            let definiteness = match report.definiteness {
+                matdiff::Definiteness::PositiveDefinite => "positive_definite",
+                matdiff::Definiteness::PositiveSemidefinite => "positive_semidefinite",
+                matdiff::Definiteness::Unknown => "unknown",
+            };
+            result.set_item("definiteness", definiteness)?;
+            result.set_item("definite_when", &report.definite_when)?;
+            result.set_item("assuming", &report.assuming)?;
+            result.set_item("reasons", &report.reasons)?;
+            result.set_item("verdict", &report.verdict)?;
+            let minimum_norm = report
+                .minimum_norm
+                .as_ref()
+                .map(|m| (m.text.clone(), m.solver.clone()));
+            result.set_item("minimum_norm", minimum_norm)?;
+            let steps: Vec<(String, String)> = report
+                .steps
+                .iter()
+                .map(|s| (s.equation.clone(), s.rule.clone()))
+                .collect();
+            result.set_item("steps", steps)?;
+            if !values.is_empty() {
+                let (point, gradient_norm) =
+                    on_inputs(py, values, |inputs| solved.evaluate(inputs))?;
+                result.set_item("point", to_numpy(py, point.as_ref()))?;
+                result.set_item("gradient_norm", gradient_norm)?;
+            }
+            Ok(result)
+        })
+    }
+
     /// Minimises over `wrt` on `data` with `options` (the keywords of
     /// `matdiff.minimize`); returns a dict with the solution, the outcome and the
     /// history of full-loss records.
