@@ -24,7 +24,17 @@ __all__ = ["LinearRegression", "SGDRegressor", "LogisticRegression", "EXPECTED_F
 #: scikit-learn's estimator checks that an estimator is known to fail, with the
 #: reason, by class name: the ``expected_failed_checks`` of
 #: ``sklearn.utils.estimator_checks.parametrize_with_checks``.
-EXPECTED_FAILED_CHECKS: Dict[str, Dict[str, str]] = {}
+EXPECTED_FAILED_CHECKS: Dict[str, Dict[str, str]] = {
+    "SGDRegressor": {
+        check: (
+            "the check's features are about 100 and unscaled: plain SGD at the default "
+            "η = 0.01 diverges there, and the estimator raises DivergenceError with the "
+            "advice to standardise (put a StandardScaler before it) instead of "
+            "returning a model of infinite coefficients"
+        )
+        for check in ("check_fit_idempotent", "check_fit_check_is_fitted", "check_n_features_in")
+    },
+}
 
 # The losses, derived once.
 _LEAST_SQUARES = Function("1/N*norm2(X*w - y)^2", let="X: matrix(N,d)")
