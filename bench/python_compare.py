@@ -13,8 +13,9 @@ float64, C order; y = X w + 0.1 ε) and prints a Markdown table:
 - ``SGDRegressor`` against scikit-learn's at equal epochs (5 epochs, one sample a
   step, η = 0.001 constant, no early stop), and matdiff's default mini-batches of 32;
 - the call overhead of ``fg`` on a 10 × 3 problem (mean over 10⁵ calls);
-- the growth of peak memory during each fit, as a share of X's size, each fit in a
-  fresh process (``--memory WHAT``, run by this script) so that peaks do not mix.
+- the growth of resident memory during each fit (sampled every millisecond), as a
+  share of X's size, each fit in a fresh process (``--memory WHAT``, run by this
+  script) after a warm-up on a small problem.
 
 Not run in CI; the numbers depend on the machine (cores, BLAS, load).
 """
@@ -51,8 +52,34 @@ def once(fun):
     return time.perf_counter() - started
 
 
-def peak_bytes():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def resident_bytes():
+    """The process's resident memory now (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def peak_during(fun):
+    """The largest growth of resident memory while ``fun`` runs, sampled every
+    millisecond by a second thread (the fits release the GIL)."""
+    import threading
+
+    start = resident_bytes()
+    peak = [start]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], resident_bytes())
+            time.sleep(0.001)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        fun()
+    finally:
+        done.set()
+        sampler.join()
+    return max(peak[0], resident_bytes()) - start
 
 
 FITS = {
@@ -78,9 +105,10 @@ def memory(what, n, d):
     """Prints the peak memory growth of one fit, in a fresh process."""
     X, y = problem(n, d)
     X = np.ascontiguousarray(X)
-    start = peak_bytes()
-    FITS[what](X, y)
-    print(peak_bytes() - start, X.nbytes)
+    # The modules are imported and warmed up on a small problem first, so that only
+    # the fit's own memory counts.
+    FITS[what](X[:1000].copy(), y[:1000].copy())
+    print(peak_during(lambda: FITS[what](X, y)), X.nbytes)
 
 
 def main():

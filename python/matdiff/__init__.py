@@ -12,8 +12,9 @@ linear regression::
 
 Arrays
 ------
-float64 arrays in C or Fortran order are handed to the engine as they are, with no
-copy on the way (a C-order matrix is read as stored by rows). Other dtypes, strided
+float64 arrays in C or Fortran order are handed to the engine as they are and read
+in place, with no copy (a C-order matrix is read as stored by rows); only
+:func:`minimize` copies its data into the fit. Other dtypes, strided
 views, lists and scalars are converted once, to float64. Results are NumPy arrays:
 vectors 1-D, matrices 2-D, scalars ``float``.
 
