@@ -12,8 +12,9 @@ linear regression::
 
 Arrays
 ------
-float64 arrays in C or Fortran order are handed to the engine as they are, with no
-copy on the way (a C-order matrix is read as stored by rows). Other dtypes, strided
+float64 arrays in C or Fortran order are handed to the engine as they are and read
+in place, with no copy (a C-order matrix is read as stored by rows); only
+:func:`minimize` copies its data into the fit. Other dtypes, strided
 views, lists and scalars are converted once, to float64. Results are NumPy arrays:
 vectors 1-D, matrices 2-D, scalars ``float``.
 
@@ -55,6 +56,7 @@ __all__ = [
     "Derivative",
     "Compiled",
     "Check",
+    "Solution",
     "MinimizeResult",
     "LinregResult",
     "check",
@@ -238,6 +240,63 @@ class Compiled:
         return f"<matdiff.Compiled value and gradient in {self._wrt}>"
 
 
+class Solution:
+    """The closed-form stationary point of a quadratic function, from
+    :meth:`Function.solve`: ``∇f = 0`` solved for the variable in textbook form.
+
+    ``str(s)`` is the point as text that parses back (``inv(X'*X)*X'*y``);
+    :attr:`latex` the same in LaTeX; :attr:`steps` the derivation from ``∇f = 0`` as
+    ``(equation, rule)`` pairs; :attr:`hessian` with its :attr:`definiteness` and
+    :attr:`verdict` (``minimum, unique when X has full column rank``, …);
+    :attr:`minimum_norm` the minimum-norm solution of the singular case as
+    ``(expression, solver)``, or ``None``. When values were given, :attr:`x` is the
+    point on them (shaped as the variable) and :attr:`grad_norm` the norm of the
+    gradient there; otherwise both are ``None``. In a notebook it renders as LaTeX.
+    """
+
+    __slots__ = (
+        "wrt",
+        "text",
+        "latex",
+        "gradient",
+        "hessian",
+        "definiteness",
+        "definite_when",
+        "assuming",
+        "reasons",
+        "verdict",
+        "minimum_norm",
+        "steps",
+        "x",
+        "grad_norm",
+    )
+
+    def __init__(self, raw: Dict[str, Any], kind: str) -> None:
+        self.wrt: str = raw["wrt"]
+        self.text: str = raw["text"]
+        self.latex: str = raw["latex"]
+        self.gradient: str = raw["gradient"]
+        self.hessian: str = raw["hessian"]
+        self.definiteness: str = raw["definiteness"]
+        self.definite_when: List[str] = list(raw["definite_when"])
+        self.assuming: List[str] = list(raw["assuming"])
+        self.reasons: List[str] = list(raw["reasons"])
+        self.verdict: str = raw["verdict"]
+        self.minimum_norm: Optional[Tuple[str, str]] = raw["minimum_norm"]
+        self.steps: List[Tuple[str, str]] = list(raw["steps"])
+        self.x: Any = _shaped(raw["point"], kind) if "point" in raw else None
+        self.grad_norm: Optional[float] = raw.get("gradient_norm")
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<matdiff.Solution {self.wrt} = {self.text}: {self.verdict}>"
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.wrt}^{{*}} = {self.latex}$$"
+
+
 class Function:
     """A scalar, vector or matrix function of named variables, parsed and
     shape-checked: ``Function("1/N*norm2(X*w - y)^2", let="X: matrix(N,d)")``.
@@ -331,6 +390,21 @@ class Function:
     def check(self, wrt: str) -> Check:
         """Compares the gradient in ``wrt`` with central finite differences."""
         return Check(*self._inner.check(wrt))
+
+    def solve(self, wrt: str, **values: ArrayLike) -> Solution:
+        """Solves ``∇f = 0`` for ``wrt`` in closed form, when ``f`` is quadratic in it:
+        ``f.solve("w")`` for ``1/N*norm2(X*w - y)^2`` is ``inv(X'*X)*X'*y``, a minimum,
+        unique when ``X`` has full column rank. With ``values`` (every other variable)
+        the point is also computed on them, ``inv(A)*b`` as a linear solve.
+
+        A gradient that is not affine in ``wrt`` (logistic regression) has no closed
+        form: :class:`MatdiffError`, with a caret under the first part that is not
+        quadratic.
+        """
+        if wrt in values:
+            raise ShapeError(f"error: `{wrt}` is the variable solved for; give the others")
+        raw = self._inner.solve(wrt, _inputs(values))
+        return Solution(raw, self._variable_kind(wrt))
 
 
 def check(f: Function, wrt: str) -> Check:

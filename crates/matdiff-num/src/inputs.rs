@@ -64,8 +64,72 @@ pub enum InputError {
     },
 }
 
-/// Values of variables and of differentials `dX`, by symbol. Scalars are 1 × 1,
-/// column vectors n × 1, row vectors 1 × n.
+/// The values a plan reads, however they are held: owned ([`Inputs`]) or borrowed
+/// from the caller's arrays and read in place. Scalars are 1 × 1, column vectors
+/// n × 1, row vectors 1 × n.
+pub trait Values {
+    /// The value of the variable `sym`.
+    fn value(&self, sym: Sym) -> Option<MatRef<'_, f64>>;
+
+    /// The value of the differential `d sym` (the direction in a differential form).
+    fn differential_value(&self, sym: Sym) -> Option<MatRef<'_, f64>>;
+
+    /// Whether the matrix `sym` is stored row by row (a block of its rows is then
+    /// contiguous, which guides the plan's choice of passes).
+    fn stored_by_rows(&self, _sym: Sym) -> bool {
+        false
+    }
+
+    /// Checks that every variable the expressions `roots` use has a value (and every
+    /// differential `dX` they contain); the first missing one, in declaration order.
+    fn check_complete(&self, graph: &Graph, roots: &[Id]) -> Result<(), InputError> {
+        let used = graph.reachable(roots);
+        for var in graph.variables() {
+            for (differential, node) in [
+                (false, Node::Var(var.name)),
+                (true, Node::Differential(var.name)),
+            ] {
+                let present = if differential {
+                    self.differential_value(var.name).is_some()
+                } else {
+                    self.value(var.name).is_some()
+                };
+                if !present
+                    && graph
+                        .find(&node)
+                        .is_some_and(|id| used.binary_search(&id).is_ok())
+                {
+                    let name = graph.name(var.name);
+                    return Err(InputError::Missing {
+                        name: if differential {
+                            format!("d{name}")
+                        } else {
+                            name.to_string()
+                        },
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Values for Inputs {
+    fn value(&self, sym: Sym) -> Option<MatRef<'_, f64>> {
+        self.view(sym)
+    }
+
+    fn differential_value(&self, sym: Sym) -> Option<MatRef<'_, f64>> {
+        self.differentials.get(&sym).map(|m| m.as_ref())
+    }
+
+    fn stored_by_rows(&self, sym: Sym) -> bool {
+        self.by_rows.contains_key(&sym)
+    }
+}
+
+/// Values of variables and of differentials `dX`, by symbol, owned. Scalars are
+/// 1 × 1, column vectors n × 1, row vectors 1 × n.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Inputs {
     values: BTreeMap<Sym, Mat<f64>>,
@@ -132,34 +196,7 @@ impl Inputs {
     /// Checks that every variable the expressions `roots` use has a value (and every
     /// differential `dX` they contain); the first missing one, in declaration order.
     pub fn check_complete(&self, graph: &Graph, roots: &[Id]) -> Result<(), InputError> {
-        let used = graph.reachable(roots);
-        for var in graph.variables() {
-            for (differential, node) in [
-                (false, Node::Var(var.name)),
-                (true, Node::Differential(var.name)),
-            ] {
-                let present = if differential {
-                    self.differentials.contains_key(&var.name)
-                } else {
-                    self.values.contains_key(&var.name) || self.by_rows.contains_key(&var.name)
-                };
-                if !present
-                    && graph
-                        .find(&node)
-                        .is_some_and(|id| used.binary_search(&id).is_ok())
-                {
-                    let name = graph.name(var.name);
-                    return Err(InputError::Missing {
-                        name: if differential {
-                            format!("d{name}")
-                        } else {
-                            name.to_string()
-                        },
-                    });
-                }
-            }
-        }
-        Ok(())
+        Values::check_complete(self, graph, roots)
     }
 
     /// Sets a variable by name (it must be a variable of `graph`).
@@ -313,16 +350,45 @@ fn shape_fits(var: &Variable, rows: usize, cols: usize) -> bool {
 /// Fits a given matrix to a declared variable: a flat list becomes a row for a
 /// row-shaped variable; a symmetric kind must be given a symmetric matrix.
 fn conform(graph: &Graph, var: &Variable, name: &str, m: Mat<f64>) -> Result<Mat<f64>, InputError> {
-    let m = if var.shape.is_row() && m.ncols() == 1 && m.nrows() != 1 {
+    let transposed = conformed(graph, var, name, m.as_ref())?.nrows() != m.nrows();
+    Ok(if transposed {
         m.transpose().to_owned()
+    } else {
+        m
+    })
+}
+
+/// Checks a borrowed value against the declaration of the variable `name` and
+/// returns it as the variable reads it (a column given for a row-shaped variable is
+/// seen as the row), without copying it; a symmetric kind must be given a symmetric
+/// matrix.
+pub fn conform_view<'a>(
+    graph: &Graph,
+    name: &str,
+    m: MatRef<'a, f64>,
+) -> Result<MatRef<'a, f64>, InputError> {
+    let var = graph
+        .variable_named(name)
+        .ok_or_else(|| unknown(graph, name))?;
+    conformed(graph, var, name, m)
+}
+
+fn conformed<'a>(
+    graph: &Graph,
+    var: &Variable,
+    name: &str,
+    m: MatRef<'a, f64>,
+) -> Result<MatRef<'a, f64>, InputError> {
+    let m = if var.shape.is_row() && m.ncols() == 1 && m.nrows() != 1 {
+        m.transpose()
     } else {
         m
     };
     if !shape_fits(var, m.nrows(), m.ncols()) {
-        return Err(mismatch(graph, var, name, m.as_ref()));
+        return Err(mismatch(graph, var, name, m));
     }
     if var.kind.is_symmetric() {
-        let scale = crate::value::max_abs(m.as_ref()).max(f64::MIN_POSITIVE);
+        let scale = crate::value::max_abs(m).max(f64::MIN_POSITIVE);
         for j in 0..m.ncols() {
             for i in 0..j {
                 if (m[(i, j)] - m[(j, i)]).abs() > 1e-10 * scale {
@@ -420,17 +486,21 @@ impl Sizes {
     /// Binds every dimension from the shapes of the given variables (and checks the
     /// differentials against them). Variables without a value are skipped here; a plan
     /// reports them when it needs them.
-    pub fn bind(graph: &Graph, inputs: &Inputs) -> Result<Sizes, InputError> {
+    pub fn bind<V: Values + ?Sized>(graph: &Graph, inputs: &V) -> Result<Sizes, InputError> {
         Sizes::bind_with(graph, inputs, Sizes::new())
     }
 
     /// Like [`Sizes::bind`], starting from sizes already fixed (e.g. from `--dims`).
-    pub fn bind_with(graph: &Graph, inputs: &Inputs, fixed: Sizes) -> Result<Sizes, InputError> {
+    pub fn bind_with<V: Values + ?Sized>(
+        graph: &Graph,
+        inputs: &V,
+        fixed: Sizes,
+    ) -> Result<Sizes, InputError> {
         let mut sizes = fixed;
         // Which variable bound each dimension, for error messages.
         let mut bound_by: BTreeMap<Sym, Sym> = BTreeMap::new();
         for var in graph.variables() {
-            let Some(m) = inputs.view(var.name) else {
+            let Some(m) = inputs.value(var.name) else {
                 continue;
             };
             let name = graph.name(var.name);
@@ -463,7 +533,7 @@ impl Sizes {
             }
         }
         for var in graph.variables() {
-            if let Some(m) = inputs.differential(var.name) {
+            if let Some(m) = inputs.differential_value(var.name) {
                 sizes.check(graph, var, &format!("d{}", graph.name(var.name)), m)?;
             }
         }
@@ -476,11 +546,11 @@ impl Sizes {
         graph: &Graph,
         var: &Variable,
         name: &str,
-        m: &Mat<f64>,
+        m: MatRef<'_, f64>,
     ) -> Result<(), InputError> {
         let (r, c) = self.shape(graph, var.shape)?;
         if (r, c) != (m.nrows(), m.ncols()) {
-            return Err(mismatch(graph, var, name, m.as_ref()));
+            return Err(mismatch(graph, var, name, m));
         }
         Ok(())
     }

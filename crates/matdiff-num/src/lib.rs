@@ -20,6 +20,6 @@ pub use check::{
     check_derivative, default_sizes, random_inputs, CheckOptionError, CheckOptions, CheckReport,
 };
 pub use error::EvalError;
-pub use inputs::{InputError, Inputs, Sizes};
+pub use inputs::{InputError, Inputs, Sizes, Values};
 pub use plan::{Plan, PlanOptions};
 pub use value::Value;

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use faer::{Mat, MatRef};
 use matdiff_core::print::derivation::ShapeEntry;
-use matdiff_core::{print, DiffError, Graph, Id};
-use matdiff_num::{EvalError, InputError, Plan, Sizes, Value};
+use matdiff_core::{print, DiffError, Graph, Id, Sym};
+use matdiff_num::{EvalError, InputError, Plan, PlanOptions, Sizes, Value, Values};
 use serde::Serialize;
 
 use crate::derivative::Derivative;
 use crate::error::{Error, Located};
-use crate::inputs::{self, Entry, Inputs};
+use crate::inputs::{self, Inputs};
 use crate::solved::Solved;
 
 /// Which part of a function a source text holds.
@@ -402,12 +402,13 @@ impl Function {
             matdiff_core::derive(&mut function, wrt, 1).map_err(|e| self.diff_failure(wrt, e))?;
         Ok(Compiled {
             roots: [function.root, derivative.expr],
+            wrt: derivative.wrt,
             function,
-            inputs: matdiff_num::Inputs::new(),
-            dims: Vec::new(),
-            plan: None,
-            values: [Value::Scalar(0.0), Value::Scalar(0.0)],
-            scalar_gradient: Mat::zeros(1, 1),
+            run: Run {
+                plan: None,
+                values: [Value::Scalar(0.0), Value::Scalar(0.0)],
+                scalar_gradient: Mat::zeros(1, 1),
+            },
         })
     }
 
@@ -487,9 +488,13 @@ impl fmt::Display for Function {
 /// The value and gradient of a scalar function, compiled once and run many times.
 ///
 /// The evaluation plan is compiled at the first call for the sizes of its inputs
-/// (again when they change). Later calls with inputs of the same shapes stored by
-/// columns copy them into the buffers of the first call and write the results into
-/// the buffers of the previous one: they allocate nothing.
+/// (again when they change). The inputs are read where the caller keeps them, never
+/// copied (a matrix stored by rows, [`Inputs::by_rows`], in place as well), and
+/// the results are written into the buffers of the previous call: a call with inputs
+/// of the shapes of the last one allocates nothing.
+///
+/// Data that stay the same over many calls are bound once with [`Compiled::bind`];
+/// each call then passes only the variable.
 ///
 /// ```
 /// use matdiff::{faer, Function, Inputs};
@@ -514,9 +519,15 @@ impl fmt::Display for Function {
 pub struct Compiled {
     function: matdiff_core::Function,
     roots: [Id; 2],
-    inputs: matdiff_num::Inputs,
-    /// The shapes of the inputs of the last call, by position.
-    dims: Vec<(usize, usize)>,
+    /// The variable of the gradient.
+    wrt: Sym,
+    run: Run,
+}
+
+/// What a compiled function keeps between calls: the plan for the last shapes and
+/// the buffers of the results.
+#[derive(Clone, Debug)]
+struct Run {
     plan: Option<Plan>,
     values: [Value; 2],
     scalar_gradient: Mat<f64>,
@@ -538,30 +549,54 @@ impl Compiled {
         inputs: &Inputs<'_>,
     ) -> Result<(f64, MatRef<'_, f64>), Error> {
         let graph = &self.function.graph;
-        let same_shapes = self.plan.is_some()
-            && self.dims.len() == inputs.entries.len()
-            && self
-                .dims
-                .iter()
-                .zip(&inputs.entries)
-                .all(|(d, (_, e))| *d == e.dims());
-        if same_shapes {
-            for (name, entry) in &inputs.entries {
-                copy_in(&mut self.inputs, graph, name, entry)?;
-            }
-        } else {
-            self.inputs = inputs.bind(graph).map_err(|e| name_known(graph, e))?;
-            self.inputs
-                .check_complete(graph, &self.roots)
-                .map_err(|e| from_input(graph, e))?;
-            let sizes = bind_sizes(graph, &self.inputs)?;
-            let plan =
-                Plan::compile(graph, &self.roots, &sizes).map_err(|e| eval_error(graph, e))?;
-            self.plan = Some(plan);
-            self.dims = inputs.entries.iter().map(|(_, e)| e.dims()).collect();
+        let bound = inputs.bind(graph).map_err(|e| name_known(graph, e))?;
+        self.run.value_and_gradient(graph, &self.roots, &bound)
+    }
+
+    /// Binds `data`, the values of every variable but the gradient's, once: the
+    /// returned [`Objective`] takes the variable alone at each call and reads the
+    /// data where they are kept, for as long as it lives.
+    ///
+    /// ```
+    /// use matdiff::{faer, Function, Inputs};
+    ///
+    /// let f = Function::parse("1/N*norm2(X*w - y)^2", "X: matrix(N,d)")?;
+    /// let mut compiled = f.compile("w")?;
+    /// let rows = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0]; // 3 × 2, stored by rows
+    /// let y = [1.0, 2.0, 3.0];
+    /// let mut fg = compiled.bind(Inputs::new().by_rows("X", &rows, 3, 2).vector("y", &y))?;
+    /// let (value, gradient) = fg.value_and_gradient(faer::mat![[1.0], [2.0]].as_ref())?;
+    /// assert_eq!((value, gradient[(0, 0)]), (0.0, 0.0));
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn bind<'c, 'd>(&'c mut self, data: Inputs<'d>) -> Result<Objective<'c, 'd>, Error> {
+        let graph = &self.function.graph;
+        let wrt = graph.name(self.wrt);
+        if data.names().contains(&wrt) {
+            return Err(Error::Invalid(format!(
+                "`{wrt}` is the variable of the gradient, not data — give it at each call"
+            )));
+        }
+        data.bind(graph).map_err(|e| name_known(graph, e))?;
+        Ok(Objective {
+            compiled: self,
+            data,
+        })
+    }
+}
+
+impl Run {
+    fn value_and_gradient<V: Values + ?Sized>(
+        &mut self,
+        graph: &Graph,
+        roots: &[Id; 2],
+        values: &V,
+    ) -> Result<(f64, MatRef<'_, f64>), Error> {
+        if !self.plan.as_ref().is_some_and(|plan| plan.fits(values)) {
+            self.plan = Some(compile_for(graph, roots, values)?);
         }
         let plan = self.plan.as_mut().expect("compiled above");
-        plan.run_into(&self.inputs, &mut self.values)
+        plan.run_into(values, &mut self.values)
             .map_err(|e| eval_error(graph, e))?;
         let value = self.values[0].as_scalar().unwrap_or(f64::NAN);
         let gradient = match &self.values[1] {
@@ -575,31 +610,95 @@ impl Compiled {
     }
 }
 
-/// Copies a value into the buffer of the same shape that the last call bound, or
-/// binds it anew.
-fn copy_in(
-    inputs: &mut matdiff_num::Inputs,
-    graph: &Graph,
-    name: &str,
-    entry: &Entry<'_>,
-) -> Result<(), Error> {
-    let sym = graph.variable_named(name).map(|v| v.name);
-    let target = sym.and_then(|s| inputs.get_mut(s));
-    match (entry, target) {
-        (Entry::Matrix(m), Some(t)) if (t.nrows(), t.ncols()) == (m.nrows(), m.ncols()) => {
-            t.copy_from(m);
-            Ok(())
-        }
-        (Entry::Matrix(m), Some(t)) if (t.nrows(), t.ncols()) == (m.ncols(), m.nrows()) => {
-            t.copy_from(m.transpose());
-            Ok(())
-        }
-        (Entry::Scalar(v), Some(t)) if (t.nrows(), t.ncols()) == (1, 1) => {
-            t[(0, 0)] = *v;
-            Ok(())
-        }
-        _ => inputs::set(inputs, graph, name, entry).map_err(|e| name_known(graph, e)),
+/// A compiled value and gradient with its data bound: a function of the variable
+/// alone, `w ↦ (f(w), ∇f(w))`. Made by [`Compiled::bind`].
+///
+/// The data are borrowed for `'d` and read in place at every call; a call with a
+/// variable of the shape of the last one allocates nothing.
+#[derive(Debug)]
+pub struct Objective<'c, 'd> {
+    compiled: &'c mut Compiled,
+    data: Inputs<'d>,
+}
+
+impl Objective<'_, '_> {
+    /// The value and the gradient at `value` of the variable (a vector is one
+    /// column); the gradient is borrowed until the next call.
+    ///
+    /// ```
+    /// use matdiff::{faer, Function, Inputs};
+    ///
+    /// let f = Function::parse("norm2(A*x - b)^2", "A: matrix(m,n)")?;
+    /// let mut compiled = f.compile("x")?;
+    /// let a = faer::Mat::<f64>::identity(2, 2);
+    /// let mut fg = compiled.bind(Inputs::new().matrix("A", a.as_ref()).vector("b", &[1.0, 1.0]))?;
+    /// let x = faer::ColRef::from_slice(&[0.0, 0.0]);
+    /// let (value, gradient) = fg.value_and_gradient(x.as_mat())?;
+    /// assert!((value - 2.0).abs() < 1e-12 && (gradient[(1, 0)] + 2.0).abs() < 1e-12);
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn value_and_gradient(
+        &mut self,
+        value: MatRef<'_, f64>,
+    ) -> Result<(f64, MatRef<'_, f64>), Error> {
+        let compiled = &mut *self.compiled;
+        let graph = &compiled.function.graph;
+        let name = graph.name(compiled.wrt);
+        let value = matdiff_num::inputs::conform_view(graph, name, value)
+            .map_err(|e| from_input(graph, e))?;
+        let values = WithVariable {
+            data: self.data.bound(graph),
+            wrt: compiled.wrt,
+            value,
+        };
+        compiled
+            .run
+            .value_and_gradient(graph, &compiled.roots, &values)
     }
+}
+
+/// Data and the value of the variable, as the plan reads them.
+struct WithVariable<'b, 'a> {
+    data: inputs::Bound<'b, 'a>,
+    wrt: Sym,
+    value: MatRef<'b, f64>,
+}
+
+impl Values for WithVariable<'_, '_> {
+    fn value(&self, sym: Sym) -> Option<MatRef<'_, f64>> {
+        if sym == self.wrt {
+            Some(self.value)
+        } else {
+            self.data.value(sym)
+        }
+    }
+
+    fn differential_value(&self, sym: Sym) -> Option<MatRef<'_, f64>> {
+        self.data.differential_value(sym)
+    }
+
+    fn stored_by_rows(&self, sym: Sym) -> bool {
+        sym != self.wrt && self.data.stored_by_rows(sym)
+    }
+}
+
+/// A plan for `roots` at the sizes of `values`, after checking that every variable
+/// they need is given.
+fn compile_for<V: Values + ?Sized>(graph: &Graph, roots: &[Id], values: &V) -> Result<Plan, Error> {
+    values
+        .check_complete(graph, roots)
+        .map_err(|e| from_input(graph, e))?;
+    let sizes = bind_sizes(graph, values)?;
+    let options = PlanOptions {
+        by_rows: graph
+            .variables()
+            .iter()
+            .map(|v| v.name)
+            .filter(|&v| values.stored_by_rows(v))
+            .collect(),
+        ..PlanOptions::default()
+    };
+    Plan::compile_with(graph, roots, &sizes, &options).map_err(|e| eval_error(graph, e))
 }
 
 /// Evaluates `roots` of `graph` at `inputs`.
@@ -609,11 +708,7 @@ pub(crate) fn evaluate(
     inputs: &Inputs<'_>,
 ) -> Result<Vec<Value>, Error> {
     let bound = inputs.bind(graph).map_err(|e| name_known(graph, e))?;
-    bound
-        .check_complete(graph, roots)
-        .map_err(|e| from_input(graph, e))?;
-    let sizes = bind_sizes(graph, &bound)?;
-    let mut plan = Plan::compile(graph, roots, &sizes).map_err(|e| eval_error(graph, e))?;
+    let mut plan = compile_for(graph, roots, &bound)?;
     plan.run(&bound).map_err(|e| eval_error(graph, e))
 }
 
@@ -621,7 +716,7 @@ pub(crate) fn evaluate(
 const MAX_ENTRIES: u128 = 1 << 32;
 
 /// The sizes the inputs bind, refusing any variable too large to hold.
-pub(crate) fn bind_sizes(graph: &Graph, inputs: &matdiff_num::Inputs) -> Result<Sizes, Error> {
+pub(crate) fn bind_sizes<V: Values + ?Sized>(graph: &Graph, inputs: &V) -> Result<Sizes, Error> {
     let sizes = Sizes::bind(graph, inputs).map_err(|e| from_input(graph, e))?;
     for v in graph.variables() {
         if let (Some(r), Some(c)) = (sizes.dim(v.shape.rows), sizes.dim(v.shape.cols)) {

@@ -1,8 +1,8 @@
 //! [`Inputs`]: the values of a function's variables, by name, borrowed from the
 //! caller's faer matrices and slices.
 
-use faer::{ColRef, Mat, MatRef};
-use matdiff_core::Graph;
+use faer::{ColRef, MatRef};
+use matdiff_core::{Graph, Sym};
 
 use crate::Error;
 
@@ -17,17 +17,6 @@ pub(crate) enum Entry<'a> {
     ByRows(MatRef<'a, f64>),
     /// The direction `dX` of a differential form.
     Direction(MatRef<'a, f64>),
-}
-
-impl Entry<'_> {
-    /// Rows and columns of the value it sets (the transpose's for [`Entry::ByRows`]).
-    pub(crate) fn dims(&self) -> (usize, usize) {
-        match self {
-            Entry::Matrix(m) | Entry::Direction(m) => (m.nrows(), m.ncols()),
-            Entry::Scalar(_) => (1, 1),
-            Entry::ByRows(t) => (t.ncols(), t.nrows()),
-        }
-    }
 }
 
 /// Values of variables by name, borrowed for `'a`: faer matrices and columns, slices
@@ -151,46 +140,103 @@ impl<'a> Inputs<'a> {
         self.entries.iter().map(|(n, _)| n.as_str()).collect()
     }
 
-    /// The values bound to the variables of `graph`.
-    pub(crate) fn bind(&self, graph: &Graph) -> Result<matdiff_num::Inputs, Error> {
-        let mut inputs = matdiff_num::Inputs::new();
-        for (name, entry) in &self.entries {
-            set(&mut inputs, graph, name, entry)?;
+    /// The values as the engine reads them, already checked with [`Inputs::bind`].
+    pub(crate) fn bound<'i>(&'i self, graph: &'i Graph) -> Bound<'i, 'a> {
+        Bound {
+            graph,
+            inputs: self,
         }
-        Ok(inputs)
+    }
+
+    /// The values checked against the declarations of `graph`, as the engine reads
+    /// them: in place, with no copy, and with no allocation unless a value is wrong.
+    pub(crate) fn bind<'i>(&'i self, graph: &'i Graph) -> Result<Bound<'i, 'a>, Error> {
+        for (name, entry) in &self.entries {
+            check(graph, name, entry)?;
+        }
+        Ok(self.bound(graph))
     }
 }
 
-/// Sets one value in `inputs`, conformed to its declaration.
-pub(crate) fn set(
-    inputs: &mut matdiff_num::Inputs,
-    graph: &Graph,
-    name: &str,
-    entry: &Entry<'_>,
-) -> Result<(), Error> {
+/// Checks one value against its declaration.
+fn check(graph: &Graph, name: &str, entry: &Entry<'_>) -> Result<(), Error> {
     match entry {
-        Entry::Matrix(m) => inputs.set_named(graph, name, m.to_owned())?,
-        Entry::Scalar(v) => inputs.set_named(graph, name, Mat::from_fn(1, 1, |_, _| *v))?,
-        Entry::ByRows(t) => {
-            let var = variable(graph, name)?;
-            matdiff_num::inputs::check_shape(graph, name, t.ncols(), t.nrows())?;
-            inputs.set_by_rows(var, t.to_owned());
+        Entry::Matrix(m) => {
+            matdiff_num::inputs::conform_view(graph, name, *m)?;
         }
-        Entry::Direction(m) => {
-            let var = variable(graph, &name[1..])?;
-            inputs.set_differential(var, m.to_owned());
+        Entry::Scalar(_) => matdiff_num::inputs::check_shape(graph, name, 1, 1)?,
+        Entry::ByRows(t) => {
+            variable(graph, name)?;
+            matdiff_num::inputs::check_shape(graph, name, t.ncols(), t.nrows())?;
+        }
+        Entry::Direction(_) => {
+            variable(graph, &name[1..])?;
         }
     }
     Ok(())
 }
 
-fn variable(graph: &Graph, name: &str) -> Result<matdiff_core::Sym, Error> {
+/// [`Inputs`] checked against a function's declarations: the values of its
+/// variables, borrowed where the caller keeps them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bound<'i, 'a> {
+    graph: &'i Graph,
+    inputs: &'i Inputs<'a>,
+}
+
+impl Bound<'_, '_> {
+    /// The value given for the variable `sym` (its direction `dX` with `differential`).
+    fn entry(&self, sym: Sym, differential: bool) -> Option<&Entry<'_>> {
+        let name = self.graph.name(sym);
+        self.inputs.entries.iter().rev().find_map(|(n, e)| {
+            let found = match e {
+                Entry::Direction(_) => differential && n.strip_prefix('d') == Some(name),
+                _ => !differential && n == name,
+            };
+            found.then_some(e)
+        })
+    }
+
+    fn is_row(&self, sym: Sym) -> bool {
+        self.graph
+            .variables()
+            .iter()
+            .any(|v| v.name == sym && v.shape.is_row())
+    }
+}
+
+impl matdiff_num::Values for Bound<'_, '_> {
+    fn value(&self, sym: Sym) -> Option<MatRef<'_, f64>> {
+        Some(match self.entry(sym, false)? {
+            // A column given for a row-shaped variable is read as the row.
+            Entry::Matrix(m) if m.ncols() == 1 && m.nrows() != 1 && self.is_row(sym) => {
+                m.transpose()
+            }
+            Entry::Matrix(m) => *m,
+            Entry::Scalar(v) => MatRef::from_column_major_slice(std::slice::from_ref(v), 1, 1),
+            Entry::ByRows(t) => t.transpose(),
+            Entry::Direction(_) => return None,
+        })
+    }
+
+    fn differential_value(&self, sym: Sym) -> Option<MatRef<'_, f64>> {
+        match self.entry(sym, true)? {
+            Entry::Direction(m) => Some(*m),
+            _ => None,
+        }
+    }
+
+    fn stored_by_rows(&self, sym: Sym) -> bool {
+        matches!(self.entry(sym, false), Some(Entry::ByRows(_)))
+    }
+}
+
+fn variable(graph: &Graph, name: &str) -> Result<Sym, Error> {
     graph
         .variable_named(name)
         .map(|v| v.name)
         .ok_or_else(|| unknown_variable(graph, name))
 }
-
 /// The error for a name that is not a variable of `graph`.
 pub(crate) fn unknown_variable(graph: &Graph, name: &str) -> Error {
     Error::UnknownVariable {

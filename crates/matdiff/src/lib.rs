@@ -78,14 +78,19 @@ pub use faer;
 
 pub use derivative::{Checking, Derivative, Step};
 pub use error::{Error, Located};
-pub use function::{Check, Compiled, Function, Source, SourceKind, Summary, Variable};
+pub use function::{
+    Check, Compiled, Function, Objective, Source, SourceKind, Summary, Variable,
+};
 pub use inputs::Inputs;
 pub use linreg::Solver;
 pub use matdiff_core::print::derivation::{Report as DerivationReport, ShapeEntry};
+pub use matdiff_core::solve::{
+    Definiteness, MinimumNorm, Report as SolveReport, ReportStep as SolveStep,
+};
 pub use matdiff_core::DerivativeKind;
 pub use matdiff_fit::optim::{Record, Scope, StopReason};
 pub use minimize::{DataValue, Fit, Minimize};
-pub use solved::{SolveReport, Solved, SolvedValues};
+pub use solved::{Solved, SolvedValues};
 pub use values::{Evaluation, Values};
 
 /// The update rules of [`Minimize::method`].

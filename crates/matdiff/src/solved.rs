@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use faer::Mat;
 use matdiff_core::solve::{equation_text, Definiteness, Report};
 use matdiff_core::{print, Graph, Id};
+use matdiff_num::Values as _;
 use serde::Serialize;
 
 use crate::function::{bind_sizes, eval_error, from_input, name_known};

@@ -18,7 +18,7 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 
 /// `(passed, errors, tol, sizes)` of a check, as Python receives it.
 type CheckTuple = (bool, Vec<f64>, f64, Vec<(String, usize)>);
@@ -108,22 +108,26 @@ fn hold<'py>(values: &Bound<'py, PyDict>) -> PyResult<Vec<(String, Held<'py>)>> 
     let mut held = Vec::with_capacity(values.len());
     for (name, value) in values.iter() {
         let name: String = name.extract()?;
-        if let Ok(path) = value.extract::<String>() {
-            held.push((name, Held::Path(path)));
-            continue;
-        }
-        let value = match value.extract::<PyReadonlyArrayDyn<'py, f64>>() {
-            Ok(array) => Held::Array(array),
-            Err(_) => Held::Scalar(value.extract::<f64>().map_err(|_| {
-                ShapeError::new_err(format!(
-                    "error: `{name}` must be a number or a float64 array, not {}",
-                    value.get_type()
-                ))
-            })?),
-        };
+        let value = held_value(&name, value)?;
         held.push((name, value));
     }
     Ok(held)
+}
+
+/// One value borrowed for the call: an array is tried first, the common case.
+fn held_value<'py>(name: &str, value: Bound<'py, PyAny>) -> PyResult<Held<'py>> {
+    if let Ok(array) = value.extract::<PyReadonlyArrayDyn<'py, f64>>() {
+        return Ok(Held::Array(array));
+    }
+    if value.is_instance_of::<PyString>() {
+        return Ok(Held::Path(value.extract()?));
+    }
+    Ok(Held::Scalar(value.extract::<f64>().map_err(|_| {
+        ShapeError::new_err(format!(
+            "error: `{name}` must be a number or a float64 array, not {}",
+            value.get_type()
+        ))
+    })?))
 }
 
 /// A borrowed value as the library takes it.
@@ -320,6 +324,57 @@ impl PyFunction {
                 data,
                 compiled: Mutex::new(compiled),
             })
+        })
+    }
+
+    /// The closed-form stationary point in `wrt`: a dict of the solution as text and
+    /// LaTeX, the gradient, the Hessian and its definiteness, the verdict, the
+    /// minimum-norm solution of the singular case and the steps; with `values` (every
+    /// other variable), also the point on those numbers and the gradient norm there.
+    fn solve<'py>(
+        &self,
+        py: Python<'py>,
+        wrt: &str,
+        values: &Bound<'py, PyDict>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        guarded(|| {
+            let solved = py
+                .detach(|| self.inner.solve(wrt))
+                .map_err(|e| to_py(py, e))?;
+            let report = solved.report();
+            let result = PyDict::new(py);
+            result.set_item("wrt", &report.wrt)?;
+            result.set_item("text", &report.solution)?;
+            result.set_item("latex", &report.latex)?;
+            result.set_item("gradient", &report.gradient)?;
+            result.set_item("hessian", &report.hessian)?;
+            let definiteness = match report.definiteness {
+                matdiff::Definiteness::PositiveDefinite => "positive_definite",
+                matdiff::Definiteness::PositiveSemidefinite => "positive_semidefinite",
+                matdiff::Definiteness::Unknown => "unknown",
+            };
+            result.set_item("definiteness", definiteness)?;
+            result.set_item("definite_when", &report.definite_when)?;
+            result.set_item("assuming", &report.assuming)?;
+            result.set_item("reasons", &report.reasons)?;
+            result.set_item("verdict", &report.verdict)?;
+            let minimum_norm = report
+                .minimum_norm
+                .as_ref()
+                .map(|m| (m.text.clone(), m.solver.clone()));
+            result.set_item("minimum_norm", minimum_norm)?;
+            let steps: Vec<(String, String)> = report
+                .steps
+                .iter()
+                .map(|s| (s.equation.clone(), s.rule.clone()))
+                .collect();
+            result.set_item("steps", steps)?;
+            if !values.is_empty() {
+                let numbers = on_inputs(py, values, |inputs| solved.evaluate(inputs))?;
+                result.set_item("point", to_numpy(py, numbers.solution.as_ref()))?;
+                result.set_item("gradient_norm", numbers.gradient_norm)?;
+            }
+            Ok(result)
         })
     }
 
@@ -716,17 +771,21 @@ impl PyCompiled {
         w: &Bound<'py, PyAny>,
     ) -> PyResult<(f64, Bound<'py, PyArray2<f64>>)> {
         guarded(|| {
-            let values = PyDict::new(py);
+            // The bound arrays are borrowed again at each call, never copied.
+            let mut held = Vec::with_capacity(self.data.len() + 1);
             for (name, value) in &self.data {
-                values.set_item(name, value.bind(py))?;
+                held.push((name.clone(), held_value(name, value.bind(py).clone())?));
             }
-            values.set_item(&self.wrt, w)?;
-            let (value, gradient) = on_inputs(py, &values, |inputs| {
-                let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-                compiled
-                    .value_and_gradient(inputs)
-                    .map(|(v, g)| (v, g.to_owned()))
-            })?;
+            held.push((self.wrt.clone(), held_value(&self.wrt, w.clone())?));
+            let inputs = inputs(&held)?;
+            let (value, gradient) = py
+                .detach(|| {
+                    let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+                    compiled
+                        .value_and_gradient(&inputs)
+                        .map(|(v, g)| (v, g.to_owned()))
+                })
+                .map_err(|e| to_py(py, e))?;
             Ok((value, to_numpy(py, gradient.as_ref())))
         })
     }

@@ -19,11 +19,15 @@ use matdiff_core::codegen::CodegenError;
 use matdiff_core::{Dim, Func, Graph, Id, Node, Sym};
 
 use crate::error::EvalError;
-use crate::inputs::{declared_shape, InputError, Inputs, Sizes};
+use crate::inputs::{declared_shape, InputError, Sizes, Values};
 use crate::kernels::{self, Lu};
 use crate::value::Value;
 
 mod rows;
+
+/// Up to this many inputs are looked up into an array on the stack, so that a run
+/// allocates nothing for them.
+const INLINE_INPUTS: usize = 16;
 
 /// Products with more multiply-adds than this run on the rayon pool.
 const PARALLEL_FLOPS: usize = 1 << 22;
@@ -124,7 +128,7 @@ pub struct PlanOptions {
     /// Fuse the work along a dimension of at least this many rows into passes over
     /// blocks of rows; `None` runs every instruction on its own.
     pub fuse_rows_from: Option<usize>,
-    /// The matrices that will be given stored by rows ([`Inputs::set_by_rows`]): a
+    /// The matrices that will be given stored by rows ([`Inputs::set_by_rows`](crate::Inputs::set_by_rows)): a
     /// block of their rows is contiguous, so they are read by blocks however many
     /// columns they have. (Any input may come stored either way; this only guides
     /// the choice of passes.)
@@ -182,7 +186,7 @@ impl Plan {
 
     /// Evaluates the roots on `inputs` (which must have the compiled sizes). The
     /// buffers are reused: running again with new data gives new results.
-    pub fn run(&mut self, inputs: &Inputs) -> Result<Vec<Value>, EvalError> {
+    pub fn run<V: Values + ?Sized>(&mut self, inputs: &V) -> Result<Vec<Value>, EvalError> {
         let mut values = vec![Value::Scalar(0.0); self.roots.len()];
         self.run_into(inputs, &mut values)?;
         Ok(values)
@@ -190,15 +194,35 @@ impl Plan {
 
     /// Like [`Plan::run`], writing root `k` into `values[k]`: a matrix already of the
     /// root's shape is overwritten in place, so a caller that keeps `values` between
-    /// runs allocates nothing for the results.
-    pub fn run_into(&mut self, inputs: &Inputs, values: &mut [Value]) -> Result<(), EvalError> {
+    /// runs allocates nothing for the results. The inputs are read where they are,
+    /// never copied.
+    pub fn run_into<V: Values + ?Sized>(
+        &mut self,
+        inputs: &V,
+        values: &mut [Value],
+    ) -> Result<(), EvalError> {
         assert_eq!(values.len(), self.roots.len(), "one value a root");
-        let resolved = self.resolve(inputs)?;
+        let empty = MatRef::from_column_major_slice(&[], 0, 0);
+        let mut inline = [empty; INLINE_INPUTS];
+        let spilled: Vec<MatRef<'_, f64>>;
+        let resolved: &[MatRef<'_, f64>] = if self.inputs.len() <= INLINE_INPUTS {
+            for (place, slot) in inline.iter_mut().zip(&self.inputs) {
+                *place = resolve(slot, inputs)?;
+            }
+            &inline[..self.inputs.len()]
+        } else {
+            spilled = self
+                .inputs
+                .iter()
+                .map(|slot| resolve(slot, inputs))
+                .collect::<Result<_, _>>()?;
+            &spilled
+        };
         for unit in &mut self.units {
             let instr = match unit {
                 Unit::Single(instr) => instr,
                 Unit::Rows(group) => {
-                    group.run(&mut self.bufs, &self.inputs, &resolved)?;
+                    group.run(&mut self.bufs, &self.inputs, resolved)?;
                     continue;
                 }
             };
@@ -207,7 +231,7 @@ impl Plan {
                 &instr.op,
                 &mut self.bufs,
                 &self.inputs,
-                &resolved,
+                resolved,
                 &mut out,
                 instr.node,
             );
@@ -219,7 +243,7 @@ impl Plan {
             }
         }
         for (value, &src) in values.iter_mut().zip(&self.roots) {
-            match (read(&self.bufs, &self.inputs, &resolved, src), &mut *value) {
+            match (read(&self.bufs, &self.inputs, resolved, src), &mut *value) {
                 (ValRef::S(v), _) => *value = Value::Scalar(v),
                 (ValRef::M(m), Value::Matrix(out))
                     if out.nrows() == m.nrows() && out.ncols() == m.ncols() =>
@@ -312,31 +336,35 @@ impl Plan {
             .sum()
     }
 
-    /// Checks the inputs against the compiled shapes and lists them by slot.
-    fn resolve<'a>(&self, inputs: &'a Inputs) -> Result<Vec<MatRef<'a, f64>>, EvalError> {
-        self.inputs
-            .iter()
-            .map(|slot| {
-                let m = if slot.differential {
-                    inputs.differential(slot.sym).map(|m| m.as_ref())
-                } else {
-                    inputs.view(slot.sym)
-                };
-                let m = m.ok_or_else(|| InputError::Missing {
-                    name: slot.name.clone(),
-                })?;
-                if (m.nrows(), m.ncols()) != (slot.rows, slot.cols) {
-                    return Err(InputError::ShapeMismatch {
-                        name: slot.name.clone(),
-                        declared: format!("{} ({} × {} here)", slot.declared, slot.rows, slot.cols),
-                        given: format!("{} × {}", m.nrows(), m.ncols()),
-                    }
-                    .into());
-                }
-                Ok(m)
-            })
-            .collect()
+    /// Whether `inputs` have the shapes the plan was compiled for: every input it
+    /// reads is given, with the compiled rows and columns.
+    pub fn fits<V: Values + ?Sized>(&self, inputs: &V) -> bool {
+        self.inputs.iter().all(|slot| resolve(slot, inputs).is_ok())
     }
+}
+
+/// The value of one input, checked against the compiled shape.
+fn resolve<'a, V: Values + ?Sized>(
+    slot: &InputSlot,
+    inputs: &'a V,
+) -> Result<MatRef<'a, f64>, EvalError> {
+    let m = if slot.differential {
+        inputs.differential_value(slot.sym)
+    } else {
+        inputs.value(slot.sym)
+    };
+    let m = m.ok_or_else(|| InputError::Missing {
+        name: slot.name.clone(),
+    })?;
+    if (m.nrows(), m.ncols()) != (slot.rows, slot.cols) {
+        return Err(InputError::ShapeMismatch {
+            name: slot.name.clone(),
+            declared: format!("{} ({} × {} here)", slot.declared, slot.rows, slot.cols),
+            given: format!("{} × {}", m.nrows(), m.ncols()),
+        }
+        .into());
+    }
+    Ok(m)
 }
 
 /// What an instruction does, in a word or two.
