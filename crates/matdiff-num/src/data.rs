@@ -345,7 +345,8 @@ fn csv_values(
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv_reader(bytes);
     let mut first = csv::StringRecord::new();
-    if !reader.read_record(&mut first).map_err(malformed(name))? || first.iter().all(str::is_empty) {
+    if !reader.read_record(&mut first).map_err(malformed(name))? || first.iter().all(str::is_empty)
+    {
         return Err(DataError::Empty {
             file: name.to_owned(),
         });
@@ -429,7 +430,11 @@ mod parallel {
     }
 
     /// [`values`], in pieces of about `piece_bytes`.
-    pub(super) fn values_in_pieces(body: &[u8], width: usize, piece_bytes: usize) -> Option<Vec<f64>> {
+    pub(super) fn values_in_pieces(
+        body: &[u8],
+        width: usize,
+        piece_bytes: usize,
+    ) -> Option<Vec<f64>> {
         let pieces = split(body, piece_bytes.max(1));
         let parsed: Vec<Option<Vec<f64>>> = pieces
             .par_iter()
@@ -953,7 +958,11 @@ const NPY_PIECE: usize = 1 << 16;
 /// Converts the values of a `.npy` file (`bytes`, just past the header, as long as
 /// `layout` says) to `f64`, in file order, in parallel pieces; then checks them.
 fn decode_npy(name: &str, layout: &NpyLayout, bytes: &[u8]) -> Result<Vec<f64>, DataError> {
-    fn convert<const N: usize>(bytes: &[u8], values: &mut [f64], decode: impl Fn([u8; N]) -> f64 + Sync) {
+    fn convert<const N: usize>(
+        bytes: &[u8],
+        values: &mut [f64],
+        decode: impl Fn([u8; N]) -> f64 + Sync,
+    ) {
         values
             .par_chunks_mut(NPY_PIECE)
             .zip(bytes.par_chunks(NPY_PIECE * N))
@@ -1379,7 +1388,11 @@ mod tests {
             (" 1 ,\t2\n\n   \n3,4\n", 2, true),
             ("1e3,-.5\n+7,5.\n", 2, true),
             ("0.1,0.2,0.30000000000000004\n", 3, true),
-            ("2.2250738585072014e-308,1.7976931348623157e308,4.9e-324\n", 3, true),
+            (
+                "2.2250738585072014e-308,1.7976931348623157e308,4.9e-324\n",
+                3,
+                true,
+            ),
             ("7\n8\n9\n", 1, true),
             ("\"1\",2\n3,4\n", 2, false),
             ("1,2\r3,4\n", 2, false),

@@ -51,7 +51,9 @@ impl Values {
             Values::Owned { values, .. } => Some(values),
             Values::Mapped {
                 file, start, len, ..
-            } => Some(bytemuck::cast_slice(&file.bytes()[*start..*start + len * 8])),
+            } => Some(bytemuck::cast_slice(
+                &file.bytes()[*start..*start + len * 8],
+            )),
             Values::Matrix(_) => None,
         }
     }

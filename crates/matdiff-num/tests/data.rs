@@ -588,7 +588,10 @@ fn npy_files_are_stored_in_their_order_mapped_where_they_can_be() {
         let label = format!("{descr} fortran={fortran}");
         let values = if fortran { f_order } else { c_order };
         let values: Vec<f64> = if descr == "|b1" {
-            values.iter().map(|&v| f64::from(u8::from(v != 0.0))).collect()
+            values
+                .iter()
+                .map(|&v| f64::from(u8::from(v != 0.0)))
+                .collect()
         } else {
             values.to_vec()
         };
@@ -635,7 +638,12 @@ fn a_mapped_file_with_a_nan_names_the_element() {
     values[3 * 69_000] = f64::INFINITY;
     let path = temp_file(
         "nan.npy",
-        &npy_bytes("<f8", false, &format!("({rows}, {cols})"), &f64_payload(&values)),
+        &npy_bytes(
+            "<f8",
+            false,
+            &format!("({rows}, {cols})"),
+            &f64_payload(&values),
+        ),
     );
     let message = matdiff_num::data::load_matrix_stored(&path, CsvHeader::FirstRow)
         .unwrap_err()
@@ -697,7 +705,10 @@ fn a_large_csv_reads_in_parallel_with_errors_at_their_lines() {
         let ragged = text.replacen(&needle, &format!("{ending}1,2{ending}"), 1);
         match parse_csv("big.csv", &ragged).unwrap_err() {
             DataError::Ragged { line, found, .. } => {
-                assert_eq!((line, found), (if ending == "\n" { 120_002 } else { 120_001 }, 2))
+                assert_eq!(
+                    (line, found),
+                    (if ending == "\n" { 120_002 } else { 120_001 }, 2)
+                )
             }
             other => panic!("{other}"),
         }
