@@ -235,8 +235,9 @@ struct DataVar {
 #[derive(Clone, Debug)]
 struct RowPath {
     kernel: RowKernel,
-    /// The samples row by row, copied at the first batch (or by
-    /// [`Problem::prepare_rows`]); until then full evaluations run the plan.
+    /// The samples row by row (the stored data matrix, shared), readied at the
+    /// first batch (or by [`Problem::prepare_rows`]); until then full evaluations
+    /// run the plan.
     data: Option<Rows>,
     enabled: bool,
 }
@@ -462,7 +463,8 @@ impl Problem {
         self.row_path.as_ref().map(|p| p.kernel.form())
     }
 
-    /// Copies the samples row by row for the row kernel of a linear-model loss, which
+    /// Readies the samples row by row for the row kernel of a linear-model loss (the
+    /// data matrix stored by rows is shared, other data vectors copied), which
     /// batches otherwise do at their first evaluation (full evaluations keep the
     /// plan). Returns whether the loss has a row kernel.
     pub fn prepare_rows(&mut self) -> bool {

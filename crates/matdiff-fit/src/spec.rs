@@ -302,8 +302,9 @@ impl FitSpec {
                 });
             }
             problem.check_batches()?;
-            // Batches of a linear model's loss run row by row on a row-major copy of
-            // the data, made here, before the clock of the run starts, like loading.
+            // Batches of a linear model's loss run row by row on the data stored by
+            // rows (in place, or a copy made here, before the clock of the run
+            // starts, like loading).
             let started = std::time::Instant::now();
             if problem.prepare_rows() {
                 if let Some(form) = problem.linear_form() {
