@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use faer::{Col, ColRef, Mat, MatRef};
+use faer::{Col, ColRef, MatRef};
 use matdiff_fit::datasets;
 use matdiff_fit::linreg::{
     select_entries, select_rows, train_test_split, Fit, IterativeOptions, LinearRegression,
