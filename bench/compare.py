@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Side-by-side timings of matdiff against NumPy and scikit-learn (issue 8).
+"""Side-by-side timings of matdiff against NumPy and scikit-learn, as a user times
+them: the whole process (loading the data included) and its peak memory, next to the
+compute time each side reports.
 
 Usage:  python3 bench/compare.py [--quick] [--sizes 1000000x100,100000x1000]
                                 [--workloads closed,gradient,gd,minibatch,sgd]
+                                [--process-runs 3]
         python3 bench/compare.py --scaling [--plot bench/scaling.png]
 
 Creates bench/.venv (numpy, scikit-learn, threadpoolctl from PyPI) on first use,
@@ -10,10 +13,14 @@ builds nothing: it runs the release binary (default target/release/matdiff, or
 $MATDIFF, or --matdiff PATH). For each size it writes one random well-conditioned
 least-squares problem (X standard normal, y = X w + noise) as .npy into bench/.work
 and runs every workload on both sides in this one run, each side as a separate
-process. Times are the in-process compute times each side reports (data loading
-excluded), the median of --repeat runs for the single gradient; the process wall
-time (loading included) is shown too. Ratios are peer time / matdiff time, so > 1
-means matdiff is faster.
+process, --process-runs times (the best run is kept). Reported per workload: the
+in-process compute time each side reports (data loading excluded; the median of
+--repeat runs for the single gradient), the whole process's wall time (loading
+included, as `time` measures it) and its peak resident memory (the kernel's maxrss
+of that child; pages of a mapped file count once). Ratios are peer / matdiff, so
+> 1 means matdiff is faster. A reference row gives the machine's memory-bandwidth
+floor: NumPy's time for one pass over X in memory (a sum). The data files are
+deleted at the end unless --keep-data is given.
 
 --scaling times the closed form and one gradient on both sides over a range of N at
 fixed d and a range of d at fixed N, prints the times with the slopes of log time
@@ -28,6 +35,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import venv
 from pathlib import Path
@@ -71,17 +79,44 @@ def peer_env():
     return env
 
 
-def run(cmd, env=None):
-    t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t
+# How many times each side's process runs per workload; the best run is kept.
+PROCESS_RUNS = 3
+
+
+def run_once(cmd, env=None):
+    """Runs `cmd`; its JSON output, wall time and peak resident memory (bytes)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        # wait4 gives this child's own resource usage: ru_maxrss in KiB on Linux.
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
     if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
-    out = json.loads(p.stdout)
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{stderr}")
+    result = json.loads(stdout)
     # `minimize --verbose` says how long computing the loop invariants took.
-    hoist = re.search(r"\(in ([0-9.]+) s\)", p.stderr)
+    hoist = re.search(r"\(in ([0-9.]+) s\)", stderr)
     if hoist:
-        out["hoist_seconds"] = float(hoist.group(1))
+        result["hoist_seconds"] = float(hoist.group(1))
+    return result, wall, usage.ru_maxrss * 1024
+
+
+def run(cmd, env=None, runs=1):
+    """The best of `runs` processes: the fastest run's output, its wall time, and the
+    smallest peak memory seen."""
+    best = None
+    for _ in range(max(1, runs)):
+        out, wall, peak = run_once(cmd, env)
+        if best is None or wall < best[1]:
+            best = (out, wall, min(peak, best[2]) if best else peak)
+        else:
+            best = (best[0], best[1], min(peak, best[2]))
+    out, wall, peak = best
+    out["process_peak_bytes"] = peak
     return out, wall
 
 
@@ -89,13 +124,13 @@ def peer(py, workload, x, y, **kw):
     cmd = [py, str(PEERS), workload, "--x", str(x), "--y", str(y)]
     for k, v in kw.items():
         cmd += [f"--{k}", str(v)]
-    out, wall = run(cmd, env=peer_env())
+    out, wall = run(cmd, env=peer_env(), runs=PROCESS_RUNS)
     out["wall"] = wall
     return out
 
 
 def matdiff(exe, args):
-    out, wall = run([exe] + args)
+    out, wall = run([exe] + args, runs=PROCESS_RUNS)
     out["wall"] = wall
     return out
 
@@ -152,7 +187,7 @@ def closed_form(py, exe, x, y, size, rows, peers=("normal", "lstsq", "sk_linreg"
     m = matdiff(exe, ["linreg", "--x", str(x), "--y", str(y), "--solver", "auto", "--no-intercept", "--json"])
     for wl in peers:
         p = peer(py, wl, x, y)
-        rows.append((size, "closed form", names[wl], m["seconds"], p["seconds"], m["wall"], p["wall"]))
+        rows.append((size, "closed form", names[wl], m["seconds"], p["seconds"], m["wall"], p["wall"], m["process_peak_bytes"], p["process_peak_bytes"]))
 
 
 def gradient(py, exe, x, y, repeat):
@@ -299,6 +334,10 @@ def fmt_t(s):
     return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
 
 
+def fmt_b(b):
+    return f"{b / 1e6:.0f} MB" if b < 1e9 else f"{b / 1e9:.2f} GB"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, finishes in about a minute")
@@ -318,10 +357,15 @@ def main():
     ap.add_argument("--scaling-runs", type=int, default=3, help="--scaling keeps the best of this many closed-form runs")
     ap.add_argument("--plot", default=str(HERE / "scaling.png"), help="where --scaling draws its plot")
     ap.add_argument("--json", help="also write the raw results to this file")
+    ap.add_argument("--process-runs", type=int, default=3,
+                    help="runs of each process per workload; the best is kept")
+    ap.add_argument("--keep-data", action="store_true", help="keep the generated .npy files in bench/.work")
     ap.add_argument("--chunk-rows", type=int, default=4096, help="chunk size of the chunk-local SGD / mini-batch rows")
     ap.add_argument("--stream-rows", type=int, default=0,
                     help="also stream an N x 100 .npy written chunkwise (e.g. 10000000: 8 GB, deleted afterwards)")
     args = ap.parse_args()
+    global PROCESS_RUNS
+    PROCESS_RUNS = args.process_runs
     workloads = args.workloads.split(",")
     unknown = sorted(set(workloads) - set(WORKLOADS))
     if unknown:
@@ -352,19 +396,24 @@ def main():
         data = ["--data", f"X={x}", "--data", f"y={y}"]
         size = f"{n}x{d}"
         lr_gd = 0.1
+        # 0. the memory-bandwidth floor: one pass over X in memory
+        bw = peer(py, "bandwidth", x, y)
+        rows.append((size, "one pass over X in memory (bandwidth floor)",
+                     f"X is {8 * n * d / 1e6:.0f} MB; NumPy X.sum() at {bw['bytes_per_second'] / 1e9:.1f} GB/s",
+                     bw["seconds"], bw["seconds"], None, None, None, None))
         # 1. closed form
         if "closed" in workloads:
             closed_form(py, exe, x, y, size, rows)
         # 2. one full gradient through the generic plan (no hoisting)
         if "gradient" in workloads:
             m, p = gradient(py, exe, x, y, args.repeat)
-            rows.append((size, "one gradient (generic plan)", "NumPy 2/N X'(Xw-y)", m["seconds"], p["seconds"], m["wall"], p["wall"]))
+            rows.append((size, "one gradient (generic plan)", "NumPy 2/N X'(Xw-y)", m["seconds"], p["seconds"], m["wall"], p["wall"], m["process_peak_bytes"], p["process_peak_bytes"]))
         # 3. 20 GD iterations through minimize (hoisting on)
         if "gd" in workloads:
             m = matdiff(exe, ["minimize", LS, "--wrt", "w", "--let", DECLS, *data, "--method", "gd",
                               "--lr", str(lr_gd), "--max-iter", str(args.iters), "--tol-grad", "1e-300", "--json", "--verbose"])
             p = peer(py, "gd", x, y, lr=lr_gd, iters=args.iters)
-            rows.append((size, f"GD x{args.iters} (minimize)", "NumPy GD loop", m["seconds"] + m.get("hoist_seconds", 0.0), p["seconds"], m["wall"], p["wall"]))
+            rows.append((size, f"GD x{args.iters} (minimize)", "NumPy GD loop", m["seconds"] + m.get("hoist_seconds", 0.0), p["seconds"], m["wall"], p["wall"], m["process_peak_bytes"], p["process_peak_bytes"]))
             raw.append({"size": size, "gd_loss": [m["loss"], p["loss"]]})
         # 4. mini-batch B = 256
         if "minibatch" in workloads:
@@ -372,13 +421,13 @@ def main():
             m = matdiff(exe, ["minimize", LS, "--wrt", "w", "--let", DECLS, *data, "--method", "minibatch",
                               "--batch", "256", "--lr", str(lr_mb), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet"])
             p = peer(py, "minibatch", x, y, lr=lr_mb, epochs=args.epochs, batch=256)
-            rows.append((size, f"mini-batch B=256 x{args.epochs} ep", "NumPy loop", m["seconds"], p["seconds"], m["wall"], p["wall"]))
+            rows.append((size, f"mini-batch B=256 x{args.epochs} ep", "NumPy loop", m["seconds"], p["seconds"], m["wall"], p["wall"], m["process_peak_bytes"], p["process_peak_bytes"]))
             raw.append({"size": size, "minibatch_loss": [m["loss"], p["loss"]]})
             # the same with chunk-local shuffling (--chunk-rows): rows read close together
             mc = matdiff(exe, ["minimize", LS, "--wrt", "w", "--let", DECLS, *data, "--method", "minibatch", "--batch", "256",
                                "--lr", str(lr_mb), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet",
                                "--chunk-rows", str(args.chunk_rows)])
-            rows.append((size, f"mini-batch B=256 x{args.epochs} ep, chunks of {args.chunk_rows}", "NumPy loop", mc["seconds"], p["seconds"], mc["wall"], p["wall"]))
+            rows.append((size, f"mini-batch B=256 x{args.epochs} ep, chunks of {args.chunk_rows}", "NumPy loop", mc["seconds"], p["seconds"], mc["wall"], p["wall"], mc["process_peak_bytes"], p["process_peak_bytes"]))
             raw.append({"size": size, "minibatch_chunked_loss": [mc["loss"], p["loss"]]})
         # 5. SGD, same epochs and η as SGDRegressor
         if "sgd" in workloads and n <= args.sgd_max_n and d <= 100:
@@ -387,14 +436,14 @@ def main():
                               "--lr", str(lr_sgd), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet"])
             p = peer(py, "sk_sgd", x, y, lr=lr_sgd, epochs=args.epochs)
             m_loss = mse(py, x, y, m["solution"])
-            rows.append((size, f"SGD x{args.epochs} ep (samples/s)", "sklearn SGDRegressor", m["seconds"], p["seconds"], m["wall"], p["wall"]))
+            rows.append((size, f"SGD x{args.epochs} ep (samples/s)", "sklearn SGDRegressor", m["seconds"], p["seconds"], m["wall"], p["wall"], m["process_peak_bytes"], p["process_peak_bytes"]))
             raw.append({"size": size, "sgd_mse": [m_loss, p["loss"]],
                         "sgd_samples_per_s": [n * args.epochs / m["seconds"], n * args.epochs / p["seconds"]]})
             mc = matdiff(exe, ["minimize", LS_HALF, "--wrt", "w", "--let", DECLS, *data, "--method", "sgd",
                                "--lr", str(lr_sgd), "--epochs", str(args.epochs), "--tol-grad", "1e-300", "--json", "--quiet",
                                "--chunk-rows", str(args.chunk_rows)])
             mc_loss = mse(py, x, y, mc["solution"])
-            rows.append((size, f"SGD x{args.epochs} ep, chunks of {args.chunk_rows}", "sklearn SGDRegressor", mc["seconds"], p["seconds"], mc["wall"], p["wall"]))
+            rows.append((size, f"SGD x{args.epochs} ep, chunks of {args.chunk_rows}", "sklearn SGDRegressor", mc["seconds"], p["seconds"], mc["wall"], p["wall"], mc["process_peak_bytes"], p["process_peak_bytes"]))
             raw.append({"size": size, "sgd_chunked_mse": [mc_loss, p["loss"]],
                         "sgd_chunked_samples_per_s": [n * args.epochs / mc["seconds"], n * args.epochs / p["seconds"]]})
     if args.stream_rows:
@@ -402,13 +451,23 @@ def main():
     if "derive" in workloads:
         cpu, count = derive_table(exe)
         rows.append(("-", f"derive, acceptance table ({count} processes)", "target: 50 ms in total",
-                     cpu, 0.05, cpu, 0.05))
+                     cpu, 0.05, cpu, 0.05, None, None))
+    if not args.keep_data:
+        for f in WORK.glob("*.npy"):
+            f.unlink()
     # the table
     print()
-    print(f"| size N×d | workload | peer | matdiff | peer time | ratio (peer/matdiff) | matdiff process | peer process |")
-    print("|---|---|---|---|---|---|---|---|")
-    for size, wl, name, mt, pt, mw, pw in rows:
-        print(f"| {size} | {wl} | {name} | {fmt_t(mt)} | {fmt_t(pt)} | {pt / mt:.2f}× | {fmt_t(mw)} | {fmt_t(pw)} |")
+    print("| size N×d | workload | peer | matdiff compute | peer compute | ratio | "
+          "matdiff process | peer process | ratio | matdiff peak | peer peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for size, wl, name, mt, pt, mw, pw, mp, pp in rows:
+        if mw is None:
+            # A reference row: one time, no sides.
+            print(f"| {size} | {wl} | {name} | {fmt_t(mt)} | | | | | | | |")
+            continue
+        peaks = f"{fmt_b(mp)} | {fmt_b(pp)}" if mp else "– | –"
+        print(f"| {size} | {wl} | {name} | {fmt_t(mt)} | {fmt_t(pt)} | {pt / mt:.2f}× | "
+              f"{fmt_t(mw)} | {fmt_t(pw)} | {pw / mw:.2f}× | {peaks} |")
     print()
     for r in raw:
         print(json.dumps(r))

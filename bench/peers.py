@@ -121,6 +121,17 @@ def main():
                 g = (2.0 / len(idx)) * (Xb.T @ (Xb @ w - y[idx]))
                 w -= args.lr * g
         out["seconds"] = time.perf_counter() - t
+    elif args.workload == "bandwidth":
+        # One pass over X in memory (a sum): the floor for anything that reads X.
+        times = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            total = float(X.sum())
+            times.append(time.perf_counter() - t)
+        out["seconds"] = min(times)
+        out["bytes_per_second"] = X.nbytes / min(times)
+        out["checksum"] = total
+        w = None
     elif args.workload == "gradient":
         w = np.sin(np.arange(1, d + 1, dtype=float))
         times = []
@@ -133,7 +144,7 @@ def main():
         w = g
     else:
         sys.exit(f"unknown workload {args.workload}")
-    out["loss"] = mse(X, y, w) if args.workload != "gradient" else None
+    out["loss"] = mse(X, y, w) if args.workload not in ("gradient", "bandwidth") else None
     print(json.dumps(out))
 
 

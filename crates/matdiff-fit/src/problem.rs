@@ -33,9 +33,8 @@ use std::fmt;
 use faer::Mat;
 use matdiff_core::diff::canonicalize;
 use matdiff_core::{derive, print, DiffError, Dim, Function, Graph, Id, Kind, Node, Sym, Variable};
-use matdiff_num::inputs::{declared_shape, dim_text};
-use matdiff_num::kernels;
-use matdiff_num::{EvalError, InputError, Inputs, Plan, PlanOptions, Sizes, Value};
+use matdiff_num::inputs::{check_shape, declared_shape, dim_text};
+use matdiff_num::{EvalError, InputError, Inputs, Plan, PlanOptions, Sizes, Stored, Value};
 use thiserror::Error;
 
 use crate::hoist;
@@ -236,8 +235,9 @@ struct DataVar {
 #[derive(Clone, Debug)]
 struct RowPath {
     kernel: RowKernel,
-    /// The samples row by row, copied at the first batch (or by
-    /// [`Problem::prepare_rows`]); until then full evaluations run the plan.
+    /// The samples row by row (the stored data matrix, shared), readied at the
+    /// first batch (or by [`Problem::prepare_rows`]); until then full evaluations
+    /// run the plan.
     data: Option<Rows>,
     enabled: bool,
 }
@@ -302,9 +302,25 @@ impl Problem {
     /// span when there are any (the first such data variable on ties). Every
     /// variable the loss mentions must be `wrt` or have data.
     pub fn new(
-        mut function: Function,
+        function: Function,
         wrt: &str,
         data: Vec<(String, Mat<f64>)>,
+        samples: Option<&str>,
+    ) -> Result<Problem, ProblemError> {
+        let data = data
+            .into_iter()
+            .map(|(n, m)| (n, Stored::from(m)))
+            .collect();
+        Problem::with_stored(function, wrt, data, samples)
+    }
+
+    /// [`Problem::new`] with data as they are stored: a matrix of samples stored by
+    /// rows (a C-order `.npy` file mapped into memory, a CSV file) is read in place,
+    /// without a copy; others are copied once.
+    pub fn with_stored(
+        mut function: Function,
+        wrt: &str,
+        data: Vec<(String, Stored)>,
         samples: Option<&str>,
     ) -> Result<Problem, ProblemError> {
         let var =
@@ -331,7 +347,20 @@ impl Problem {
         let given = data_variables(&graph, loss, var.name, data.iter().map(|(n, _)| n.as_str()))?;
         let mut inputs = Inputs::new();
         for (name, value) in data {
-            inputs.set_named(&graph, &name, value)?;
+            let declared = graph.variable_named(&name).copied();
+            match declared {
+                // A wide matrix stored by rows is kept as it is, in case its rows turn
+                // out to be the samples (decided below).
+                Some(declared)
+                    if value.rows_slice().is_some()
+                        && value.ncols() > 1
+                        && !declared.kind.is_symmetric() =>
+                {
+                    check_shape(&graph, &name, value.nrows(), value.ncols())?;
+                    inputs.set_stored_by_rows(declared.name, value);
+                }
+                _ => inputs.set_named(&graph, &name, value.into_mat())?,
+            }
         }
         let sizes = Sizes::bind(&graph, &inputs)?;
         let unbound = |d: Dim| ProblemError::UnboundDimension {
@@ -366,7 +395,7 @@ impl Problem {
                 let spans = |d: Option<Dim>| sample_dim.is_some_and(|s| d == Some(Dim::Named(s)));
                 let (slice_rows, slice_cols) =
                     (spans(shape.map(|s| s.rows)), spans(shape.map(|s| s.cols)));
-                let wide = inputs.get(sym).is_some_and(|m| m.ncols() > 1);
+                let wide = inputs.view(sym).is_some_and(|m| m.ncols() > 1);
                 DataVar {
                     sym,
                     slice_rows,
@@ -392,10 +421,17 @@ impl Problem {
                 data: None,
                 enabled: true,
             });
-        for v in data.iter().filter(|v| v.by_rows) {
-            let m = inputs.get(v.sym).expect("data variables have values");
-            let transposed = kernels::transposed(m.as_ref());
-            inputs.set_by_rows(v.sym, transposed);
+        for v in &data {
+            let stored = inputs.stored_by_rows(v.sym).is_some();
+            if v.by_rows && !stored {
+                let m = inputs.get(v.sym).expect("data variables have values");
+                let rows = Stored::rows_of(m.as_ref());
+                inputs.set_stored_by_rows(v.sym, rows);
+            } else if !v.by_rows && stored {
+                let m = inputs.view(v.sym).expect("data variables have values");
+                let m = m.to_owned();
+                inputs.set(v.sym, m);
+            }
         }
         let by_rows: Vec<Sym> = data.iter().filter(|v| v.by_rows).map(|v| v.sym).collect();
         inputs.set(var.name, Mat::zeros(rows, cols));
@@ -427,7 +463,8 @@ impl Problem {
         self.row_path.as_ref().map(|p| p.kernel.form())
     }
 
-    /// Copies the samples row by row for the row kernel of a linear-model loss, which
+    /// Readies the samples row by row for the row kernel of a linear-model loss (the
+    /// data matrix stored by rows is shared, other data vectors copied), which
     /// batches otherwise do at their first evaluation (full evaluations keep the
     /// plan). Returns whether the loss has a row kernel.
     pub fn prepare_rows(&mut self) -> bool {
@@ -437,9 +474,14 @@ impl Problem {
         if path.data.is_none() {
             let form = path.kernel.form();
             let full = &self.full.inputs;
-            let design = full
-                .view(form.design)
-                .expect("the full inputs hold every data variable");
+            // The samples stored by rows are shared, not copied.
+            let design = match full.stored_by_rows(form.design) {
+                Some(stored) => stored.clone(),
+                None => Stored::rows_of(
+                    full.view(form.design)
+                        .expect("the full inputs hold every data variable"),
+                ),
+            };
             let columns: Vec<&Mat<f64>> = form
                 .columns
                 .iter()
@@ -448,7 +490,7 @@ impl Problem {
                         .expect("the full inputs hold every data variable")
                 })
                 .collect();
-            path.data = Some(Rows::of(design, &columns));
+            path.data = Some(Rows::of(&design, &columns));
         }
         true
     }
@@ -902,7 +944,7 @@ impl Objective for Problem {
             ..
         }) = &self.row_path
         {
-            data.touch(rows);
+            data.prefetch(rows);
         }
     }
 

@@ -14,7 +14,7 @@ use matdiff_core::Sym;
 use rayon::prelude::*;
 
 use crate::linear_form::{LinearForm, Param, Tape};
-use matdiff_num::kernels;
+use matdiff_num::{kernels, Stored};
 
 /// Rows per block of a parallel full evaluation.
 const BLOCK_ROWS: usize = 8192;
@@ -29,10 +29,24 @@ const GATHER_ROWS: usize = 16;
 pub(crate) struct Rows {
     /// The number of columns of `X`.
     pub(crate) width: usize,
-    /// `X`, row-major: row `i` is `design[i*width..(i+1)*width]`.
-    pub(crate) design: Vec<f64>,
+    /// `X`, row-major: row `i` is `design()[i*width..(i+1)*width]`.
+    design: Design,
     /// The data vectors `ℓ` reads besides `z`, in the order of [`LinearForm::columns`].
     pub(crate) columns: Vec<Vec<f64>>,
+}
+
+/// Where the rows of `X` live: a buffer of their own (a streamed chunk), or the data
+/// matrix as stored, shared with the plan's inputs (owned, or mapped from a file).
+#[derive(Clone)]
+enum Design {
+    Buffer(Vec<f64>),
+    Stored(Stored),
+}
+
+impl Default for Design {
+    fn default() -> Design {
+        Design::Buffer(Vec::new())
+    }
 }
 
 impl fmt::Debug for Rows {
@@ -44,49 +58,58 @@ impl fmt::Debug for Rows {
 impl Rows {
     /// The number of rows held.
     pub(crate) fn len(&self) -> usize {
-        self.design.len() / self.width.max(1)
+        self.design().len() / self.width.max(1)
     }
 
-    /// Reads one value of every cache line of the rows `rows` (those in range) and
-    /// their entries of the data vectors, so
-    /// that the memory system fetches them all at once rather than one by one when
-    /// each is used.
-    pub(crate) fn touch(&self, rows: &[usize]) {
+    /// `X`, row-major.
+    pub(crate) fn design(&self) -> &[f64] {
+        match &self.design {
+            Design::Buffer(values) => values,
+            Design::Stored(stored) => stored.rows_slice().unwrap_or(&[]),
+        }
+    }
+
+    /// A buffer for the rows of `X`, row-major, to be filled (by a streamed chunk).
+    pub(crate) fn design_buffer(&mut self) -> &mut Vec<f64> {
+        if let Design::Stored(_) = self.design {
+            self.design = Design::Buffer(Vec::new());
+        }
+        match &mut self.design {
+            Design::Buffer(values) => values,
+            Design::Stored(_) => unreachable!("replaced by a buffer above"),
+        }
+    }
+
+    /// Asks the memory system for the cache lines of the rows `rows` (those in range)
+    /// and their entries of the data vectors, so that they arrive while the rows
+    /// before them are worked on, rather than one by one when each is used.
+    pub(crate) fn prefetch(&self, rows: &[usize]) {
         /// `f64`s per 64-byte cache line.
         const LINE: usize = 8;
-        let mut sum = 0.0;
+        let design = self.design();
         for &i in rows {
-            if let Some(row) = self.design.get(i * self.width..(i + 1) * self.width) {
-                sum += row.iter().step_by(LINE).sum::<f64>() + row.last().unwrap_or(&0.0);
+            if let Some(row) = design.get(i * self.width..(i + 1) * self.width) {
+                for line in row.chunks(LINE) {
+                    kernels::prefetch(line);
+                }
             }
             for column in &self.columns {
-                sum += column.get(i).unwrap_or(&0.0);
+                if let Some(v) = column.get(i..=i) {
+                    kernels::prefetch(v);
+                }
             }
         }
-        std::hint::black_box(sum);
     }
 
-    /// `X` (stored either way) and the data vectors, copied row by row.
-    pub(crate) fn of(design: MatRef<'_, f64>, columns: &[&Mat<f64>]) -> Rows {
-        let (rows, width) = (design.nrows(), design.ncols());
-        // Stored by rows, each row is contiguous already; otherwise transpose first.
-        let copy;
-        let stored = match design.transpose().try_as_col_major() {
-            Some(stored) => stored,
-            None => {
-                copy = kernels::transposed(design);
-                copy.as_ref()
-                    .try_as_col_major()
-                    .expect("a matrix's columns are contiguous")
-            }
+    /// `X` stored by rows (shared, not copied) and the data vectors, copied.
+    pub(crate) fn of(design: &Stored, columns: &[&Mat<f64>]) -> Rows {
+        let design = match design.rows_slice() {
+            Some(_) => design.clone(),
+            None => Stored::rows_of(design.view()),
         };
-        let mut values = vec![0.0; rows * width];
-        for (i, row) in values.chunks_exact_mut(width.max(1)).enumerate() {
-            row.copy_from_slice(stored.col(i).as_slice());
-        }
         Rows {
-            width,
-            design: values,
+            width: design.ncols(),
+            design: Design::Stored(design),
             columns: columns.iter().map(|c| c.col_as_slice(0).to_vec()).collect(),
         }
     }
@@ -266,7 +289,7 @@ impl RowKernel {
         for (k, (data, i)) in rows.enumerate().take(len) {
             scratch.index[k] = i;
             scratch.rows[k * width..(k + 1) * width]
-                .copy_from_slice(&data.design[i * width..(i + 1) * width]);
+                .copy_from_slice(&data.design()[i * width..(i + 1) * width]);
             for (column, source) in scratch.columns.iter_mut().zip(&data.columns) {
                 column[k] = source[i];
             }
@@ -373,7 +396,7 @@ impl RowKernel {
         w: &[f64],
     ) -> Option<&'static str> {
         let width = data.width;
-        if let Some(x) = data.design.get(i * width..(i + 1) * width) {
+        if let Some(x) = data.design().get(i * width..(i + 1) * width) {
             self.inputs[0] = dot(x, w);
             for (input, column) in self.inputs[1..].iter_mut().zip(&data.columns) {
                 *input = column[i];
@@ -429,7 +452,7 @@ fn accumulate<'a>(
     let mut first = true;
     for (data, i) in rows {
         let width = data.width;
-        let x = &data.design[i * width..(i + 1) * width];
+        let x = &data.design()[i * width..(i + 1) * width];
         inputs[0] = dot(x, w);
         for (input, column) in inputs[1..].iter_mut().zip(&data.columns) {
             *input = column[i];

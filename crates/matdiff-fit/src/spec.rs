@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use faer::Mat;
 use matdiff_core::{Dim, Function, Graph, Kind, Sym};
 use matdiff_num::data::DataError;
+use matdiff_num::Stored;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
@@ -289,13 +290,14 @@ impl FitSpec {
         }
         let mut data = Vec::with_capacity(self.data.len());
         for (name, value) in &self.data {
+            // A file's values are read as stored (a C-order `.npy` file in place).
             let value = match value {
-                Data::Memory(m) => m.clone(),
-                Data::File(path) => matdiff_num::data::load_matrix_with(path, self.csv_header)?,
+                Data::Memory(m) => Stored::from(m.clone()),
+                Data::File(path) => matdiff_num::data::load_matrix_stored(path, self.csv_header)?,
             };
             data.push((name.clone(), value));
         }
-        let mut problem = Problem::new(function, &self.wrt, data, self.samples.as_deref())?;
+        let mut problem = Problem::with_stored(function, &self.wrt, data, self.samples.as_deref())?;
         let mut notes = Vec::new();
         if options.effective_batch(usize::MAX).is_some() {
             if problem.sample_dimension().is_none() {
@@ -304,13 +306,14 @@ impl FitSpec {
                 });
             }
             problem.check_batches()?;
-            // Batches of a linear model's loss run row by row on a row-major copy of
-            // the data, made here, before the clock of the run starts, like loading.
+            // Batches of a linear model's loss run row by row on the data stored by
+            // rows (in place, or a copy made here, before the clock of the run
+            // starts, like loading).
             let started = std::time::Instant::now();
             if problem.prepare_rows() {
                 if let Some(form) = problem.linear_form() {
                     notes.push(format!(
-                        "row kernel: per-sample loss {}, slope {}{} (data copied row by row in {:.3} s)",
+                        "row kernel: per-sample loss {}, slope {}{} (rows ready in {:.3} s)",
                         form.texts.sample,
                         form.texts.slope,
                         form.texts

@@ -220,7 +220,7 @@ impl StreamedProblem {
         let slot = &mut self.slots[k];
         slot.chunk = None;
         slot.data.width = self.design.cols();
-        self.design.read_block(chunk, &mut slot.data.design)?;
+        self.design.read_block(chunk, slot.data.design_buffer())?;
         slot.data.columns.resize_with(self.columns.len(), Vec::new);
         for (reader, column) in self.columns.iter_mut().zip(&mut slot.data.columns) {
             reader.read_block(chunk, column)?;

@@ -7,10 +7,12 @@
 use std::fmt;
 use std::path::Path;
 
-use faer::{Mat, MatRef};
+use faer::Mat;
+use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::kernels;
+use crate::mapped::MappedFile;
+use crate::stored::{Order, Stored};
 
 /// A table of numbers read from a CSV file: named columns over the rows.
 #[derive(Debug, Clone)]
@@ -267,8 +269,9 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<Table, DataError> {
 
 /// Reads a CSV file into a [`Table`], its first row a header or not as `header` says.
 ///
-/// A regular file is read up to its length; anything else (a pipe, a device) up to
-/// the memory budget ([`crate::memory::budget_bytes`]).
+/// A regular file is mapped into memory and parsed in parallel (see [`parse_csv_data`]);
+/// anything else (a pipe, a device) is read up to the memory budget
+/// ([`crate::memory::budget_bytes`]) first.
 pub fn load_csv_with(path: impl AsRef<Path>, header: CsvHeader) -> Result<Table, DataError> {
     load_csv_selecting(path, header, None)
 }
@@ -292,7 +295,8 @@ pub fn parse_csv_columns(
     header: CsvHeader,
     names: &[&str],
 ) -> Result<Table, DataError> {
-    parse_csv_bytes(name, text.as_bytes(), header, Some(names))
+    let (columns, rows, values) = csv_values(name, text.as_bytes(), header, Some(names))?;
+    Ok(table(name.to_owned(), columns, rows, &values))
 }
 
 fn load_csv_selecting(
@@ -301,6 +305,18 @@ fn load_csv_selecting(
     names: Option<&[&str]>,
 ) -> Result<Table, DataError> {
     let path = path.as_ref();
+    let (columns, rows, values) = read_csv(path, header, names)?;
+    Ok(table(path.display().to_string(), columns, rows, &values))
+}
+
+/// The column names, the number of rows and the values row by row of a CSV file
+/// (of the columns `selected`, when given).
+fn read_csv(
+    path: &Path,
+    header: CsvHeader,
+    selected: Option<&[&str]>,
+) -> Result<(Vec<String>, usize, Vec<f64>), DataError> {
+    let names = selected;
     let name = path.display().to_string();
     let io = |e: std::io::Error| DataError::Io {
         file: name.clone(),
@@ -308,42 +324,96 @@ fn load_csv_selecting(
     };
     let handle = std::fs::File::open(path).map_err(io)?;
     let metadata = handle.metadata().map_err(io)?;
-    let limit = if metadata.is_file() {
-        metadata.len()
+    if metadata.is_file() && metadata.len() > 0 {
+        let file = MappedFile::open(&handle).map_err(io)?;
+        csv_values(&name, file.bytes(), header, names)
     } else {
-        crate::memory::budget_bytes()
-    };
-    let bytes = read_bounded(&name, handle, limit)?;
-    parse_csv_bytes(&name, &bytes, header, names)
+        let limit = if metadata.is_file() {
+            metadata.len()
+        } else {
+            crate::memory::budget_bytes()
+        };
+        let bytes = read_bounded(&name, handle, limit)?;
+        csv_values(&name, &bytes, header, names)
+    }
 }
 
 /// Parses CSV text with a header row into a [`Table`]; `name` is used in errors.
 pub fn parse_csv(name: &str, text: &str) -> Result<Table, DataError> {
-    parse_csv_bytes(name, text.as_bytes(), CsvHeader::FirstRow, None)
+    parse_csv_data(name, text.as_bytes(), CsvHeader::FirstRow)
 }
 
 /// Parses the bytes of a CSV file into a [`Table`] (invalid UTF-8 is reported with
 /// its line), its first row a header or not as `header` says.
+///
+/// The rows are split at newlines into pieces that are parsed in parallel. A file
+/// the parallel reader does not take as it is (a quoted cell, a line ended by a lone
+/// carriage return) and a file with an error are read again by the plain reader,
+/// which gives the same values, and the same errors with their lines and columns.
 pub fn parse_csv_data(name: &str, bytes: &[u8], header: CsvHeader) -> Result<Table, DataError> {
-    parse_csv_bytes(name, bytes, header, None)
+    let (columns, rows, values) = csv_values(name, bytes, header, None)?;
+    Ok(table(name.to_owned(), columns, rows, &values))
 }
 
 /// Parses CSV text into a [`Table`], its first row a header or not as `header` says.
 pub fn parse_csv_with(name: &str, text: &str, header: CsvHeader) -> Result<Table, DataError> {
-    parse_csv_bytes(name, text.as_bytes(), header, None)
+    parse_csv_data(name, text.as_bytes(), header)
 }
 
-/// Parses CSV bytes; with `selected`, only the cells of those columns (in that order).
-fn parse_csv_bytes(
+fn table(path: String, columns: Vec<String>, rows: usize, values: &[f64]) -> Table {
+    let width = columns.len();
+    Table {
+        path,
+        data: Mat::from_fn(rows, width, |i, j| values[i * width + j]),
+        columns,
+    }
+}
+
+/// The column names, the number of rows and the values row by row of CSV bytes (of
+/// the columns `selected`, when given): in parallel where that reads the file as the
+/// plain reader does, else (and for a selection of columns) by the plain reader.
+fn csv_values(
     name: &str,
     bytes: &[u8],
     header: CsvHeader,
     selected: Option<&[&str]>,
-) -> Result<Table, DataError> {
-    let file = name.to_owned();
+) -> Result<(Vec<String>, usize, Vec<f64>), DataError> {
     // Spreadsheets often start UTF-8 files with a byte-order mark; it is not part of
     // the first column's name.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if selected.is_some() {
+        return csv_values_serial(name, bytes, header, selected);
+    }
+    let mut reader = csv_reader(bytes);
+    let mut first = csv::StringRecord::new();
+    if !reader.read_record(&mut first).map_err(malformed(name))? || first.iter().all(str::is_empty)
+    {
+        return Err(DataError::Empty {
+            file: name.to_owned(),
+        });
+    }
+    let columns = columns_of(name, line_of(&first), &first, header)?;
+    let body = match header {
+        CsvHeader::FirstRow => bytes.get(reader.position().byte() as usize..),
+        CsvHeader::Absent => Some(bytes),
+    };
+    if let Some(values) = body.and_then(|body| parallel::values(body, columns.len())) {
+        if !values.is_empty() {
+            let rows = values.len() / columns.len();
+            return Ok((columns, rows, values));
+        }
+    }
+    csv_values_serial(name, bytes, header, None)
+}
+
+/// [`csv_values`] by the plain reader, one record after the other.
+fn csv_values_serial(
+    name: &str,
+    bytes: &[u8],
+    header: CsvHeader,
+    selected: Option<&[&str]>,
+) -> Result<(Vec<String>, usize, Vec<f64>), DataError> {
+    let file = name.to_owned();
     let mut reader = csv_reader(bytes);
     let mut records = reader.records();
     let malformed = malformed(name);
@@ -380,7 +450,6 @@ fn parse_csv_bytes(
         None => all_columns.clone(),
         Some(kept) => kept.iter().map(|&j| all_columns[j].clone()).collect(),
     };
-    let width = columns.len();
     let mut values = Vec::new();
     let mut rows = 0usize;
     let mut row = |record: &csv::StringRecord| {
@@ -401,16 +470,103 @@ fn parse_csv_bytes(
     }
     if rows == 0 {
         return Err(DataError::NoRows {
-            file: file.clone(),
+            file,
             line: last_line + 1,
         });
     }
-    let data = Mat::from_fn(rows, width, |i, j| values[i * width + j]);
-    Ok(Table {
-        path: file,
-        columns,
-        data,
-    })
+    Ok((columns, rows, values))
+}
+
+/// The parallel CSV reader: the rows after the header, cut at newlines into pieces,
+/// each parsed on its own thread.
+///
+/// It takes only what the plain reader reads the same way: unquoted cells of numbers
+/// separated by commas, surrounding spaces and tabs trimmed, lines ended by `\n` or
+/// `\r\n`, blank lines skipped. Anything else, and any error, makes it give up
+/// (`None`), and the caller reads the file with the plain reader, which reports errors
+/// with their lines. Numbers are parsed correctly rounded, as Rust's own parser does,
+/// so the values are the same bits.
+mod parallel {
+    use rayon::prelude::*;
+
+    /// Bytes per piece; pieces end at the first newline past the mark.
+    const PIECE_BYTES: usize = 1 << 20;
+
+    /// The values of the rows of `body`, `width` a row, row by row; `None` when the
+    /// plain reader must read it.
+    pub(super) fn values(body: &[u8], width: usize) -> Option<Vec<f64>> {
+        values_in_pieces(body, width, PIECE_BYTES)
+    }
+
+    /// [`values`], in pieces of about `piece_bytes`.
+    pub(super) fn values_in_pieces(
+        body: &[u8],
+        width: usize,
+        piece_bytes: usize,
+    ) -> Option<Vec<f64>> {
+        let pieces = split(body, piece_bytes.max(1));
+        let parsed: Vec<Option<Vec<f64>>> = pieces
+            .par_iter()
+            .map(|piece| parse_piece(piece, width))
+            .collect();
+        let total = parsed
+            .iter()
+            .map(|p| p.as_ref().map(Vec::len))
+            .sum::<Option<usize>>()?;
+        // Pieces are moved into one buffer and freed one by one, so that the values
+        // are held about once.
+        let mut values = Vec::with_capacity(total);
+        for piece in parsed.into_iter().flatten() {
+            values.extend_from_slice(&piece);
+        }
+        Some(values)
+    }
+
+    /// `body` cut just after the first newline past every `piece_bytes`.
+    fn split(body: &[u8], piece_bytes: usize) -> Vec<&[u8]> {
+        let mut pieces = Vec::with_capacity(body.len() / piece_bytes + 1);
+        let mut rest = body;
+        while rest.len() > piece_bytes {
+            let cut = match rest[piece_bytes..].iter().position(|&b| b == b'\n') {
+                Some(k) => piece_bytes + k + 1,
+                None => rest.len(),
+            };
+            let (piece, tail) = rest.split_at(cut);
+            pieces.push(piece);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            pieces.push(rest);
+        }
+        pieces
+    }
+
+    fn parse_piece(piece: &[u8], width: usize) -> Option<Vec<f64>> {
+        let mut values = Vec::with_capacity(piece.len() / 8);
+        for line in piece.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.contains(&b'\r') {
+                return None;
+            }
+            if line.iter().all(|&b| b == b' ' || b == b'\t') {
+                continue;
+            }
+            let mut fields = 0;
+            for cell in line.split(|&b| b == b',') {
+                fields += 1;
+                let cell = cell.trim_ascii();
+                let (value, used) = fast_float2::parse_partial::<f64, _>(cell).ok()?;
+                if used != cell.len() || !value.is_finite() || fields > width {
+                    return None;
+                }
+                values.push(value);
+            }
+            if fields != width {
+                return None;
+            }
+        }
+        Some(values)
+    }
 }
 
 /// The column names: the header row's, checked, or `col1`, `col2`, … without one.
@@ -606,6 +762,7 @@ enum NpyType {
     F32,
     I64,
     I32,
+    Bool,
 }
 
 impl NpyKind {
@@ -614,7 +771,13 @@ impl NpyKind {
         match self.ty {
             NpyType::F64 | NpyType::I64 => 8,
             NpyType::F32 | NpyType::I32 => 4,
+            NpyType::Bool => 1,
         }
+    }
+
+    /// Whether the values are `f64`s in this machine's byte order, usable in place.
+    fn is_native_f64(self) -> bool {
+        self.ty == NpyType::F64 && self.big_endian == cfg!(target_endian = "big")
     }
 
     /// Decodes one element from its [`size`](Self::size) bytes.
@@ -630,6 +793,7 @@ impl NpyKind {
             (NpyType::I64, true) => i64::from_be_bytes(b8()) as f64,
             (NpyType::I32, false) => f64::from(i32::from_le_bytes(b4())),
             (NpyType::I32, true) => f64::from(i32::from_be_bytes(b4())),
+            (NpyType::Bool, _) => f64::from(u8::from(b[0] != 0)),
         }
     }
 }
@@ -718,6 +882,7 @@ pub fn npy_layout(
                 (npyz::TypeChar::Float, 4) => Some(NpyType::F32),
                 (npyz::TypeChar::Int, 8) => Some(NpyType::I64),
                 (npyz::TypeChar::Int, 4) => Some(NpyType::I32),
+                (npyz::TypeChar::Bool, 1) => Some(NpyType::Bool),
                 _ => None,
             };
             ty.map(|ty| NpyKind {
@@ -729,7 +894,7 @@ pub fn npy_layout(
     };
     let Some(kind) = kind else {
         return Err(npy_error(format!(
-            "unsupported dtype {} — save the array as float64, float32, int64 or int32",
+            "unsupported dtype {} — save the array as float64, float32, int64, int32 or bool",
             DTypeText(&dtype)
         )));
     };
@@ -804,12 +969,23 @@ fn check_shape_size(header: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads a NumPy `.npy` file of `f64`, `f32`, `i64` or `i32` values: a 1-D array
-/// becomes an `n × 1` column, a 2-D array (C or Fortran order) a matrix.
+/// Reads a NumPy `.npy` file of `f64`, `f32`, `i64`, `i32` or `bool` values: a 1-D
+/// array becomes an `n × 1` column, a 2-D array (C or Fortran order) a matrix.
 ///
 /// The header is checked against the file's length (see [`npy_layout`]) before the
-/// values are read.
+/// values are read. The values come back as a faer matrix, a copy; [`load_npy_stored`]
+/// reads them in place.
 pub fn load_npy(path: impl AsRef<Path>) -> Result<Mat<f64>, DataError> {
+    load_npy_stored(path).map(Stored::into_mat)
+}
+
+/// Reads a `.npy` file (see [`load_npy`]) as it is stored. A regular file is mapped
+/// into memory: `float64` values in this machine's byte order are used in place (a
+/// C-order file is the matrix by rows, a Fortran-order one by columns), after one
+/// parallel pass that checks that they are finite; other types are converted in one
+/// parallel pass into a matrix of the file's order. A pipe or a device is read up to
+/// the memory budget ([`crate::memory::budget_bytes`]) and converted.
+pub fn load_npy_stored(path: impl AsRef<Path>) -> Result<Stored, DataError> {
     let path = path.as_ref();
     let name = path.display().to_string();
     let io = |e: std::io::Error| DataError::Io {
@@ -818,47 +994,118 @@ pub fn load_npy(path: impl AsRef<Path>) -> Result<Mat<f64>, DataError> {
     };
     let handle = std::fs::File::open(path).map_err(io)?;
     let metadata = handle.metadata().map_err(io)?;
-    let bytes = if metadata.is_file() {
-        npy_layout(&name, std::io::BufReader::new(&handle), metadata.len())?;
-        read_bounded(
-            &name,
-            std::fs::File::open(path).map_err(io)?,
-            metadata.len(),
-        )?
+    if !metadata.is_file() {
+        let bytes = read_bounded(&name, handle, crate::memory::budget_bytes())?;
+        return npy_stored(&name, &bytes);
+    }
+    let layout = npy_layout(&name, std::io::BufReader::new(&handle), metadata.len())?;
+    let order = if layout.fortran {
+        Order::Columns
     } else {
-        read_bounded(&name, handle, crate::memory::budget_bytes())?
+        Order::Rows
     };
-    parse_npy(&name, &bytes)
+    let start = layout.data_start as usize;
+    if layout.is_empty() {
+        return Ok(Stored::owned(layout.rows, layout.cols, Vec::new(), order));
+    }
+    let file = MappedFile::open(&handle).map_err(io)?;
+    // The map starts on a page, so values from an offset that is a multiple of 8 (64
+    // in files NumPy writes) are aligned.
+    if layout.kind.is_native_f64() && start % 8 == 0 {
+        if let Some(stored) = Stored::mapped(file, start, layout.rows, layout.cols, order) {
+            check_finite(&name, &layout, stored.values().unwrap_or(&[]))?;
+            return Ok(stored);
+        }
+        let file = MappedFile::open(&handle).map_err(io)?;
+        let values = decode_npy(&name, &layout, &file.bytes()[start..])?;
+        return Ok(Stored::owned(layout.rows, layout.cols, values, order));
+    }
+    let values = decode_npy(&name, &layout, &file.bytes()[start..])?;
+    Ok(Stored::owned(layout.rows, layout.cols, values, order))
 }
 
 /// Parses the bytes of a `.npy` file (see [`load_npy`]); `name` is used in errors.
 pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Mat<f64>, DataError> {
+    npy_stored(name, bytes).map(Stored::into_mat)
+}
+
+/// The bytes of a whole `.npy` file, checked and converted into a matrix of the file's
+/// order.
+fn npy_stored(name: &str, bytes: &[u8]) -> Result<Stored, DataError> {
     let layout = npy_layout(name, bytes, bytes.len() as u64)?;
-    let (nrows, ncols) = (layout.rows, layout.cols);
-    let size = layout.kind.size();
-    let values: Vec<f64> = bytes[layout.data_start as usize..]
-        .chunks_exact(size)
-        .map(|b| layout.kind.decode(b))
-        .collect();
-    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
-        let (i, j) = if layout.fortran {
-            (k % nrows.max(1), k / nrows.max(1))
-        } else {
-            (k / ncols.max(1), k % ncols.max(1))
-        };
-        return Err(DataError::Npy {
-            file: name.to_owned(),
-            message: format!(
-                "element ({i}, {j}) is {} — only finite numbers are allowed",
-                values[k]
-            ),
-        });
-    }
-    Ok(if layout.fortran {
-        Mat::from_fn(nrows, ncols, |i, j| values[j * nrows + i])
+    let values = decode_npy(name, &layout, &bytes[layout.data_start as usize..])?;
+    let order = if layout.fortran {
+        Order::Columns
     } else {
-        // Row-major values are the columns of the transpose.
-        kernels::transposed(MatRef::from_column_major_slice(&values, ncols, nrows))
+        Order::Rows
+    };
+    Ok(Stored::owned(layout.rows, layout.cols, values, order))
+}
+
+/// Values per piece of the parallel passes over `.npy` values.
+const NPY_PIECE: usize = 1 << 16;
+
+/// Converts the values of a `.npy` file (`bytes`, just past the header, as long as
+/// `layout` says) to `f64`, in file order, in parallel pieces; then checks them.
+fn decode_npy(name: &str, layout: &NpyLayout, bytes: &[u8]) -> Result<Vec<f64>, DataError> {
+    fn convert<const N: usize>(
+        bytes: &[u8],
+        values: &mut [f64],
+        decode: impl Fn([u8; N]) -> f64 + Sync,
+    ) {
+        values
+            .par_chunks_mut(NPY_PIECE)
+            .zip(bytes.par_chunks(NPY_PIECE * N))
+            .for_each(|(out, bytes)| {
+                for (v, b) in out.iter_mut().zip(bytes.chunks_exact(N)) {
+                    *v = decode(b.try_into().expect("N bytes"));
+                }
+            });
+    }
+    let mut values = vec![0.0; layout.len()];
+    let bytes = &bytes[..layout.data_bytes() as usize];
+    let out = &mut values[..];
+    match (layout.kind.ty, layout.kind.big_endian) {
+        (NpyType::F64, false) => convert(bytes, out, f64::from_le_bytes),
+        (NpyType::F64, true) => convert(bytes, out, f64::from_be_bytes),
+        (NpyType::F32, false) => convert(bytes, out, |b| f64::from(f32::from_le_bytes(b))),
+        (NpyType::F32, true) => convert(bytes, out, |b| f64::from(f32::from_be_bytes(b))),
+        (NpyType::I64, false) => convert(bytes, out, |b| i64::from_le_bytes(b) as f64),
+        (NpyType::I64, true) => convert(bytes, out, |b| i64::from_be_bytes(b) as f64),
+        (NpyType::I32, false) => convert(bytes, out, |b| f64::from(i32::from_le_bytes(b))),
+        (NpyType::I32, true) => convert(bytes, out, |b| f64::from(i32::from_be_bytes(b))),
+        (NpyType::Bool, _) => convert(bytes, out, |b: [u8; 1]| f64::from(u8::from(b[0] != 0))),
+    }
+    check_finite(name, layout, &values)?;
+    Ok(values)
+}
+
+/// Refuses the first value (in file order) that is NaN or infinite, naming its element.
+fn check_finite(name: &str, layout: &NpyLayout, values: &[f64]) -> Result<(), DataError> {
+    let first = values
+        .par_chunks(NPY_PIECE)
+        .enumerate()
+        .find_map_first(|(piece, chunk)| {
+            chunk
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|k| piece * NPY_PIECE + k)
+        });
+    let Some(k) = first else {
+        return Ok(());
+    };
+    let (nrows, ncols) = (layout.rows, layout.cols);
+    let (i, j) = if layout.fortran {
+        (k % nrows.max(1), k / nrows.max(1))
+    } else {
+        (k / ncols.max(1), k % ncols.max(1))
+    };
+    Err(DataError::Npy {
+        file: name.to_owned(),
+        message: format!(
+            "element ({i}, {j}) is {} — only finite numbers are allowed",
+            values[k]
+        ),
     })
 }
 
@@ -911,6 +1158,27 @@ pub fn load_matrix_with(path: impl AsRef<Path>, header: CsvHeader) -> Result<Mat
     match extension.as_deref() {
         Some("csv") => load_csv_with(path, header).map(|t| t.data),
         Some("npy") => load_npy(path),
+        _ => Err(DataError::UnsupportedFormat {
+            file: path.display().to_string(),
+        }),
+    }
+}
+
+/// Reads a matrix from a `.csv` or a `.npy` file as [`load_matrix_with`] does, as it
+/// is stored: a CSV file's values by rows, a `.npy` file's as [`load_npy_stored`]
+/// reads them (in place where it can).
+pub fn load_matrix_stored(path: impl AsRef<Path>, header: CsvHeader) -> Result<Stored, DataError> {
+    let path = path.as_ref();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("csv") => {
+            let (columns, rows, values) = read_csv(path, header, None)?;
+            Ok(Stored::owned(rows, columns.len(), values, Order::Rows))
+        }
+        Some("npy") => load_npy_stored(path),
         _ => Err(DataError::UnsupportedFormat {
             file: path.display().to_string(),
         }),
@@ -1185,4 +1453,59 @@ fn open_csv(
             record,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain reader's values of a body of rows under a header of `width` names.
+    fn serial(body: &str, width: usize) -> Result<Vec<f64>, DataError> {
+        let header: Vec<String> = (1..=width).map(|j| format!("c{j}")).collect();
+        let text = format!("{}\n{body}", header.join(","));
+        csv_values_serial("t.csv", text.as_bytes(), CsvHeader::FirstRow).map(|(_, _, v)| v)
+    }
+
+    /// Every way of cutting a body into pieces gives the plain reader's values, or
+    /// hands the body to it; the bodies marked `true` the parallel reader must take.
+    #[test]
+    fn pieces_cut_anywhere_read_as_the_plain_reader_reads() {
+        let cases: &[(&str, usize, bool)] = &[
+            ("1,2\n3,4\n", 2, true),
+            ("1,2\n3,4", 2, true),
+            ("1,2\r\n3,4\r\n", 2, true),
+            ("1,2\r\n\r\n3,4\r\n", 2, true),
+            (" 1 ,\t2\n\n   \n3,4\n", 2, true),
+            ("1e3,-.5\n+7,5.\n", 2, true),
+            ("0.1,0.2,0.30000000000000004\n", 3, true),
+            (
+                "2.2250738585072014e-308,1.7976931348623157e308,4.9e-324\n",
+                3,
+                true,
+            ),
+            ("7\n8\n9\n", 1, true),
+            ("\"1\",2\n3,4\n", 2, false),
+            ("1,2\r3,4\n", 2, false),
+            ("1,2\n3\n", 2, false),
+            ("1,2\n3,4,5\n", 2, false),
+            ("1,x\n", 2, false),
+            ("1,nan\n", 2, false),
+            ("1,inf\n", 2, false),
+            ("1,1e400\n", 2, false),
+            ("1,\n", 2, false),
+            ("1,0x10\n", 2, false),
+            ("1,2\n\"3\n\",4\n", 2, false),
+        ];
+        for &(body, width, parallel_reads) in cases {
+            let plain = serial(body, width);
+            for piece in 1..=body.len() + 1 {
+                let values = parallel::values_in_pieces(body.as_bytes(), width, piece);
+                match (&values, &plain) {
+                    (Some(v), Ok(p)) => assert_eq!(v, p, "{body:?} in pieces of {piece}"),
+                    (Some(v), Err(e)) => panic!("{body:?}: parallel {v:?}, plain {e}"),
+                    (None, _) => assert!(!parallel_reads, "{body:?} in pieces of {piece}"),
+                }
+            }
+        }
+    }
 }

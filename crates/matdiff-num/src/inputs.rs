@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use faer::{Mat, MatRef};
 use matdiff_core::{Dim, Graph, Id, Kind, Node, Shape, Sym, Variable};
 
+use crate::stored::Stored;
+
 /// Why inputs could not be read or do not fit the declarations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
@@ -133,8 +135,8 @@ impl Values for Inputs {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Inputs {
     values: BTreeMap<Sym, Mat<f64>>,
-    /// Matrices stored row by row, as their transposes: `by_rows[X]` holds `Xᵀ`.
-    by_rows: BTreeMap<Sym, Mat<f64>>,
+    /// Matrices stored row by row (owned, or mapped from a C-order `.npy` file).
+    by_rows: BTreeMap<Sym, Stored>,
     differentials: BTreeMap<Sym, Mat<f64>>,
 }
 
@@ -156,12 +158,21 @@ impl Inputs {
     /// [`Inputs::get`] does not see it, [`Inputs::view`] does. A single column is stored
     /// as usual.
     pub fn set_by_rows(&mut self, sym: Sym, transposed: Mat<f64>) {
+        self.set_stored_by_rows(sym, Stored::rows_of(transposed.transpose()));
+    }
+
+    /// Sets the matrix variable `sym` to a matrix stored row by row (see
+    /// [`Inputs::set_by_rows`]), without copying it; a matrix stored by columns is
+    /// copied row by row.
+    pub fn set_stored_by_rows(&mut self, sym: Sym, stored: Stored) {
         self.values.remove(&sym);
         self.by_rows.remove(&sym);
-        if transposed.nrows() == 1 {
-            self.values.insert(sym, transposed.transpose().to_owned());
+        if stored.ncols() == 1 {
+            self.values.insert(sym, stored.into_mat());
+        } else if stored.rows_slice().is_some() {
+            self.by_rows.insert(sym, stored);
         } else {
-            self.by_rows.insert(sym, transposed);
+            self.by_rows.insert(sym, Stored::rows_of(stored.view()));
         }
     }
 
@@ -169,8 +180,13 @@ impl Inputs {
     pub fn view(&self, sym: Sym) -> Option<MatRef<'_, f64>> {
         match self.values.get(&sym) {
             Some(m) => Some(m.as_ref()),
-            None => self.by_rows.get(&sym).map(|t| t.transpose()),
+            None => self.by_rows.get(&sym).map(Stored::view),
         }
+    }
+
+    /// The matrix variable `sym` when it is stored row by row.
+    pub fn stored_by_rows(&self, sym: Sym) -> Option<&Stored> {
+        self.by_rows.get(&sym)
     }
 
     /// Sets the value of the differential `d sym` (the direction in a differential form).

@@ -72,6 +72,26 @@ pub fn transposed(m: MatRef<'_, f64>) -> Mat<f64> {
     t
 }
 
+/// Asks the processor to bring the cache line holding `values[0]` into its caches: a
+/// hint that changes no value, only when the line arrives (nothing for an empty
+/// slice, and nothing on processors without the instruction here).
+#[inline]
+pub fn prefetch(values: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(first) = values.first() {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch reads nothing and cannot fault, whatever the address;
+        // the address is also that of a live `f64`. SSE, which the instruction needs,
+        // is part of every x86-64 processor.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(first).cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = values;
+}
+
 /// `1 / (1 + exp(-x))` without overflow: for negative x, `exp(x) / (1 + exp(x))`.
 pub fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {

@@ -11,9 +11,11 @@ pub mod error;
 pub mod fuzz_entry;
 pub mod inputs;
 pub mod kernels;
+mod mapped;
 pub mod memory;
 pub mod plan;
 pub mod reference;
+pub mod stored;
 pub mod value;
 
 pub use check::{
@@ -22,4 +24,5 @@ pub use check::{
 pub use error::EvalError;
 pub use inputs::{InputError, Inputs, Sizes, Values};
 pub use plan::{Plan, PlanOptions};
+pub use stored::{Order, Stored};
 pub use value::Value;

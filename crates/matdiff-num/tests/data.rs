@@ -251,8 +251,8 @@ fn npy_errors_name_the_file() {
             "3 dimensions",
         ),
         (
-            "bool",
-            npy_bytes("|b1", false, "(2,)", &[1, 0]),
+            "complex",
+            npy_bytes("<c16", false, "(1,)", &[0; 16]),
             "unsupported dtype",
         ),
         (
@@ -576,4 +576,170 @@ fn endless_data_files_stop_at_the_budget() {
         assert!(error.contains("not a regular file"), "{name}: {error}");
     }
     matdiff_num::memory::set_budget_bytes(None);
+}
+
+/// Every dtype and order through the mapped reader: the stored matrix keeps the file's
+/// order, `float64` in this machine's byte order is read in place, and every other
+/// type is converted into a matrix of its own.
+#[test]
+fn npy_files_are_stored_in_their_order_mapped_where_they_can_be() {
+    let c_order = [1.0, 0.0, 3.0, 4.0, 5.0, 0.0];
+    let f_order = [1.0, 4.0, 0.0, 5.0, 3.0, 0.0];
+    let bytes_of = |v: &[f64], descr: &str| -> Vec<u8> {
+        v.iter()
+            .flat_map(|&x| match descr {
+                "<f8" => x.to_le_bytes().to_vec(),
+                ">f8" => x.to_be_bytes().to_vec(),
+                "<f4" => (x as f32).to_le_bytes().to_vec(),
+                ">f4" => (x as f32).to_be_bytes().to_vec(),
+                "<i8" => (x as i64).to_le_bytes().to_vec(),
+                "<i4" => (x as i32).to_le_bytes().to_vec(),
+                ">i4" => (x as i32).to_be_bytes().to_vec(),
+                "|b1" => vec![u8::from(x != 0.0)],
+                _ => unreachable!(),
+            })
+            .collect()
+    };
+    let in_place = cfg!(target_endian = "little");
+    for (descr, fortran, mapped) in [
+        ("<f8", false, in_place),
+        ("<f8", true, in_place),
+        (">f8", false, !in_place),
+        ("<f4", true, false),
+        (">f4", false, false),
+        ("<i8", false, false),
+        ("<i4", true, false),
+        (">i4", false, false),
+        ("|b1", false, false),
+        ("|b1", true, false),
+    ] {
+        let label = format!("{descr} fortran={fortran}");
+        let values = if fortran { f_order } else { c_order };
+        let values: Vec<f64> = if descr == "|b1" {
+            values
+                .iter()
+                .map(|&v| f64::from(u8::from(v != 0.0)))
+                .collect()
+        } else {
+            values.to_vec()
+        };
+        let path = temp_file(
+            "stored.npy",
+            &npy_bytes(descr, fortran, "(2, 3)", &bytes_of(&values, descr)),
+        );
+        let stored = matdiff_num::data::load_matrix_stored(&path, CsvHeader::FirstRow).unwrap();
+        assert_eq!(stored.is_mapped(), mapped, "{label}");
+        assert_eq!(
+            stored.order(),
+            if fortran {
+                matdiff_num::Order::Columns
+            } else {
+                matdiff_num::Order::Rows
+            },
+            "{label}"
+        );
+        assert_eq!(stored.rows_slice().is_some(), !fortran, "{label}");
+        let m = stored.view();
+        assert_eq!((m.nrows(), m.ncols()), (2, 3), "{label}");
+        for i in 0..2 {
+            for j in 0..3 {
+                let expected = c_order[3 * i + j];
+                let expected = if descr == "|b1" {
+                    f64::from(u8::from(expected != 0.0))
+                } else {
+                    expected
+                };
+                assert_eq!(m[(i, j)], expected, "{label} ({i}, {j})");
+            }
+        }
+        assert_eq!(load_npy(&path).unwrap(), m.to_owned(), "{label}");
+    }
+}
+
+/// A non-finite value is found by the parallel check of a mapped file, with its
+/// element, also far into a large file.
+#[test]
+fn a_mapped_file_with_a_nan_names_the_element() {
+    let (rows, cols) = (70_000, 3);
+    let mut values = vec![1.5; rows * cols];
+    values[3 * 65_537 + 2] = f64::NAN;
+    values[3 * 69_000] = f64::INFINITY;
+    let path = temp_file(
+        "nan.npy",
+        &npy_bytes(
+            "<f8",
+            false,
+            &format!("({rows}, {cols})"),
+            &f64_payload(&values),
+        ),
+    );
+    let message = matdiff_num::data::load_matrix_stored(&path, CsvHeader::FirstRow)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("element (65537, 2) is NaN"), "{message}");
+}
+
+/// A CSV file of several pieces (each about a mebibyte) for the parallel reader: the
+/// same values however its lines are ended, and an error in a later piece is reported
+/// at its own line and column, as the plain reader reports it.
+#[test]
+fn a_large_csv_reads_in_parallel_with_errors_at_their_lines() {
+    let rows = 150_000;
+    let line = |i: usize| format!("{},{}.25,-{}e-3", i, i % 97, i % 13);
+    for ending in ["\n", "\r\n"] {
+        let mut text = format!("a,b,c{ending}");
+        for i in 0..rows {
+            text.push_str(&line(i));
+            text.push_str(ending);
+        }
+        assert!(text.len() > 2 << 20, "several pieces");
+        let table = parse_csv("big.csv", &text).unwrap();
+        assert_eq!(table.nrows(), rows);
+        for i in [0, 1, 65_535, 65_536, rows - 1] {
+            let expected: Vec<f64> = line(i).split(',').map(|c| c.parse().unwrap()).collect();
+            for (j, e) in expected.iter().enumerate() {
+                assert_eq!(table.data[(i, j)], *e, "row {i} column {j}");
+            }
+        }
+        let path = temp_file("big.csv", text.as_bytes());
+        let stored = matdiff_num::data::load_matrix_stored(&path, CsvHeader::FirstRow).unwrap();
+        assert_eq!(stored.view(), table.data.as_ref());
+        // An error deep in the file: data row 120000 is file line 120002.
+        let needle = format!("{ending}{}{ending}", line(120_000));
+        let broken = text.replacen(&needle, &format!("{ending}120000,x7,1{ending}"), 1);
+        assert_ne!(broken, text);
+        let error = parse_csv("big.csv", &broken).unwrap_err();
+        match &error {
+            DataError::NonNumeric {
+                line, column, cell, ..
+            } => {
+                assert_eq!((*column, cell.as_str()), (2, "x7"), "{ending:?}");
+                // The plain reader counts lines of `\r\n` files one short past the
+                // first (it places a record at the `\n` of the line before); the
+                // parallel reader reports what it reports.
+                let expected = if ending == "\n" { 120_002 } else { 120_001 };
+                assert_eq!(*line, expected, "{ending:?}");
+            }
+            other => panic!("{other}"),
+        }
+        let broken_file = temp_file("broken.csv", broken.as_bytes());
+        let plain = RowReader::open(&broken_file, 1000).unwrap_err();
+        assert_eq!(
+            (plain.line(), plain.column()),
+            (error.line(), error.column()),
+            "{ending:?}"
+        );
+        std::fs::remove_file(&broken_file).unwrap();
+        let ragged = text.replacen(&needle, &format!("{ending}1,2{ending}"), 1);
+        match parse_csv("big.csv", &ragged).unwrap_err() {
+            DataError::Ragged { line, found, .. } => {
+                assert_eq!(
+                    (line, found),
+                    (if ending == "\n" { 120_002 } else { 120_001 }, 2)
+                )
+            }
+            other => panic!("{other}"),
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
 }

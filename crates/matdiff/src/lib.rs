@@ -78,9 +78,7 @@ pub use faer;
 
 pub use derivative::{Checking, Derivative, Step};
 pub use error::{Error, Located};
-pub use function::{
-    Check, Compiled, Function, Objective, Source, SourceKind, Summary, Variable,
-};
+pub use function::{Check, Compiled, Function, Objective, Source, SourceKind, Summary, Variable};
 pub use inputs::Inputs;
 pub use linreg::Solver;
 pub use matdiff_core::print::derivation::{Report as DerivationReport, ShapeEntry};
@@ -122,9 +120,10 @@ pub mod datasets {
 /// matrices or named tables, within the memory budget of [`memory`](crate::memory).
 pub mod data {
     pub use matdiff_num::data::{
-        load_csv_columns, load_csv_with, load_matrix_with, parse_csv, parse_csv_columns, CsvHeader,
-        DataError, RowReader, Table,
+        load_csv_columns, load_csv_with, load_matrix_stored, load_matrix_with, parse_csv,
+        parse_csv_columns, CsvHeader, DataError, RowReader, Table,
     };
+    pub use matdiff_num::Stored;
 }
 
 /// The memory budget of computations and of data files read into memory.

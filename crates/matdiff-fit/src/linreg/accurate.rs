@@ -88,6 +88,43 @@ pub(crate) fn mean_of(values: &[f64]) -> f64 {
     sum.value() / values.len() as f64
 }
 
+/// The interleaved sums of [`mean_of`], fed one value at a time: value `i` of `n`
+/// goes where [`mean_of`] puts it, so the mean is the same bits. For the columns of a
+/// matrix stored by rows, read one row after the other.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct InterleavedMean {
+    lanes: [Compensated; 4],
+    tail: [f64; 3],
+}
+
+impl InterleavedMean {
+    /// Adds value `i` (from 0) of `n`.
+    pub(crate) fn add(&mut self, i: usize, n: usize, value: f64) {
+        let whole = n / 4 * 4;
+        if i < whole {
+            self.lanes[i % 4].add(value);
+        } else {
+            self.tail[i - whole] = value;
+        }
+    }
+
+    /// The mean of the `n` values added.
+    pub(crate) fn mean(&self, n: usize) -> f64 {
+        if n == 0 {
+            return 0.0;
+        }
+        let mut sum = Compensated::default();
+        for lane in &self.lanes {
+            sum.add(lane.sum);
+            sum.error += lane.error;
+        }
+        for &v in &self.tail[..n % 4] {
+            sum.add(v);
+        }
+        sum.value() / n as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +157,23 @@ mod tests {
             assert_eq!(mean(values.iter().copied()), exact, "shift {shift}");
         }
         assert_eq!(mean_of(&[]), 0.0);
+    }
+
+    #[test]
+    fn the_mean_fed_value_by_value_is_the_interleaved_mean_bit_for_bit() {
+        for n in 0..12 {
+            let values: Vec<f64> = (0..n)
+                .map(|i| 1e16 * f64::from(i % 3) - 0.1 * f64::from(i) + 1e-3)
+                .collect();
+            let mut fed = InterleavedMean::default();
+            for (i, &v) in values.iter().enumerate() {
+                fed.add(i, values.len(), v);
+            }
+            assert_eq!(
+                fed.mean(values.len()).to_bits(),
+                mean_of(&values).to_bits(),
+                "n = {n}"
+            );
+        }
     }
 }

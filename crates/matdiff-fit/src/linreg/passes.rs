@@ -144,7 +144,11 @@ pub(crate) fn gram(stacked: &Stacked<'_>) -> Mat<f64> {
         .into_par_iter()
         .map(|part| {
             let mut sum = Mat::<f64>::zeros(m, m);
-            let mut scratch = if plain {
+            // X stored by rows is copied a block at a time into columns, so that the
+            // products see the same operands, and give the same bits, as on X stored
+            // by columns.
+            let by_rows = stacked.x.ncols() > 1 && stacked.x.col_stride() == 1;
+            let mut scratch = if plain && !by_rows {
                 Vec::new()
             } else {
                 vec![0.0; split.block_rows() * m]
@@ -154,6 +158,14 @@ pub(crate) fn gram(stacked: &Stacked<'_>) -> Mat<f64> {
                     // `[X y]ᵀ[X y]` by blocks of X where they lie: the lower triangle of
                     // `XᵀX`, then the row `yᵀX` and the corner `yᵀy`.
                     let x = stacked.x.subrows(rows.start, rows.len());
+                    let x = if by_rows {
+                        let len = rows.len();
+                        MatMut::from_column_major_slice_mut(&mut scratch[..len * k], len, k)
+                            .copy_from(x);
+                        MatRef::from_column_major_slice(&scratch[..len * k], len, k)
+                    } else {
+                        x
+                    };
                     let y = stacked.y.subrows(rows.start, rows.len()).as_mat();
                     lower_product(sum.as_mut().submatrix_mut(0, 0, k, k), x);
                     let mut last = sum.as_mut().subrows_mut(k, 1);

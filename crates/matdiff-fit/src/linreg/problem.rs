@@ -29,7 +29,7 @@ use std::ops::Range;
 use faer::{ColRef, Mat, MatRef};
 use rayon::prelude::*;
 
-use super::accurate::{mean, mean_of, Compensated};
+use super::accurate::{mean, mean_of, Compensated, InterleavedMean};
 use super::passes::{self, as_slice, shifted_copy, Stacked};
 use super::LinregError;
 
@@ -131,10 +131,13 @@ impl<'a> Problem<'a> {
         standardize: bool,
         ridge: f64,
     ) -> Result<Self, NonFinite> {
-        let summaries: Vec<ColumnSummary> = (0..x.ncols())
-            .into_par_iter()
-            .map(|j| summarize(x.col(j), intercept, standardize))
-            .collect();
+        let summaries: Vec<ColumnSummary> = match by_rows(x) {
+            Some(rows) => summarize_by_rows(x, rows, intercept, standardize),
+            None => (0..x.ncols())
+                .into_par_iter()
+                .map(|j| summarize(x.col(j), intercept, standardize))
+                .collect(),
+        };
         let verified = intercept;
         if verified {
             let in_x = summaries
@@ -172,10 +175,24 @@ impl<'a> Problem<'a> {
         if self.verified {
             return Ok(());
         }
-        let in_x: Vec<(usize, usize)> = (0..self.x.ncols())
-            .into_par_iter()
-            .filter_map(|j| first_non_finite(self.x.col(j)).map(|row| (row, j)))
-            .collect();
+        let in_x: Vec<(usize, usize)> = match by_rows(self.x) {
+            // The first non-finite value in reading order is the earliest (row, column).
+            Some(rows) => (0..self.x.nrows())
+                .into_par_iter()
+                .find_map_first(|i| {
+                    rows.col(i)
+                        .as_slice()
+                        .iter()
+                        .position(|v| !v.is_finite())
+                        .map(|j| (i, j))
+                })
+                .into_iter()
+                .collect(),
+            None => (0..self.x.ncols())
+                .into_par_iter()
+                .filter_map(|j| first_non_finite(self.x.col(j)).map(|row| (row, j)))
+                .collect(),
+        };
         match NonFinite::first(first_non_finite(self.y), in_x.into_iter()) {
             Some(bad) => Err(bad),
             None => Ok(()),
@@ -356,11 +373,26 @@ impl<'a> Problem<'a> {
                         r
                     })
                     .collect();
-                for (j, &bj) in b.iter().enumerate() {
-                    if bj != 0.0 {
-                        let column = self.x.col(j).subrows(start, out.len());
-                        for (r, &xij) in sums.iter_mut().zip(column.iter()) {
-                            r.add_product(-xij, bj);
+                match by_rows(self.x) {
+                    // Row by row, the columns in the same order: the same sums.
+                    Some(rows) => {
+                        for (i, r) in (start..).zip(sums.iter_mut()) {
+                            let row = rows.col(i).as_slice();
+                            for (&xij, &bj) in row.iter().zip(b) {
+                                if bj != 0.0 {
+                                    r.add_product(-xij, bj);
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        for (j, &bj) in b.iter().enumerate() {
+                            if bj != 0.0 {
+                                let column = self.x.col(j).subrows(start, out.len());
+                                for (r, &xij) in sums.iter_mut().zip(column.iter()) {
+                                    r.add_product(-xij, bj);
+                                }
+                            }
                         }
                     }
                 }
@@ -409,6 +441,99 @@ fn first_non_finite(column: ColRef<'_, f64>) -> Option<usize> {
         Some(column) => column.as_slice().iter().position(|v| !v.is_finite()),
         None => column.iter().position(|v| !v.is_finite()),
     }
+}
+
+/// `x` stored by rows, as the columns of its transpose (row `i` is column `i`,
+/// contiguous), or `None` when its columns are the contiguous ones.
+fn by_rows(
+    x: MatRef<'_, f64>,
+) -> Option<MatRef<'_, f64, usize, usize, faer::ContiguousFwd, isize>> {
+    if x.ncols() > 1 && x.col_stride() == 1 && x.row_stride() != 1 {
+        x.transpose().try_as_col_major()
+    } else {
+        None
+    }
+}
+
+/// Columns of `x` summarised together from a matrix stored by rows: one cache line of
+/// a row holds eight of them.
+const SUMMARY_GROUP: usize = 8;
+
+/// [`summarize`] for every column of `x`, stored by rows (`rows`, see [`by_rows`]):
+/// groups of adjacent columns in parallel, each reading the rows in order, so that
+/// the data are read about once per pass rather than once per column. Every sum runs
+/// over the rows in the order [`summarize`] uses on a column, so the summaries are
+/// the same bits.
+fn summarize_by_rows(
+    x: MatRef<'_, f64>,
+    rows: MatRef<'_, f64, usize, usize, faer::ContiguousFwd, isize>,
+    intercept: bool,
+    standardize: bool,
+) -> Vec<ColumnSummary> {
+    let (n, m) = (x.nrows(), x.ncols());
+    let groups: Vec<Vec<ColumnSummary>> = (0..m.div_ceil(SUMMARY_GROUP))
+        .into_par_iter()
+        .map(|g| {
+            let columns = g * SUMMARY_GROUP..((g + 1) * SUMMARY_GROUP).min(m);
+            let row = |i: usize| &rows.col(i).as_slice()[columns.clone()];
+            let width = columns.len();
+            let mut means = vec![InterleavedMean::default(); width];
+            if intercept {
+                for i in 0..n {
+                    for (mean, &v) in means.iter_mut().zip(row(i)) {
+                        mean.add(i, n, v);
+                    }
+                }
+            }
+            let mu: Vec<f64> = means
+                .iter()
+                .map(|mean| if intercept { mean.mean(n) } else { 0.0 })
+                .collect();
+            let first: Vec<f64> = if n > 0 {
+                row(0).to_vec()
+            } else {
+                vec![0.0; width]
+            };
+            let mut constant = vec![true; width];
+            // `Sum` for floats starts from −0.0; the terms are never −0.0, so this
+            // adds as `summarize` does.
+            let mut squares = vec![-0.0; width];
+            for i in 0..n {
+                for (k, &v) in row(i).iter().enumerate() {
+                    constant[k] &= if intercept { v == first[k] } else { v == 0.0 };
+                    squares[k] += (v - mu[k]).powi(2);
+                }
+            }
+            columns
+                .clone()
+                .enumerate()
+                .map(|(k, j)| {
+                    if intercept && !mu[k].is_finite() {
+                        if let Some(row) = first_non_finite(x.col(j)) {
+                            return ColumnSummary {
+                                non_finite: Some(row),
+                                constant: false,
+                                mean: 0.0,
+                                scale: 1.0,
+                            };
+                        }
+                    }
+                    let scale = if standardize && !constant[k] {
+                        (squares[k] / n as f64).sqrt()
+                    } else {
+                        1.0
+                    };
+                    ColumnSummary {
+                        non_finite: None,
+                        constant: constant[k],
+                        mean: mu[k],
+                        scale,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    groups.into_iter().flatten().collect()
 }
 
 /// One pass over a column (two with `standardize`): whether it is constant, its mean

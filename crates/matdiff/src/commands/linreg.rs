@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use faer::{Col, ColRef, Mat, MatRef};
+use faer::{Col, ColRef, MatRef};
 use matdiff::data::{
-    load_csv_columns, load_csv_with, parse_csv, parse_csv_columns, CsvHeader, DataError, Table,
+    load_csv_columns, load_csv_with, load_matrix_stored, parse_csv, parse_csv_columns, CsvHeader,
+    DataError, Stored, Table,
 };
 use matdiff::datasets;
 use matdiff::linreg::{
@@ -88,7 +89,8 @@ pub enum ModelArg {
 
 /// Features, target and where they came from.
 struct Dataset {
-    x: Mat<f64>,
+    /// As stored: a C-order `.npy` file is read in place.
+    x: Stored,
     y: Col<f64>,
     features: Vec<String>,
     source: String,
@@ -111,7 +113,7 @@ pub fn run(args: Args) -> Result<()> {
         let (train, test) = train_test_split(data.x.nrows(), args.test_fraction, args.seed);
         let pick = |rows: &[usize]| {
             (
-                select_rows(data.x.as_ref(), rows),
+                select_rows(data.x.view(), rows),
                 select_entries(data.y.as_ref(), rows),
             )
         };
@@ -122,7 +124,7 @@ pub fn run(args: Args) -> Result<()> {
             (train.0.as_ref(), train.1.as_ref()),
             Some((test.0.as_ref(), test.1.as_ref())),
         ),
-        None => ((data.x.as_ref(), data.y.as_ref()), None),
+        None => ((data.x.view(), data.y.as_ref()), None),
     };
     if args.model == ModelArg::Logistic {
         return logistic(&args, &data, train, test);
@@ -250,7 +252,7 @@ fn load(args: &Args) -> Result<Dataset> {
 }
 
 fn load_arrays(x_path: &Path, y_path: &Path) -> Result<Dataset> {
-    let x = load_matrix(x_path).map_err(data_error)?;
+    let x = load_matrix_stored(x_path, crate::input::csv_header()).map_err(data_error)?;
     let y = load_matrix(y_path).map_err(data_error)?;
     let y = match (y.nrows(), y.ncols()) {
         (_, 1) => Col::from_fn(y.nrows(), |i| y[(i, 0)]),
@@ -350,7 +352,7 @@ fn load_table(args: &Args, data: &str) -> Result<Dataset> {
         )));
     }
     let names: Vec<&str> = features.iter().map(String::as_str).collect();
-    let x = table.select(&names).map_err(data_error)?;
+    let x = Stored::from(table.select(&names).map_err(data_error)?);
     let y = Col::from_fn(table.nrows(), |i| table.data[(i, target_index)]);
     Ok(Dataset {
         x,
