@@ -75,7 +75,7 @@ mod minimize;
 pub use faer;
 
 pub use derivative::{Checking, Derivative, Step};
-pub use error::{Error, Located};
+pub use error::{Error, Located, Place};
 pub use function::{Check, Compiled, Function, Solved, Source, SourceKind, Summary, Variable};
 pub use inputs::Inputs;
 pub use linreg::Solver;

@@ -4,6 +4,7 @@ mod commands;
 mod input;
 mod pictures;
 mod report;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -51,6 +52,8 @@ enum Command {
     Minimize(Box<commands::minimize::Args>),
     /// Draw a loss: contours, gradient arrows and descent paths, or a tangent line.
     Plot(Box<commands::plot::Args>),
+    /// Serve the page: type an expression, see its derivative, steps, check and picture.
+    Serve(commands::serve::Args),
     /// Time the full-batch loss and gradient through the derived plan (for bench/).
     #[command(hide = true)]
     Bench(commands::bench::Args),
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Solve(args) => commands::solve::run(args),
         Command::Minimize(args) => commands::minimize::run(*args),
         Command::Plot(args) => commands::plot::run(*args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Bench(args) => commands::bench::run(args),
     };
     match result {

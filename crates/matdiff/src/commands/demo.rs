@@ -275,7 +275,7 @@ fn pictures(table: &matdiff_num::data::Table, out: &std::path::Path) -> anyhow::
             range: None,
             title: format!("diabetes, {caption}"),
             axes: ["w[bmi]".to_owned(), "w[s5]".to_owned()],
-            out: &path,
+            out: crate::pictures::Output::File(&path),
             size: DEFAULT_SIZE,
         };
         let traces = draw_plane(&mut problem, request)

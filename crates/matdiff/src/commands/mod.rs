@@ -9,4 +9,5 @@ pub mod linreg;
 pub mod minimize;
 pub mod parse;
 pub mod plot;
+pub mod serve;
 pub mod solve;
