@@ -292,12 +292,34 @@ fn bodies_that_are_not_json_or_too_large_are_refused() {
     assert_eq!(status, 200, "{answer}");
 }
 
+/// The longest chain and the deepest nesting the parser takes are computed on the
+/// server's threads as on the command line's main thread: answered, not a stack
+/// overflow that would end the process.
+#[test]
+fn the_deepest_expressions_the_language_allows_are_answered() {
+    let server = Server::start(&[]);
+    let cases = [
+        ("x + ".repeat(4_095) + "x", "4096*eye(n)"),
+        (format!("{}x'*x{}", "(".repeat(250), ")".repeat(250)), "2*x"),
+        (format!("sum({}x{})", "exp(".repeat(200), ")".repeat(200)), ""),
+    ];
+    for (f, result) in cases {
+        let (status, answer) = post(&server, "derive", &json!({"f": f, "wrt": "x", "steps": false}).to_string());
+        assert_eq!(status, 200, "{}", answer["error"]["message"]);
+        if !result.is_empty() {
+            assert_eq!(answer["result"], json!(result));
+        }
+    }
+    let (status, _) = post(&server, "parse", &json!({"f": "x'*x"}).to_string());
+    assert_eq!(status, 200);
+}
+
 /// A derivative that takes far longer than the limit is answered with 503 once the
 /// limit has passed, while requests sent next to it are answered at once.
 #[test]
 fn a_slow_request_hits_the_time_limit_and_others_are_answered_meanwhile() {
     let server = Server::start(&["--time-limit", "1"]);
-    let slow = json!({"f": SLOW, "let": "X: matrix(n,n)", "wrt": "X", "order": 2});
+    let slow = json!({"f": slow_expression(), "let": "X: matrix(n,n)", "wrt": "X", "order": 2});
     let started = Instant::now();
     std::thread::scope(|scope| {
         let slow = scope.spawn(|| post(&server, "derive", &slow.to_string()));
@@ -326,9 +348,13 @@ fn a_slow_request_hits_the_time_limit_and_others_are_answered_meanwhile() {
     assert_eq!(status, 200);
 }
 
-/// An expression whose Hessian takes seconds to derive and simplify, within the node
-/// budget (so without the time limit it would be answered, late).
-const SLOW: &str = "TODO";
+/// `tr(inv(X + inv(X + … inv(X + X)…)))`, 24 deep: its second differential takes
+/// seconds to derive and simplify (about 5 s at 20 deep in a test build), within the
+/// node budget, so without the time limit it would be answered, late.
+fn slow_expression() -> String {
+    let depth = 24;
+    format!("tr({}X{})", "inv(X + ".repeat(depth), ")".repeat(depth))
+}
 
 #[test]
 fn requests_are_served_in_parallel() {

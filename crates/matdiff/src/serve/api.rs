@@ -95,23 +95,26 @@ type Answer = Result<Json<Value>, Failure>;
 /// Reads the body as the request's JSON: a body over the limit is 413, anything that is
 /// not the request's JSON is 400 with serde's reason.
 fn read<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Failure> {
-    let bytes = body.map_err(|rejection| {
-        let status = rejection.status();
-        let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
-        } else {
-            "bad_request"
-        };
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+    let too_large = || {
+        Failure::plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
             format!(
                 "the request body is larger than {} bytes — send a shorter expression",
                 super::BODY_LIMIT
-            )
+            ),
+        )
+    };
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
         } else {
-            rejection.body_text()
-        };
-        Failure::plain(status, kind, message)
+            Failure::plain(rejection.status(), "bad_request", rejection.body_text())
+        }
     })?;
+    if bytes.len() > super::BODY_LIMIT {
+        return Err(too_large());
+    }
     serde_json::from_slice(&bytes).map_err(|e| {
         Failure::plain(
             StatusCode::BAD_REQUEST,

@@ -3,7 +3,8 @@
 //! API ([`api`]) that the page uses and nothing else: `POST /api/parse`,
 //! `/api/derive`, `/api/check` and `/api/plot`.
 //!
-//! Every request body is capped at [`BODY_LIMIT`] bytes; every computation runs on
+//! Every request body is capped at [`BODY_LIMIT`] bytes (a larger one is refused,
+//! read to [`DRAIN_LIMIT`] at most); every computation runs on
 //! the blocking pool under a time limit, so that one slow request never holds up
 //! another, and a panic in it is answered with a 500 error instead of ending the
 //! server. Nothing is written to disk.
@@ -21,8 +22,20 @@ use axum::Router;
 /// The largest request body accepted: 64 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// How much of a larger body is read (and dropped) before it is refused, so that an
+/// ordinary client that sends it whole reads the refusal instead of a closed
+/// connection; past this the connection is closed.
+pub const DRAIN_LIMIT: usize = 1024 * 1024;
+
 /// The time a request may take when none is given: 2 s.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(2);
+
+/// The stack of every thread that computes a request. The parser and the symbolic
+/// walks recurse as deep as the expression nests (within the limits of
+/// docs/limits.md); the command line runs them on the main thread's 8 MiB, and a thread
+/// of the runtime's default 2 MiB would overflow — which aborts the process. Only the
+/// pages a request touches are committed.
+const STACK_SIZE: usize = 64 * 1024 * 1024;
 
 /// How the server runs.
 #[derive(Clone, Debug)]
@@ -47,7 +60,7 @@ pub fn router(config: &Config) -> Router {
         .route("/api/plot", post(api::plot))
         .route("/api/{*rest}", get(api::not_found).post(api::not_found))
         .with_state(limits)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(DRAIN_LIMIT))
         .route("/", get(assets::index))
         .route("/{*path}", get(assets::asset))
 }
@@ -62,6 +75,7 @@ pub fn reachable_from_elsewhere(host: IpAddr) -> bool {
 pub fn run(config: Config, ready: impl FnOnce(&str)) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(STACK_SIZE)
         .build()?;
     runtime.block_on(async move {
         let listener =
