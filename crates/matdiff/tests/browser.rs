@@ -94,7 +94,8 @@ async fn until(client: &Client, expression: &str, limit: Duration) -> Duration {
 }
 
 /// The typeset text of the derivative, without spaces.
-const RESULT_TEXT: &str = "(document.querySelector('#result .katex-html')?.textContent ?? '').replace(/\\s/g, '')";
+const RESULT_TEXT: &str =
+    "(document.querySelector('#result .katex-html')?.textContent ?? '').replace(/\\s/g, '')";
 
 async fn type_expression(client: &Client, text: &str) {
     let input = client.find(Locator::Css("#expr")).await.expect("#expr");
@@ -114,38 +115,103 @@ async fn the_page_typesets_explains_and_draws() {
 
 async fn run(client: &Client, server: &Server) -> Result<(), fantoccini::error::CmdError> {
     let long = Duration::from_secs(20);
-    client.goto(&format!("{}?f=sin(t)&let=t:%20scalar&wrt=t", server.url)).await?;
-    until(client, "window.katex !== undefined && document.querySelector('#result .katex') !== null", long).await;
+    client
+        .goto(&format!("{}?f=sum(sin(t))&wrt=t", server.url))
+        .await?;
+    until(
+        client,
+        "window.katex !== undefined && document.querySelector('#result .katex') !== null",
+        long,
+    )
+    .await;
 
     // Typing `x'*A*x` typesets (A + Aᵀ)x within 2 s.
     type_expression(client, "x'*A*x").await;
     let took = until(client, &format!("{RESULT_TEXT}.includes('(A+A⊤)x')"), long).await;
-    assert!(took < Duration::from_secs(2), "the derivative took {took:?} to appear");
-    until(client, "document.getElementById('check').textContent.includes('check passed')", long).await;
-    until(client, "document.querySelector('#derivation .katex') !== null", long).await;
+    assert!(
+        took < Duration::from_secs(2),
+        "the derivative took {took:?} to appear"
+    );
+    until(
+        client,
+        "document.getElementById('check').textContent.includes('check passed')",
+        long,
+    )
+    .await;
+    until(
+        client,
+        "document.querySelector('#derivation .katex') !== null",
+        long,
+    )
+    .await;
 
     // A syntax error: the located message with its caret, the place marked in the box;
     // fixed, the result comes back.
     type_expression(client, "x'*A*(x").await;
     until(client, "!document.getElementById('error').hidden && document.getElementById('error').textContent.includes('^')", long).await;
     let rendered = eval(client, "document.getElementById('error').textContent").await;
-    assert!(rendered.as_str().unwrap().contains("<expr>:1:"), "{rendered}");
-    until(client, "document.querySelector('#expr-backdrop mark') !== null", long).await;
-    client.find(Locator::Css("#expr")).await?.send_keys(")").await?;
-    until(client, &format!("document.getElementById('error').hidden && {RESULT_TEXT}.includes('(A+A⊤)x')"), long).await;
-    until(client, "document.querySelector('#expr-backdrop mark') === null", long).await;
+    assert!(
+        rendered.as_str().unwrap().contains("<expr>:1:"),
+        "{rendered}"
+    );
+    until(
+        client,
+        "document.querySelector('#expr-backdrop mark') !== null",
+        long,
+    )
+    .await;
+    client
+        .find(Locator::Css("#expr"))
+        .await?
+        .send_keys(")")
+        .await?;
+    until(
+        client,
+        &format!("document.getElementById('error').hidden && {RESULT_TEXT}.includes('(A+A⊤)x')"),
+        long,
+    )
+    .await;
+    until(
+        client,
+        "document.querySelector('#expr-backdrop mark') === null",
+        long,
+    )
+    .await;
 
     // An example from the menu: the seminar's linear regression, its steps and its
     // contour picture with the path of gradient descent.
     let before = eval(client, "location.search").await;
-    client.find(Locator::Css("#examples")).await?.select_by_label("linear regression").await?;
+    client
+        .find(Locator::Css("#examples"))
+        .await?
+        .select_by_label("linear regression")
+        .await?;
     until(client, &format!("{RESULT_TEXT}.includes('X⊤')"), long).await;
-    until(client, "document.getElementById('expr').value === '1/N*norm2(X*w - y)^2'", long).await;
-    until(client, "document.querySelector('#derivation .katex') !== null", long).await;
-    until(client, "document.querySelectorAll('#picture svg polyline').length > 5", long).await;
+    until(
+        client,
+        "document.getElementById('expr').value === '1/N*norm2(X*w - y)^2'",
+        long,
+    )
+    .await;
+    until(
+        client,
+        "document.querySelector('#derivation .katex') !== null",
+        long,
+    )
+    .await;
+    until(
+        client,
+        "document.querySelectorAll('#picture svg polyline').length > 5",
+        long,
+    )
+    .await;
     // The run's path: the first run's colour (214, 39, 40).
     until(client, "[...document.querySelectorAll('#picture svg polyline')].some(p => (p.getAttribute('stroke') || '').toUpperCase() === '#D62728')", long).await;
-    let lines = eval(client, "document.getElementById('picture-lines').textContent").await;
+    let lines = eval(
+        client,
+        "document.getElementById('picture-lines').textContent",
+    )
+    .await;
     assert!(lines.as_str().unwrap().starts_with("gd η="), "{lines}");
     let shown = eval(client, RESULT_TEXT).await;
     let shared = client.current_url().await?;
@@ -153,7 +219,12 @@ async fn run(client: &Client, server: &Server) -> Result<(), fantoccini::error::
 
     // A larger learning rate diverges, and the page says so.
     client.execute("const lr = document.getElementById('lr'); lr.value = '1'; lr.dispatchEvent(new Event('input'));", vec![]).await?;
-    until(client, "document.getElementById('picture-lines').classList.contains('diverged')", long).await;
+    until(
+        client,
+        "document.getElementById('picture-lines').classList.contains('diverged')",
+        long,
+    )
+    .await;
     client.execute("const lr = document.getElementById('lr'); lr.value = '-1'; lr.dispatchEvent(new Event('input'));", vec![]).await?;
     until(client, "!document.getElementById('picture-lines').classList.contains('diverged') && document.getElementById('picture-lines').textContent.startsWith('gd η=0.1')", long).await;
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-page.png");
@@ -169,7 +240,12 @@ async fn run(client: &Client, server: &Server) -> Result<(), fantoccini::error::
     // The shared link, opened afresh, shows the same state.
     client.goto("about:blank").await?;
     client.goto(shared.as_str()).await?;
-    until(client, "document.getElementById('expr').value === '1/N*norm2(X*w - y)^2'", long).await;
+    until(
+        client,
+        "document.getElementById('expr').value === '1/N*norm2(X*w - y)^2'",
+        long,
+    )
+    .await;
     until(client, "document.getElementById('decls').value === 'X: matrix(N, d)' && document.getElementById('wrt').value === 'w'", long).await;
     until(client, &format!("{RESULT_TEXT} === {shown}"), long).await;
     Ok(())

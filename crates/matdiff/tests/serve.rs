@@ -230,7 +230,12 @@ fn every_endpoint_answers_with_the_library_results_and_errors() {
             400,
             vec![("/error/message", json!("~contains:ordre"))],
         ),
-        ("nothing", json!({}), 404, vec![("/error/kind", json!("not_found"))]),
+        (
+            "nothing",
+            json!({}),
+            404,
+            vec![("/error/kind", json!("not_found"))],
+        ),
     ];
     for (endpoint, request, status, expected) in cases {
         let (got_status, answer) = post(&server, endpoint, &request.to_string());
@@ -287,7 +292,10 @@ fn bodies_that_are_not_json_or_too_large_are_refused() {
     assert_eq!(answer["error"]["kind"], json!("body_too_large"));
 
     // Just under the cap is read (and parsed by the library).
-    let fits = format!("{{\"f\": \"{}\", \"wrt\": \"x\"}}", "x + ".repeat(4_000) + "x");
+    let fits = format!(
+        "{{\"f\": \"{}\", \"wrt\": \"x\"}}",
+        "x + ".repeat(4_000) + "x"
+    );
     let (status, answer) = post(&server, "derive", &fits);
     assert_eq!(status, 200, "{answer}");
 }
@@ -301,10 +309,17 @@ fn the_deepest_expressions_the_language_allows_are_answered() {
     let cases = [
         ("x + ".repeat(4_095) + "x", "4096*eye(n)"),
         (format!("{}x'*x{}", "(".repeat(250), ")".repeat(250)), "2*x"),
-        (format!("sum({}x{})", "exp(".repeat(200), ")".repeat(200)), ""),
+        (
+            format!("sum({}x{})", "exp(".repeat(200), ")".repeat(200)),
+            "",
+        ),
     ];
     for (f, result) in cases {
-        let (status, answer) = post(&server, "derive", &json!({"f": f, "wrt": "x", "steps": false}).to_string());
+        let (status, answer) = post(
+            &server,
+            "derive",
+            &json!({"f": f, "wrt": "x", "steps": false}).to_string(),
+        );
         assert_eq!(status, 200, "{}", answer["error"]["message"]);
         if !result.is_empty() {
             assert_eq!(answer["result"], json!(result));
@@ -382,9 +397,19 @@ fn the_page_and_katex_are_served_from_the_binary() {
         ("app.js", 200, "text/javascript", "/api/"),
         ("style.css", 200, "text/css", ".marked"),
         ("katex/katex.min.js", 200, "text/javascript", "katex"),
-        ("katex/katex.min.css", 200, "text/css", "KaTeX_Main-Regular.woff2"),
+        (
+            "katex/katex.min.css",
+            200,
+            "text/css",
+            "KaTeX_Main-Regular.woff2",
+        ),
         ("katex/LICENSE", 200, "text/plain", "MIT"),
-        ("katex/fonts/KaTeX_Main-Regular.woff2", 200, "font/woff2", "wOF2"),
+        (
+            "katex/fonts/KaTeX_Main-Regular.woff2",
+            200,
+            "font/woff2",
+            "wOF2",
+        ),
         ("no/such/file", 404, "", ""),
     ];
     for (path, status, media, needle) in cases {

@@ -146,7 +146,7 @@ function fillVariables(variables) {
   for (const v of variables) {
     const option = document.createElement("option");
     option.value = v.name;
-    option.textContent = `${v.name} — ${v.kind} ${shapeText(v.shape)}`;
+    option.textContent = v.declaration;
     select.appendChild(option);
   }
   select.value = state.wrt;

@@ -533,8 +533,7 @@ pub fn sketch(request: SketchRequest<'_>) -> Result<Sketch> {
         .filter(|(name, _)| name != wrt)
         .collect();
     let title = function.to_string();
-    let mut problem =
-        Problem::new(function.into_internal(), wrt, data, None).map_err(bad_input)?;
+    let mut problem = Problem::new(function.into_internal(), wrt, data, None).map_err(bad_input)?;
     let mut svg = String::new();
     if problem.dim() == 1 {
         let x0 = request.x0.unwrap_or(DEFAULT_X0);
@@ -560,9 +559,11 @@ pub fn sketch(request: SketchRequest<'_>) -> Result<Sketch> {
     let mut first = base.clone();
     first[coords[0]] = origin[0];
     first[coords[1]] = origin[1];
-    problem
-        .loss(&first, Batch::All)
-        .map_err(|e| bad(format!("the loss cannot be evaluated where the run starts: {e}")))?;
+    problem.loss(&first, Batch::All).map_err(|e| {
+        bad(format!(
+            "the loss cannot be evaluated where the run starts: {e}"
+        ))
+    })?;
     let axes = coords.map(|c| coordinate_name(&problem, c));
     let plane_request = PlaneRequest {
         coords,

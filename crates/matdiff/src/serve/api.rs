@@ -80,7 +80,11 @@ impl From<matdiff::Error> for Failure {
 impl From<anyhow::Error> for Failure {
     /// A refusal of the picture code shared with `matdiff plot`.
     fn from(error: anyhow::Error) -> Failure {
-        Failure::plain(StatusCode::UNPROCESSABLE_ENTITY, "invalid", error.to_string())
+        Failure::plain(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            error.to_string(),
+        )
     }
 }
 

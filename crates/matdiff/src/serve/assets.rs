@@ -128,7 +128,10 @@ mod tests {
             .collect();
         assert!(wanted.len() >= 19, "{wanted:?}");
         for url in wanted {
-            assert!(find(&format!("katex/{url}")).is_some(), "{url} is not served");
+            assert!(
+                find(&format!("katex/{url}")).is_some(),
+                "{url} is not served"
+            );
         }
     }
 }
