@@ -422,3 +422,17 @@ fn the_page_and_katex_are_served_from_the_binary() {
         );
     }
 }
+
+#[test]
+fn options_that_no_server_can_honour_are_refused() {
+    let cases: [&[&str]; 3] = [
+        &["serve", "--time-limit", "0"],
+        &["serve", "--time-limit", "nan"],
+        &["serve", "--port", "70000"],
+    ];
+    for args in cases {
+        let (code, _, stderr) = common::matdiff(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(args[1]), "{args:?}: {stderr}");
+    }
+}
