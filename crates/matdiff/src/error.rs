@@ -72,6 +72,35 @@ pub enum Error {
     Invalid(String),
 }
 
+/// A place in a source text that an error points at, for marking it in an editor or a
+/// web page: the source's name (`<expr>`, `<decls>`, a path), the range in characters,
+/// and the label's message.
+///
+/// ```
+/// let error = matdiff::Function::parse("x'*A*(x", "").unwrap_err();
+/// let place = &error.places()[0];
+/// assert_eq!((place.source.as_str(), place.primary), ("<expr>", true));
+/// assert!(place.start <= place.end && place.end <= "x'*A*(x".chars().count());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Place {
+    /// The name of the source text, as in the rendered message.
+    pub source: String,
+    /// The first character marked, counting Unicode scalar values from 0.
+    pub start: usize,
+    /// One past the last character marked (equal to `start` for a point).
+    pub end: usize,
+    /// 1-based line of `start`.
+    pub line: usize,
+    /// 1-based column of `start`, in characters.
+    pub column: usize,
+    /// Whether this is the place of the error itself (`^^^`) rather than a related
+    /// one (`---`).
+    pub primary: bool,
+    /// What the label says there (may be empty).
+    pub message: String,
+}
+
 /// Diagnostics with the source texts they point into.
 #[derive(Clone, Debug)]
 pub struct Located {
@@ -112,6 +141,37 @@ impl Located {
             .iter()
             .map(|d| d.message.as_str())
             .collect()
+    }
+
+    /// Every labelled place of every diagnostic, primary places first within each.
+    fn places(&self) -> Vec<Place> {
+        let mut places = Vec::new();
+        for d in &self.diagnostics {
+            let mut labels: Vec<_> = d.labels.iter().collect();
+            labels.sort_by_key(|l| !l.primary);
+            for label in labels {
+                let Some((name, text)) = self.sources.get(label.span.source.0 as usize) else {
+                    continue;
+                };
+                let chars_to = |byte: usize| {
+                    let byte = floor_char_boundary(text, byte.min(text.len()));
+                    text[..byte].chars().count()
+                };
+                let range = label.span.range();
+                let start = chars_to(range.start);
+                let before = &text[..floor_char_boundary(text, range.start.min(text.len()))];
+                places.push(Place {
+                    source: name.clone(),
+                    start,
+                    end: chars_to(range.end).max(start),
+                    line: before.matches('\n').count() + 1,
+                    column: before.chars().rev().take_while(|&c| c != '\n').count() + 1,
+                    primary: label.primary,
+                    message: label.message.clone(),
+                });
+            }
+        }
+        places
     }
 
     /// `source:line:column: message` of the first diagnostic.
@@ -228,6 +288,45 @@ impl Error {
         }
     }
 
+    /// The places in the source texts that the error points at (empty for an error
+    /// without a place), for marking them where the text was typed.
+    ///
+    /// ```
+    /// let error = matdiff::Function::parse("x +", "").unwrap_err();
+    /// assert_eq!(error.places()[0].source, "<expr>");
+    /// let error = matdiff::Function::parse("x'*x", "").unwrap().gradient("y").unwrap_err();
+    /// assert!(error.places().is_empty());
+    /// ```
+    pub fn places(&self) -> Vec<Place> {
+        self.in_source().map(Located::places).unwrap_or_default()
+    }
+
+    /// The variant's name in words, stable for programs that sort errors (a web
+    /// page, an HTTP status): `syntax`, `shape`, `unknown_variable`, `domain`,
+    /// `divergence`, `data_file`, `io`, `too_large`, `no_closed_form`, `unsupported`,
+    /// `invalid_option` or `invalid`.
+    ///
+    /// ```
+    /// let error = matdiff::Function::parse("x +", "").unwrap_err();
+    /// assert_eq!(error.category(), "syntax");
+    /// ```
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Syntax(_) => "syntax",
+            Error::Shape(_) => "shape",
+            Error::UnknownVariable { .. } => "unknown_variable",
+            Error::Domain(_) => "domain",
+            Error::Divergence(_) => "divergence",
+            Error::DataFile(_) => "data_file",
+            Error::Io(_) => "io",
+            Error::TooLarge(_) => "too_large",
+            Error::NoClosedForm(_) => "no_closed_form",
+            Error::Unsupported(_) => "unsupported",
+            Error::InvalidOption { .. } => "invalid_option",
+            Error::Invalid(_) => "invalid",
+        }
+    }
+
     pub(crate) fn shape(message: impl Into<String>) -> Error {
         Error::Shape(Located::plain(message))
     }
@@ -269,6 +368,14 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The largest character boundary of `text` at or before `byte`.
+fn floor_char_boundary(text: &str, mut byte: usize) -> usize {
+    while byte > 0 && !text.is_char_boundary(byte) {
+        byte -= 1;
+    }
+    byte
+}
 
 impl From<matdiff_num::InputError> for Error {
     fn from(error: matdiff_num::InputError) -> Error {

@@ -77,7 +77,7 @@ mod values;
 pub use faer;
 
 pub use derivative::{Checking, Derivative, Step};
-pub use error::{Error, Located};
+pub use error::{Error, Located, Place};
 pub use function::{Check, Compiled, Function, Objective, Source, SourceKind, Summary, Variable};
 pub use inputs::Inputs;
 pub use linreg::Solver;

@@ -4,6 +4,7 @@ mod commands;
 mod input;
 mod pictures;
 mod report;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,8 @@ enum Command {
     Solve(commands::solve::Args),
     /// Apply a model saved by `linreg --save` or `minimize --save` to new rows.
     Predict(commands::predict::Args),
+    /// Serve the page: type an expression, see its derivative, steps, check and picture.
+    Serve(commands::serve::Args),
     /// Time the full-batch loss and gradient through the derived plan (for bench/).
     #[command(hide = true)]
     Bench(commands::bench::Args),
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Minimize(args) => commands::minimize::run(*args),
         Command::Plot(args) => commands::plot::run(*args),
         Command::Predict(args) => commands::predict::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Bench(args) => commands::bench::run(args),
     };
     match result {

@@ -441,7 +441,7 @@ fn pictures(x: &Mat<f64>, y: &[f64], out: &Path) -> anyhow::Result<()> {
             range: None,
             title: format!("diabetes, {caption}"),
             axes: ["w[bmi]".to_owned(), "w[s5]".to_owned()],
-            out: &path,
+            out: crate::pictures::Output::File(&path),
             size: DEFAULT_SIZE,
         };
         let traces = draw_plane(&mut problem, request)

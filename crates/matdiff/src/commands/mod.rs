@@ -10,4 +10,5 @@ pub mod minimize;
 pub mod parse;
 pub mod plot;
 pub mod predict;
+pub mod serve;
 pub mod solve;

@@ -16,7 +16,7 @@
 //!
 //! A diverged run is part of the picture, not a failure: the exit code is 0.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use matdiff::fit::{Batch, Objective, Options, Problem};
@@ -25,7 +25,7 @@ use crate::commands::minimize::{bad_input, load_data, start};
 use crate::pictures::contour::{self, ContourPicture};
 use crate::pictures::plane::{self, gradient_arrows, Grid, Plane, Region, Trace};
 use crate::pictures::tangent::{self, TangentPicture};
-use crate::pictures::{parse_size, Format};
+use crate::pictures::{parse_size, Format, Output};
 use crate::report::Failure;
 
 /// Arguments of `matdiff plot`.
@@ -103,7 +103,7 @@ pub struct Args {
 
 /// Runs `matdiff plot`.
 pub fn run(args: Args) -> Result<()> {
-    let format = Format::of(&args.out).map_err(Failure::BadInput)?;
+    Format::of(&args.out).map_err(Failure::BadInput)?;
     let size = parse_size(&args.size).map_err(Failure::BadInput)?;
     let function = crate::input::load(&args.expr, args.decls.as_deref())?;
     let data = load_data(&args.data, &function)?;
@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result<()> {
         None => args.expr.clone(),
     };
     if problem.dim() == 1 && args.coords.is_none() {
-        return one_dimensional(&args, &mut problem, &title, format, size);
+        return one_dimensional(&args, &mut problem, &title, size);
     }
     if args.h.is_some() {
         return Err(bad(format!(
@@ -151,12 +151,7 @@ pub fn run(args: Args) -> Result<()> {
         .transpose()?;
     let base = match &given {
         Some(w) => w.clone(),
-        // The other coordinates rest at the minimiser of the whole variable.
-        None if problem.dim() > 2 => {
-            let zeros = problem.zeros();
-            plane::minimiser(&mut problem, &zeros).unwrap_or(zeros)
-        }
-        None => problem.zeros(),
+        None => default_base(&mut problem),
     };
     let origin = match &given {
         Some(w) => [w[coords[0]], w[coords[1]]],
@@ -182,7 +177,7 @@ pub fn run(args: Args) -> Result<()> {
         range,
         title: format!("Q = {title}"),
         axes,
-        out: &args.out,
+        out: Output::File(&args.out),
         size,
     };
     let traces = draw_plane(&mut problem, request)
@@ -246,8 +241,8 @@ pub struct PlaneRequest<'a> {
     pub title: String,
     /// Names of the two coordinates.
     pub axes: [String; 2],
-    /// The picture's path (PNG or SVG by the extension).
-    pub out: &'a Path,
+    /// Where the picture goes: a file (PNG or SVG by the extension) or SVG text.
+    pub out: Output<'a>,
     /// Pixels.
     pub size: (u32, u32),
 }
@@ -256,7 +251,9 @@ pub struct PlaneRequest<'a> {
 /// contour picture: filled contours, gradient arrows, the minimiser and the
 /// trajectories. Returns the trajectories.
 pub fn draw_plane(problem: &mut Problem, request: PlaneRequest<'_>) -> Result<Vec<Trace>, String> {
-    let format = Format::of(request.out)?;
+    if let Output::File(path) = &request.out {
+        Format::of(path)?;
+    }
     let origin = request.origin;
     let mut plane = Plane::new(problem, request.base, request.coords);
     let minimiser = plane::minimiser(&mut plane, &origin).map(|m| [m[0], m[1]]);
@@ -293,8 +290,20 @@ pub fn draw_plane(problem: &mut Problem, request: PlaneRequest<'_>) -> Result<Ve
         traces: &traces,
         minimiser,
     };
-    contour::draw(&picture, request.out, format, request.size)?;
+    contour::draw(&picture, request.out, request.size)?;
     Ok(traces)
+}
+
+/// Where the coordinates not drawn rest when no start is given: at the minimiser of
+/// the whole variable (found by gradient descent with a line search from zeros), or at
+/// zeros for a variable of two coordinates.
+fn default_base(problem: &mut Problem) -> Vec<f64> {
+    let zeros = problem.zeros();
+    if problem.dim() > 2 {
+        plane::minimiser(problem, &zeros).unwrap_or(zeros)
+    } else {
+        zeros
+    }
 }
 
 /// One line on a run: its legend, where it ended and the loss there.
@@ -363,7 +372,6 @@ fn one_dimensional(
     args: &Args,
     problem: &mut Problem,
     title: &str,
-    format: Format,
     size: (u32, u32),
 ) -> Result<()> {
     let name = problem.variable().to_owned();
@@ -373,7 +381,7 @@ fn one_dimensional(
         )));
     }
     let x0 = match &args.at {
-        None => 1.0,
+        None => DEFAULT_X0,
         Some(text) => scalar_point(text)
             .filter(|v| v.is_finite())
             .ok_or_else(|| {
@@ -382,12 +390,70 @@ fn one_dimensional(
                 ))
             })?,
     };
-    let h = args.h.unwrap_or(0.5);
+    let h = args.h.unwrap_or(DEFAULT_H);
+    let range = args
+        .range
+        .as_deref()
+        .map(|text| plane::parse_interval(text, "--range"))
+        .transpose()
+        .map_err(Failure::BadInput)?;
+    let picture = tangent_picture(problem, title, x0, h, range, size)?;
+    tangent::draw(&picture, Output::File(&args.out), size)
+        .map_err(|e| bad(format!("cannot draw `{}`: {e}", args.out.display())))?;
+    if args.json {
+        let p = &picture;
+        let object = serde_json::json!({
+            "x0": p.x0,
+            "f": p.f0,
+            "slope": p.slope,
+            "h": p.h,
+            "f_h": p.fh,
+            "o_h": p.fh - p.f0 - p.slope * p.h,
+            "out": args.out.display().to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&object)?);
+        return Ok(());
+    }
+    println!("{}", tangent_summary(&picture));
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// The point of tangency x₀ when none is given.
+pub const DEFAULT_X0: f64 = 1.0;
+/// The increment h of the tangent picture when none is given.
+pub const DEFAULT_H: f64 = 0.5;
+
+/// `f(x₀) = …, f'(x₀) = …, h = …: f'·h = …, o(h) = …`.
+pub fn tangent_summary(p: &TangentPicture) -> String {
+    format!(
+        "f({}) = {}, f'({}) = {}, h = {}: f'·h = {}, o(h) = {}",
+        p.x0,
+        p.f0,
+        p.x0,
+        p.slope,
+        p.h,
+        p.slope * p.h,
+        p.fh - p.f0 - p.slope * p.h
+    )
+}
+
+/// What the tangent picture of a function of one scalar shows: the curve over `range`
+/// (default x₀ ± 2.5|h|), the tangent at `x0` and the increment `h`.
+pub fn tangent_picture(
+    problem: &mut Problem,
+    title: &str,
+    x0: f64,
+    h: f64,
+    range: Option<(f64, f64)>,
+    size: (u32, u32),
+) -> Result<TangentPicture> {
+    let name = problem.variable().to_owned();
     if !(h.is_finite() && h != 0.0) {
         return Err(bad("--h must be a non-zero number, e.g. --h 0.5".into()));
     }
-    let (lo, hi) = match &args.range {
-        Some(text) => plane::parse_interval(text, "--range").map_err(Failure::BadInput)?,
+    let (lo, hi) = match range {
+        Some(range) => range,
         None => {
             let (lo, hi) = (x0 - 2.5 * h.abs(), x0 + 2.5 * h.abs());
             plane::drawable(lo, hi).map_err(|e| {
@@ -424,39 +490,16 @@ fn one_dimensional(
             (x, if y.is_finite() { y } else { f64::NAN })
         })
         .collect();
-    let picture = TangentPicture {
+    Ok(TangentPicture {
         title: format!("f({name}) = {title}"),
-        variable: name.clone(),
+        variable: name,
         curve,
         x0,
         f0,
         slope: grad[0],
         h,
         fh,
-    };
-    tangent::draw(&picture, &args.out, format, size)
-        .map_err(|e| bad(format!("cannot draw `{}`: {e}", args.out.display())))?;
-    if args.json {
-        let object = serde_json::json!({
-            "x0": x0,
-            "f": f0,
-            "slope": grad[0],
-            "h": h,
-            "f_h": fh,
-            "o_h": fh - f0 - grad[0] * h,
-            "out": args.out.display().to_string(),
-        });
-        println!("{}", serde_json::to_string_pretty(&object)?);
-        return Ok(());
-    }
-    println!(
-        "f({x0}) = {f0}, f'({x0}) = {}, h = {h}: f'·h = {}, o(h) = {}",
-        grad[0],
-        grad[0] * h,
-        fh - f0 - grad[0] * h
-    );
-    println!("wrote {}", args.out.display());
-    Ok(())
+    })
 }
 
 /// x₀ of the tangent picture: a number, or `@FILE` holding one (bare or as the only
@@ -475,4 +518,131 @@ fn scalar_point(text: &str) -> Option<f64> {
 
 fn bad(message: String) -> anyhow::Error {
     Failure::BadInput(message).into()
+}
+
+/// A picture of a function given without data, as `matdiff serve` draws it: every
+/// variable but `wrt` takes random values honouring its declaration (seeded), the
+/// dimensions of `wrt` have size 2 and the others [`SKETCH_SAMPLES`].
+pub struct SketchRequest<'a> {
+    /// The function (a scalar).
+    pub function: matdiff::Function,
+    /// The variable drawn over.
+    pub wrt: &'a str,
+    /// The two coordinates of a variable with more than two (default: the first two).
+    pub coords: Option<[usize; 2]>,
+    /// The point of tangency of a scalar variable (default [`DEFAULT_X0`]).
+    pub x0: Option<f64>,
+    /// The increment of the tangent picture (default [`DEFAULT_H`]).
+    pub h: Option<f64>,
+    /// The learning rate of the gradient-descent run drawn on a plane.
+    pub lr: f64,
+    /// The seed of the random values.
+    pub seed: u64,
+    /// Pixels.
+    pub size: (u32, u32),
+}
+
+/// The size of every dimension not of the drawn variable in a [`SketchRequest`]: the
+/// number of samples of a loss over data.
+pub const SKETCH_SAMPLES: usize = 40;
+
+/// What [`sketch`] drew.
+pub struct Sketch {
+    /// `tangent` or `contour`.
+    pub kind: &'static str,
+    /// The picture.
+    pub svg: String,
+    /// One line per run (or the tangent's numbers), as `matdiff plot` prints them.
+    pub lines: Vec<String>,
+    /// Whether the gradient-descent run diverged.
+    pub diverged: bool,
+}
+
+/// Draws the tangent picture of a scalar variable, or the contours of two coordinates
+/// with one gradient-descent run from zeros, into SVG text: the pictures of
+/// `matdiff plot`, on random values instead of data.
+pub fn sketch(request: SketchRequest<'_>) -> Result<Sketch> {
+    let function = request.function;
+    let wrt = request.wrt;
+    let variable = function
+        .variables()
+        .into_iter()
+        .find(|v| v.name == wrt)
+        .ok_or_else(|| bad(format!("unknown variable `{wrt}`")))?;
+    let own: Vec<String> = variable
+        .shape
+        .iter()
+        .filter_map(|d| match d {
+            matdiff::ShapeEntry::Named(name) => Some(name.clone()),
+            matdiff::ShapeEntry::Size(_) => None,
+        })
+        .collect();
+    let sizes: Vec<(String, usize)> = function
+        .summary()
+        .dims
+        .into_iter()
+        .map(|d| {
+            let n = if own.contains(&d) { 2 } else { SKETCH_SAMPLES };
+            (d, n)
+        })
+        .collect();
+    let data: Vec<_> = function
+        .sample_values(&sizes, request.seed)
+        .map_err(|e| bad(e.to_string()))?
+        .into_iter()
+        .filter(|(name, _)| name != wrt)
+        .collect();
+    let title = function.to_string();
+    let mut problem = matdiff::fit::problem(&function, wrt, data, None).map_err(bad_input)?;
+    let mut svg = String::new();
+    if problem.dim() == 1 {
+        let x0 = request.x0.unwrap_or(DEFAULT_X0);
+        let h = request.h.unwrap_or(DEFAULT_H);
+        let picture = tangent_picture(&mut problem, &title, x0, h, None, request.size)?;
+        tangent::draw(&picture, Output::Svg(&mut svg), request.size).map_err(bad)?;
+        return Ok(Sketch {
+            kind: "tangent",
+            svg,
+            lines: vec![tangent_summary(&picture)],
+            diverged: false,
+        });
+    }
+    let coords = match request.coords {
+        Some([i, j]) => coordinates(&problem, Some(&format!("{i},{j}")))?,
+        None => [0, 1],
+    };
+    let run = plane::parse_run(&format!("gd:lr={}", request.lr)).map_err(Failure::BadInput)?;
+    let runs = [run];
+    // As `matdiff plot` without --at: the run starts at zeros in the two coordinates.
+    let origin = [0.0, 0.0];
+    let base = default_base(&mut problem);
+    let mut first = base.clone();
+    first[coords[0]] = origin[0];
+    first[coords[1]] = origin[1];
+    problem.loss(&first, Batch::All).map_err(|e| {
+        bad(format!(
+            "the loss cannot be evaluated where the run starts: {e}"
+        ))
+    })?;
+    let axes = coords.map(|c| coordinate_name(&problem, c));
+    let plane_request = PlaneRequest {
+        coords,
+        base,
+        origin,
+        runs: &runs,
+        range: None,
+        title: format!("Q = {title}"),
+        axes,
+        out: Output::Svg(&mut svg),
+        size: request.size,
+    };
+    let traces = draw_plane(&mut problem, plane_request).map_err(bad)?;
+    Ok(Sketch {
+        kind: "contour",
+        svg,
+        diverged: traces
+            .iter()
+            .any(|t| matches!(t.ending, plane::Ending::Diverged)),
+        lines: traces.iter().map(summary).collect(),
+    })
 }

@@ -1,14 +1,12 @@
 //! The contour picture: filled contours of a loss over a plane, contour lines, gradient
 //! arrows, the minimiser and the trajectories of runs, with a legend under the chart.
 
-use std::path::Path;
-
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 pub use super::plane::tick;
 use super::plane::{drawable, Arrows, Ending, Grid, Region, Trace};
-use super::{Format, FONT, RUN_COLOURS};
+use super::{Format, Output, FONT, RUN_COLOURS};
 
 /// Everything a contour picture shows.
 pub struct ContourPicture<'a> {
@@ -69,22 +67,28 @@ fn split<DB: DrawingBackend>(
     (chart, bar, lower)
 }
 
-/// Draws the picture into `path` as PNG or SVG at `size` pixels.
-pub fn draw(
-    picture: &ContourPicture<'_>,
-    path: &Path,
-    format: Format,
-    size: (u32, u32),
-) -> Result<(), String> {
-    super::create_file(path)?;
-    match format {
-        Format::Png => {
-            let root = BitMapBackend::new(path, size).into_drawing_area();
-            render(&root, picture)?;
-            root.present().map_err(|e| e.to_string())
+/// Draws the picture at `size` pixels into `out`: a file, PNG or SVG by its
+/// extension, or SVG text.
+pub fn draw(picture: &ContourPicture<'_>, out: Output<'_>, size: (u32, u32)) -> Result<(), String> {
+    match out {
+        Output::File(path) => {
+            let format = Format::of(path)?;
+            super::create_file(path)?;
+            match format {
+                Format::Png => {
+                    let root = BitMapBackend::new(path, size).into_drawing_area();
+                    render(&root, picture)?;
+                    root.present().map_err(|e| e.to_string())
+                }
+                Format::Svg => {
+                    let root = SVGBackend::new(path, size).into_drawing_area();
+                    render(&root, picture)?;
+                    root.present().map_err(|e| e.to_string())
+                }
+            }
         }
-        Format::Svg => {
-            let root = SVGBackend::new(path, size).into_drawing_area();
+        Output::Svg(text) => {
+            let root = SVGBackend::with_string(text, size).into_drawing_area();
             render(&root, picture)?;
             root.present().map_err(|e| e.to_string())
         }

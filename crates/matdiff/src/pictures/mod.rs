@@ -16,6 +16,15 @@ use std::path::Path;
 /// The size of a picture when `--size` is not given: readable on a screen and a slide.
 pub const DEFAULT_SIZE: (u32, u32) = (1000, 800);
 
+/// Where a picture is drawn: a file (PNG or SVG by its extension), or SVG text in
+/// memory (what `matdiff serve` sends to the page; nothing is written to disk).
+pub enum Output<'a> {
+    /// A file.
+    File(&'a Path),
+    /// SVG text, appended to the string.
+    Svg(&'a mut String),
+}
+
 /// Image formats, chosen by the file's extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

@@ -3,14 +3,12 @@
 //! increment `f(x₀ + h) − f(x₀)` split into the linear part `f'(x₀)h` and the gap
 //! `o(h)` between the curve and the tangent, shaded over `[x₀, x₀ + h]`.
 
-use std::path::Path;
-
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::contour::tick;
 use super::plane::{drawable, Region};
-use super::{Format, FONT};
+use super::{Format, Output, FONT};
 
 /// Everything a tangent picture shows.
 pub struct TangentPicture {
@@ -39,22 +37,28 @@ impl TangentPicture {
     }
 }
 
-/// Draws the picture into `path` as PNG or SVG at `size` pixels.
-pub fn draw(
-    picture: &TangentPicture,
-    path: &Path,
-    format: Format,
-    size: (u32, u32),
-) -> Result<(), String> {
-    super::create_file(path)?;
-    match format {
-        Format::Png => {
-            let root = BitMapBackend::new(path, size).into_drawing_area();
-            render(&root, picture)?;
-            root.present().map_err(|e| e.to_string())
+/// Draws the picture at `size` pixels into `out`: a file, PNG or SVG by its
+/// extension, or SVG text.
+pub fn draw(picture: &TangentPicture, out: Output<'_>, size: (u32, u32)) -> Result<(), String> {
+    match out {
+        Output::File(path) => {
+            let format = Format::of(path)?;
+            super::create_file(path)?;
+            match format {
+                Format::Png => {
+                    let root = BitMapBackend::new(path, size).into_drawing_area();
+                    render(&root, picture)?;
+                    root.present().map_err(|e| e.to_string())
+                }
+                Format::Svg => {
+                    let root = SVGBackend::new(path, size).into_drawing_area();
+                    render(&root, picture)?;
+                    root.present().map_err(|e| e.to_string())
+                }
+            }
         }
-        Format::Svg => {
-            let root = SVGBackend::new(path, size).into_drawing_area();
+        Output::Svg(text) => {
+            let root = SVGBackend::with_string(text, size).into_drawing_area();
             render(&root, picture)?;
             root.present().map_err(|e| e.to_string())
         }
