@@ -322,7 +322,7 @@ fn help_lists_the_subcommands_in_the_seminar_order() {
         listed,
         [
             "parse", "derive", "check", "eval", "plot", "minimize", "linreg", "demo", "solve",
-            "predict", "help"
+            "predict", "serve", "help"
         ]
     );
 }
