@@ -51,6 +51,9 @@ pub struct CheckOptionError {
     pub reason: String,
 }
 
+/// The most random instances one check draws.
+pub const MAX_TRIALS: usize = 10_000;
+
 impl CheckOptions {
     /// Refuses options that would make a check vacuous or meaningless: no trials, a
     /// tolerance that is not a positive number, a dimension fixed twice or to 0.
@@ -60,6 +63,16 @@ impl CheckOptions {
                 option: "trials",
                 reason: "0 trials would pass without checking anything — give at least 1"
                     .to_owned(),
+            });
+        }
+        if self.trials > MAX_TRIALS {
+            return Err(CheckOptionError {
+                option: "trials",
+                reason: format!(
+                    "{} trials — at most {MAX_TRIALS}: each trial is a new random instance, \
+                     and a few already show a wrong derivative",
+                    self.trials
+                ),
             });
         }
         if !(self.tol.is_finite() && self.tol > 0.0) {

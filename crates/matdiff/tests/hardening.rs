@@ -477,6 +477,10 @@ fn ambiguous_or_vacuous_options_are_refused() {
             vec!["--trials", "at least 1"],
         ),
         (
+            vec!["check", "x'*x", "--wrt", "x", "--trials", "99999999999"],
+            vec!["--trials", "at most 10000"],
+        ),
+        (
             vec!["check", "x'*x", "--wrt", "x", "--tol=nan"],
             vec!["--tol", "NaN"],
         ),
