@@ -855,6 +855,7 @@ pub fn npy_layout(
     let mut header = prelude[..prelude_len as usize].to_vec();
     header.resize(data_start as usize, 0);
     fill(&mut header[prelude_len as usize..])?;
+    check_header_nesting(&header[prelude_len as usize..]).map_err(&npy_error)?;
     check_shape_size(&header[prelude_len as usize..]).map_err(&npy_error)?;
     let npy = npyz::NpyFile::new(&header[..])
         .map_err(|e| npy_error(format!("not a valid .npy file ({e})")))?;
@@ -931,6 +932,38 @@ pub fn npy_layout(
         kind,
         data_start,
     })
+}
+
+/// The deepest nesting of brackets a header of a supported array has: the dictionary
+/// and the shape tuple inside it.
+const MAX_HEADER_NESTING: usize = 2;
+
+/// Refuses a header nested deeper than a supported array's (`{'descr': '<f8',
+/// 'fortran_order': False, 'shape': (3, 4), }`) before the header's literal parser
+/// sees it: that parser takes time exponential in the depth of nested brackets.
+fn check_header_nesting(header: &[u8]) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    for &b in header {
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(b),
+            (None, b'{' | b'(' | b'[') => {
+                depth += 1;
+                if depth > MAX_HEADER_NESTING {
+                    return Err(format!(
+                        "the header nests brackets deeper than {MAX_HEADER_NESTING} — an array \
+                         saved by numpy.save has a flat dictionary with a shape tuple; a \
+                         structured dtype is not supported, and otherwise the file is damaged"
+                    ));
+                }
+            }
+            (None, b'}' | b')' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a header whose `'shape'` tuple multiplies out past `u64` (the product of its
@@ -1463,7 +1496,7 @@ mod tests {
     fn serial(body: &str, width: usize) -> Result<Vec<f64>, DataError> {
         let header: Vec<String> = (1..=width).map(|j| format!("c{j}")).collect();
         let text = format!("{}\n{body}", header.join(","));
-        csv_values_serial("t.csv", text.as_bytes(), CsvHeader::FirstRow).map(|(_, _, v)| v)
+        csv_values_serial("t.csv", text.as_bytes(), CsvHeader::FirstRow, None).map(|(_, _, v)| v)
     }
 
     /// Every way of cutting a body into pieces gives the plain reader's values, or

@@ -743,3 +743,31 @@ fn a_large_csv_reads_in_parallel_with_errors_at_their_lines() {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+#[test]
+fn npy_headers_nested_past_a_dictionary_and_a_tuple_are_refused_at_once() {
+    // The header's literal parser takes time exponential in the depth of nesting:
+    // 200 opening braces ran for minutes before they were refused up front.
+    let mut cases = Vec::new();
+    for body in [
+        "{".repeat(200),
+        "(".repeat(50),
+        "{'descr': [('a', '<f8')], 'shape': ((3,),), }".to_owned(),
+    ] {
+        let mut header = body;
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        cases.push(bytes);
+    }
+    for bytes in cases {
+        let error = parse_npy("nested.npy", &bytes)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("nests brackets deeper than 2"), "{error}");
+    }
+    // A header of numpy.save, with a quoted bracket in a string, still reads.
+    let ok = npy_bytes("<f8", false, "(2,)", &f64_payload(&[1.0, 2.0]));
+    assert!(parse_npy("flat.npy", &ok).is_ok());
+}
