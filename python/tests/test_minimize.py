@@ -73,7 +73,7 @@ def test_divergence_raises_with_advice(regression):
     with pytest.raises(md.DivergenceError) as info:
         md.minimize(LOSS, "w", X=X, y=y, lr=50.0, max_iter=1000)
     assert isinstance(info.value, md.MatdiffError)
-    assert info.value.advice and "lr" in info.value.advice
+    assert info.value.advice and "learning rate" in info.value.advice
 
 
 def test_unknown_method(regression):

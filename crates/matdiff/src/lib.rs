@@ -117,7 +117,7 @@ pub mod datasets {
 }
 
 /// Data files: CSV (with or without a header row) and `.npy` arrays, read into
-/// matrices or named tables, within the memory budget of [`memory`](crate::memory).
+/// matrices or named tables, within the memory budget of [`memory`].
 pub mod data {
     pub use matdiff_num::data::{
         load_csv_columns, load_csv_with, load_matrix_stored, load_matrix_with, parse_csv,
