@@ -29,6 +29,8 @@ use crate::{Error, Inputs};
 pub struct Solved {
     function: matdiff_core::Function,
     solution: matdiff_core::Solution,
+    /// `∇f` at the point: an expression without the variable, built once.
+    gradient_at_point: Id,
 }
 
 /// The solution as data: see [`Solved::report`].
@@ -122,8 +124,16 @@ impl Solved {
             .collect()
     }
 
-    pub(crate) fn new(function: matdiff_core::Function, solution: matdiff_core::Solution) -> Self {
-        Solved { function, solution }
+    pub(crate) fn new(
+        mut function: matdiff_core::Function,
+        solution: matdiff_core::Solution,
+    ) -> Self {
+        let gradient_at_point = solution.gradient_at_point(&mut function.graph);
+        Solved {
+            function,
+            solution,
+            gradient_at_point,
+        }
     }
 
     /// The solution as data: the point (text and LaTeX), `∇f`, the Hessian, its
@@ -243,10 +253,8 @@ impl Solved {
     /// # Ok::<(), matdiff::Error>(())
     /// ```
     pub fn evaluate(&self, inputs: &Inputs<'_>) -> Result<SolvedValues, Error> {
-        let mut function = self.function.clone();
-        let gradient = self.solution.gradient_at_point(&mut function.graph);
-        let graph = &function.graph;
-        let roots = [self.solution.point, gradient];
+        let graph = &self.function.graph;
+        let roots = [self.solution.point, self.gradient_at_point];
         let bound = inputs.bind(graph).map_err(|e| name_known(graph, e))?;
         bound
             .check_complete(graph, &roots)
@@ -267,16 +275,9 @@ impl Solved {
         };
         let mut plan = matdiff_num::Plan::compile(graph, &roots, &sizes).map_err(singular)?;
         let values = plan.run(&bound).map_err(singular)?;
-        let g = values[1].to_matrix();
-        let mut sum = 0.0;
-        for j in 0..g.ncols() {
-            for i in 0..g.nrows() {
-                sum += g[(i, j)] * g[(i, j)];
-            }
-        }
         Ok(SolvedValues {
             solution: values[0].to_matrix(),
-            gradient_norm: sum.sqrt(),
+            gradient_norm: values[1].to_matrix().norm_l2(),
             solves: plan.solve_count(),
         })
     }
@@ -284,10 +285,7 @@ impl Solved {
     /// Whether the variable is a matrix: its Hessian is then the second
     /// differential.
     fn is_matrix(&self) -> bool {
-        self.function
-            .graph
-            .variable(self.solution.wrt)
-            .is_some_and(|v| v.shape.cols != matdiff_core::Dim::ONE)
+        crate::values::is_matrix(&self.function.graph, self.solution.wrt)
     }
 }
 
