@@ -27,6 +27,21 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// The output format a command prints in: `json` when `--json` is given, else the
+/// `--format` asked for, else `pretty` on a terminal and `text` in a pipe or a file.
+pub fn chosen_format<F>(json_flag: bool, asked: Option<F>, json: F, pretty: F, text: F) -> F {
+    use std::io::IsTerminal as _;
+    if json_flag {
+        json
+    } else if let Some(format) = asked {
+        format
+    } else if std::io::stdout().is_terminal() {
+        pretty
+    } else {
+        text
+    }
+}
+
 /// The flag of a library option: `tol_grad` is `--tol-grad`. The library names its
 /// options; only the command line speaks of flags.
 pub fn flag(option: &str) -> String {

@@ -1,8 +1,6 @@
 //! `matdiff derive`: the gradient, Jacobian, differential or Hessian of a function,
 //! optionally with the derivation steps, as text, pretty text, LaTeX or JSON.
 
-use std::io::IsTerminal as _;
-
 use anyhow::Result;
 
 use crate::input::load;
@@ -68,17 +66,13 @@ pub struct Args {
 /// Runs `matdiff derive` through the library: the derivative with its derivation,
 /// rendered in the chosen format.
 pub fn run(args: Args) -> Result<()> {
-    let format = args
-        .json
-        .then_some(Format::Json)
-        .or(args.format)
-        .unwrap_or_else(|| {
-            if std::io::stdout().is_terminal() {
-                Format::Pretty
-            } else {
-                Format::Text
-            }
-        });
+    let format = crate::report::chosen_format(
+        args.json,
+        args.format,
+        Format::Json,
+        Format::Pretty,
+        Format::Text,
+    );
     let function = load(&args.expr, args.decls.as_deref())?;
     let derivative = function
         .derivative(&args.wrt, args.order)

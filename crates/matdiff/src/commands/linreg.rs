@@ -438,13 +438,7 @@ fn logistic(
         return Ok(());
     }
     let mut out = String::new();
-    let width = data
-        .features
-        .iter()
-        .map(|f| f.chars().count())
-        .chain([9])
-        .max()
-        .unwrap_or(9);
+    let width = name_width(&data.features);
     let _ = writeln!(out, "data: {}", data.source);
     let _ = writeln!(
         out,
@@ -525,13 +519,7 @@ fn render(
     n_test: usize,
 ) -> String {
     let mut out = String::new();
-    let width = fit
-        .features
-        .iter()
-        .map(|f| f.chars().count())
-        .chain([9])
-        .max()
-        .unwrap_or(9);
+    let width = name_width(&fit.features);
     let _ = writeln!(out, "data: {}", data.source);
     let _ = writeln!(out, "solver: {} — {}", fit.solver_used, fit.why);
     let _ = writeln!(out);
@@ -720,4 +708,15 @@ fn render_table(data: &Dataset, reference: &Fit, rows: &[Row], has_test: bool) -
         }
     }
     out
+}
+
+/// The width of the column of names in a table of coefficients: the longest feature
+/// name, and at least `intercept`'s.
+fn name_width(features: &[String]) -> usize {
+    features
+        .iter()
+        .map(|f| f.chars().count())
+        .chain(["intercept".len()])
+        .max()
+        .unwrap_or(0)
 }

@@ -637,13 +637,13 @@ impl Observer for Progress {
             } else {
                 record.iteration
             };
-            bar.set_position(position as u64);
-            bar.set_message(format!(
-                "iteration {}  loss {}  ‖∇f‖ {}",
+            show(
+                bar,
+                position,
                 record.iteration,
-                short(record.loss),
-                short(record.grad_norm)
-            ));
+                record.loss,
+                record.grad_norm,
+            );
         }
     }
 
@@ -651,6 +651,16 @@ impl Observer for Progress {
         // The bar moves per epoch; only the history might keep steps.
         self.history.wants_steps()
     }
+}
+
+/// Moves the bar to `position` and shows the run's iteration, loss and gradient norm.
+fn show(bar: &ProgressBar, position: usize, iteration: usize, loss: f64, gradient_norm: f64) {
+    bar.set_position(position as u64);
+    bar.set_message(format!(
+        "iteration {iteration}  loss {}  ‖∇f‖ {}",
+        short(loss),
+        short(gradient_norm)
+    ));
 }
 
 impl Progress {
@@ -665,13 +675,13 @@ impl Progress {
                 } else {
                     outcome.iterations
                 };
-                bar.set_position(position as u64);
-                bar.set_message(format!(
-                    "iteration {}  loss {}  ‖∇f‖ {}",
+                show(
+                    bar,
+                    position,
                     outcome.iterations,
-                    short(outcome.loss),
-                    short(outcome.gradient_norm)
-                ));
+                    outcome.loss,
+                    outcome.gradient_norm,
+                );
                 bar.finish();
             }
             None => bar.finish_and_clear(),

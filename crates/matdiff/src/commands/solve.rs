@@ -5,8 +5,6 @@
 //! numbers go through the evaluation plan, which computes `inv(A)*b` as a solve,
 //! never as an inverse.
 
-use std::io::IsTerminal as _;
-
 use anyhow::Result;
 use matdiff::{Solved, SolvedValues, Values};
 use serde::Serialize;
@@ -66,17 +64,13 @@ pub struct Args {
 
 /// Runs `matdiff solve`.
 pub fn run(args: Args) -> Result<()> {
-    let format = args
-        .json
-        .then_some(Format::Json)
-        .or(args.format)
-        .unwrap_or_else(|| {
-            if std::io::stdout().is_terminal() {
-                Format::Pretty
-            } else {
-                Format::Text
-            }
-        });
+    let format = crate::report::chosen_format(
+        args.json,
+        args.format,
+        Format::Json,
+        Format::Pretty,
+        Format::Text,
+    );
     let function = load(&args.expr, args.decls.as_deref())?;
     let solved = function.solve(&args.wrt).map_err(refusal)?;
     if matches!(format, Format::Numpy | Format::Rust) {
