@@ -5,7 +5,7 @@ use std::fmt;
 
 use faer::Mat;
 use matdiff_core::print::derivation::{self, Notation};
-use matdiff_core::{codegen, print, DerivativeKind, Node};
+use matdiff_core::{codegen, print, DerivativeKind, Graph, Id, Node};
 use matdiff_num::CheckOptions;
 
 use crate::function::{check_report, eval_error, evaluate, Check};
@@ -59,15 +59,7 @@ impl Derivative {
     /// # Ok::<(), matdiff::Error>(())
     /// ```
     pub fn steps(&self) -> Vec<Step> {
-        let g = &self.function.graph;
-        self.inner
-            .steps
-            .iter()
-            .map(|s| Step {
-                rule: s.rule.clone(),
-                expr: print::text(g, s.expr),
-            })
-            .collect()
+        self.steps_printed(print::text)
     }
 
     /// The derivation as [`Derivative::steps`] gives it, each expression in Unicode
@@ -80,13 +72,18 @@ impl Derivative {
     /// # Ok::<(), matdiff::Error>(())
     /// ```
     pub fn pretty_steps(&self) -> Vec<Step> {
+        self.steps_printed(print::pretty)
+    }
+
+    /// The derivation with each expression printed by `printer`.
+    fn steps_printed(&self, printer: fn(&Graph, Id) -> String) -> Vec<Step> {
         let g = &self.function.graph;
         self.inner
             .steps
             .iter()
             .map(|s| Step {
                 rule: s.rule.clone(),
-                expr: print::pretty(g, s.expr),
+                expr: printer(g, s.expr),
             })
             .collect()
     }

@@ -273,7 +273,7 @@ impl Function {
 
 /// Whether the variable is a matrix (not a scalar or a vector): its Hessian is a
 /// linear map, even where it happens to be zero.
-fn is_matrix(graph: &Graph, var: Sym) -> bool {
+pub(crate) fn is_matrix(graph: &Graph, var: Sym) -> bool {
     graph
         .variable(var)
         .is_some_and(|v| v.shape.cols != matdiff_core::Dim::ONE)
