@@ -16,28 +16,35 @@ const SOLUTIONS: &str = "../matdiff-num/tests/data/solutions.txt";
 /// A case: module name, expression, declarations, variable, order.
 type Case = (String, String, String, String, u8);
 
+/// The rows of a table file (`|`-separated cells, `#` comments, blank lines skipped),
+/// each with its line number.
+fn rows(path: &str) -> Vec<(usize, Vec<String>)> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read the table {path}: {e}"));
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(n, line)| (n, line.split('|').map(|c| c.trim().to_string()).collect()))
+        .collect()
+}
+
 fn table() -> Vec<Case> {
-    let text = std::fs::read_to_string(TABLE)
-        .unwrap_or_else(|e| panic!("cannot read the differentiation table {TABLE}: {e}"));
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
-        let order = cols[3]
-            .parse()
-            .unwrap_or_else(|_| panic!("{TABLE}:{}: bad order", i + 1));
-        out.push((
-            format!("table_line_{}", i + 1),
-            cols[0].to_string(),
-            cols[1].to_string(),
-            cols[2].to_string(),
-            order,
-        ));
-    }
-    out
+    rows(TABLE)
+        .into_iter()
+        .map(|(line, cols)| {
+            let order = cols[3]
+                .parse()
+                .unwrap_or_else(|_| panic!("{TABLE}:{line}: bad order"));
+            (
+                format!("table_line_{line}"),
+                cols[0].clone(),
+                cols[1].clone(),
+                cols[2].clone(),
+                order,
+            )
+        })
+        .collect()
 }
 
 fn main() {
@@ -122,17 +129,10 @@ fn main() {
 /// Generates `pub fn solution` for every row of the table of quadratic losses into
 /// `OUT_DIR`, appends its module to `modules`, and returns the table's entries.
 fn solutions(out: &std::path::Path, modules: &mut String) -> String {
-    let text = std::fs::read_to_string(SOLUTIONS)
-        .unwrap_or_else(|e| panic!("cannot read the table of solutions {SOLUTIONS}: {e}"));
     let mut entries = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
-        let (expr, decls, wrt) = (cols[0], cols[1], cols[2]);
-        let module = format!("solution_line_{}", i + 1);
+    for (line, cols) in rows(SOLUTIONS) {
+        let (expr, decls, wrt) = (cols[0].as_str(), cols[1].as_str(), cols[2].as_str());
+        let module = format!("solution_line_{line}");
         let mut f = matdiff_core::parse_function(expr, decls)
             .unwrap_or_else(|e| panic!("`{expr}` does not parse: {e:?}"));
         let solution = matdiff_core::solve(&mut f, wrt)

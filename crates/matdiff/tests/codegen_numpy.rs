@@ -53,24 +53,28 @@ struct Case {
     order: u8,
 }
 
+/// The rows of a table (`|`-separated cells; `#` comments and blank lines skipped),
+/// each with its line number.
+fn rows(text: &str) -> Vec<(usize, Vec<String>)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(n, line)| (n, line.split('|').map(|c| c.trim().to_string()).collect()))
+        .collect()
+}
+
 fn cases() -> Vec<Case> {
-    let text = include_str!("../../matdiff-num/tests/data/derivatives.txt");
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
-        out.push(Case {
-            line: i + 1,
-            expr: cols[0].to_string(),
-            decls: cols[1].to_string(),
-            wrt: cols[2].to_string(),
+    rows(include_str!("../../matdiff-num/tests/data/derivatives.txt"))
+        .into_iter()
+        .map(|(line, cols)| Case {
+            line,
+            expr: cols[0].clone(),
+            decls: cols[1].clone(),
+            wrt: cols[2].clone(),
             order: cols[3].parse().expect("an order"),
-        });
-    }
-    out
+        })
+        .collect()
 }
 
 /// Loads each module of the manifest, calls `f_and_grad(**inputs)` and writes the
@@ -435,14 +439,9 @@ fn the_logistic_module_stays_finite_where_exp_overflows() {
 
 /// The rows of the closed-form table: expression, declarations, variable.
 fn solution_cases() -> Vec<(usize, String, String, String)> {
-    let text = include_str!("../../matdiff-num/tests/data/solutions.txt");
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim().starts_with('#'))
-        .map(|(i, l)| {
-            let cols: Vec<&str> = l.split('|').map(str::trim).collect();
-            (i + 1, cols[0].into(), cols[1].into(), cols[2].into())
-        })
+    rows(include_str!("../../matdiff-num/tests/data/solutions.txt"))
+        .into_iter()
+        .map(|(line, cols)| (line, cols[0].clone(), cols[1].clone(), cols[2].clone()))
         .collect()
 }
 

@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::codegen::schedule::{is_leaf, Product, Recipe};
+use crate::codegen::schedule::{Product, Recipe};
 use crate::codegen::{float_literal, CodegenError, Output, Target};
 use crate::derivative::Derivative;
 use crate::ir::{Dim, Func, Function, Id, Node, Shape, Sym};
@@ -316,21 +316,7 @@ impl<'t> Rs<'t> {
     /// The schedule as `let` bindings: the roots under their names (`value`,
     /// `gradient`), shared subexpressions as temporaries `t_0, t_1, …`.
     fn statements(&mut self, out: &mut String, roots: &[(Id, &str)]) {
-        let g = self.t.graph;
-        let schedule = &self.t.schedule;
-        let mut temps = 0;
-        for &id in schedule.order() {
-            let role = roots
-                .iter()
-                .find(|(r, _)| *r == id)
-                .map(|(_, n)| n.to_string());
-            if is_leaf(g.node(id)) || (role.is_none() && !schedule.is_shared(g, id)) {
-                continue;
-            }
-            let name = role.unwrap_or_else(|| {
-                temps += 1;
-                format!("t_{}", temps - 1)
-            });
+        for (id, name) in self.t.schedule.bindings(self.t.graph, roots) {
             let e = self.compute(id);
             self.bind(out, &name, id, &e);
         }

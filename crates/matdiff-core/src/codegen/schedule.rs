@@ -212,6 +212,30 @@ impl Schedule {
         self.reads[id.index()]
     }
 
+    /// The nodes that get a name in generated code, in evaluation order, with the
+    /// name: each of `roots` under its own (`value`, `gradient`), every other shared
+    /// node as a temporary `t_0, t_1, …`. Leaves are never named: they are the
+    /// arguments and constants.
+    pub fn bindings(&self, graph: &Graph, roots: &[(Id, &str)]) -> Vec<(Id, String)> {
+        let mut temps = 0;
+        let mut out = Vec::new();
+        for &id in self.order() {
+            let role = roots
+                .iter()
+                .find(|(r, _)| *r == id)
+                .map(|(_, n)| n.to_string());
+            if is_leaf(graph.node(id)) || (role.is_none() && !self.is_shared(graph, id)) {
+                continue;
+            }
+            let name = role.unwrap_or_else(|| {
+                temps += 1;
+                format!("t_{}", temps - 1)
+            });
+            out.push((id, name));
+        }
+        out
+    }
+
     /// Whether `id` is read more than once: it then gets a temporary (unless it is a
     /// leaf, which costs nothing to repeat).
     pub fn is_shared(&self, graph: &Graph, id: Id) -> bool {
