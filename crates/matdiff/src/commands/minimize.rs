@@ -229,7 +229,10 @@ pub struct Args {
 /// Runs `matdiff minimize`: fills the library's description of the fit from the
 /// flags, runs it with a progress bar, and prints the report.
 pub fn run(args: Args) -> Result<()> {
-    let plot_format = args.plot.as_deref().map(plot_format).transpose()?;
+    // A picture that cannot be drawn is refused before the run.
+    if let Some(path) = &args.plot {
+        plot_format(path)?;
+    }
     let rates = args
         .lr_sweep
         .as_deref()
@@ -250,10 +253,9 @@ pub fn run(args: Args) -> Result<()> {
             eprintln!("{note}");
         }
     }
-    if let (Some(rates), Some(path), Some(format)) = (rates, &args.plot, plot_format) {
+    if let (Some(rates), Some(path)) = (rates, &args.plot) {
         let report = sweep::Report {
             plot: path,
-            format,
             json: args.json,
             quiet: args.quiet,
         };
@@ -415,8 +417,7 @@ fn write_history_and_plot(args: &Args, history: &History) -> Result<()> {
             .write_csv(path)
             .map_err(|e| Failure::BadInput(format!("cannot write `{}`: {e}", path.display())))?;
     }
-    let plot_format = args.plot.as_deref().map(plot_format).transpose()?;
-    if let (Some(path), Some(format)) = (&args.plot, plot_format) {
+    if let Some(path) = &args.plot {
         let curve = Curve {
             label: None,
             points: history
@@ -426,7 +427,7 @@ fn write_history_and_plot(args: &Args, history: &History) -> Result<()> {
                 .map(|r| (r.iteration as f64, r.loss))
                 .collect(),
         };
-        plot::plot(&[curve], path, format).map_err(|e| {
+        plot::plot(&[curve], path).map_err(|e| {
             Failure::BadInput(format!("cannot draw the plot `{}`: {e}", path.display()))
         })?;
     }

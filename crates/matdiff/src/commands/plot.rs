@@ -24,7 +24,7 @@ use matdiff::fit::{Batch, Objective, Options, Problem};
 use crate::commands::minimize::{bad_input, load_data, start};
 use crate::pictures::contour::{self, ContourPicture};
 use crate::pictures::plane::{self, gradient_arrows, Grid, Plane, Region, Trace};
-use crate::pictures::tangent::{self, TangentPicture};
+use crate::pictures::tangent::TangentPicture;
 use crate::pictures::{parse_size, Format, Output};
 use crate::report::Failure;
 
@@ -290,7 +290,7 @@ pub fn draw_plane(problem: &mut Problem, request: PlaneRequest<'_>) -> Result<Ve
         traces: &traces,
         minimiser,
     };
-    contour::draw(&picture, request.out, request.size)?;
+    crate::pictures::draw(&picture, request.out, request.size)?;
     Ok(traces)
 }
 
@@ -398,7 +398,7 @@ fn one_dimensional(
         .transpose()
         .map_err(Failure::BadInput)?;
     let picture = tangent_picture(problem, title, x0, h, range, size)?;
-    tangent::draw(&picture, Output::File(&args.out), size)
+    crate::pictures::draw(&picture, Output::File(&args.out), size)
         .map_err(|e| bad(format!("cannot draw `{}`: {e}", args.out.display())))?;
     if args.json {
         let p = &picture;
@@ -599,7 +599,7 @@ pub fn sketch(request: SketchRequest<'_>) -> Result<Sketch> {
         let x0 = request.x0.unwrap_or(DEFAULT_X0);
         let h = request.h.unwrap_or(DEFAULT_H);
         let picture = tangent_picture(&mut problem, &title, x0, h, None, request.size)?;
-        tangent::draw(&picture, Output::Svg(&mut svg), request.size).map_err(bad)?;
+        crate::pictures::draw(&picture, Output::Svg(&mut svg), request.size).map_err(bad)?;
         return Ok(Sketch {
             kind: "tangent",
             svg,

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 pub use super::plane::tick;
 use super::plane::{drawable, Arrows, Ending, Grid, Region, Trace};
-use super::{Format, Output, FONT, RUN_COLOURS};
+use super::{FONT, RUN_COLOURS};
 
 /// Everything a contour picture shows.
 pub struct ContourPicture<'a> {
@@ -67,31 +67,12 @@ fn split<DB: DrawingBackend>(
     (chart, bar, lower)
 }
 
-/// Draws the picture at `size` pixels into `out`: a file, PNG or SVG by its
-/// extension, or SVG text.
-pub fn draw(picture: &ContourPicture<'_>, out: Output<'_>, size: (u32, u32)) -> Result<(), String> {
-    match out {
-        Output::File(path) => {
-            let format = Format::of(path)?;
-            super::create_file(path)?;
-            match format {
-                Format::Png => {
-                    let root = BitMapBackend::new(path, size).into_drawing_area();
-                    render(&root, picture)?;
-                    root.present().map_err(|e| e.to_string())
-                }
-                Format::Svg => {
-                    let root = SVGBackend::new(path, size).into_drawing_area();
-                    render(&root, picture)?;
-                    root.present().map_err(|e| e.to_string())
-                }
-            }
-        }
-        Output::Svg(text) => {
-            let root = SVGBackend::with_string(text, size).into_drawing_area();
-            render(&root, picture)?;
-            root.present().map_err(|e| e.to_string())
-        }
+impl super::Picture for ContourPicture<'_> {
+    fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        render(root, self)
     }
 }
 

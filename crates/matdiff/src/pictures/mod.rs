@@ -13,6 +13,50 @@ pub mod tangent;
 
 use std::path::Path;
 
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// A picture that can render itself on any plotters backend.
+pub trait Picture {
+    /// Draws the picture on `root`.
+    fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Draws `picture` at `size` pixels into `out`: a file, PNG or SVG by its extension,
+/// or SVG text.
+pub fn draw(picture: &impl Picture, out: Output<'_>, size: (u32, u32)) -> Result<(), String> {
+    match out {
+        Output::File(path) => {
+            let format = Format::of(path)?;
+            create_file(path)?;
+            match format {
+                Format::Png => {
+                    present(picture, &BitMapBackend::new(path, size).into_drawing_area())
+                }
+                Format::Svg => present(picture, &SVGBackend::new(path, size).into_drawing_area()),
+            }
+        }
+        Output::Svg(text) => present(
+            picture,
+            &SVGBackend::with_string(text, size).into_drawing_area(),
+        ),
+    }
+}
+
+/// Renders `picture` on `root` and writes it out.
+fn present<DB: DrawingBackend>(
+    picture: &impl Picture,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    picture.render(root)?;
+    root.present().map_err(|e| e.to_string())
+}
+
 /// The size of a picture when `--size` is not given: readable on a screen and a slide.
 pub const DEFAULT_SIZE: (u32, u32) = (1000, 800);
 

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::contour::tick;
 use super::plane::{drawable, Region};
-use super::{Format, Output, FONT};
+use super::FONT;
 
 /// Everything a tangent picture shows.
 pub struct TangentPicture {
@@ -37,31 +37,12 @@ impl TangentPicture {
     }
 }
 
-/// Draws the picture at `size` pixels into `out`: a file, PNG or SVG by its
-/// extension, or SVG text.
-pub fn draw(picture: &TangentPicture, out: Output<'_>, size: (u32, u32)) -> Result<(), String> {
-    match out {
-        Output::File(path) => {
-            let format = Format::of(path)?;
-            super::create_file(path)?;
-            match format {
-                Format::Png => {
-                    let root = BitMapBackend::new(path, size).into_drawing_area();
-                    render(&root, picture)?;
-                    root.present().map_err(|e| e.to_string())
-                }
-                Format::Svg => {
-                    let root = SVGBackend::new(path, size).into_drawing_area();
-                    render(&root, picture)?;
-                    root.present().map_err(|e| e.to_string())
-                }
-            }
-        }
-        Output::Svg(text) => {
-            let root = SVGBackend::with_string(text, size).into_drawing_area();
-            render(&root, picture)?;
-            root.present().map_err(|e| e.to_string())
-        }
+impl super::Picture for TangentPicture {
+    fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        render(root, self)
     }
 }
 

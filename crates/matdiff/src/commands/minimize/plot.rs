@@ -47,20 +47,26 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-/// Draws the curves against the iteration: on a log scale when every loss is positive,
-/// else on a linear one. A legend appears when the curves have labels.
-pub(super) fn plot(curves: &[Curve], path: &Path, format: PlotFormat) -> Result<(), String> {
-    match format {
-        PlotFormat::Png => {
-            let root = BitMapBackend::new(path, PLOT_SIZE).into_drawing_area();
-            draw(&root, curves)?;
-            root.present().map_err(|e| e.to_string())
-        }
-        PlotFormat::Svg => {
-            let root = SVGBackend::new(path, PLOT_SIZE).into_drawing_area();
-            draw(&root, curves)?;
-            root.present().map_err(|e| e.to_string())
-        }
+/// Draws the curves against the iteration into the file `path` (PNG or SVG by its
+/// extension): on a log scale when every loss is positive, else on a linear one. A
+/// legend appears when the curves have labels.
+pub(super) fn plot(curves: &[Curve], path: &Path) -> Result<(), String> {
+    crate::pictures::draw(
+        &Losses(curves),
+        crate::pictures::Output::File(path),
+        PLOT_SIZE,
+    )
+}
+
+/// The loss curves of one or more runs, as a picture.
+struct Losses<'a>(&'a [Curve]);
+
+impl crate::pictures::Picture for Losses<'_> {
+    fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        draw(root, self.0)
     }
 }
 

@@ -14,7 +14,7 @@ use matdiff::fit::{History, Options, Outcome, PreparedFit};
 use matdiff::StopReason;
 use serde_json::json;
 
-use super::plot::{self, Curve, PlotFormat};
+use super::plot::{self, Curve};
 use super::{fit_failure, progress_bar, Progress};
 use crate::report::Failure;
 
@@ -115,7 +115,6 @@ struct SweepRun {
 /// Where and how the sweep reports.
 pub(super) struct Report<'a> {
     pub plot: &'a Path,
-    pub format: PlotFormat,
     pub json: bool,
     pub quiet: bool,
 }
@@ -168,7 +167,7 @@ pub(super) fn sweep(
         });
     }
     fit.options = base;
-    plot::plot(&curves(&runs), report.plot, report.format).map_err(|e| {
+    plot::plot(&curves(&runs), report.plot).map_err(|e| {
         Failure::BadInput(format!(
             "cannot draw the plot `{}`: {e}",
             report.plot.display()
