@@ -64,6 +64,11 @@ pub fn short(x: f64) -> String {
     }
 }
 
+/// A finite number as JSON, `null` otherwise (JSON has no infinity).
+pub fn number(value: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(value).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
 /// The rule that stopped a run, in the command line's words: the flag that set its
 /// tolerance or limit.
 pub fn stopped(stop: matdiff::StopReason, variable: &str) -> String {

@@ -107,6 +107,7 @@ fn json_table() -> Vec<(&'static str, Vec<&'static str>, i32)> {
         ),
         ("solve on data", fit("solve", &[]), 0),
         ("bench", fit("bench", &["--repeat", "1"]), 0),
+        ("demo", vec!["demo", "--out", "demo-out"], 0),
     ]
 }
 

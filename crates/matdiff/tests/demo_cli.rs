@@ -119,3 +119,62 @@ fn the_demo_runs_the_seminar_on_the_bundled_diabetes_data() {
     assert!(stdout.contains("gd η=0.75: "), "{stdout}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `demo --json` is the same lesson as one document: the numbers the text shows, and
+/// every run ending the way the text says.
+#[test]
+fn the_demo_as_json_carries_the_same_lesson() {
+    let out = std::env::temp_dir().join(format!("matdiff-demo-json-{}", std::process::id()));
+    let result = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+        .args(["demo", "--json", "--out"])
+        .arg(&out)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(result.status.success(), "{stdout}");
+    let lesson: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(lesson["derivation"]["gradient"], "2/N*X'*(X*w - y)");
+    assert_eq!(lesson["check"]["passed"], true);
+    let check_errors = lesson["check"]["errors"].as_array().unwrap();
+    assert!(!check_errors.is_empty());
+    assert!(check_errors.iter().all(|e| e.as_f64().unwrap() < 1e-6));
+    let fits = lesson["closed_form"]["fits"].as_array().unwrap();
+    assert_eq!(fits.len(), 4);
+    for fit in fits {
+        let r2 = fit["r2"].as_f64().unwrap();
+        assert!((r2 - 0.51774842222035).abs() < 1e-10, "{fit}");
+    }
+    // The three rates end by the limit, by the criterion, by divergence; the limit
+    // is the bound's iteration count.
+    let descent = &lesson["descent"];
+    let bound = descent["iteration_bound"].as_u64().unwrap();
+    let kappa = descent["kappa"].as_f64().unwrap();
+    assert_eq!(bound, (kappa * 1e6_f64.ln()).ceil() as u64);
+    let reasons: Vec<&str> = descent["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["stop_reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["max_iter", "grad_norm", "diverged"]);
+    assert_eq!(descent["runs"][0]["iterations"].as_u64(), Some(bound));
+    // Each stopping criterion ends its own run, near the closed form.
+    for (run, reason) in lesson["stopping_criteria"].as_array().unwrap().iter().zip([
+        "grad_norm",
+        "step_norm",
+        "loss_change",
+    ]) {
+        assert_eq!(run["stop_reason"], reason, "{run}");
+        assert!(run["r2"].as_f64().unwrap() > 0.5177, "{run}");
+    }
+    let stochastic = lesson["stochastic"].as_array().unwrap();
+    assert_eq!(stochastic.len(), 2);
+    for run in stochastic {
+        assert!(run["r2"].as_f64().unwrap() > 0.5, "{run}");
+    }
+    for picture in lesson["pictures"].as_array().unwrap() {
+        let file = picture["file"].as_str().unwrap();
+        assert!(std::path::Path::new(file).is_file(), "{file}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

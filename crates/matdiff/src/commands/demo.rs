@@ -4,17 +4,18 @@
 //! too small, a good and a too large step (ending by the limit, by a stopping
 //! criterion and by divergence), each of the three stopping criteria ending a run,
 //! SGD and mini-batch descent, two contour pictures of the descent paths, and where to
-//! go from there.
+//! go from there. With `--json` the same lesson is one JSON document instead of text.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use matdiff::faer::{Mat, Side};
 use matdiff::{Error, Fit, Function, Inputs, Method, Minimize, Solver, StopReason};
+use serde_json::{json, Value};
 
 use crate::commands::plot::{draw_plane, summary, PlaneRequest};
 use crate::pictures::DEFAULT_SIZE;
-use crate::report::Failure;
+use crate::report::{number, Failure};
 
 /// Arguments of `matdiff demo`.
 #[derive(clap::Args, Debug)]
@@ -22,6 +23,32 @@ pub struct Args {
     /// Folder for the files the demo writes (the derivation as LaTeX, two pictures).
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
+    /// Print the lesson as one JSON document: {"loss", "declarations", "derivation",
+    /// "check", "data", "closed_form", "descent", "stopping_criteria", "stochastic",
+    /// "pictures", "further"}, with the numbers the text shows.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the lesson goes: printed as text as it runs, or, with `--json`, gathered
+/// into one document printed at the end.
+#[derive(Clone, Copy)]
+struct Lesson {
+    json: bool,
+}
+
+/// Prints a line of the lesson's text; nothing with `--json`.
+macro_rules! say {
+    ($lesson:expr) => {
+        if !$lesson.json {
+            println!();
+        }
+    };
+    ($lesson:expr, $($arg:tt)*) => {
+        if !$lesson.json {
+            println!($($arg)*);
+        }
+    };
 }
 
 const LOSS: &str = "1/N * norm2(X*w - y)^2";
@@ -38,55 +65,97 @@ fn failed(error: impl std::fmt::Display) -> anyhow::Error {
 
 /// Runs the demo.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let lesson = Lesson { json: args.json };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
     let loss = Function::parse(LOSS, DECLS).map_err(failed)?;
-    derivation(&loss, &args.out)?;
+    let (derivation, check) = derivation(lesson, &loss, &args.out)?;
 
     let (x, y) = matdiff::datasets::diabetes_raw();
-    println!(
+    say!(
+        lesson,
         "# 4. The diabetes data: N = {} patients, d = {} features (+ intercept), target: disease progression\n",
         x.nrows(),
         x.ncols()
     );
-    closed_form(&loss, &x, &y)?;
+    let data_json = json!({"name": "diabetes", "n": x.nrows(), "d": x.ncols()});
+    let closed_form = closed_form(lesson, &loss, &x, &y)?;
 
     let data = Standardised::new(&x, &y);
-    let descent = descent(&loss, &data)?;
-    stopping_criteria(&loss, &data, &descent)?;
-    stochastic(&loss, &data, &descent)?;
-    println!("The closed form is exact and cheap at d = 10; iterative methods pay off when d or N is large.\n");
+    let (descent, descent_json) = descent(lesson, &loss, &data)?;
+    let criteria = stopping_criteria(lesson, &loss, &data, &descent)?;
+    let stochastic = stochastic(lesson, &loss, &data, &descent)?;
+    say!(lesson, "The closed form is exact and cheap at d = 10; iterative methods pay off when d or N is large.\n");
 
-    pictures(&x, &y, &args.out)?;
-    further();
+    let pictures = pictures(lesson, &x, &y, &args.out)?;
+    let further = further(lesson);
+    if lesson.json {
+        let document = json!({
+            "loss": LOSS,
+            "declarations": DECLS,
+            "derivation": derivation,
+            "check": check,
+            "data": data_json,
+            "closed_form": closed_form,
+            "descent": descent_json,
+            "stopping_criteria": criteria,
+            "stochastic": stochastic,
+            "pictures": pictures,
+            "further": further,
+        });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    }
     Ok(())
 }
 
 /// Sections 1 to 3: the loss, its derivation by the rules (also as LaTeX), the
-/// Hessian, and the check against finite differences.
-fn derivation(loss: &Function, out: &Path) -> anyhow::Result<()> {
-    println!("# 1. The loss of linear regression in matrix form\n");
-    println!("    L(w) = {LOSS}      with {DECLS}\n");
+/// Hessian, and the check against finite differences: the derivation's and the
+/// check's JSON.
+fn derivation(lesson: Lesson, loss: &Function, out: &Path) -> anyhow::Result<(Value, Value)> {
+    say!(
+        lesson,
+        "# 1. The loss of linear regression in matrix form\n"
+    );
+    say!(lesson, "    L(w) = {LOSS}      with {DECLS}\n");
     let gradient = loss.gradient("w").map_err(failed)?;
-    println!("# 2. Its differential by the rules, and the gradient read off dL = <∇L, dw>\n");
-    for step in gradient.pretty_steps() {
-        println!("    = {:<44} ({})", step.expr, step.rule);
+    say!(
+        lesson,
+        "# 2. Its differential by the rules, and the gradient read off dL = <∇L, dw>\n"
+    );
+    let steps = gradient.pretty_steps();
+    for step in &steps {
+        say!(lesson, "    = {:<44} ({})", step.expr, step.rule);
     }
-    println!("    ∇L = {}\n", gradient.pretty());
+    say!(lesson, "    ∇L = {}\n", gradient.pretty());
     let tex_path = out.join("derivation.tex");
     std::fs::write(&tex_path, gradient.latex_document("L"))
         .with_context(|| format!("cannot write {}", tex_path.display()))?;
-    println!("    (written as LaTeX to {})\n", tex_path.display());
+    say!(lesson, "    (written as LaTeX to {})\n", tex_path.display());
     let hessian = loss.hessian("w").map_err(failed)?;
-    println!(
+    say!(
+        lesson,
         "    Hessian: {}  (constant: the loss is a convex quadratic)\n",
         hessian.pretty()
     );
+    let derivation = json!({
+        "steps": gradient
+            .steps()
+            .iter()
+            .map(|step| json!({"expr": step.expr, "rule": step.rule}))
+            .collect::<Vec<_>>(),
+        "gradient": gradient.to_string(),
+        "hessian": hessian.to_string(),
+        "latex_file": tex_path.display().to_string(),
+    });
 
-    println!("# 3. Checked against central finite differences on random data\n");
+    say!(
+        lesson,
+        "# 3. Checked against central finite differences on random data\n"
+    );
     let check = loss.check("w").map_err(failed)?;
     for (i, (error, floor)) in check.errors.iter().zip(&check.floors).enumerate() {
-        println!(
+        say!(
+            lesson,
             "    trial {}: max relative error {error:.1e}   (rounding floor of the differences {floor:.1e}, tolerance {:.0e})",
             i + 1,
             check.tol
@@ -97,24 +166,33 @@ fn derivation(loss: &Function, out: &Path) -> anyhow::Result<()> {
             "the derived gradient does not match finite differences",
         ));
     }
-    println!();
-    Ok(())
+    say!(lesson);
+    let check = json!({
+        "passed": check.passed,
+        "tol": check.tol,
+        "errors": check.errors.iter().map(|&e| number(e)).collect::<Vec<_>>(),
+        "floors": check.floors.iter().map(|&f| number(f)).collect::<Vec<_>>(),
+    });
+    Ok((derivation, check))
 }
 
 /// Section 5: `∇L = 0` solved by the rules, and the closed-form solvers on the data.
-fn closed_form(loss: &Function, x: &Mat<f64>, y: &[f64]) -> anyhow::Result<()> {
-    println!("# 5. The closed form w = (X'X)^-1 X'y — O(N d² + d³) — and its stable relatives\n");
+fn closed_form(lesson: Lesson, loss: &Function, x: &Mat<f64>, y: &[f64]) -> anyhow::Result<Value> {
+    say!(
+        lesson,
+        "# 5. The closed form w = (X'X)^-1 X'y — O(N d² + d³) — and its stable relatives\n"
+    );
     let solved = loss.solve("w").map_err(failed)?;
     for step in solved.pretty_steps() {
-        println!("    ⇔ {:<40} ({})", step.expr, step.rule);
+        say!(lesson, "    ⇔ {:<40} ({})", step.expr, step.rule);
     }
-    println!(
-        "    derived by `matdiff solve`: {}\n",
-        solved.report().verdict
-    );
+    let verdict = solved.report().verdict;
+    say!(lesson, "    derived by `matdiff solve`: {verdict}\n");
+    let mut fits = Vec::new();
     for solver in [Solver::Normal, Solver::Qr, Solver::Svd, Solver::Auto] {
         let fit = matdiff::linreg::fit(x.as_ref(), y, solver).map_err(failed)?;
-        println!(
+        say!(
+            lesson,
             "    {:<7} R² = {:.12}  MSE = {:.6}  cond = {:.3e}  rank = {}   bmi = {:.10}",
             solver.name(),
             fit.r2,
@@ -124,12 +202,27 @@ fn closed_form(loss: &Function, x: &Mat<f64>, y: &[f64]) -> anyhow::Result<()> {
             fit.coefficients[2]
         );
         if solver == Solver::Auto {
-            println!("            auto: {}", fit.why);
+            say!(lesson, "            auto: {}", fit.why);
         }
+        fits.push(json!({
+            "solver": solver.name(),
+            "r2": number(fit.r2),
+            "mse": number(fit.mse),
+            "condition": number(fit.condition),
+            "rank": fit.rank,
+            "coefficients": fit.coefficients.iter().map(|&c| number(c)).collect::<Vec<_>>(),
+            "why": fit.why,
+        }));
     }
-    println!("\n    When X'X is singular (a duplicated or constant column) there is no unique");
-    println!("    solution: the svd solver returns the minimum-norm one and names the columns.\n");
-    Ok(())
+    say!(
+        lesson,
+        "\n    When X'X is singular (a duplicated or constant column) there is no unique"
+    );
+    say!(
+        lesson,
+        "    solution: the svd solver returns the minimum-norm one and names the columns.\n"
+    );
+    Ok(json!({"solution": solved.to_string(), "verdict": verdict, "fits": fits}))
 }
 
 /// The diabetes data with standardised features (mean 0, standard deviation 1) and a
@@ -151,16 +244,35 @@ impl Standardised {
         Standardised { x, y, variance }
     }
 
-    /// The fit's loss on the data and its distance to the closed form `w*`.
-    fn describe(&self, fit: &Fit, closed: &[f64]) -> String {
+    /// The fit's `R²` on the data and its distance `‖w − w*‖` to the closed form.
+    fn scores(&self, fit: &Fit, closed: &[f64]) -> (f64, f64) {
         let distance = (0..closed.len())
             .map(|i| (fit.solution[(i, 0)] - closed[i]).powi(2))
             .sum::<f64>()
             .sqrt();
-        format!(
-            "R² = {:.6}  ‖w − w*‖ = {distance:.2e}",
-            1.0 - fit.loss / self.variance
-        )
+        (1.0 - fit.loss / self.variance, distance)
+    }
+
+    /// The fit's scores in words.
+    fn describe(&self, fit: &Fit, closed: &[f64]) -> String {
+        let (r2, distance) = self.scores(fit, closed);
+        format!("R² = {r2:.6}  ‖w − w*‖ = {distance:.2e}")
+    }
+
+    /// A run as JSON: its name, step, counts, scores and how it ended.
+    fn run_json(&self, name: &str, lr: f64, fit: &Fit, closed: &[f64], ending: String) -> Value {
+        let (r2, distance) = self.scores(fit, closed);
+        json!({
+            "name": name,
+            "lr": number(lr),
+            "iterations": fit.iterations,
+            "epochs": fit.epochs,
+            "loss": number(fit.loss),
+            "r2": number(r2),
+            "distance_to_closed_form": number(distance),
+            "stop_reason": fit.stop_reason.name(),
+            "ending": ending,
+        })
     }
 }
 
@@ -194,8 +306,15 @@ struct Descent {
 /// Section 6: gradient descent with η too small, η = 1/L and η too large, each with
 /// the limit that the seminar's bound gives for η = 1/L: the first ends by the limit,
 /// the second by its stopping criterion, the third by divergence.
-fn descent(loss: &Function, data: &Standardised) -> anyhow::Result<Descent> {
-    println!("# 6. Gradient descent w <- w - η ∇L(w) on standardised features\n");
+fn descent(
+    lesson: Lesson,
+    loss: &Function,
+    data: &Standardised,
+) -> anyhow::Result<(Descent, Value)> {
+    say!(
+        lesson,
+        "# 6. Gradient descent w <- w - η ∇L(w) on standardised features\n"
+    );
     let inputs = Inputs::new()
         .matrix("X", data.x.as_ref())
         .vector("y", &data.y);
@@ -217,13 +336,16 @@ fn descent(loss: &Function, data: &Standardised) -> anyhow::Result<Descent> {
     // With η = 1/L every eigencomponent of the gradient shrinks by (1 − λᵢ/L) ≤
     // (1 − 1/κ) per step, so ‖∇L(w_k)‖ ≤ e^(−k/κ) ‖∇L(w₀)‖ ≤ ε once k ≥ κ·ln(1/reduction).
     let limit = (kappa * (1.0 / REDUCTION).ln()).ceil() as usize;
-    println!(
+    say!(
+        lesson,
         "    The Hessian 2/N·XᵀX has eigenvalues from μ = {mu:.4} to L = {lipschitz:.4}: κ = L/μ = {kappa:.1}."
     );
-    println!(
+    say!(
+        lesson,
         "    With η = 1/L the seminar's bound ‖∇L(w_k)‖ ≤ (1 − 1/κ)^k ‖∇L(w₀)‖ reaches ε = 10⁻⁶·‖∇L(w₀)‖ = {eps:.2e}"
     );
-    println!(
+    say!(
+        lesson,
         "    within κ·ln(1/10⁻⁶) = {limit} iterations; every run below gets that many, and stops when ‖∇L(w)‖ < ε.\n"
     );
     let closed = matdiff::linreg::fit(data.x.as_ref(), &data.y, Solver::Qr)
@@ -240,17 +362,20 @@ fn descent(loss: &Function, data: &Standardised) -> anyhow::Result<Descent> {
             .run()
     };
     let mut good = None;
+    let mut runs = Vec::new();
     for (label, factor) in [("too small", 0.01), ("good (1/L)", 1.0), ("too large", 2.2)] {
         let lr = factor / lipschitz;
         let name = format!("η {label:<11} η = {lr:.4}");
         match run(lr) {
             Ok(fit) => {
-                println!(
-                    "    {name}  {:>5} iterations  {}\n        stopped: {}",
+                let ended = ending(&fit, limit);
+                say!(
+                    lesson,
+                    "    {name}  {:>5} iterations  {}\n        stopped: {ended}",
                     fit.iterations,
                     data.describe(&fit, &closed),
-                    ending(&fit, limit)
                 );
+                runs.push(data.run_json(label, lr, &fit, &closed, ended));
                 if factor == 1.0 {
                     good = Some(fit);
                 }
@@ -259,24 +384,40 @@ fn descent(loss: &Function, data: &Standardised) -> anyhow::Result<Descent> {
                 // The library's advice on what to change is for a run one set up; the
                 // demo chose this step to diverge.
                 let what = message.split("; try").next().unwrap_or(&message);
-                println!(
+                say!(
+                    lesson,
                     "    {name}  diverged, as η > 2/L = {:.4} must:",
                     2.0 / lipschitz
                 );
-                println!("        stopped: {what}");
+                say!(lesson, "        stopped: {what}");
+                runs.push(json!({
+                    "name": label,
+                    "lr": number(lr),
+                    "stop_reason": "diverged",
+                    "ending": what,
+                }));
             }
             Err(other) => return Err(failed(other)),
         }
     }
-    println!();
+    say!(lesson);
     let good = good.ok_or_else(|| failed("gradient descent with η = 1/L failed"))?;
-    Ok(Descent {
+    let json = json!({
+        "mu": number(mu),
+        "lipschitz": number(lipschitz),
+        "kappa": number(kappa),
+        "tol_grad": number(eps),
+        "iteration_bound": limit,
+        "runs": runs,
+    });
+    let descent = Descent {
         lipschitz,
         limit,
         start_gradient,
         closed,
         good,
-    })
+    };
+    Ok((descent, json))
 }
 
 /// How a run ended, in words: the criterion that fired, or the limit.
@@ -295,11 +436,13 @@ fn ending(fit: &Fit, limit: usize) -> String {
 /// Section 7: each of the seminar's three stopping criteria ends one run of gradient
 /// descent with η = 1/L, given alone.
 fn stopping_criteria(
+    lesson: Lesson,
     loss: &Function,
     data: &Standardised,
     descent: &Descent,
-) -> anyhow::Result<()> {
-    println!(
+) -> anyhow::Result<Value> {
+    say!(
+        lesson,
         "# 7. The three stopping criteria, one run each (η = 1/L, the same limit of {} iterations)\n",
         descent.limit
     );
@@ -319,28 +462,44 @@ fn stopping_criteria(
     let eps_loss = lr * eps_grad * eps_grad / 2.0;
     let step = base().tol_step(eps_step).run().map_err(failed)?;
     let change = base().tol_loss(eps_loss).run().map_err(failed)?;
-    for (criterion, eps, fit) in [
-        ("‖∇L(w)‖ < ε        ", eps_grad, &descent.good),
-        ("‖w_new − w_old‖ < ε", eps_step, &step),
-        ("|L_new − L_old| < ε", eps_loss, &change),
+    let mut runs = Vec::new();
+    for (criterion, option, eps, fit) in [
+        ("‖∇L(w)‖ < ε        ", "tol_grad", eps_grad, &descent.good),
+        ("‖w_new − w_old‖ < ε", "tol_step", eps_step, &step),
+        ("|L_new − L_old| < ε", "tol_loss", eps_loss, &change),
     ] {
-        println!(
-            "    {criterion}  ε = {eps:.2e}  {:>5} iterations  {}  — stopped {}",
+        let ended = ending(fit, descent.limit);
+        say!(
+            lesson,
+            "    {criterion}  ε = {eps:.2e}  {:>5} iterations  {}  — stopped {ended}",
             fit.iterations,
             data.describe(fit, &descent.closed),
-            ending(fit, descent.limit)
         );
+        let mut run = data.run_json(criterion.trim_end(), lr, fit, &descent.closed, ended);
+        run["criterion"] = json!(option);
+        run["tol"] = number(eps);
+        runs.push(run);
     }
-    println!("\n    Given together, whichever criterion is met first ends the run.\n");
-    Ok(())
+    say!(
+        lesson,
+        "\n    Given together, whichever criterion is met first ends the run.\n"
+    );
+    Ok(Value::Array(runs))
 }
 
 /// Section 8: SGD and mini-batch gradient descent on the same loss, ending at their
 /// epoch limit: with a constant step the sampling noise keeps ‖∇L‖ above ε.
-fn stochastic(loss: &Function, data: &Standardised, descent: &Descent) -> anyhow::Result<()> {
-    println!(
+fn stochastic(
+    lesson: Lesson,
+    loss: &Function,
+    data: &Standardised,
+    descent: &Descent,
+) -> anyhow::Result<Value> {
+    say!(
+        lesson,
         "# 8. Stochastic and mini-batch gradient descent (one sample / 32 samples per step)\n"
     );
+    let mut runs = Vec::new();
     for (method, lr, epochs) in [(Method::Sgd, 0.005, 100), (Method::MiniBatch, 0.1, 300)] {
         let fit = Minimize::new(loss, "w")
             .data("X", data.x.as_ref())
@@ -351,23 +510,25 @@ fn stochastic(loss: &Function, data: &Standardised, descent: &Descent) -> anyhow
             .seed(1)
             .run()
             .map_err(failed)?;
-        println!(
-            "    {:<9} η = {lr:<5} {:>4} epochs  {}  — stopped {}",
-            match method {
-                Method::Sgd => "sgd",
-                _ => "minibatch",
-            },
+        let name = match method {
+            Method::Sgd => "sgd",
+            _ => "minibatch",
+        };
+        let ended = if fit.stop_reason == StopReason::MaxEpochs {
+            "at the epoch limit".to_owned()
+        } else {
+            ending(&fit, descent.limit)
+        };
+        say!(
+            lesson,
+            "    {name:<9} η = {lr:<5} {:>4} epochs  {}  — stopped {ended}",
             fit.epochs,
             data.describe(&fit, &descent.closed),
-            if fit.stop_reason == StopReason::MaxEpochs {
-                "at the epoch limit".to_owned()
-            } else {
-                ending(&fit, descent.limit)
-            }
         );
+        runs.push(data.run_json(name, lr, &fit, &descent.closed, ended));
     }
-    println!();
-    Ok(())
+    say!(lesson);
+    Ok(Value::Array(runs))
 }
 
 /// A run of a picture: the method and its keys as `plot --run` reads them, and an
@@ -384,8 +545,9 @@ const PICTURE_START: [f64; 2] = [-10.0, 50.0];
 /// features the Hessian's eigenvalues are μ ≈ 1.1 and L ≈ 2.9: η = 2/(L + μ) ≈ 0.5 is
 /// the best constant step (it zig-zags across the valley but converges fastest), and
 /// gradient descent diverges for η > 2/L ≈ 0.69.
-fn pictures(x: &Mat<f64>, y: &[f64], out: &Path) -> anyhow::Result<()> {
-    println!(
+fn pictures(lesson: Lesson, x: &Mat<f64>, y: &[f64], out: &Path) -> anyhow::Result<Value> {
+    say!(
+        lesson,
         "# 9. Pictures: the loss over two standardised features, bmi and s5 (the others at zero)\n"
     );
     // bmi and s5 are the third and the ninth feature.
@@ -420,6 +582,7 @@ fn pictures(x: &Mat<f64>, y: &[f64], out: &Path) -> anyhow::Result<()> {
             &stochastic,
         ),
     ];
+    let mut drawn = Vec::new();
     for (file, caption, specs) in pictures {
         let runs = specs
             .iter()
@@ -446,18 +609,24 @@ fn pictures(x: &Mat<f64>, y: &[f64], out: &Path) -> anyhow::Result<()> {
         };
         let traces = draw_plane(&mut problem, request)
             .map_err(|e| failed(format!("cannot draw {}: {e}", path.display())))?;
-        println!("    {caption}:");
+        say!(lesson, "    {caption}:");
         for trace in &traces {
-            println!("      {}", summary(trace));
+            say!(lesson, "      {}", summary(trace));
         }
-        println!("    (drawn to {})\n", path.display());
+        say!(lesson, "    (drawn to {})\n", path.display());
+        drawn.push(json!({
+            "file": path.display().to_string(),
+            "caption": caption,
+            "runs": traces.iter().map(summary).collect::<Vec<_>>(),
+        }));
     }
-    Ok(())
+    Ok(Value::Array(drawn))
 }
 
 /// Section 10: what to try next.
-fn further() {
-    println!("# 10. Going further\n");
+fn further(lesson: Lesson) -> Value {
+    say!(lesson, "# 10. Going further\n");
+    let mut next = Vec::new();
     for (command, what) in [
         (
             "matdiff linreg diabetes --save model.json",
@@ -476,7 +645,9 @@ fn further() {
             "the same library from Python: import matdiff (from the repository's root)",
         ),
     ] {
-        println!("    {command}\n        {what}");
+        say!(lesson, "    {command}\n        {what}");
+        next.push(json!({"command": command, "what": what}));
     }
-    println!();
+    say!(lesson);
+    Value::Array(next)
 }

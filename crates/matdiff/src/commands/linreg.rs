@@ -18,7 +18,7 @@ use matdiff::linreg::{
 use serde_json::{json, Value};
 
 use crate::input::load_matrix;
-use crate::report::Failure;
+use crate::report::{number, Failure};
 
 /// Arguments of `matdiff linreg`.
 #[derive(clap::Args, Debug)]
@@ -468,11 +468,6 @@ fn logistic(
     let _ = writeln!(out, "gradient norm at the fit {:.2e}", fit.grad_norm);
     print!("{out}");
     Ok(())
-}
-
-/// A finite number as JSON, `null` otherwise (JSON has no infinity).
-fn number(value: f64) -> Value {
-    serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
 }
 
 fn scores_json(scores: &Scores) -> Value {
