@@ -30,6 +30,11 @@ struct Cli {
     /// 512M or 8G (default: the memory available when the command starts).
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
+    /// The longest the whole command may run, e.g. 90, 30s, 5m or 1h: past it the
+    /// command stops with exit 2, saying so (default: no limit). Memory is bounded by
+    /// --max-memory; this bounds time.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = report::parse_duration)]
+    time_limit: Option<std::time::Duration>,
     /// CSV data files have no header row: every row is data, the columns are named
     /// col1, col2, …
     #[arg(long, global = true)]
@@ -74,6 +79,9 @@ fn main() -> ExitCode {
     report::quiet_on_closed_pipe();
     let cli = Cli::parse();
     matdiff::memory::set_budget_bytes(cli.max_memory);
+    if let Some(limit) = cli.time_limit {
+        report::stop_after(limit);
+    }
     input::set_csv_header(if cli.no_header {
         matdiff::data::CsvHeader::Absent
     } else {

@@ -84,6 +84,43 @@ pub fn stopped(stop: matdiff::StopReason, variable: &str) -> String {
     }
 }
 
+/// Parses a duration: seconds (`90`, `2.5`, `30s`), minutes (`5m`) or hours (`1h`).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, scale) = match t.char_indices().last() {
+        Some((at, 's')) => (&t[..at], 1.0),
+        Some((at, 'm')) => (&t[..at], 60.0),
+        Some((at, 'h')) => (&t[..at], 3600.0),
+        _ => (t, 1.0),
+    };
+    let seconds = number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .ok_or_else(|| {
+            format!(
+                "`{text}` is not a duration — write seconds (90, 30s), minutes (5m) or hours (1h)"
+            )
+        })?;
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+/// Ends the whole process with exit 2 once `limit` has passed (`--time-limit`),
+/// whatever it is doing then: the computations cannot be interrupted where they
+/// stand, so the process is.
+pub fn stop_after(limit: std::time::Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!(
+            "error: stopped at the time limit of {} s (--time-limit) before the command finished",
+            short(limit.as_secs_f64())
+        );
+        std::process::exit(2);
+    });
+}
+
 /// Makes a write to a closed stdout (`matdiff … | head`) end the program quietly with
 /// exit 0, as a reader that stops reading asks, instead of a panic: `print!` panics
 /// on a broken pipe, and this hook turns that one panic into a quiet exit.

@@ -226,6 +226,17 @@ fn plans_past_the_memory_budget_are_refused_with_the_subexpression() {
         ],
         &["`x` is a 10000000000 × 1 matrix of 74.5 GiB"],
     );
+    // Sizes whose products pass u64::MAX (every order of a chain costs the same,
+    // saturated) are ordered and refused too, not recursed on until the stack ends.
+    for decls in [
+        "x: vector(123456789012); A: matrix(123456789012,123456789012)",
+        "x: vector(18446744073709551615); A: matrix(18446744073709551615,18446744073709551615)",
+    ] {
+        assert_refused(
+            &["check", "x'*A*x", "--wrt", "x", "--let", decls],
+            &["more than the memory budget"],
+        );
+    }
     let mut csv = String::from("a,b,c\n");
     let mut y = String::from("y\n");
     for i in 0..6000 {
@@ -253,6 +264,36 @@ fn plans_past_the_memory_budget_are_refused_with_the_subexpression() {
         &["eval", "sum(X)", "--at", &empty, "--max-memory", "lots"],
         &["--max-memory", "not a size"],
     );
+}
+
+/// `--time-limit` stops a long computation with exit 2 and says so; a duration that
+/// is not one is refused naming the option.
+#[test]
+fn a_time_limit_stops_a_long_computation() {
+    let started = std::time::Instant::now();
+    assert_refused(
+        &[
+            "check",
+            "sum(inv(eye(3000) + A))",
+            "--wrt",
+            "A",
+            "--let",
+            "A: spd(3000)",
+            "--time-limit",
+            "1s",
+        ],
+        &["stopped at the time limit of 1 s (--time-limit)"],
+    );
+    // Stopped by the limit, not by finishing (reported, never asserted as a time).
+    eprintln!("stopped after {:?}", started.elapsed());
+    for bad in ["-1", "0", "soon", "nan", "1e300h"] {
+        assert_refused(
+            &["parse", "x", &format!("--time-limit={bad}")],
+            &["--time-limit", "is not a duration"],
+        );
+    }
+    let (code, stdout, _) = matdiff(&["parse", "x", "--time-limit", "5m"]);
+    assert_eq!((code, stdout.lines().next()), (0, Some("x")));
 }
 
 /// Declarations cost constant time each: 100,000 of them (which took minutes when

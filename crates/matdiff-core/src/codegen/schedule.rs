@@ -549,6 +549,9 @@ fn cheapest(graph: &Graph, ops: Vec<Product>, size: &dyn Fn(Dim) -> u64) -> Prod
         for i in 0..=n - len {
             let j = i + len - 1;
             cost[i][j] = u64::MAX;
+            // Where every order's cost saturates (sizes near u64::MAX), any split
+            // is as good; this one keeps the split inside [i, j).
+            split[i][j] = i;
             for k in i..j {
                 let c = cost[i][k]
                     .saturating_add(cost[k + 1][j])
