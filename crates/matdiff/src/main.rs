@@ -31,8 +31,9 @@ struct Cli {
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
     /// The longest the whole command may run, e.g. 90, 30s, 5m or 1h: past it the
-    /// command stops with exit 2, saying so (default: no limit). Memory is bounded by
-    /// --max-memory; this bounds time.
+    /// command stops with exit 2, saying so (default: no limit). For `serve` it is the
+    /// time one request may compute (default 2s). Memory is bounded by --max-memory;
+    /// this bounds time.
     #[arg(long, global = true, value_name = "DURATION", value_parser = report::parse_duration)]
     time_limit: Option<std::time::Duration>,
     /// CSV data files have no header row: every row is data, the columns are named
@@ -79,7 +80,7 @@ fn main() -> ExitCode {
     report::quiet_on_closed_pipe();
     let cli = Cli::parse();
     matdiff::memory::set_budget_bytes(cli.max_memory);
-    if let Some(limit) = cli.time_limit {
+    if let (Some(limit), false) = (cli.time_limit, matches!(cli.command, Command::Serve(_))) {
         report::stop_after(limit);
     }
     input::set_csv_header(if cli.no_header {
@@ -99,7 +100,7 @@ fn main() -> ExitCode {
         Command::Minimize(args) => commands::minimize::run(*args),
         Command::Plot(args) => commands::plot::run(*args),
         Command::Predict(args) => commands::predict::run(args),
-        Command::Serve(args) => commands::serve::run(args),
+        Command::Serve(args) => commands::serve::run(args, cli.time_limit),
         Command::Bench(args) => commands::bench::run(args),
     };
     match result {

@@ -30,17 +30,16 @@ pub struct Args {
     /// Open the page in the default browser.
     #[arg(long)]
     pub open: bool,
-    /// The most seconds one request may compute before it is answered with an error.
-    #[arg(long, value_name = "SECONDS", default_value_t = serve::DEFAULT_TIME_LIMIT.as_secs_f64())]
-    pub time_limit: f64,
 }
 
-/// Runs `matdiff serve`.
-pub fn run(args: Args) -> Result<()> {
-    if !(args.time_limit.is_finite() && args.time_limit > 0.0 && args.time_limit <= 3600.0) {
+/// Runs `matdiff serve`. The global `--time-limit` is, for a server, the time one
+/// request may compute (default [`serve::DEFAULT_TIME_LIMIT`]), not the server's life.
+pub fn run(args: Args, time_limit: Option<Duration>) -> Result<()> {
+    let time_limit = time_limit.unwrap_or(serve::DEFAULT_TIME_LIMIT);
+    if time_limit > Duration::from_secs(3600) {
         return Err(Failure::BadInput(format!(
-            "--time-limit {}: give a number of seconds between 0 and 3600, e.g. 2",
-            args.time_limit
+            "--time-limit {} s: one request may compute at most 3600 s, e.g. 2",
+            time_limit.as_secs_f64()
         ))
         .into());
     }
@@ -53,7 +52,7 @@ pub fn run(args: Args) -> Result<()> {
     let config = Config {
         host: args.host,
         port: args.port,
-        time_limit: Duration::from_secs_f64(args.time_limit),
+        time_limit,
     };
     let open = args.open;
     serve::run(config, |url| {
