@@ -101,8 +101,31 @@ impl Graph {
         self.add(Node::Apply(f, a))
     }
 
-    /// The identity of size n.
+    /// `kron(a, b)`; a scalar factor is a scaling.
+    pub fn kron(&mut self, a: Id, b: Id) -> Id {
+        if self.shape(a).is_scalar() || self.shape(b).is_scalar() {
+            return self.mul(a, b);
+        }
+        self.add(Node::Kron(a, b))
+    }
+
+    /// `vec(a)`: a column is its own `vec`, a row's is its transpose.
+    pub fn vec(&mut self, a: Id) -> Id {
+        let s = self.shape(a);
+        if s.cols == Dim::ONE {
+            a
+        } else if s.rows == Dim::ONE {
+            self.transpose(a)
+        } else {
+            self.apply(Func::Vec, a)
+        }
+    }
+
+    /// The identity of size n; of size 1 it is the number 1.
     pub fn eye(&mut self, n: Dim) -> Id {
+        if n == Dim::ONE {
+            return self.constant(1.0);
+        }
         self.add(Node::Eye(n))
     }
 

@@ -446,12 +446,94 @@ fn adjoint_rule(
                 out.push((b, bb));
             }
         }
+        // d kron(A, B) = kron(dA, B) + kron(A, dB).
+        Node::Kron(a, b) => {
+            if dep(a) {
+                let ab = kron_adjoint_left(g, bar, b, g.shape(a));
+                out.push((a, ab));
+            }
+            if dep(b) {
+                let bb = kron_adjoint_right(g, bar, a, g.shape(b));
+                out.push((b, bb));
+            }
+        }
         Node::Apply(f, a) => {
             let ab = apply_adjoint(g, id, f, a, bar)?;
             out.push((a, ab));
         }
     }
     Ok(out)
+}
+
+/// The adjoint of `A` in `C = kron(A, B)` (A m × n, B p × q): entry (i, j) is
+/// `<C̄_ij, B>` over the p × q block C̄_ij, written with products only as
+/// `Ā = (I_m ⊗ vec(B')') (C̄ ⊗ I_q) (I_n ⊗ vec(I_q))`.
+fn kron_adjoint_left(g: &mut Graph, bar: Id, b: Id, a_shape: Shape) -> Id {
+    let q = g.shape(b).cols;
+    let bt = g.transpose(b);
+    let vb = g.vec(bt);
+    let vbt = g.transpose(vb);
+    let eye_m = g.eye(a_shape.rows);
+    let left = g.kron(eye_m, vbt);
+    let eye_q = g.eye(q);
+    let middle = g.kron(bar, eye_q);
+    let vi = g.vec(eye_q);
+    let eye_n = g.eye(a_shape.cols);
+    let right = g.kron(eye_n, vi);
+    let t = g.mul(left, middle);
+    g.mul(t, right)
+}
+
+/// The adjoint of `B` in `C = kron(A, B)` (A m × n, B p × q): `Σ_ij A_ij C̄_ij`, the
+/// block trace of `N = C̄ (A' ⊗ I_q)`, written with products only as
+/// `B̄ = (vec(I_m)' ⊗ I_p) (I_m ⊗ N) (vec(I_m) ⊗ I_q)`.
+fn kron_adjoint_right(g: &mut Graph, bar: Id, a: Id, b_shape: Shape) -> Id {
+    let m = g.shape(a).rows;
+    let at = g.transpose(a);
+    let eye_q = g.eye(b_shape.cols);
+    let spread = g.kron(at, eye_q);
+    let n = g.mul(bar, spread);
+    let eye_m = g.eye(m);
+    let vi = g.vec(eye_m);
+    let vit = g.transpose(vi);
+    let eye_p = g.eye(b_shape.rows);
+    let left = g.kron(vit, eye_p);
+    let middle = g.kron(eye_m, n);
+    let right = g.kron(vi, eye_q);
+    let t = g.mul(left, middle);
+    g.mul(t, right)
+}
+
+/// The matrix of `shape` whose `vec` is `v`, written with products only as
+/// `(vec(I_n)' ⊗ I_m) (I_n ⊗ v)` for an m × n shape: the adjoint of `vec`.
+fn unvec(g: &mut Graph, v: Id, shape: Shape) -> Id {
+    if shape.cols == Dim::ONE {
+        return v;
+    }
+    if shape.rows == Dim::ONE {
+        return g.transpose(v);
+    }
+    let eye_n = g.eye(shape.cols);
+    let vi = g.vec(eye_n);
+    let vit = g.transpose(vi);
+    let eye_m = g.eye(shape.rows);
+    let left = g.kron(vit, eye_m);
+    let right = g.kron(eye_n, v);
+    g.mul(left, right)
+}
+
+/// `S ∘ V − S ∘ (1 1' (S ∘ V))` for `S = softmax_cols(Z)`: each column's softmax
+/// Jacobian `diag(s) − s s'` applied to the same column of `V`. Symmetric, so it
+/// serves adjoints (`V = C̄`) and differentials (`V = dZ`).
+fn softmax_cols_product(g: &mut Graph, s: Id, v: Id) -> Id {
+    let rows = g.shape(s).rows;
+    let sv = g.elem_mul(s, v);
+    let ones = g.ones(rows);
+    let ones_t = g.transpose(ones);
+    let col_sums = g.mul(ones_t, sv);
+    let spread = g.mul(ones, col_sums);
+    let t2 = g.elem_mul(s, spread);
+    g.sub(sv, t2)
 }
 
 /// The adjoint passed to the argument of a built-in function.
@@ -470,6 +552,16 @@ fn apply_adjoint(g: &mut Graph, c: Id, f: Func, a: Id, bar: Id) -> Result<Id, Di
         }
         Func::Diag => g.apply(Func::Diag, bar),
         Func::Softmax => softmax_product(g, c, bar),
+        Func::SoftmaxCols => softmax_cols_product(g, c, bar),
+        // d logsumexp_cols(Z) = 1' (softmax_cols(Z) ∘ dZ), so Z̄ = S ∘ (1 C̄).
+        Func::LogsumexpCols => {
+            let s = g.apply(Func::SoftmaxCols, a);
+            let ones = g.ones(shape.rows);
+            let spread = g.mul(ones, bar);
+            g.elem_mul(s, spread)
+        }
+        // d vec(X) = vec(dX), so X̄ is C̄ folded back into X's shape.
+        Func::Vec => unvec(g, bar, shape),
         // d f(X) = f'(X) ∘ dX.
         _ => {
             let Some(d) = elementwise_derivative(g, f, a, c) else {
@@ -823,6 +915,12 @@ fn differential_rule(
             let t2 = dd(b).map(|db| g.inner(a, db));
             g.add_opt(t1, t2)
         }
+        // d kron(A, B) = kron(dA, B) + kron(A, dB).
+        Node::Kron(a, b) => {
+            let t1 = dd(a).map(|da| g.kron(da, b));
+            let t2 = dd(b).map(|db| g.kron(a, db));
+            g.add_opt(t1, t2)
+        }
         Node::Apply(f, a) => {
             let Some(da) = dd(a) else { return Ok(None) };
             Some(apply_differential(g, n, f, a, da))
@@ -834,6 +932,17 @@ fn apply_differential(g: &mut Graph, c: Id, f: Func, a: Id, da: Id) -> Id {
     match f {
         // Linear functions: d tr(X) = tr(dX), d sum(X) = sum(dX), d diag(X) = diag(dX).
         Func::Tr | Func::Sum | Func::Diag => g.apply(f, da),
+        // d vec(X) = vec(dX).
+        Func::Vec => g.vec(da),
+        Func::SoftmaxCols => softmax_cols_product(g, c, da),
+        // d logsumexp_cols(Z) = 1' (softmax_cols(Z) ∘ dZ).
+        Func::LogsumexpCols => {
+            let s = g.apply(Func::SoftmaxCols, a);
+            let sd = g.elem_mul(s, da);
+            let ones = g.ones(g.shape(a).rows);
+            let ones_t = g.transpose(ones);
+            g.mul(ones_t, sd)
+        }
         // d(X⁻¹) = −X⁻¹ dX X⁻¹.
         Func::Inv => {
             let t = g.mul(c, da);
@@ -1075,6 +1184,19 @@ fn jacobian_rule(
             }
         }
         Node::Transpose(a) => jj(a),
+        // For vectors, kron(da, b) = kron(J(a), b) dx and kron(a, db) = kron(a, J(b)) dx.
+        Node::Kron(a, b) => {
+            let mut parts = Vec::new();
+            if let Some(ja) = jj(a) {
+                let bc = column(g, b);
+                parts.push(g.kron(ja, bc));
+            }
+            if let Some(jb) = jj(b) {
+                let ac = column(g, a);
+                parts.push(g.kron(ac, jb));
+            }
+            sum_opt(g, parts)
+        }
         Node::Inner(a, b) => {
             if !is_vectorish(g.shape(a)) {
                 return Err(matrix_dependence());
@@ -1108,7 +1230,18 @@ fn jacobian_rule(
                     let gt = g.transpose(gc);
                     Some(g.mul(gt, ja))
                 }
-                Func::Softmax => {
+                // A vector is its own vec.
+                Func::Vec => Some(ja),
+                // Of a row, each column is one entry: its softmax is 1 and its
+                // logsumexp is itself.
+                Func::SoftmaxCols if ashape.cols != Dim::ONE => None,
+                Func::LogsumexpCols if ashape.cols != Dim::ONE => Some(ja),
+                Func::LogsumexpCols => {
+                    let s = g.apply(Func::Softmax, a);
+                    let st = g.transpose(s);
+                    Some(g.mul(st, ja))
+                }
+                Func::Softmax | Func::SoftmaxCols => {
                     let d = g.apply(Func::Diag, n);
                     let nt = g.transpose(n);
                     let outer = g.mul(n, nt);

@@ -54,8 +54,15 @@ pub fn dimensions_in_use_order(graph: &Graph) -> Vec<Sym> {
     for v in graph.variables() {
         for d in [v.shape.rows, v.shape.cols] {
             if let Dim::Named(s) = d {
-                if !dims.contains(&s) {
-                    dims.push(s);
+                // A product (`m*p`) is sized by its factors.
+                let factors = match graph.dim_product_of(s) {
+                    Some(p) => p.names.clone(),
+                    None => vec![s],
+                };
+                for f in factors {
+                    if !dims.contains(&f) {
+                        dims.push(f);
+                    }
                 }
             }
         }

@@ -66,6 +66,17 @@ impl Dim {
     pub const ONE: Dim = Dim::Size(1);
 }
 
+/// A dimension that is a product of others: the rows of `kron(A, B)` (m p for A m × n
+/// and B p × q), the length of `vec(X)`. A constant factor and the named factors,
+/// sorted by name, so that `m*p` and `p*m` are one dimension.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DimProduct {
+    /// The product of the fixed sizes among the factors.
+    pub size: u64,
+    /// The named factors, sorted by name, repeated as often as they occur.
+    pub names: Vec<Sym>,
+}
+
 /// Rows × columns. Scalars are 1 × 1, vectors are columns n × 1, row vectors 1 × n.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Shape {
@@ -241,11 +252,17 @@ pub enum Func {
     Sign,
     /// 1 where the entry is positive, else 0: the derivative of `relu`.
     Step,
+    /// `logsumexp` of each column of a matrix: a row vector, one entry per column.
+    LogsumexpCols,
+    /// `softmax` of each column of a matrix on its own: each column sums to 1.
+    SoftmaxCols,
+    /// The columns of a matrix stacked into one column vector.
+    Vec,
 }
 
 impl Func {
     /// Every function, in a fixed order.
-    pub const ALL: [Func; 29] = [
+    pub const ALL: [Func; 32] = [
         Func::Tr,
         Func::Det,
         Func::Logdet,
@@ -275,6 +292,9 @@ impl Func {
         Func::Relu,
         Func::Sign,
         Func::Step,
+        Func::LogsumexpCols,
+        Func::SoftmaxCols,
+        Func::Vec,
     ];
 
     /// The name in the language.
@@ -290,6 +310,9 @@ impl Func {
             Func::Norm2 => "norm2",
             Func::Logsumexp => "logsumexp",
             Func::Softmax => "softmax",
+            Func::LogsumexpCols => "logsumexp_cols",
+            Func::SoftmaxCols => "softmax_cols",
+            Func::Vec => "vec",
             Func::Exp => "exp",
             Func::Log => "log",
             Func::Sin => "sin",
@@ -339,6 +362,9 @@ impl Func {
                 | Func::Norm2
                 | Func::Logsumexp
                 | Func::Softmax
+                | Func::LogsumexpCols
+                | Func::SoftmaxCols
+                | Func::Vec
         )
     }
 
@@ -394,6 +420,8 @@ pub enum Node {
     Inner(Id, Id),
     /// `f(a)` for a built-in function.
     Apply(Func, Id),
+    /// `kron(a, b)`: the Kronecker product, block (i, j) is `a[i, j] * b`.
+    Kron(Id, Id),
     /// The differential `dX` of a variable: the direction in differential forms.
     Differential(Sym),
     /// `d(e)`: the differential of a subexpression not yet expanded by the rules.
@@ -415,6 +443,7 @@ impl Node {
             Node::ElemPow(a, b) => Node::ElemPow(f(a), f(b)),
             Node::Transpose(a) => Node::Transpose(f(a)),
             Node::Inner(a, b) => Node::Inner(f(a), f(b)),
+            Node::Kron(a, b) => Node::Kron(f(a), f(b)),
             Node::Apply(func, a) => Node::Apply(func, f(a)),
             Node::DifferentialOf(a) => Node::DifferentialOf(f(a)),
             leaf @ (Node::Const(_)
@@ -447,7 +476,8 @@ impl Node {
             | Node::ElemMul(a, b)
             | Node::ElemDiv(a, b)
             | Node::ElemPow(a, b)
-            | Node::Inner(a, b) => Children::two(a, b),
+            | Node::Inner(a, b)
+            | Node::Kron(a, b) => Children::two(a, b),
         }
     }
 }
@@ -550,6 +580,9 @@ pub struct Graph {
     variable_index: HashMap<Sym, usize>,
     dims: Vec<Sym>,
     dim_set: std::collections::HashSet<Sym>,
+    /// Dimensions that are products of others, by the symbol that names them.
+    products: Vec<(Sym, DimProduct)>,
+    product_index: HashMap<Sym, usize>,
 }
 
 impl Graph {
@@ -583,6 +616,54 @@ impl Graph {
             self.dims.push(sym);
         }
         sym
+    }
+
+    /// The dimension `a b`: a fixed size when both are, else a named product (`m*p`)
+    /// whose size is the product of its factors' sizes once they are bound.
+    pub fn dim_product(&mut self, a: Dim, b: Dim) -> Dim {
+        let (ka, na) = self.dim_factors(a);
+        let (kb, nb) = self.dim_factors(b);
+        let size = ka.saturating_mul(kb);
+        let mut names: Vec<Sym> = na.into_iter().chain(nb).collect();
+        names.sort_by(|x, y| self.symbols.name(*x).cmp(self.symbols.name(*y)));
+        match (size, names.as_slice()) {
+            (_, []) => Dim::Size(size),
+            (1, [only]) => Dim::Named(*only),
+            _ => {
+                let mut text: Vec<String> = Vec::new();
+                if size != 1 {
+                    text.push(size.to_string());
+                }
+                text.extend(names.iter().map(|s| self.symbols.name(*s).to_string()));
+                let sym = self.symbols.intern(&text.join("*"));
+                if !self.product_index.contains_key(&sym) {
+                    self.product_index.insert(sym, self.products.len());
+                    self.products.push((sym, DimProduct { size, names }));
+                }
+                Dim::Named(sym)
+            }
+        }
+    }
+
+    /// The constant factor and named factors of a dimension.
+    fn dim_factors(&self, d: Dim) -> (u64, Vec<Sym>) {
+        match d {
+            Dim::Size(k) => (k, Vec::new()),
+            Dim::Named(s) => match self.dim_product_of(s) {
+                Some(p) => (p.size, p.names.clone()),
+                None => (1, vec![s]),
+            },
+        }
+    }
+
+    /// The factors of a product dimension; `None` for a plain dimension name.
+    pub fn dim_product_of(&self, s: Sym) -> Option<&DimProduct> {
+        self.product_index.get(&s).map(|&k| &self.products[k].1)
+    }
+
+    /// Every product dimension, in first-use order.
+    pub fn dim_products(&self) -> &[(Sym, DimProduct)] {
+        &self.products
     }
 
     /// The variables, in declaration / first-use order.
@@ -685,7 +766,7 @@ impl Graph {
             .any(|n| matches!(self.node(n), Node::Var(s) | Node::Differential(s) if s == var))
     }
 
-    fn shape_of_new(&self, node: &Node) -> Shape {
+    fn shape_of_new(&mut self, node: &Node) -> Shape {
         let s = |id: Id| self.shapes[id.index()];
         // The non-scalar operand of a broadcasting operation decides the shape.
         let broadcast = |a: Id, b: Id| if s(a).is_scalar() { s(b) } else { s(a) };
@@ -711,8 +792,19 @@ impl Graph {
                 }
             }
             Node::Transpose(a) => s(a).transposed(),
+            Node::Kron(a, b) => {
+                let (sa, sb) = (s(a), s(b));
+                let rows = self.dim_product(sa.rows, sb.rows);
+                let cols = self.dim_product(sa.cols, sb.cols);
+                Shape::new(rows, cols)
+            }
             Node::Apply(f, a) => match f {
                 _ if f.is_reduction() => Shape::SCALAR,
+                Func::LogsumexpCols => Shape::new(Dim::ONE, s(a).cols),
+                Func::Vec => {
+                    let sa = s(a);
+                    Shape::vector(self.dim_product(sa.rows, sa.cols))
+                }
                 Func::Diag => {
                     let sa = s(a);
                     if sa.cols == Dim::ONE {

@@ -338,6 +338,7 @@ impl Lower<'_, '_> {
             ExprKind::Call { func, args } => match (func.name.as_str(), args.as_slice()) {
                 ("eye" | "ones", _) => self.sized(&func.name, e.span)?,
                 ("dot", [a, b]) => Node::Inner(self.expr(a)?, self.expr(b)?),
+                ("kron", [a, b]) => Node::Kron(self.expr(a)?, self.expr(b)?),
                 (name, [a]) => match Func::from_name(name) {
                     Some(f) => Node::Apply(f, self.expr(a)?),
                     None => return Err(internal(func.span, "unknown function")),

@@ -169,12 +169,16 @@ enum Binding {
     Free,
     Named(String),
     Size(u64),
+    /// The product of other dimensions (the rows of `kron(A, B)`, the length of
+    /// `vec(X)`).
+    Product(Vec<DimVar>),
 }
 
-/// A solved dimension: a size, or a name (declared or invented).
+/// A solved dimension: a size, a name (declared or invented), or a product of them.
 enum Resolved {
     Size(u64),
     Name(String),
+    Product(Vec<Resolved>),
 }
 
 /// The type of an expression; `Err` after an error, so that one mistake is
@@ -302,6 +306,14 @@ impl<'a> Infer<'a> {
         let (free, other) = match (&self.binding[a.0 as usize], &self.binding[b.0 as usize]) {
             (Binding::Free, _) => (a, b),
             (_, Binding::Free) => (b, a),
+            (Binding::Product(_), _) | (_, Binding::Product(_)) => {
+                // Products are equal when their factors are, in any order.
+                if self.product_key(a) != self.product_key(b) {
+                    return false;
+                }
+                self.parent[a.0 as usize] = b.0;
+                return true;
+            }
             _ => return false,
         };
         if self.binding[other.0 as usize] == Binding::Size(1) {
@@ -314,6 +326,45 @@ impl<'a> Infer<'a> {
             }
         }
         true
+    }
+
+    /// The dimension `a b`: a size when both are sizes, else a product.
+    fn product_dim(&mut self, a: DimVar, b: DimVar) -> DimVar {
+        if self.is_one(a) {
+            return b;
+        }
+        if self.is_one(b) {
+            return a;
+        }
+        let (ra, rb) = (self.find(a), self.find(b));
+        if let (Binding::Size(x), Binding::Size(y)) =
+            (&self.binding[ra.0 as usize], &self.binding[rb.0 as usize])
+        {
+            let n = x.saturating_mul(*y);
+            return self.size(n);
+        }
+        self.new_dim(Binding::Product(vec![ra, rb]))
+    }
+
+    /// A product's fixed sizes multiplied and its other factors, as roots, sorted:
+    /// equal keys are equal dimensions.
+    fn product_key(&mut self, v: DimVar) -> (u64, Vec<DimVar>) {
+        let root = self.find(v);
+        match self.binding[root.0 as usize].clone() {
+            Binding::Size(n) => (n, Vec::new()),
+            Binding::Product(factors) => {
+                let mut size = 1u64;
+                let mut rest = Vec::new();
+                for f in factors {
+                    let (k, r) = self.product_key(f);
+                    size = size.saturating_mul(k);
+                    rest.extend(r);
+                }
+                rest.sort();
+                (size, rest)
+            }
+            _ => (1, vec![root]),
+        }
     }
 
     fn is_one(&mut self, v: DimVar) -> bool {
@@ -341,6 +392,11 @@ impl<'a> Infer<'a> {
         match &self.binding[root.0 as usize] {
             Binding::Named(n) => n.clone(),
             Binding::Size(s) => s.to_string(),
+            Binding::Product(factors) => {
+                let factors = factors.clone();
+                let texts: Vec<String> = factors.into_iter().map(|f| self.dim_text(f)).collect();
+                texts.join("*")
+            }
             Binding::Free => {
                 if let Some(n) = self.invented.get(&root.0) {
                     return n.clone();
@@ -358,6 +414,9 @@ impl<'a> Infer<'a> {
         match self.binding[root.0 as usize].clone() {
             Binding::Size(s) => Resolved::Size(s),
             Binding::Named(n) => Resolved::Name(n),
+            Binding::Product(factors) => {
+                Resolved::Product(factors.into_iter().map(|f| self.resolve(f)).collect())
+            }
             Binding::Free => {
                 let name = self.dim_text(root);
                 self.add_dim_name(&name);
@@ -422,16 +481,30 @@ impl<'a> Infer<'a> {
                 // `eye(n)` and `ones(n)` make `n` a dimension everywhere, also
                 // where it is used as a scalar before the call.
                 if let ([arg], "eye" | "ones") = (args.as_slice(), func.name.as_str()) {
-                    if let ExprKind::Name(n) = &arg.kind {
-                        if !self.var_index.contains_key(n) {
-                            self.named_dim(n);
-                        }
-                    }
+                    self.collect_size_names(arg);
                 }
                 for a in args {
                     self.collect_expr_names(a);
                 }
             }
+        }
+    }
+
+    /// The names in a size (`n`, `m*p`) are dimensions.
+    fn collect_size_names(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::Name(n) if !self.var_index.contains_key(n) => {
+                self.named_dim(n);
+            }
+            ExprKind::Binary {
+                op: BinOp::Mul,
+                lhs,
+                rhs,
+            } => {
+                self.collect_size_names(lhs);
+                self.collect_size_names(rhs);
+            }
+            _ => {}
         }
     }
 
@@ -824,9 +897,21 @@ impl<'a> Infer<'a> {
                 return self.inner(name_span, a, b);
             }
         }
+        if name == "kron" {
+            if let [a, b] = args {
+                // kron(A, B) of A m × n and B p × q is m p × n q.
+                let (ta, tb) = (self.expr(a), self.expr(b));
+                let (Ty::Arr(ra, ca), Ty::Arr(rb, cb)) = (ta, tb) else {
+                    return Ty::Err;
+                };
+                let rows = self.product_dim(ra, rb);
+                let cols = self.product_dim(ca, cb);
+                return Ty::Arr(rows, cols);
+            }
+        }
         let func = Func::from_name(name);
         let [arg] = args else {
-            let expected = if name == "dot" { 2 } else { 1 };
+            let expected = if matches!(name, "dot" | "kron") { 2 } else { 1 };
             self.errors.push(Diagnostic::error(
                 format!(
                     "`{name}` takes {expected} argument{}, found {}",
@@ -859,6 +944,13 @@ impl<'a> Infer<'a> {
         }
         match func {
             Func::Sum | Func::Norm1 | Func::Norm2 | Func::Logsumexp => SCALAR,
+            // One entry per column.
+            Func::LogsumexpCols => Ty::Arr(ONE, c),
+            // The columns stacked: m n × 1.
+            Func::Vec => {
+                let len = self.product_dim(r, c);
+                Ty::Arr(len, ONE)
+            }
             Func::Tr | Func::Det | Func::Logdet | Func::Inv => {
                 if self.square(name, name_span, arg, t, "a square matrix") {
                     if func == Func::Inv {
@@ -934,13 +1026,7 @@ impl<'a> Infer<'a> {
         match args {
             [] => self.implicit_size(name, e.span, None),
             [arg] => {
-                let size = match &arg.kind {
-                    ExprKind::Number(v) if *v >= 1.0 && v.fract() == 0.0 && *v < 1e15 => {
-                        Some(self.size(*v as u64))
-                    }
-                    ExprKind::Name(n) if !self.var_index.contains_key(n) => Some(self.named_dim(n)),
-                    _ => None,
-                };
+                let size = self.size_of(arg);
                 match size {
                     Some(n) => self.implicit_size(name, e.span, Some(n)),
                     None => {
@@ -964,6 +1050,27 @@ impl<'a> Infer<'a> {
                 ));
                 Ty::Err
             }
+        }
+    }
+
+    /// The dimension written as a size: a positive integer, a dimension name, or a
+    /// product of them (`ones(m*p)`, as the sizes of `kron` and `vec` print).
+    fn size_of(&mut self, e: &Expr) -> Option<DimVar> {
+        match &e.kind {
+            ExprKind::Number(v) if *v >= 1.0 && v.fract() == 0.0 && *v < 1e15 => {
+                Some(self.size(*v as u64))
+            }
+            ExprKind::Name(n) if !self.var_index.contains_key(n) => Some(self.named_dim(n)),
+            ExprKind::Binary {
+                op: BinOp::Mul,
+                lhs,
+                rhs,
+            } => {
+                let a = self.size_of(lhs)?;
+                let b = self.size_of(rhs)?;
+                Some(self.product_dim(a, b))
+            }
+            _ => None,
         }
     }
 
@@ -1054,10 +1161,16 @@ impl<'a> Infer<'a> {
         for name in &self.dim_names {
             graph.declare_dim(name);
         }
-        let to_dim = |d: Resolved, graph: &mut Graph| match d {
-            Resolved::Size(s) => Dim::Size(s),
-            Resolved::Name(n) => Dim::Named(graph.declare_dim(&n)),
-        };
+        fn to_dim(d: Resolved, graph: &mut Graph) -> Dim {
+            match d {
+                Resolved::Size(s) => Dim::Size(s),
+                Resolved::Name(n) => Dim::Named(graph.declare_dim(&n)),
+                Resolved::Product(factors) => factors.into_iter().fold(Dim::ONE, |acc, f| {
+                    let f = to_dim(f, graph);
+                    graph.dim_product(acc, f)
+                }),
+            }
+        }
         for (v, (r, c)) in self.vars.iter().zip(resolved) {
             let shape = Shape::new(to_dim(r, &mut graph), to_dim(c, &mut graph));
             graph.declare(&v.name, v.kind, shape);

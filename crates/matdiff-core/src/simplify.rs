@@ -295,7 +295,38 @@ impl Simplifier<'_> {
             }
             Node::Inner(a, b) => self.expand_inner(a, b),
             Node::Apply(f, a) => self.expand_apply(id, f, a),
+            Node::Kron(a, b) => self.expand_kron(a, b),
         }
+    }
+
+    /// `kron(a A, b B) = a b kron(A, B)`: scalars leave both factors.
+    fn expand_kron(&mut self, a: Id, b: Id) -> Sum {
+        let sa = self.expand(a);
+        let sb = self.expand(b);
+        let (Some(ta), Some(tb)) = (self.single(sa, a), self.single(sb, b)) else {
+            return Vec::new();
+        };
+        let mut scale = Term::constant(1.0);
+        let mut bodies = [Id(0); 2];
+        for (k, t) in [ta, tb].into_iter().enumerate() {
+            bodies[k] = if t.chain.is_empty() {
+                self.g.constant(1.0)
+            } else {
+                self.build_chain(&t.chain)
+            };
+            let outside = Term {
+                chain: Vec::new(),
+                ..t
+            };
+            scale = self.merge(&scale, &outside);
+        }
+        let node = self.g.kron(bodies[0], bodies[1]);
+        if matches!(self.g.node(node), Node::Kron(..)) {
+            return vec![self.merge(&scale, &Term::factor(node))];
+        }
+        // A scalar factor made it a scaling.
+        let body = self.expand(node);
+        body.iter().map(|t| self.merge(&scale, t)).collect()
     }
 
     /// A single factor: a scalar atom or a chain factor.
@@ -777,8 +808,15 @@ impl Simplifier<'_> {
         let scalar_arg = self.is_scalar(arg);
         match f {
             Func::Tr | Func::Sum if scalar_arg => return self.expand(arg),
+            // A vector is its own vec (a row's is its transpose).
+            Func::Vec
+                if self.g.shape(arg).cols == Dim::ONE || self.g.shape(arg).rows == Dim::ONE =>
+            {
+                let v = self.g.vec(arg);
+                return self.expand(v);
+            }
             // Linear functions take scalars out: sum(-y) = -sum(y).
-            Func::Tr | Func::Sum | Func::Diag => {
+            Func::Tr | Func::Sum | Func::Diag | Func::Vec => {
                 let s = self.expand(arg);
                 if let [t] = s.as_slice() {
                     if t.coef != 1.0 || !t.scalars.is_empty() {
@@ -1367,6 +1405,7 @@ fn key_parts(g: &Graph, id: Id, out: &mut Vec<KeyPart>) {
         Node::ElemDiv(a, b) => out.extend([Lit(46), Of(a), Of(b)]),
         Node::ElemPow(a, b) => out.extend([Lit(47), Of(a), Of(b)]),
         Node::Apply(f, a) => out.extend([Lit(50), Lit(f as u32), Of(a)]),
+        Node::Kron(a, b) => out.extend([Lit(48), Of(a), Of(b)]),
         Node::Div(a, b) => out.extend([Lit(70), Of(a), Of(b)]),
         Node::Add(a, b) => out.extend([Lit(60), Of(a), Of(b)]),
     }

@@ -146,6 +146,8 @@ pub fn default_sizes(graph: &Graph, fixed: &[(String, usize)]) -> Sizes {
             used.push(next);
         }
     }
+    // Products of sizes chosen here agree by construction.
+    let _ = sizes.fill_products(graph);
     sizes
 }
 
@@ -198,6 +200,11 @@ pub fn full_rank_sizes(graph: &Graph, roots: &[Id], fixed: &[(String, usize)]) -
         for (s, n) in free.iter().zip(&permutation) {
             candidate.insert(*s, *n);
         }
+        // The products follow their permuted factors.
+        for (sym, _) in graph.dim_products() {
+            candidate.remove(*sym);
+        }
+        let _ = candidate.fill_products(graph);
         if full_rank(&candidate) {
             return candidate;
         }

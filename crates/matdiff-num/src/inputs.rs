@@ -471,6 +471,11 @@ impl Sizes {
         self.sizes.insert(dim, size);
     }
 
+    /// Unbinds a dimension.
+    pub fn remove(&mut self, dim: Sym) {
+        self.sizes.remove(&dim);
+    }
+
     /// The size of a named dimension.
     pub fn get(&self, dim: Sym) -> Option<usize> {
         self.sizes.get(&dim).copied()
@@ -492,6 +497,22 @@ impl Sizes {
             })
         };
         Ok((get(shape.rows)?, get(shape.cols)?))
+    }
+
+    /// Sizes every product dimension of the graph (`m*p`, from `kron` and `vec`) whose
+    /// factors are bound. A product already bound by an input must agree: `Err` holds
+    /// the product, its size from the input and its size from the factors.
+    pub fn fill_products(&mut self, graph: &Graph) -> Result<(), (Sym, usize, usize)> {
+        for (sym, product) in graph.dim_products() {
+            let factors: Option<Vec<usize>> = product.names.iter().map(|&f| self.get(f)).collect();
+            let Some(factors) = factors else { continue };
+            let n = factors.iter().product::<usize>() * product.size as usize;
+            match self.get(*sym) {
+                Some(k) if k != n => return Err((*sym, k, n)),
+                _ => self.insert(*sym, n),
+            }
+        }
+        Ok(())
     }
 
     /// The bound dimensions, in symbol order.
@@ -547,6 +568,19 @@ impl Sizes {
                     },
                 }
             }
+        }
+        if let Err((dim, given, product)) = sizes.fill_products(graph) {
+            let first = bound_by
+                .get(&dim)
+                .map(|&v| graph.name(v).to_string())
+                .unwrap_or_else(|| "the inputs".to_string());
+            return Err(InputError::DimensionConflict {
+                dim: graph.name(dim).to_string(),
+                first,
+                first_size: given,
+                second: "the product of its factors".to_string(),
+                second_size: product,
+            });
         }
         for var in graph.variables() {
             if let Some(m) = inputs.differential_value(var.name) {

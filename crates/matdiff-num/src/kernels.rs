@@ -138,6 +138,25 @@ pub fn softmax(m: MatRef<'_, f64>, out: &mut Mat<f64>) {
     }
 }
 
+/// `softmax` of each column on its own, max-shifted per column, written into `out`.
+pub fn softmax_cols(m: MatRef<'_, f64>, out: &mut Mat<f64>) {
+    for j in 0..m.ncols() {
+        let mut column = out.as_mut().subcols_mut(j, 1).to_owned();
+        softmax(m.subcols(j, 1), &mut column);
+        out.as_mut().subcols_mut(j, 1).copy_from(column.as_ref());
+    }
+}
+
+/// The Kronecker product `a ⊗ b` written into `out` (block (i, j) is `a[i, j] b`).
+pub fn kron(a: MatRef<'_, f64>, b: MatRef<'_, f64>, out: &mut Mat<f64>) {
+    let (p, q) = (b.nrows(), b.ncols());
+    for j in 0..out.ncols() {
+        for i in 0..out.nrows() {
+            out[(i, j)] = a[(i / p, j / q)] * b[(i % p, j % q)];
+        }
+    }
+}
+
 /// Calls `f` on every entry, column by column.
 pub fn for_each(m: MatRef<'_, f64>, mut f: impl FnMut(f64)) {
     for j in 0..m.ncols() {

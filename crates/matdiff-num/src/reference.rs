@@ -107,6 +107,13 @@ fn eval(graph: &Graph, id: Id, inputs: &Inputs, sizes: &Sizes) -> Result<Mat<f64
             let p = product(&t, &y);
             scalar((0..p.nrows()).map(|i| p[(i, i)]).sum())
         }
+        Node::Kron(a, b) => {
+            let (x, y) = (ev(a)?, ev(b)?);
+            let (p, q) = (y.nrows(), y.ncols());
+            Mat::from_fn(x.nrows() * p, x.ncols() * q, |i, j| {
+                x[(i / p, j / q)] * y[(i % p, j % q)]
+            })
+        }
         Node::Apply(f, a) => apply(f, &ev(a)?, id, graph.shape(a).cols == Dim::ONE)?,
     })
 }
@@ -148,6 +155,26 @@ fn apply(f: Func, x: &Mat<f64>, id: Id, column: bool) -> Result<Mat<f64>, EvalEr
             let total: f64 = entries().map(|v| (v - m).exp()).sum();
             map(x, |v| (v - m).exp() / total)
         }
+        Func::Vec => {
+            let m = x.nrows();
+            Mat::from_fn(m * x.ncols(), 1, |i, _| x[(i % m, i / m)])
+        }
+        Func::LogsumexpCols => Mat::from_fn(1, x.ncols(), |_, j| {
+            let m = (0..x.nrows())
+                .map(|i| x[(i, j)])
+                .fold(f64::NEG_INFINITY, f64::max);
+            m + (0..x.nrows())
+                .map(|i| (x[(i, j)] - m).exp())
+                .sum::<f64>()
+                .ln()
+        }),
+        Func::SoftmaxCols => Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
+            let m = (0..x.nrows())
+                .map(|k| x[(k, j)])
+                .fold(f64::NEG_INFINITY, f64::max);
+            let total: f64 = (0..x.nrows()).map(|k| (x[(k, j)] - m).exp()).sum();
+            (x[(i, j)] - m).exp() / total
+        }),
         Func::Log if entries().any(|v| v <= 0.0) => {
             return Err(domain(id, "log of a non-positive entry"))
         }

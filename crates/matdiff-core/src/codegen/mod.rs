@@ -147,7 +147,14 @@ fn check_dims_bound(
             _ => Vec::new(),
         };
         for d in dims {
-            if let Dim::Named(s) = d {
+            let names: Vec<Sym> = match d {
+                Dim::Size(_) => Vec::new(),
+                Dim::Named(s) => match graph.dim_product_of(s) {
+                    Some(p) => p.names.clone(),
+                    None => vec![s],
+                },
+            };
+            for s in names {
                 if !is_bound(s) {
                     return Err(CodegenError::UnboundDimension {
                         dim: graph.name(s).to_string(),

@@ -147,6 +147,12 @@ struct Py<'t> {
     helpers: BTreeSet<&'static str>,
 }
 
+/// Whether `kron` of these shapes is a column or a row (so 1-D in NumPy): both
+/// factors columns, or both rows.
+fn kron_is_1d(a: Shape, b: Shape) -> bool {
+    (a.cols == Dim::ONE && b.cols == Dim::ONE) || (a.rows == Dim::ONE && b.rows == Dim::ONE)
+}
+
 /// A value is a 1-D array when its shape is a column or a row.
 fn is_1d(s: Shape) -> bool {
     s.is_column() || s.is_row()
@@ -168,7 +174,29 @@ impl<'t> Py<'t> {
     fn dim(&self, d: Dim) -> String {
         match d {
             Dim::Size(n) => n.to_string(),
-            Dim::Named(s) => self.name(s),
+            Dim::Named(s) => match self.t.graph.dim_product_of(s) {
+                Some(p) => {
+                    let mut factors: Vec<String> = p.names.iter().map(|&f| self.name(f)).collect();
+                    if p.size != 1 {
+                        factors.insert(0, p.size.to_string());
+                    }
+                    format!("({})", factors.join(" * "))
+                }
+                None => self.name(s),
+            },
+        }
+    }
+
+    /// `x` as a 2-D array of its shape (NumPy keeps vectors and rows 1-D).
+    fn two_d(&mut self, x: Id) -> String {
+        let s = self.t.graph.shape(x);
+        let text = self.operand(x, ATOM);
+        if s.is_column() {
+            format!("{text}[:, None]")
+        } else if s.is_row() {
+            format!("{text}[None, :]")
+        } else {
+            text
         }
     }
 
@@ -243,6 +271,8 @@ impl<'t> Py<'t> {
                 "softplus" => SOFTPLUS,
                 "logsumexp" => LOGSUMEXP,
                 "softmax" => SOFTMAX,
+                "logsumexp_cols" => LOGSUMEXP_COLS,
+                "softmax_cols" => SOFTMAX_COLS,
                 "logdet" => LOGDET,
                 "step" => STEP,
                 _ => "",
@@ -578,6 +608,14 @@ impl<'t> Py<'t> {
                 (format!("np.vdot({a}, {b})"), ATOM)
             }
             Node::Apply(f, a) => self.apply(f, a),
+            Node::Kron(a, b) => {
+                let text = format!("np.kron({}, {})", self.two_d(a), self.two_d(b));
+                if kron_is_1d(g.shape(a), g.shape(b)) {
+                    (format!("{text}.ravel()"), ATOM)
+                } else {
+                    (text, ATOM)
+                }
+            }
             Node::DifferentialOf(a) => self.expr(a),
         }
     }
@@ -630,6 +668,17 @@ impl<'t> Py<'t> {
             Func::Sigmoid => self.helper("sigmoid"),
             Func::Softplus => self.helper("softplus"),
             Func::Step => self.helper("step"),
+            Func::Vec => {
+                let inner = self.operand(a, ATOM);
+                return (format!("{inner}.ravel(order=\"F\")"), ATOM);
+            }
+            // Of a row, each column is one entry: its softmax is 1, its logsumexp itself.
+            Func::SoftmaxCols if g.shape(a).is_row() => {
+                return self.call("np.ones_like", a);
+            }
+            Func::LogsumexpCols if g.shape(a).is_row() => return self.expr(a),
+            Func::SoftmaxCols => self.helper("softmax_cols"),
+            Func::LogsumexpCols => self.helper("logsumexp_cols"),
         };
         self.call(name, a)
     }
@@ -735,6 +784,18 @@ const SOFTMAX: &str = "def softmax(x):
     \"\"\"exp(x) / sum(exp(x)), shifted by the maximum so that it never overflows.\"\"\"
     e = np.exp(x - np.max(x))
     return e / np.sum(e)
+";
+
+const LOGSUMEXP_COLS: &str = "def logsumexp_cols(x):
+    \"\"\"logsumexp of each column, shifted by the column's maximum.\"\"\"
+    m = np.max(x, axis=0)
+    return m + np.log(np.sum(np.exp(x - m), axis=0))
+";
+
+const SOFTMAX_COLS: &str = "def softmax_cols(x):
+    \"\"\"softmax of each column, shifted by the column's maximum.\"\"\"
+    e = np.exp(x - np.max(x, axis=0))
+    return e / np.sum(e, axis=0)
 ";
 
 const LOGDET: &str = "def logdet(A):

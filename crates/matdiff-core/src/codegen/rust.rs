@@ -32,7 +32,7 @@ const ATOM: u8 = 5;
 
 /// Rust keywords and the kernels' names: a variable or dimension with one of these
 /// names gets a trailing underscore.
-const RESERVED: [&str; 56] = [
+const RESERVED: [&str; 60] = [
     "as",
     "break",
     "const",
@@ -83,6 +83,10 @@ const RESERVED: [&str; 56] = [
     "norm1",
     "logsumexp",
     "softmax",
+    "logsumexp_cols",
+    "softmax_cols",
+    "kron",
+    "vec",
     "diag_matrix",
     "diag_vector",
     "inner",
@@ -257,7 +261,16 @@ impl<'t> Rs<'t> {
     fn dim(&self, d: Dim) -> String {
         match d {
             Dim::Size(n) => n.to_string(),
-            Dim::Named(s) => self.name(s),
+            Dim::Named(s) => match self.t.graph.dim_product_of(s) {
+                Some(p) => {
+                    let mut factors: Vec<String> = p.names.iter().map(|&f| self.name(f)).collect();
+                    if p.size != 1 {
+                        factors.insert(0, p.size.to_string());
+                    }
+                    format!("({})", factors.join(" * "))
+                }
+                None => self.name(s),
+            },
         }
     }
 
@@ -675,6 +688,18 @@ impl<'t> Rs<'t> {
                 }
             }
             Node::Apply(f, a) => self.apply(f, a),
+            Node::Kron(a, b) => {
+                let (ea, eb) = (self.expr(a), self.expr(b));
+                if ea.ty == Ty::Scalar || eb.ty == Ty::Scalar {
+                    return self.zip(a, "*", b);
+                }
+                self.helpers.insert("kron");
+                ex(
+                    format!("kron({}, {})", as_ref(&ea), as_ref(&eb)),
+                    Ty::Owned,
+                    ATOM,
+                )
+            }
             Node::DifferentialOf(a) => self.expr(a),
         }
     }
@@ -716,7 +741,13 @@ impl<'t> Rs<'t> {
         if e.ty == Ty::Scalar {
             // Matrix functions of a 1 × 1 argument are functions of a number.
             return match f {
-                Func::Tr | Func::Det | Func::Diag | Func::Sum | Func::Logsumexp => e,
+                Func::Tr
+                | Func::Det
+                | Func::Diag
+                | Func::Sum
+                | Func::Logsumexp
+                | Func::LogsumexpCols
+                | Func::Vec => e,
                 Func::Logdet => scalar_fn("f64::ln"),
                 Func::Norm1 | Func::Norm2 => scalar_fn("f64::abs"),
                 Func::Inv => ex(format!("1.0 / {}", paren(&e, MUL + 1)), Ty::Scalar, MUL),
@@ -733,6 +764,9 @@ impl<'t> Rs<'t> {
             Func::Norm2 => ex(format!("{}.norm_l2()", as_ref(&e)), Ty::Scalar, ATOM),
             Func::Logsumexp => self.call("logsumexp", &e, Ty::Scalar),
             Func::Softmax => self.call("softmax", &e, Ty::Owned),
+            Func::SoftmaxCols => self.call("softmax_cols", &e, Ty::Owned),
+            Func::LogsumexpCols => self.call("logsumexp_cols", &e, Ty::Owned),
+            Func::Vec => self.call("vec", &e, Ty::Owned),
             _ if self.t.graph.shape(a).cols == Dim::ONE => self.call("diag_matrix", &e, Ty::Owned),
             _ => self.call("diag_vector", &e, Ty::Owned),
         }
@@ -771,7 +805,7 @@ fn drop_unused_bindings(params: &str, rest: &str) -> String {
 }
 
 /// The kernels the generated code may call, emitted when used.
-const KERNELS: [(&str, &str); 21] = [
+const KERNELS: [(&str, &str); 25] = [
     (
         "map",
         "/// `f` entry by entry.
@@ -927,6 +961,58 @@ fn softmax(a: MatRef<'_, f64>) -> Mat<f64> {
         }
     }
     Mat::from_fn(a.nrows(), a.ncols(), |i, j| e[(i, j)] / s)
+}
+",
+    ),
+    (
+        "logsumexp_cols",
+        "/// `logsumexp` of each column, shifted by the column's maximum: a row.
+fn logsumexp_cols(a: MatRef<'_, f64>) -> Mat<f64> {
+    Mat::from_fn(1, a.ncols(), |_, j| {
+        let max = (0..a.nrows()).map(|i| a[(i, j)]).fold(f64::NEG_INFINITY, f64::max);
+        if !max.is_finite() {
+            return max;
+        }
+        max + (0..a.nrows()).map(|i| (a[(i, j)] - max).exp()).sum::<f64>().ln()
+    })
+}
+",
+    ),
+    (
+        "softmax_cols",
+        "/// `softmax` of each column, shifted by the column's maximum.
+fn softmax_cols(a: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = Mat::zeros(a.nrows(), a.ncols());
+    for j in 0..a.ncols() {
+        let max = (0..a.nrows()).map(|i| a[(i, j)]).fold(f64::NEG_INFINITY, f64::max);
+        let mut s = 0.0;
+        for i in 0..a.nrows() {
+            out[(i, j)] = (a[(i, j)] - max).exp();
+            s += out[(i, j)];
+        }
+        for i in 0..a.nrows() {
+            out[(i, j)] /= s;
+        }
+    }
+    out
+}
+",
+    ),
+    (
+        "kron",
+        "/// The Kronecker product: block (i, j) is `a[(i, j)] b`.
+fn kron(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let (p, q) = (b.nrows(), b.ncols());
+    Mat::from_fn(a.nrows() * p, a.ncols() * q, |r, c| a[(r / p, c / q)] * b[(r % p, c % q)])
+}
+",
+    ),
+    (
+        "vec",
+        "/// The columns stacked into one column.
+fn vec(a: MatRef<'_, f64>) -> Mat<f64> {
+    let m = a.nrows();
+    Mat::from_fn(m * a.ncols(), 1, |r, _| a[(r % m, r / m)])
 }
 ",
     ),

@@ -91,6 +91,8 @@ impl Latex<'_> {
         match self.graph.node(id) {
             Node::Div(..) | Node::Zeros(_) => prec::ATOM,
             Node::Apply(Func::Inv, _) => prec::POSTFIX,
+            // Written infix, `A \otimes B` is parenthesised in any product.
+            Node::Kron(..) => prec::ADD,
             _ => precedence(self.graph, id),
         }
     }
@@ -169,6 +171,11 @@ impl Latex<'_> {
             Node::Inner(a, b) => {
                 format!("\\langle {}, {} \\rangle", self.at(a, 0), self.at(b, 0))
             }
+            Node::Kron(a, b) => format!(
+                "{} \\otimes {}",
+                self.at(a, prec::POSTFIX),
+                self.at(b, prec::POSTFIX)
+            ),
             Node::Apply(f, a) => {
                 let arg = self.at(a, 0);
                 match f {

@@ -62,6 +62,8 @@ impl Pretty<'_> {
         match self.graph.node(id) {
             Node::Apply(Func::Inv, _) => prec::POSTFIX,
             Node::Zeros(_) => prec::ATOM,
+            // Written infix, `A ⊗ B` is parenthesised in any product.
+            Node::Kron(..) => prec::ADD,
             _ => precedence(self.graph, id),
         }
     }
@@ -139,6 +141,11 @@ impl Pretty<'_> {
             }
             Node::Transpose(a) => format!("{}ᵀ", self.at(a, prec::ATOM)),
             Node::Inner(a, b) => format!("⟨{}, {}⟩", self.at(a, 0), self.at(b, 0)),
+            Node::Kron(a, b) => format!(
+                "{} ⊗ {}",
+                self.at(a, prec::POSTFIX),
+                self.at(b, prec::POSTFIX)
+            ),
             Node::Apply(f, a) => match f {
                 Func::Norm2 => format!("‖{}‖", self.at(a, 0)),
                 Func::Norm1 => format!("‖{}‖₁", self.at(a, 0)),

@@ -110,6 +110,7 @@ impl Text<'_> {
             Node::Transpose(a) => format!("{}'", self.at(a, prec::ATOM)),
             Node::Inner(a, b) => format!("<{}, {}>", self.at(a, 0), self.at(b, 0)),
             Node::Apply(f, a) => format!("{}({})", f.name(), self.at(a, 0)),
+            Node::Kron(a, b) => format!("kron({}, {})", self.at(a, 0), self.at(b, 0)),
         }
     }
 }

@@ -104,6 +104,11 @@ pub(super) fn degree_of(g: &Graph, id: Id, var: Sym, degree: &[Degree]) -> Degre
             },
             _ => Not,
         },
+        // Bilinear, but the closed forms do not go through Kronecker products.
+        Node::Kron(a, b) => match (d(a), d(b)) {
+            (Poly(0), Poly(0)) => Poly(0),
+            _ => Not,
+        },
         Node::Apply(f, a) => match (f, d(a)) {
             (_, Poly(0)) => Poly(0),
             (Func::Tr | Func::Sum | Func::Diag, x) => x,

@@ -92,6 +92,10 @@ enum Op {
     DiagToMatrix(Src),
     DiagOfMatrix(Src),
     Softmax(Src),
+    SoftmaxCols(Src),
+    LogsumexpCols(Src),
+    Vec(Src),
+    Kron(Src, Src),
     Chain(Chain),
 }
 
@@ -387,6 +391,10 @@ fn describe(op: &Op) -> String {
         Op::DiagToMatrix(_) => "diag of vector".to_string(),
         Op::DiagOfMatrix(_) => "diag of matrix".to_string(),
         Op::Softmax(_) => "softmax".to_string(),
+        Op::SoftmaxCols(_) => "softmax of columns".to_string(),
+        Op::LogsumexpCols(_) => "logsumexp of columns".to_string(),
+        Op::Vec(_) => "vec".to_string(),
+        Op::Kron(..) => "kron".to_string(),
         Op::Chain(c) if c.steps.is_empty() && c.single.is_some() => "scale".to_string(),
         Op::Chain(c) if c.steps.is_empty() => "scalar product".to_string(),
         Op::Chain(c) => format!(
@@ -683,17 +691,21 @@ impl<'g> Compiler<'g> {
                     Node::ElemPow(a, b) => Op::ElemPow(s(a), s(b)),
                     Node::Transpose(a) => Op::Transpose(s(a)),
                     Node::Inner(a, b) => Op::Inner(s(a), s(b)),
+                    Node::Kron(a, b) => Op::Kron(s(a), s(b)),
                     Node::Apply(f, a) => match f {
                         _ if f.is_elementwise() => Op::Map(f, s(a)),
                         _ if f.is_reduction() => Op::Reduce(f, s(a)),
                         Func::Inv => Op::Inv(s(a)),
                         Func::Softmax => Op::Softmax(s(a)),
+                        Func::SoftmaxCols => Op::SoftmaxCols(s(a)),
+                        Func::LogsumexpCols => Op::LogsumexpCols(s(a)),
+                        Func::Vec => Op::Vec(s(a)),
                         Func::Diag if graph.shape(a).cols == matdiff_core::Dim::ONE => {
                             Op::DiagToMatrix(s(a))
                         }
                         Func::Diag => Op::DiagOfMatrix(s(a)),
                         _ => unreachable!(
-                            "every function is elementwise, a reduction, inv, softmax or diag"
+                            "every function is elementwise, a reduction, inv, softmax, vec or diag"
                         ),
                     },
                     _ => unreachable!("leaves and products are handled above"),
@@ -1108,6 +1120,40 @@ fn exec(
             ValRef::S(_) => set(out, 1.0),
             ValRef::M(m) => kernels::softmax(m, mat_out(out)),
         },
+        Op::SoftmaxCols(a) => match r(a) {
+            ValRef::S(_) => set(out, 1.0),
+            ValRef::M(m) => kernels::softmax_cols(m, mat_out(out)),
+        },
+        Op::LogsumexpCols(a) => match (r(a), out) {
+            (ValRef::S(x), out) => set(out, x),
+            (ValRef::M(m), Value::Scalar(o)) => *o = kernels::logsumexp(m),
+            (ValRef::M(m), Value::Matrix(o)) => {
+                for j in 0..m.ncols() {
+                    o[(0, j)] = kernels::logsumexp(m.subcols(j, 1));
+                }
+            }
+        },
+        Op::Vec(a) => match (r(a), out) {
+            (ValRef::S(x), out) => set(out, x),
+            (ValRef::M(m), out) => {
+                let o = mat_out(out);
+                let rows = m.nrows();
+                for j in 0..m.ncols() {
+                    for i in 0..rows {
+                        o[(j * rows + i, 0)] = m[(i, j)];
+                    }
+                }
+            }
+        },
+        Op::Kron(a, b) => {
+            let (ra, rb) = (r(a), r(b));
+            with_matrix(ra, |ma| {
+                with_matrix(rb, |mb| match out {
+                    Value::Scalar(o) => *o = ma[(0, 0)] * mb[(0, 0)],
+                    Value::Matrix(o) => kernels::kron(ma, mb, o),
+                })
+            });
+        }
         Op::Chain(_) => unreachable!("handled above"),
     }
     Ok(())

@@ -489,7 +489,10 @@ fn reads(instr: &Instr) -> Vec<Src> {
         | Op::Inv(a)
         | Op::DiagToMatrix(a)
         | Op::DiagOfMatrix(a)
-        | Op::Softmax(a) => vec![*a],
+        | Op::Softmax(a)
+        | Op::SoftmaxCols(a)
+        | Op::LogsumexpCols(a)
+        | Op::Vec(a) => vec![*a],
         Op::Add(a, b)
         | Op::Sub(a, b)
         | Op::ElemMul(a, b)
@@ -497,7 +500,8 @@ fn reads(instr: &Instr) -> Vec<Src> {
         | Op::ElemPow(a, b)
         | Op::Div(a, b)
         | Op::Pow(a, b)
-        | Op::Inner(a, b) => vec![*a, *b],
+        | Op::Inner(a, b)
+        | Op::Kron(a, b) => vec![*a, *b],
         Op::Chain(chain) => {
             let mut out = chain.scalars.clone();
             out.extend(chain.single.map(|o| o.src));
