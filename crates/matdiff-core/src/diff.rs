@@ -449,11 +449,11 @@ fn adjoint_rule(
         // d kron(A, B) = kron(dA, B) + kron(A, dB).
         Node::Kron(a, b) => {
             if dep(a) {
-                let ab = kron_adjoint_left(g, bar, b, g.shape(a));
+                let ab = kron_adjoint(g, bar, a, b, KronSide::Left);
                 out.push((a, ab));
             }
             if dep(b) {
-                let bb = kron_adjoint_right(g, bar, a, g.shape(b));
+                let bb = kron_adjoint(g, bar, a, b, KronSide::Right);
                 out.push((b, bb));
             }
         }
@@ -463,6 +463,84 @@ fn adjoint_rule(
         }
     }
     Ok(out)
+}
+
+/// Which factor of `kron(A, B)` an adjoint is for.
+#[derive(Clone, Copy)]
+enum KronSide {
+    Left,
+    Right,
+}
+
+/// The adjoint of one factor of `C = kron(A, B)`. It is linear in `C̄`, so it passes
+/// through sums, negations and scalings; a `C̄` that is itself a Kronecker product
+/// `kron(P, Q)` of the factors' shapes (so also `eye(m*p)` and `ones*ones'`) gives
+/// the short forms `Ā = <Q, B> P` and `B̄ = <A, P> Q`. Anything else takes the block
+/// formulas below.
+fn kron_adjoint(g: &mut Graph, bar: Id, a: Id, b: Id, side: KronSide) -> Id {
+    let scalar = |g: &Graph, x: Id| g.shape(x).is_scalar();
+    match g.node(bar) {
+        Node::Neg(x) => {
+            let t = kron_adjoint(g, x, a, b, side);
+            return g.neg(t);
+        }
+        Node::Add(x, y) => {
+            let (tx, ty) = (
+                kron_adjoint(g, x, a, b, side),
+                kron_adjoint(g, y, a, b, side),
+            );
+            return g.sum2(tx, ty);
+        }
+        Node::Mul(c, x) if scalar(g, c) => {
+            let t = kron_adjoint(g, x, a, b, side);
+            return g.mul(c, t);
+        }
+        Node::Mul(x, c) if scalar(g, c) => {
+            let t = kron_adjoint(g, x, a, b, side);
+            return g.mul(t, c);
+        }
+        _ => {}
+    }
+    if let Some((p, q)) = kron_factors(g, bar, g.shape(a), g.shape(b)) {
+        return match side {
+            KronSide::Left => {
+                let w = g.inner(q, b);
+                g.mul(w, p)
+            }
+            KronSide::Right => {
+                let w = g.inner(a, p);
+                g.mul(w, q)
+            }
+        };
+    }
+    match side {
+        KronSide::Left => kron_adjoint_left(g, bar, b, g.shape(a)),
+        KronSide::Right => kron_adjoint_right(g, bar, a, g.shape(b)),
+    }
+}
+
+/// `C̄` as `kron(P, Q)` with P of A's shape and Q of B's, where it plainly is one:
+/// a Kronecker product, the identity of square factors, or all ones.
+fn kron_factors(g: &mut Graph, bar: Id, sa: Shape, sb: Shape) -> Option<(Id, Id)> {
+    let all_ones = |g: &mut Graph, s: Shape| {
+        let r = g.ones(s.rows);
+        let c = g.ones(s.cols);
+        let ct = g.transpose(c);
+        g.mul(r, ct)
+    };
+    match g.node(bar) {
+        Node::Kron(p, q) if g.shape(p) == sa && g.shape(q) == sb => Some((p, q)),
+        Node::Eye(_) if sa.rows == sa.cols && sb.rows == sb.cols => {
+            Some((g.eye(sa.rows), g.eye(sb.rows)))
+        }
+        Node::Mul(u, v)
+            if matches!(g.node(u), Node::Ones(_))
+                && matches!(g.node(v), Node::Transpose(w) if matches!(g.node(w), Node::Ones(_))) =>
+        {
+            Some((all_ones(g, sa), all_ones(g, sb)))
+        }
+        _ => None,
+    }
 }
 
 /// The adjoint of `A` in `C = kron(A, B)` (A m × n, B p × q): entry (i, j) is
@@ -506,12 +584,35 @@ fn kron_adjoint_right(g: &mut Graph, bar: Id, a: Id, b_shape: Shape) -> Id {
 
 /// The matrix of `shape` whose `vec` is `v`, written with products only as
 /// `(vec(I_n)' ⊗ I_m) (I_n ⊗ v)` for an m × n shape: the adjoint of `vec`.
+/// Folding is linear, so it passes through sums, negations and scalings, and
+/// `vec(Y)` of the same shape folds back to `Y` itself: the gradient of
+/// `norm2(vec(X))^2` is `2*X`, not a product of Kronecker factors.
 fn unvec(g: &mut Graph, v: Id, shape: Shape) -> Id {
     if shape.cols == Dim::ONE {
         return v;
     }
     if shape.rows == Dim::ONE {
         return g.transpose(v);
+    }
+    match g.node(v) {
+        Node::Apply(Func::Vec, y) if g.shape(y) == shape => return y,
+        Node::Neg(a) => {
+            let fa = unvec(g, a, shape);
+            return g.neg(fa);
+        }
+        Node::Add(a, b) => {
+            let (fa, fb) = (unvec(g, a, shape), unvec(g, b, shape));
+            return g.sum2(fa, fb);
+        }
+        Node::Mul(a, b) if g.shape(a).is_scalar() => {
+            let fb = unvec(g, b, shape);
+            return g.mul(a, fb);
+        }
+        Node::Mul(a, b) if g.shape(b).is_scalar() => {
+            let fa = unvec(g, a, shape);
+            return g.mul(fa, b);
+        }
+        _ => {}
     }
     let eye_n = g.eye(shape.cols);
     let vi = g.vec(eye_n);

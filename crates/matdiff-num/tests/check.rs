@@ -170,6 +170,7 @@ fn copy(
         Node::ElemPow(a, b) => Node::ElemPow(copy(from, a, to), copy(from, b, to)),
         Node::Transpose(a) => Node::Transpose(copy(from, a, to)),
         Node::Inner(a, b) => Node::Inner(copy(from, a, to), copy(from, b, to)),
+        Node::Kron(a, b) => Node::Kron(copy(from, a, to), copy(from, b, to)),
         Node::Apply(func, a) => Node::Apply(func, copy(from, a, to)),
         Node::DifferentialOf(a) => Node::DifferentialOf(copy(from, a, to)),
     };

@@ -290,6 +290,7 @@ fn every_table_row_runs_under_numpy_and_agrees_with_eval() {
             "logsumexp(A*X) wrt X order 2",
             "logsumexp(W*X) wrt W order 2",
             "logsumexp(X) wrt X order 2",
+            "sum(logsumexp_cols(Z)) wrt Z order 2",
             "tr(X'*A*X) wrt X order 2",
             "tr(inv(X)) wrt X order 2"
         ]

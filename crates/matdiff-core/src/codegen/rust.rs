@@ -267,7 +267,8 @@ impl<'t> Rs<'t> {
                     if p.size != 1 {
                         factors.insert(0, p.size.to_string());
                     }
-                    format!("({})", factors.join(" * "))
+                    // Only ever a call argument or a tuple entry: no parentheses.
+                    factors.join(" * ")
                 }
                 None => self.name(s),
             },

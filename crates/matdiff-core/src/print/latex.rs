@@ -199,7 +199,10 @@ impl Latex<'_> {
                     | Func::Cosh => {
                         format!("\\{}\\left({arg}\\right)", f.name())
                     }
-                    _ => format!("\\operatorname{{{}}}\\left({arg}\\right)", f.name()),
+                    _ => format!(
+                        "\\operatorname{{{}}}\\left({arg}\\right)",
+                        f.name().replace('_', "\\_")
+                    ),
                 }
             }
         }
