@@ -966,6 +966,7 @@ impl Simplifier<'_> {
             .map(|t| self.merge_scalar_powers(t))
             .collect();
         let sum = self.collect(sum);
+        let sum = self.distribute_twins(sum);
         let sum = self.factor(sum);
         let mut sum = sum;
         sum.sort_by(|x, y| self.compare_terms(x, y));
@@ -1066,6 +1067,49 @@ impl Simplifier<'_> {
         }
         out.retain(|t| t.coef != 0.0);
         out
+    }
+
+    /// A transposed sum `(A + B)'` stays one factor, unless opening it lets its
+    /// terms meet their twins: `S*x + (x'*S - a')'` is `2*S*x - a` for a symmetric
+    /// `S`. The sum is opened when at least one of its terms merges with another.
+    fn distribute_twins(&mut self, mut sum: Sum) -> Sum {
+        let mut i = 0;
+        while i < sum.len() {
+            let opened = match sum[i].chain.as_slice() {
+                [f] => match self.g.node(*f) {
+                    Node::Transpose(inner) if matches!(self.g.node(inner), Node::Add(..)) => {
+                        let outside = Term {
+                            chain: Vec::new(),
+                            ..sum[i].clone()
+                        };
+                        let parts: Sum = self
+                            .expand(inner)
+                            .into_iter()
+                            .map(|t| {
+                                let t = self.transpose_term(t);
+                                self.merge(&outside, &t)
+                            })
+                            .collect();
+                        let mut candidate: Sum = sum[..i].to_vec();
+                        candidate.extend(sum[i + 1..].iter().cloned());
+                        let count = candidate.len() + parts.len();
+                        candidate.extend(parts);
+                        let candidate = self.collect(candidate);
+                        (candidate.len() < count).then_some(candidate)
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            match opened {
+                Some(candidate) => {
+                    sum = candidate;
+                    i = 0;
+                }
+                None => i += 1,
+            }
+        }
+        sum
     }
 
     /// Groups terms that share a leading or trailing factor.

@@ -78,6 +78,18 @@ const RULES: &[(&str, &str, &str, &str)] = &[
         "",
         "(A + B)'*X'",
     ),
+    (
+        "a transposed sum opens to meet its twins",
+        "S*x + (x'*S - a')'",
+        "S: symmetric(n)",
+        "2*S*x - a",
+    ),
+    (
+        "a transposed sum with no twin stays closed",
+        "b + (x'*A - a')'",
+        "",
+        "b + (x'*A - a')'",
+    ),
 ];
 
 #[test]
