@@ -967,6 +967,7 @@ impl Simplifier<'_> {
             .collect();
         let sum = self.collect(sum);
         let sum = self.distribute_twins(sum);
+        let sum = self.complementary_sigmoids(sum, shape);
         let sum = self.factor(sum);
         let mut sum = sum;
         sum.sort_by(|x, y| self.compare_terms(x, y));
@@ -1110,6 +1111,129 @@ impl Simplifier<'_> {
             }
         }
         sum
+    }
+
+    /// `sigmoid(-u) = 1 - sigmoid(u)`, used where both appear in one sum of
+    /// elementwise products: every term is multiplied out (`sigmoid(-u)` as
+    /// `1 - sigmoid(u)`, a broadcast `1 - y` as its two terms), like products are
+    /// collected, and the result is kept when it prints shorter. So the gradient of the
+    /// binary cross-entropy, `sigmoid(z) .* (1 - y) - y .* sigmoid(-z)`, is
+    /// `sigmoid(z) - y`.
+    fn complementary_sigmoids(&mut self, sum: Sum, shape: Shape) -> Sum {
+        if sum.len() < 2
+            || shape.is_scalar()
+            || sum
+                .iter()
+                .any(|t| !t.scalars.is_empty() || t.chain.len() != 1)
+        {
+            return sum;
+        }
+        // Each term's elementwise factors.
+        let factors: Vec<Vec<Id>> = sum
+            .iter()
+            .map(|t| {
+                let mut out = Vec::new();
+                let mut stack = vec![t.chain[0]];
+                while let Some(x) = stack.pop() {
+                    match self.g.node(x) {
+                        Node::ElemMul(p, q) if self.g.shape(p) == self.g.shape(q) => {
+                            stack.push(q);
+                            stack.push(p);
+                        }
+                        _ => out.push(x),
+                    }
+                }
+                out
+            })
+            .collect();
+        // The sigmoids whose argument is a negation, with the sigmoid of the
+        // argument itself, when that one appears too.
+        let sigmoids: Vec<Id> = factors
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&f| matches!(self.g.node(f), Node::Apply(Func::Sigmoid, _)))
+            .collect();
+        let mut complements: Vec<(Id, Id)> = Vec::new();
+        for &f in &sigmoids {
+            let Node::Apply(Func::Sigmoid, arg) = self.g.node(f) else {
+                continue;
+            };
+            let Some(pos) = self.negated(arg) else {
+                continue;
+            };
+            let positive = self.g.apply(Func::Sigmoid, pos);
+            if sigmoids.contains(&positive) && !complements.iter().any(|&(n, _)| n == f) {
+                complements.push((f, positive));
+            }
+        }
+        if complements.is_empty() {
+            return sum;
+        }
+        // Multiply out: a product of (coefficient, factors) pairs.
+        let mut expanded: Vec<(f64, Vec<Id>)> = Vec::new();
+        for (t, fs) in sum.iter().zip(&factors) {
+            let mut partial: Vec<(f64, Vec<Id>)> = vec![(t.coef, Vec::new())];
+            for &f in fs {
+                let options: Vec<(f64, Option<Id>)> =
+                    if let Some(&(_, positive)) = complements.iter().find(|&&(n, _)| n == f) {
+                        vec![(1.0, None), (-1.0, Some(positive))]
+                    } else if let Node::Add(a, b) = self.g.node(f) {
+                        if is_one_like(self.g, a) {
+                            match self.g.node(b) {
+                                Node::Neg(y) => vec![(1.0, None), (-1.0, Some(y))],
+                                _ => vec![(1.0, None), (1.0, Some(b))],
+                            }
+                        } else {
+                            vec![(1.0, Some(f))]
+                        }
+                    } else {
+                        vec![(1.0, Some(f))]
+                    };
+                partial = partial
+                    .into_iter()
+                    .flat_map(|(c, p)| {
+                        options.iter().map(move |&(k, o)| {
+                            let mut p = p.clone();
+                            p.extend(o);
+                            (c * k, p)
+                        })
+                    })
+                    .collect();
+            }
+            expanded.extend(partial);
+        }
+        // Like products collect.
+        let mut collected: Vec<(f64, Vec<Id>)> = Vec::new();
+        for (c, mut p) in expanded {
+            p.sort_by(|&x, &y| self.compare(x, y));
+            match collected.iter_mut().find(|(_, q)| *q == p) {
+                Some(existing) => existing.0 += c,
+                None => collected.push((c, p)),
+            }
+        }
+        collected.retain(|(c, _)| *c != 0.0);
+        let multiplied: Sum = collected
+            .into_iter()
+            .map(|(c, p)| {
+                let node = match self.elementwise_chain(&p) {
+                    Some(n) => n,
+                    None => ones_of(self.g, shape),
+                };
+                Term {
+                    coef: c,
+                    scalars: Vec::new(),
+                    chain: vec![node],
+                }
+            })
+            .collect();
+        let before = self.build_sum(&sum);
+        let after = self.build_sum(&multiplied);
+        if crate::print::token_count(self.g, after) < crate::print::token_count(self.g, before) {
+            multiplied
+        } else {
+            sum
+        }
     }
 
     /// Groups terms that share a leading or trailing factor.

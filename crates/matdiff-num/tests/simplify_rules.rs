@@ -85,6 +85,18 @@ const RULES: &[(&str, &str, &str, &str)] = &[
         "2*S*x - a",
     ),
     (
+        "sigmoid(-u) = 1 - sigmoid(u) where both meet in a sum",
+        "sigmoid(x) .* (1 - y) - y .* sigmoid(-x)",
+        "",
+        "sigmoid(x) - y",
+    ),
+    (
+        "sigmoid(-u) alone stays as it is",
+        "y .* sigmoid(-x) + z",
+        "",
+        "z + y .* sigmoid(-x)",
+    ),
+    (
         "a transposed sum with no twin stays closed",
         "b + (x'*A - a')'",
         "",
