@@ -11,6 +11,7 @@
 //! | `log(sum(exp(z)))` | `logsumexp(z)` | `exp(z)` overflows |
 //! | `exp(z) / sum(exp(z))` | `softmax(z)` | both overflow |
 //! | `log(softmax(z))` | `z - logsumexp(z)` | `softmax(z)` underflows to 0 |
+//! | `log(softmax_cols(Z))` | `Z - ones*logsumexp_cols(Z)` | the same, column by column |
 //!
 //! The `1` may be a constant or a vector of ones (`ones(N) + exp(z)`). The rewrite is
 //! the one place these rules live: `derive` differentiates the stable form (and keeps
@@ -74,6 +75,13 @@ fn rewrite(g: &mut Graph, node: Node) -> Option<Id> {
                 Node::Apply(Func::Softmax, z) => {
                     let lse = g.apply(Func::Logsumexp, z);
                     Some(g.sub(z, lse))
+                }
+                // log(softmax_cols(Z)) = Z − 1 logsumexp_cols(Z), column by column.
+                Node::Apply(Func::SoftmaxCols, z) => {
+                    let lse = g.apply(Func::LogsumexpCols, z);
+                    let ones = g.ones(g.shape(z).rows);
+                    let spread = g.mul(ones, lse);
+                    Some(g.sub(z, spread))
                 }
                 _ => None,
             }

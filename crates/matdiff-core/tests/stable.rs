@@ -23,6 +23,7 @@ fn unstable_compositions_become_their_stable_forms() {
         ("log(sum(exp(u)))", "logsumexp(u)"),
         ("exp(u)/sum(exp(u))", "softmax(u)"),
         ("log(softmax(u))", "u - logsumexp(u)"),
+        ("log(softmax_cols(X))", "X - ones(N)*logsumexp_cols(X)"),
         // Already stable, or not one of the forms: unchanged.
         (
             "softplus(z) + log(2 + exp(z))",
