@@ -31,6 +31,7 @@ pub fn simplify(g: &mut Graph, id: Id) -> Id {
     let mut s = Simplifier {
         g,
         cache: HashMap::new(),
+        expanded: HashMap::new(),
         keys: HashMap::new(),
         keep_inner: false,
     };
@@ -43,6 +44,7 @@ pub fn simplify_keeping_inner(g: &mut Graph, id: Id) -> Id {
     let mut s = Simplifier {
         g,
         cache: HashMap::new(),
+        expanded: HashMap::new(),
         keys: HashMap::new(),
         keep_inner: true,
     };
@@ -99,6 +101,9 @@ type Sum = Vec<Term>;
 struct Simplifier<'g> {
     g: &'g mut Graph,
     cache: HashMap<Id, Id>,
+    /// The expansion of each node already expanded: a subexpression shared by many
+    /// parents (`x'*x + x'*x + …`) is expanded once, not once per path to it.
+    expanded: HashMap<Id, Sum>,
     /// Node comparisons already made (see [`Simplifier::compare`]).
     keys: HashMap<(Id, Id), Ordering>,
     keep_inner: bool,
@@ -178,6 +183,15 @@ impl Simplifier<'_> {
     // ----- expansion into the normal form -------------------------------------
 
     fn expand(&mut self, id: Id) -> Sum {
+        if let Some(s) = self.expanded.get(&id) {
+            return s.clone();
+        }
+        let s = self.expand_uncached(id);
+        self.expanded.insert(id, s.clone());
+        s
+    }
+
+    fn expand_uncached(&mut self, id: Id) -> Sum {
         let g = &mut *self.g;
         match g.node(id) {
             Node::Const(c) => {

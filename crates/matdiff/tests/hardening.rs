@@ -237,6 +237,18 @@ fn plans_past_the_memory_budget_are_refused_with_the_subexpression() {
             &["more than the memory budget"],
         );
     }
+    // A Kronecker product of huge factors: sizes that saturate twice.
+    assert_refused(
+        &[
+            "check",
+            "sum(kron(A, B))",
+            "--wrt",
+            "A",
+            "--let",
+            "A: matrix(4294967296, 4294967296); B: matrix(4294967296, 4294967296)",
+        ],
+        &["more than the memory budget"],
+    );
     let mut csv = String::from("a,b,c\n");
     let mut y = String::from("y\n");
     for i in 0..6000 {
@@ -339,6 +351,42 @@ fn long_flat_sums_are_accepted_up_to_a_stated_limit() {
         &["parse", &format!("@{file}")],
         &["nested too deeply", "chain 4096 operators"],
     );
+}
+
+/// Work grows with the size of the expression, not exponentially with its sharing or
+/// depth: a sum of one repeated term is expanded once per distinct node, and a deep
+/// nest of functions is printed once per level. The time limit turns a regression
+/// into a failure instead of a hung test.
+#[test]
+fn repeated_terms_and_deep_nests_take_work_in_proportion() {
+    let repeated = vec!["x'*x"; 200].join(" + ");
+    let (code, stdout, stderr) =
+        matdiff(&["derive", &repeated, "--wrt", "x", "--time-limit", "60"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "400*x");
+    let repeated = vec!["tr(X)"; 200].join(" + ");
+    for format in ["text", "numpy", "rust"] {
+        let args = [
+            "derive",
+            &repeated,
+            "--wrt",
+            "X",
+            "--format",
+            format,
+            "--time-limit",
+            "60",
+        ];
+        let (code, _, stderr) = matdiff(&args);
+        assert_eq!(code, 0, "{format}: {stderr}");
+    }
+    for f in ["inv", "sqrt", "exp", "abs", "sigmoid", "tr"] {
+        let nest = format!("{}X{}", format!("{f}(").repeat(200), ")".repeat(200));
+        for format in ["text", "pretty", "latex", "json"] {
+            let args = ["parse", &nest, "--format", format, "--time-limit", "60"];
+            let (code, _, stderr) = matdiff(&args);
+            assert_eq!(code, 0, "{f} in {format}: {stderr}");
+        }
+    }
 }
 
 /// Expression, declaration and JSON files are read up to a stated size: an endless

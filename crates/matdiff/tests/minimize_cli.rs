@@ -286,6 +286,8 @@ const BAD_INPUTS: &[BadInput] = &[
         says: "other.json: `Z` is not a variable of the expression" },
     BadInput { line: "{FIT} --init ones",
         says: "--init `ones`: no such file — use zeros, random or a JSON file with the value" },
+    BadInput { line: "{FIT} --init [NaN,0]",
+        says: "--init `[NaN,0]`: not valid JSON (expected value at line 1 column 2); NaN and Infinity are not JSON numbers" },
     BadInput { line: "{FIT} --lr-sweep 1e-3,1e-2",
         says: "--plot" },
     BadInput { line: "{FIT} --lr-sweep 1e-3,1e-2 --plot s.png --lr 0.1",

@@ -318,6 +318,7 @@ const MISFITS: &[(&str, &str, &[&str], &[&str])] = &[
     ("minimized", "a,b,c\n1,2,3\n", &["--expr", "X*w"], &["has 3 columns, but the model was fitted on 4"]),
     ("minimized", "a,b,c,d\n1,2,3,4\n", &[], &["give one with --expr"]),
     ("minimized", "a,b,c,d\n1,2,3,4\n", &["--expr", "X*v"], &["v"]),
+    ("minimized", "a,b,c,d\n1,2,3,4\n", &["--expr", "log(X*w - 1000)"], &["log of a non-positive entry"]),
 ];
 
 #[test]

@@ -176,6 +176,9 @@ impl Latex<'_> {
                 self.at(a, prec::POSTFIX),
                 self.at(b, prec::POSTFIX)
             ),
+            // Printed once: printing the argument twice doubles the work at each
+            // level of `inv(inv(…))`.
+            Node::Apply(Func::Inv, a) => format!("{}^{{-1}}", self.at(a, prec::ATOM)),
             Node::Apply(f, a) => {
                 let arg = self.at(a, 0);
                 match f {
@@ -183,7 +186,6 @@ impl Latex<'_> {
                     Func::Norm1 => format!("\\|{arg}\\|_1"),
                     Func::Abs => format!("\\left|{arg}\\right|"),
                     Func::Sqrt => format!("\\sqrt{{{arg}}}"),
-                    Func::Inv => format!("{}^{{-1}}", self.at(a, prec::ATOM)),
                     Func::Det => format!("\\det\\left({arg}\\right)"),
                     Func::Logdet => format!("\\log\\det\\left({arg}\\right)"),
                     Func::Exp

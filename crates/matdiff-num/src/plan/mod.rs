@@ -529,8 +529,11 @@ impl<'g> Compiler<'g> {
         cols: usize,
         what: impl FnOnce(&Self) -> (String, Option<String>),
     ) -> Result<(), EvalError> {
-        let bytes = rows as u128 * cols as u128 * 8;
-        self.planned += bytes;
+        // Saturating: two saturated sizes (a `kron` of huge factors) overflow u128.
+        let bytes = (rows as u128)
+            .saturating_mul(cols as u128)
+            .saturating_mul(8);
+        self.planned = self.planned.saturating_add(bytes);
         if self.planned <= u128::from(self.budget) {
             return Ok(());
         }

@@ -558,6 +558,25 @@ fn read_point_value(flag: &str, arg: &str, name: &str, function: &Function) -> R
     let looks_like_json = arg.starts_with('@')
         || serde_json::from_str::<serde::de::IgnoredAny>(arg).is_ok()
         || std::path::Path::new(arg).exists();
+    if !looks_like_json
+        && arg.trim_start().starts_with([
+            '[', '{', '-', '.', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9',
+        ])
+    {
+        let error = serde_json::from_str::<serde::de::IgnoredAny>(arg)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let lower = arg.to_lowercase();
+        let hint = if lower.contains("nan") || lower.contains("inf") {
+            "; NaN and Infinity are not JSON numbers"
+        } else {
+            ""
+        };
+        return Err(
+            Failure::BadInput(format!("{flag} `{arg}`: not valid JSON ({error}){hint}")).into(),
+        );
+    }
     if !looks_like_json {
         return Err(Failure::BadInput(format!(
             "{flag} `{arg}`: no such file — use zeros, random or a JSON file with the value (@FILE), or the value as JSON"

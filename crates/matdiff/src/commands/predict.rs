@@ -69,13 +69,13 @@ pub fn run(args: Args) -> Result<()> {
         _ => {}
     }
     let header = crate::input::csv_header() == matdiff::data::CsvHeader::FirstRow;
-    let x = model.read_rows(&args.x, header).map_err(failure)?;
+    let x = model.read_rows(&args.x, header).map_err(rows_failure)?;
     let (names, columns) = match (model.kind, &args.expr) {
         (Kind::Minimized, Some(expr)) => {
-            let input = model.input().map_err(failure)?.name.clone();
+            let input = model.input().map_err(rows_failure)?.name.clone();
             let value = model
                 .evaluate(expr, &[(input.as_str(), x.as_ref())])
-                .map_err(failure)?;
+                .map_err(rows_failure)?;
             let names = (1..=value.ncols())
                 .map(|j| match value.ncols() {
                     1 => "prediction".to_owned(),
@@ -87,13 +87,13 @@ pub fn run(args: Args) -> Result<()> {
         (Kind::Logistic, _) => (
             vec!["probability".to_owned(), "prediction".to_owned()],
             vec![
-                model.predict_proba(x.as_ref()).map_err(failure)?,
-                model.predict(x.as_ref()).map_err(failure)?,
+                model.predict_proba(x.as_ref()).map_err(rows_failure)?,
+                model.predict(x.as_ref()).map_err(rows_failure)?,
             ],
         ),
         _ => (
             vec!["prediction".to_owned()],
-            vec![model.predict(x.as_ref()).map_err(failure)?],
+            vec![model.predict(x.as_ref()).map_err(rows_failure)?],
         ),
     };
     write(&args, &model, names, columns)
@@ -138,6 +138,16 @@ fn write(args: &Args, model: &Model, names: Vec<String>, columns: Vec<Vec<f64>>)
             print!("{text}");
             Ok(())
         }
+    }
+}
+
+/// An error while applying a model: nothing is being fitted, so rows outside the
+/// model's domain (`log` of a negative entry) are bad input, exit 2, as a point
+/// outside the domain is for `eval`.
+fn rows_failure(error: matdiff::Error) -> anyhow::Error {
+    match error {
+        matdiff::Error::Domain(message) => Failure::BadInput(message).into(),
+        other => failure(other),
     }
 }
 
