@@ -651,8 +651,8 @@ impl Simplifier<'_> {
         }
         // Powers of the same base merge above and below the line: `a ./ a` cancels,
         // `q ./ q.^2` is `1 ./ q`, `x .* x.^2` is `x.^3`.
-        let (numerators, mut denominators) = self.merge_powers(numerators, denominators);
-        let mut numerators = numerators;
+        let (numerators, denominators) = self.merge_powers(numerators, denominators);
+        let (mut numerators, mut denominators) = self.merge_quotients(numerators, denominators);
         // relu(u) .* step(u) = relu(u): step is 1 wherever relu is not 0.
         let relu_args: Vec<Id> = numerators
             .iter()
@@ -725,6 +725,37 @@ impl Simplifier<'_> {
                 num.push(node);
             } else {
                 den.push(node);
+            }
+        }
+        (num, den)
+    }
+
+    /// Quotients that are functions of their own: `sinh(u) ./ cosh(u) = tanh(u)` and
+    /// `sin(u) ./ cos(u) = tan(u)`, a numerator meeting its denominator of the same
+    /// argument.
+    fn merge_quotients(&mut self, mut num: Vec<Id>, mut den: Vec<Id>) -> (Vec<Id>, Vec<Id>) {
+        const QUOTIENTS: [(Func, Func, Func); 2] = [
+            (Func::Sinh, Func::Cosh, Func::Tanh),
+            (Func::Sin, Func::Cos, Func::Tan),
+        ];
+        for (top, bottom, quotient) in QUOTIENTS {
+            let mut i = 0;
+            while i < num.len() {
+                let Node::Apply(f, u) = self.g.node(num[i]) else {
+                    i += 1;
+                    continue;
+                };
+                let below = den
+                    .iter()
+                    .position(|&d| self.g.node(d) == Node::Apply(bottom, u));
+                match below {
+                    Some(j) if f == top => {
+                        den.remove(j);
+                        num[i] = self.g.apply(quotient, u);
+                    }
+                    _ => {}
+                }
+                i += 1;
             }
         }
         (num, den)

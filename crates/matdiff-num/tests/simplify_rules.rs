@@ -97,6 +97,24 @@ const RULES: &[(&str, &str, &str, &str)] = &[
         "z + y .* sigmoid(-x)",
     ),
     (
+        "sinh(u) ./ cosh(u) = tanh(u)",
+        "y .* sinh(x) ./ cosh(x)",
+        "",
+        "y .* tanh(x)",
+    ),
+    (
+        "sin(u) ./ cos(u) = tan(u)",
+        "sin(x) ./ cos(x)",
+        "",
+        "tan(x)",
+    ),
+    (
+        "a quotient of other arguments stays",
+        "sinh(x) ./ cosh(y)",
+        "",
+        "sinh(x) ./ cosh(y)",
+    ),
+    (
         "a transposed sum with no twin stays closed",
         "b + (x'*A - a')'",
         "",
