@@ -211,10 +211,11 @@ pub(crate) mod threads {
                 shared: Arc::clone(&shared),
             })
             .collect();
+        let work = &work;
         std::thread::scope(|scope| {
             let handles: Vec<_> = threads
-                .iter()
-                .map(|thread| scope.spawn(|| work(thread)))
+                .into_iter()
+                .map(|thread| scope.spawn(move || work(&thread)))
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         })
