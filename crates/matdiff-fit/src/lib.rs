@@ -9,6 +9,7 @@
 //! Internal; use the `matdiff` crate. This crate's API may change without notice.
 
 pub mod datasets;
+pub mod distributed;
 mod hoist;
 pub mod linear_form;
 pub mod linreg;

@@ -5,6 +5,7 @@
 //! non-numeric cell, a NaN or an infinity, a ragged row or an empty file is an error.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::Path;
 
 use faer::Mat;
@@ -1055,6 +1056,107 @@ pub fn load_npy_stored(path: impl AsRef<Path>) -> Result<Stored, DataError> {
     }
     let values = decode_npy(&name, &layout, &file.bytes()[start..])?;
     Ok(Stored::owned(layout.rows, layout.cols, values, order))
+}
+
+/// The header of a `.npy` file (a regular file), checked against the file's length:
+/// its shape and type, without reading any value.
+pub fn npy_header(path: impl AsRef<Path>) -> Result<NpyLayout, DataError> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let (_, layout) = open_npy_file(&name, path)?;
+    Ok(layout)
+}
+
+/// The rows `rows` of a `.npy` file (a regular file, C order unless it is a vector),
+/// by rows, without reading the other rows: only the bytes of those rows are mapped
+/// into memory. `float64` values in this machine's byte order are used in place,
+/// other types are converted; every value must be finite (an error names the row in
+/// the whole file). A range past the file's rows is refused.
+pub fn load_npy_rows(path: impl AsRef<Path>, rows: Range<usize>) -> Result<Stored, DataError> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let (handle, layout) = open_npy_file(&name, path)?;
+    let npy_error = |message: String| DataError::Npy {
+        file: name.clone(),
+        message,
+    };
+    if layout.fortran && layout.cols > 1 {
+        return Err(npy_error(
+            "the array is in Fortran order, which cannot be read row by row — save it in C order (np.ascontiguousarray)".to_owned(),
+        ));
+    }
+    if rows.start > rows.end || rows.end > layout.rows {
+        return Err(npy_error(format!(
+            "rows {}..{} asked for, but the array has {} rows",
+            rows.start, rows.end, layout.rows
+        )));
+    }
+    let count = rows.len();
+    if count == 0 || layout.cols == 0 {
+        return Ok(Stored::owned(count, layout.cols, Vec::new(), Order::Rows));
+    }
+    let row_bytes = layout.cols * layout.kind.size();
+    let offset = layout.data_start + (rows.start * row_bytes) as u64;
+    let file =
+        MappedFile::open_range(&handle, offset, count * row_bytes).map_err(|e| DataError::Io {
+            file: name.clone(),
+            message: e.to_string(),
+        })?;
+    // The piece is checked as an array of its own; errors then name its rows.
+    let piece = NpyLayout {
+        rows: count,
+        cols: layout.cols,
+        fortran: false,
+        data_start: 0,
+        ..layout
+    };
+    let named = |error: DataError| match error {
+        DataError::Npy { file, message } => DataError::Npy {
+            file,
+            message: shift_element(&message, rows.start),
+        },
+        other => other,
+    };
+    if layout.kind.is_native_f64() && offset % 8 == 0 {
+        if let Some(stored) = Stored::mapped(file, 0, count, layout.cols, Order::Rows) {
+            check_finite(&name, &piece, stored.values().unwrap_or(&[])).map_err(named)?;
+            return Ok(stored);
+        }
+        return Err(npy_error("the mapped rows are not aligned".to_owned()));
+    }
+    let values = decode_npy(&name, &piece, file.bytes()).map_err(named)?;
+    Ok(Stored::owned(count, layout.cols, values, Order::Rows))
+}
+
+/// Opens a regular `.npy` file and checks its header.
+fn open_npy_file(name: &str, path: &Path) -> Result<(std::fs::File, NpyLayout), DataError> {
+    let io = |e: std::io::Error| DataError::Io {
+        file: name.to_owned(),
+        message: e.to_string(),
+    };
+    let handle = std::fs::File::open(path).map_err(io)?;
+    let metadata = handle.metadata().map_err(io)?;
+    if !metadata.is_file() {
+        return Err(DataError::Io {
+            file: name.to_owned(),
+            message: "not a regular file, so its rows cannot be read apart — save the data to a file first".to_owned(),
+        });
+    }
+    let layout = npy_layout(name, std::io::BufReader::new(&handle), metadata.len())?;
+    Ok((handle, layout))
+}
+
+/// The message of [`check_finite`] for a piece of rows starting at row `first`, with
+/// the element's row counted in the whole file.
+fn shift_element(message: &str, first: usize) -> String {
+    let shifted = message
+        .strip_prefix("element (")
+        .and_then(|rest| rest.split_once(", "))
+        .and_then(|(row, rest)| Some((row.parse::<usize>().ok()? + first, rest)));
+    match shifted {
+        Some((row, rest)) => format!("element ({row}, {rest}"),
+        None => message.to_owned(),
+    }
 }
 
 /// Parses the bytes of a `.npy` file (see [`load_npy`]); `name` is used in errors.

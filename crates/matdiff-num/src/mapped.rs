@@ -27,6 +27,22 @@ impl MappedFile {
         Ok(MappedFile { map })
     }
 
+    /// Maps the `len` bytes of `file` from byte `offset` read-only, faulting in only
+    /// those pages: the part of a file one process of a distributed run reads.
+    pub(crate) fn open_range(file: &File, offset: u64, len: usize) -> std::io::Result<MappedFile> {
+        // SAFETY: as for `open`; memmap2 aligns the offset down to a page and hands
+        // back the bytes from `offset` exactly.
+        #[allow(unsafe_code)]
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(offset)
+                .len(len)
+                .populate()
+                .map(file)?
+        };
+        Ok(MappedFile { map })
+    }
+
     /// The file's bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.map

@@ -291,16 +291,7 @@ impl LinearRegression {
         let mut warnings: Vec<String> = problem
             .constant
             .iter()
-            .map(|&j| {
-                if self.intercept {
-                    format!(
-                        "column '{}' is constant, which the intercept already covers — its coefficient is 0",
-                        names[j]
-                    )
-                } else {
-                    format!("column '{}' is all zeros — its coefficient is 0", names[j])
-                }
-            })
+            .map(|&j| constant_column_warning(self.intercept, &names[j]))
             .collect();
         let which = match self.solver {
             // Nothing to iterate on: the fit is the mean, for every solver.
@@ -378,5 +369,15 @@ impl LinearRegression {
             });
         };
         Ok(names)
+    }
+}
+
+/// The warning for a column set aside as constant (all equal with an intercept, all
+/// zero without): its coefficient is 0.
+pub(crate) fn constant_column_warning(intercept: bool, name: &str) -> String {
+    if intercept {
+        format!("column '{name}' is constant, which the intercept already covers — its coefficient is 0")
+    } else {
+        format!("column '{name}' is all zeros — its coefficient is 0")
     }
 }
