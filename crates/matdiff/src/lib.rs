@@ -126,6 +126,20 @@ pub mod data {
     pub use matdiff_num::Stored;
 }
 
+/// Data-parallel fitting over row shards: ranks that each hold a contiguous block of
+/// rows, contributions combined in rank order so every rank and every rerun at the
+/// same number of ranks gets the same bits. [`distributed::Alone`] is one process;
+/// `World` (feature `mpi`) is the processes `mpirun` started. See docs/distributed.md.
+pub mod distributed {
+    pub use matdiff_fit::distributed::linreg::{fit, DistributedFit};
+    #[cfg(feature = "mpi")]
+    pub use matdiff_fit::distributed::mpi::World;
+    pub use matdiff_fit::distributed::shard::{
+        load, rank_file, Shard, ShardError, RANK_PLACEHOLDER,
+    };
+    pub use matdiff_fit::distributed::{combine, gather, shard_rows, Alone, Peers};
+}
+
 /// The memory budget of computations and of data files read into memory.
 pub mod memory {
     pub use matdiff_num::memory::{describe_bytes, parse_size, set_budget_bytes};

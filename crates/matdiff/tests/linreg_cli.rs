@@ -373,3 +373,45 @@ fn features_and_target_from_npy_files() {
         stderr(&output)
     );
 }
+
+/// Without the `mpi` feature, `--distributed` says how to build with it; with it, the
+/// options it cannot honour are refused before any rank starts reading
+/// (`tests/distributed.rs` runs it under mpirun).
+#[test]
+fn distributed_without_mpi_names_the_build_that_has_it() {
+    let x = npy("dx.npy", "(2, 1)", false, &[1.0, 2.0]);
+    let y = npy("dy.npy", "(2,)", false, &[1.0, 2.0]);
+    let (x, y) = (x.to_str().unwrap(), y.to_str().unwrap());
+    let output = matdiff(&["linreg", "diabetes", "--distributed"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--x X.npy --y y.npy"),
+        "{}",
+        stderr(&output)
+    );
+    let output = matdiff(&[
+        "linreg",
+        "--x",
+        x,
+        "--y",
+        y,
+        "--distributed",
+        "--test-fraction",
+        "0.5",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--test-fraction"),
+        "{}",
+        stderr(&output)
+    );
+    if cfg!(not(feature = "mpi")) {
+        let output = matdiff(&["linreg", "--x", x, "--y", y, "--distributed"]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(
+            stderr(&output).contains("cargo build --release --features mpi"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}

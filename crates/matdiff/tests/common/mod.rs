@@ -87,6 +87,9 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_matdiff"))
             .args(["serve", "--port", "0"])
             .args(extra)
+            // One thread of numeric work per server: a slow request in one test must
+            // not take both cores from the servers of the tests running beside it.
+            .env("RAYON_NUM_THREADS", "1")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

@@ -20,6 +20,8 @@ use serde_json::{json, Value};
 use crate::input::load_matrix;
 use crate::report::{number, Failure};
 
+mod distributed;
+
 /// Arguments of `matdiff linreg`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -75,6 +77,12 @@ pub struct Args {
     /// Write the fitted model as JSON, for `matdiff predict`.
     #[arg(long, value_name = "FILE.json")]
     pub save: Option<PathBuf>,
+    /// Fit across the MPI ranks of `mpirun -n K matdiff linreg --x X.npy --y y.npy
+    /// --distributed`: each rank maps only its rows (or reads `X.{rank}.npy`), and
+    /// the closed form is combined in rank order (docs/distributed.md). Needs a build
+    /// with `--features mpi`.
+    #[arg(long)]
+    pub distributed: bool,
 }
 
 /// The models `linreg` fits.
@@ -100,6 +108,9 @@ struct Dataset {
 
 /// Runs `matdiff linreg`.
 pub fn run(args: Args) -> Result<()> {
+    if args.distributed {
+        return distributed::run(&args, model(&args)?);
+    }
     let data = load(&args)?;
     let model = model(&args)?;
     if !(0.0..1.0).contains(&args.test_fraction) {
@@ -180,7 +191,7 @@ pub fn run(args: Args) -> Result<()> {
         print!(
             "{}",
             render(
-                &data,
+                &data.source,
                 &fit,
                 &train_scores,
                 test_scores.as_ref(),
@@ -506,7 +517,7 @@ fn fit_json(
 }
 
 fn render(
-    data: &Dataset,
+    source: &str,
     fit: &Fit,
     train: &Scores,
     test: Option<&Scores>,
@@ -515,7 +526,7 @@ fn render(
 ) -> String {
     let mut out = String::new();
     let width = name_width(&fit.features);
-    let _ = writeln!(out, "data: {}", data.source);
+    let _ = writeln!(out, "data: {source}");
     let _ = writeln!(out, "solver: {} — {}", fit.solver_used, fit.why);
     let _ = writeln!(out);
     if fit.intercept != 0.0 || !fit.features.is_empty() {

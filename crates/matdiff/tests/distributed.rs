@@ -1,0 +1,413 @@
+//! `mpirun -n K matdiff linreg --distributed` on loopback, against the same fit in
+//! one process: K = 1 to 4, every closed-form solver, reruns, Longley's certified
+//! values, and shards that cannot be read or do not fit together. Needs OpenMPI and a
+//! build with `--features mpi` (`.ci/run` installs both):
+//! `cargo test -p matdiff --features mpi --test distributed`.
+#![cfg(feature = "mpi")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_matdiff");
+
+/// A folder of its own for each test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("distributed-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A C-order float64 `.npy` file of `rows × cols` values (cols 0: a vector).
+fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f64]) {
+    let shape = if cols == 0 {
+        format!("({rows},)")
+    } else {
+        format!("({rows}, {cols})")
+    };
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for v in values {
+        bytes.extend(v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Runs a command, killing it past `limit`: a distributed run must end, never hang.
+fn run(mut command: Command, limit: Duration) -> (i32, String, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    let started = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{command:?} ran past {limit:?}: a hang");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `matdiff linreg` in one process.
+fn alone(args: &[&str]) -> (i32, String, String) {
+    let mut command = Command::new(BIN);
+    command.arg("linreg").args(args);
+    run(command, Duration::from_secs(120))
+}
+
+/// `mpirun -n ranks matdiff linreg … --distributed`.
+fn on_ranks(ranks: usize, args: &[&str]) -> (i32, String, String) {
+    let mut command = Command::new("mpirun");
+    command
+        .args(["--allow-run-as-root", "--oversubscribe", "-n"])
+        .arg(ranks.to_string())
+        .arg(BIN)
+        .arg("linreg")
+        .args(args)
+        .arg("--distributed");
+    run(command, Duration::from_secs(120))
+}
+
+/// `[intercept, coefficients…]` of a `--json` fit.
+fn parameters(json: &str) -> Vec<f64> {
+    let fit: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let mut out = vec![fit["intercept"].as_f64().unwrap()];
+    out.extend(
+        fit["coefficients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_f64().unwrap()),
+    );
+    out
+}
+
+/// ‖a − b‖ / ‖b‖.
+fn relative(a: &[f64], b: &[f64]) -> f64 {
+    let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+    let norm: f64 = b.iter().map(|y| y * y).sum();
+    (diff / norm).sqrt()
+}
+
+/// A regression problem of `rows × cols` with a known linear signal and noise: `X`
+/// by rows, and `y`.
+fn regression_data(rows: usize, cols: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let x: Vec<f64> = (0..rows * cols).map(|_| 10.0 * uniform() + 3.0).collect();
+    let y: Vec<f64> = (0..rows)
+        .map(|i| {
+            let row = &x[i * cols..(i + 1) * cols];
+            let signal: f64 = row
+                .iter()
+                .enumerate()
+                .map(|(j, v)| (j as f64 - 1.5) * v)
+                .sum();
+            7.0 + signal + uniform()
+        })
+        .collect();
+    (x, y)
+}
+
+/// [`regression_data`] as `X.npy` and `y.npy` in `dir`.
+fn regression_files(dir: &Path, rows: usize, cols: usize) -> (String, String) {
+    let (x, y) = regression_data(rows, cols);
+    let (xp, yp) = (dir.join("X.npy"), dir.join("y.npy"));
+    write_npy(&xp, rows, cols, &x);
+    write_npy(&yp, rows, 0, &y);
+    (
+        xp.to_string_lossy().into_owned(),
+        yp.to_string_lossy().into_owned(),
+    )
+}
+
+#[test]
+fn every_closed_form_solver_agrees_with_one_process_at_one_to_four_ranks() {
+    let dir = scratch("agree");
+    let (x, y) = regression_files(&dir, 1001, 6);
+    for solver in ["auto", "normal", "qr", "svd"] {
+        let args = ["--x", &x, "--y", &y, "--solver", solver, "--json"];
+        let (code, single, stderr) = alone(&args);
+        assert_eq!(code, 0, "{stderr}");
+        let want = parameters(&single);
+        let want_fit: Value = serde_json::from_str(&single).unwrap();
+        for ranks in 1..=4 {
+            let (code, out, stderr) = on_ranks(ranks, &args);
+            assert_eq!(code, 0, "{solver} at K = {ranks}: {stderr}");
+            let got = parameters(&out);
+            let err = relative(&got, &want);
+            assert!(
+                err < 1e-12,
+                "{solver} at K = {ranks}: {got:?} vs {want:?} ({err:e})"
+            );
+            let fit: Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(fit["ranks"], ranks, "{out}");
+            assert_eq!(fit["solver"], want_fit["solver"], "{solver} at K = {ranks}");
+            assert_eq!(fit["n_train"], 1001);
+            let r2 = fit["r2"].as_f64().unwrap();
+            assert!(
+                (r2 - want_fit["r2"].as_f64().unwrap()).abs() < 1e-12,
+                "{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn reruns_at_the_same_number_of_ranks_give_the_same_bits() {
+    let dir = scratch("rerun");
+    let (x, y) = regression_files(&dir, 777, 4);
+    let args = [
+        "--x",
+        x.as_str(),
+        "--y",
+        y.as_str(),
+        "--solver",
+        "normal",
+        "--json",
+    ];
+    let (code, first, stderr) = on_ranks(3, &args);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, second, stderr) = on_ranks(3, &args);
+    assert_eq!(code, 0, "{stderr}");
+    let bits = |json: &str| -> Vec<u64> { parameters(json).iter().map(|b| b.to_bits()).collect() };
+    assert_eq!(bits(&first), bits(&second));
+}
+
+#[test]
+fn longley_keeps_ten_digits_with_tsqr_on_three_ranks() {
+    let dir = scratch("longley");
+    let csv = matdiff::datasets::find("longley").expect("bundled").csv;
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[0], "totemp");
+    let rows: Vec<Vec<f64>> = lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').map(|v| v.trim().parse().unwrap()).collect())
+        .collect();
+    let x: Vec<f64> = rows.iter().flat_map(|r| r[1..].to_vec()).collect();
+    let y: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+    let (xp, yp) = (dir.join("X.npy"), dir.join("y.npy"));
+    write_npy(&xp, rows.len(), 6, &x);
+    write_npy(&yp, rows.len(), 0, &y);
+    let (x, y) = (xp.to_string_lossy(), yp.to_string_lossy());
+    let (code, out, stderr) = on_ranks(3, &["--x", &x, "--y", &y, "--solver", "qr", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    // NIST StRD, Longley: certified values.
+    let certified = [
+        -3482258.63459582,
+        15.0618722713733,
+        -0.0358191792925910,
+        -2.02022980381683,
+        -1.03322686717359,
+        -0.0511041056535807,
+        1829.15146461355,
+    ];
+    for (k, (got, want)) in parameters(&out).iter().zip(certified).enumerate() {
+        assert!(
+            ((got - want) / want).abs() < 1e-10,
+            "b{k}: {got} vs certified {want}"
+        );
+    }
+}
+
+#[test]
+fn files_split_by_rank_are_read_one_per_rank() {
+    let dir = scratch("split");
+    let (x, y) = regression_files(&dir, 600, 3);
+    let args = [
+        "--x",
+        x.as_str(),
+        "--y",
+        y.as_str(),
+        "--solver",
+        "qr",
+        "--json",
+    ];
+    let (code, whole, stderr) = on_ranks(2, &args);
+    assert_eq!(code, 0, "{stderr}");
+    // The same rows, split beforehand into X.0.npy (rows 0..300) and X.1.npy.
+    let (xs, ys) = regression_data(600, 3);
+    for rank in 0..2 {
+        let rows = rank * 300..(rank + 1) * 300;
+        write_npy(
+            &dir.join(format!("X.{rank}.npy")),
+            300,
+            3,
+            &xs[rows.start * 3..rows.end * 3],
+        );
+        write_npy(&dir.join(format!("y.{rank}.npy")), 300, 0, &ys[rows]);
+    }
+    let xr = dir.join("X.{rank}.npy").to_string_lossy().into_owned();
+    let yr = dir.join("y.{rank}.npy").to_string_lossy().into_owned();
+    let (code, split, stderr) = on_ranks(2, &["--x", &xr, "--y", &yr, "--solver", "qr", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(relative(&parameters(&split), &parameters(&whole)) < 1e-12);
+}
+
+#[test]
+fn a_rank_that_cannot_read_its_shard_ends_every_rank_with_exit_2() {
+    let dir = scratch("faults");
+    let (x, y) = regression_files(&dir, 90, 3);
+    // Rank 2's file is missing.
+    for rank in 0..2 {
+        std::fs::copy(&x, dir.join(format!("X.{rank}.npy"))).unwrap();
+        std::fs::copy(&y, dir.join(format!("y.{rank}.npy"))).unwrap();
+    }
+    std::fs::copy(&y, dir.join("y.2.npy")).unwrap();
+    let xr = dir.join("X.{rank}.npy").to_string_lossy().into_owned();
+    let yr = dir.join("y.{rank}.npy").to_string_lossy().into_owned();
+    let (code, _, stderr) = on_ranks(3, &["--x", &xr, "--y", &yr]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("rank 2"), "{stderr}");
+    assert!(stderr.contains("X.2.npy"), "{stderr}");
+    // Shards that disagree on the number of columns.
+    write_npy(&dir.join("X.2.npy"), 90, 4, &vec![1.0; 360]);
+    let (code, _, stderr) = on_ranks(3, &["--x", &xr, "--y", &yr]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("rank 2") && stderr.contains("columns"),
+        "{stderr}"
+    );
+    // Not an .npy file.
+    let (code, _, stderr) = on_ranks(2, &["--x", "X.csv", "--y", "y.csv"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(".npy"), "{stderr}");
+}
+
+/// The processes running the matdiff binary with `folder` on their command line.
+fn ranks_using(folder: &Path) -> Vec<u32> {
+    let folder = folder.to_string_lossy();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.first().is_some_and(|a| a == BIN) && args.iter().any(|a| a.contains(&*folder)) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_rank_killed_mid_run_ends_the_job_with_an_error() {
+    let dir = scratch("killed");
+    let (x, y) = regression_files(&dir, 90, 3);
+    for rank in [0, 2] {
+        std::fs::copy(&x, dir.join(format!("X.{rank}.npy"))).unwrap();
+        std::fs::copy(&y, dir.join(format!("y.{rank}.npy"))).unwrap();
+    }
+    std::fs::copy(&y, dir.join("y.1.npy")).unwrap();
+    // Rank 1's features are a pipe nobody writes to: it waits on opening it, the
+    // others wait for it, until it is killed.
+    let fifo = dir.join("X.1.npy");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let xr = dir.join("X.{rank}.npy").to_string_lossy().into_owned();
+    let yr = dir.join("y.{rank}.npy").to_string_lossy().into_owned();
+    let mut job = Command::new("mpirun")
+        .args([
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "-n",
+            "3",
+            BIN,
+            "linreg",
+        ])
+        .args(["--x", &xr, "--y", &yr, "--distributed"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun starts");
+    let started = Instant::now();
+    let ranks = loop {
+        let ranks = ranks_using(&dir);
+        if ranks.len() == 3 {
+            break ranks;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = job.kill();
+            panic!("the ranks did not start: {ranks:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Let them reach the point where they wait for each other.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        job.try_wait().unwrap().is_none(),
+        "the job ended before the kill"
+    );
+    let killed = Command::new("kill")
+        .args(["-9", &ranks[0].to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    loop {
+        if job.try_wait().unwrap().is_some() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = job.kill();
+            panic!("the job hung after a rank was killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = job.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("signal 9"), "{stderr}");
+    assert!(ranks_using(&dir).is_empty(), "ranks left running");
+}
+
+#[test]
+fn options_a_distributed_fit_cannot_honour_are_refused() {
+    let dir = scratch("options");
+    let (x, y) = regression_files(&dir, 50, 2);
+    for (extra, says) in [
+        (&["--solver", "gd"][..], "not distributed over rows"),
+        (&["--test-fraction", "0.2"][..], "--test-fraction"),
+        (&["--model", "logistic"][..], "logistic"),
+    ] {
+        let mut args = vec!["--x", x.as_str(), "--y", y.as_str()];
+        args.extend(extra);
+        let (code, _, stderr) = on_ranks(2, &args);
+        assert_eq!(code, 2, "{extra:?}: {stderr}");
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+    }
+}
