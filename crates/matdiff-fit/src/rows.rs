@@ -248,21 +248,29 @@ impl RowKernel {
         w: &[f64],
         grad: Option<&mut [f64]>,
     ) -> Sums {
-        self.bind(len);
         let mut grad = grad;
-        let mut sums = if len >= GATHER_ROWS {
-            self.gathered(rows, len, w, grad.as_deref_mut())
-        } else {
-            accumulate(
-                &mut self.form.sample,
-                &mut self.inputs,
-                rows,
-                w,
-                grad.as_deref_mut(),
-            )
-        };
+        let mut sums = self.batch_part(rows, len, len, w, grad.as_deref_mut());
         sums.loss += self.constant_and_penalty(w, grad);
         sums
+    }
+
+    /// The part of a batch of `batch` samples that `count` of its rows contribute
+    /// (the rows one process holds), without the constant and the penalty: the sum
+    /// of `ℓ` written as the loss, of `ℓ' x_i` into `grad`.
+    pub(crate) fn batch_part<'a>(
+        &mut self,
+        rows: impl Iterator<Item = (&'a Rows, usize)>,
+        count: usize,
+        batch: usize,
+        w: &[f64],
+        grad: Option<&mut [f64]>,
+    ) -> Sums {
+        self.bind(batch);
+        if count >= GATHER_ROWS {
+            self.gathered(rows, count, w, grad)
+        } else {
+            accumulate(&mut self.form.sample, &mut self.inputs, rows, w, grad)
+        }
     }
 
     /// A larger batch: its rows are copied into one contiguous block `X_B` (the copies

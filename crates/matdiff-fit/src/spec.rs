@@ -34,6 +34,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
+use crate::distributed::gradient::{DistributedError, DistributedProblem};
+use crate::distributed::Peers;
 use crate::optim::{
     self, Batch, LineSearch, Method, Objective, ObjectiveError, Observer, OptimError, Options,
     Outcome, Sampling, Schedule, StopRules,
@@ -361,6 +363,100 @@ impl FitSpec {
         })
     }
 
+    /// Binds the loss to the rows this rank holds of the data (rank `r` of `K` maps
+    /// rows `[r·N/K, (r+1)·N/K)` of each `.npy` file spanning the sample dimension)
+    /// and makes the fit whose every evaluation sums over all ranks
+    /// ([`DistributedProblem`]): a linear model's loss, like [`FitSpec::stream`]'s.
+    /// Every rank must call it, with the same spec.
+    pub fn prepare_distributed(
+        &self,
+        function: Function,
+        peers: std::rc::Rc<dyn Peers>,
+    ) -> Result<PreparedFit, FitError> {
+        let options = self.options();
+        options.validate().map_err(FitError::Options)?;
+        let graph = function.graph.clone();
+        let (files, whole) = self.files_and_values(&graph)?;
+        let problem = DistributedProblem::new(
+            function,
+            &self.wrt,
+            files,
+            whole,
+            self.samples.as_deref(),
+            peers,
+        )?;
+        let notes = vec![format!(
+            "rows spread over {} ranks, rank {} of them",
+            problem.peers().size(),
+            problem.peers().rank()
+        )];
+        let start = self.start_of(&graph, Objective::dim(&problem))?;
+        let mut prepared = PreparedFit {
+            objective: FitObjective::Distributed(Box::new(problem)),
+            start,
+            options,
+            notes,
+        };
+        if let FitObjective::Distributed(p) = &mut prepared.objective {
+            p.loss(&prepared.start, Batch::All)
+                .map_err(|source| FitError::AtStart { source })?;
+            if let Some(at) = p.non_finite() {
+                return Err(FitError::AtStart {
+                    source: crate::optim::ObjectiveError::msg(at.to_owned()),
+                });
+            }
+        }
+        Ok(prepared)
+    }
+
+    /// The data split as a streamed or distributed fit reads them: the files of the
+    /// variables spanning the sample dimension, and everything else in memory.
+    #[allow(clippy::type_complexity)]
+    fn files_and_values(
+        &self,
+        graph: &Graph,
+    ) -> Result<(Vec<(String, PathBuf)>, Vec<(String, Mat<f64>)>), FitError> {
+        let names: Vec<&str> = self.data.iter().map(|(n, _)| n.as_str()).collect();
+        let sample =
+            crate::problem::sample_dimension_of(graph, &self.wrt, &names, self.samples.as_deref())?;
+        let mut files = Vec::new();
+        let mut whole = Vec::new();
+        for (name, value) in &self.data {
+            let spans_samples = sample.is_some() && row_dimension(graph, name) == sample;
+            match value {
+                Data::File(path) if spans_samples => files.push((name.clone(), path.clone())),
+                Data::File(path) => {
+                    let value = matdiff_num::data::load_matrix_with(path, self.csv_header)?;
+                    whole.push((name.clone(), value))
+                }
+                Data::Memory(m) => whole.push((name.clone(), m.clone())),
+            }
+        }
+        Ok((files, whole))
+    }
+
+    /// The starting point of a fit of `dim` parameters read by rows (streamed or
+    /// distributed): a column.
+    fn start_of(&self, graph: &Graph, dim: usize) -> Result<Vec<f64>, FitError> {
+        Ok(match &self.start {
+            Start::Zeros => vec![0.0; dim],
+            Start::Random => random_start(variable_kind(graph, &self.wrt), dim, 1, self.seed),
+            Start::Value(value) => {
+                if value.nrows() * value.ncols() != dim {
+                    return Err(ProblemError::StartShape {
+                        name: self.wrt.clone(),
+                        expected: format!("{dim} × 1"),
+                        given: format!("{} × {}", value.nrows(), value.ncols()),
+                    }
+                    .into());
+                }
+                (0..value.ncols())
+                    .flat_map(|j| value.col_as_slice(j).to_vec())
+                    .collect()
+            }
+        })
+    }
+
     fn prepare_streamed(
         &self,
         function: Function,
@@ -382,26 +478,7 @@ impl FitSpec {
             }
         }
         let graph = function.graph.clone();
-        let names: Vec<&str> = self.data.iter().map(|(n, _)| n.as_str()).collect();
-        let sample = crate::problem::sample_dimension_of(
-            &graph,
-            &self.wrt,
-            &names,
-            self.samples.as_deref(),
-        )?;
-        let mut streamed = Vec::new();
-        let mut whole = Vec::new();
-        for (name, value) in &self.data {
-            let spans_samples = sample.is_some() && row_dimension(&graph, name) == sample;
-            match value {
-                Data::File(path) if spans_samples => streamed.push((name.clone(), path.clone())),
-                Data::File(path) => {
-                    let value = matdiff_num::data::load_matrix_with(path, self.csv_header)?;
-                    whole.push((name.clone(), value))
-                }
-                Data::Memory(m) => whole.push((name.clone(), m.clone())),
-            }
-        }
+        let (streamed, whole) = self.files_and_values(&graph)?;
         let problem = StreamedProblem::new(
             function,
             &self.wrt,
@@ -415,24 +492,7 @@ impl FitSpec {
             "streamed in chunks of {chunk_rows} rows: per-sample loss {}, slope {}",
             form.texts.sample, form.texts.slope
         )];
-        let dim = Objective::dim(&problem);
-        let start = match &self.start {
-            Start::Zeros => vec![0.0; dim],
-            Start::Random => random_start(variable_kind(&graph, &self.wrt), dim, 1, self.seed),
-            Start::Value(value) => {
-                if value.nrows() * value.ncols() != dim {
-                    return Err(ProblemError::StartShape {
-                        name: self.wrt.clone(),
-                        expected: format!("{dim} × 1"),
-                        given: format!("{} × {}", value.nrows(), value.ncols()),
-                    }
-                    .into());
-                }
-                (0..value.ncols())
-                    .flat_map(|j| value.col_as_slice(j).to_vec())
-                    .collect()
-            }
-        };
+        let start = self.start_of(&graph, Objective::dim(&problem))?;
         Ok(PreparedFit {
             objective: FitObjective::Streamed(Box::new(problem)),
             start,
@@ -449,6 +509,8 @@ pub enum FitObjective {
     InMemory(Box<Problem>),
     /// The samples read from files chunk by chunk.
     Streamed(Box<StreamedProblem>),
+    /// The samples spread over ranks, each holding its rows.
+    Distributed(Box<DistributedProblem>),
 }
 
 /// A fit ready to run: the objective bound to its data, the starting point and the
@@ -476,6 +538,9 @@ impl PreparedFit {
             FitObjective::Streamed(p) => {
                 optim::minimize(p.as_mut(), &self.start, &self.options, observer)
             }
+            FitObjective::Distributed(p) => {
+                optim::minimize(p.as_mut(), &self.start, &self.options, observer)
+            }
         };
         result.map_err(|error| FitError::Run {
             error,
@@ -488,6 +553,7 @@ impl PreparedFit {
         match &self.objective {
             FitObjective::InMemory(p) => p.variable(),
             FitObjective::Streamed(p) => p.variable(),
+            FitObjective::Distributed(p) => p.variable(),
         }
     }
 
@@ -496,7 +562,9 @@ impl PreparedFit {
     pub fn unflatten(&self, w: &[f64]) -> Mat<f64> {
         match &self.objective {
             FitObjective::InMemory(p) => p.unflatten(w),
-            FitObjective::Streamed(_) => Mat::from_fn(w.len(), 1, |i, _| w[i]),
+            FitObjective::Streamed(_) | FitObjective::Distributed(_) => {
+                Mat::from_fn(w.len(), 1, |i, _| w[i])
+            }
         }
     }
 
@@ -505,7 +573,9 @@ impl PreparedFit {
     pub fn solution(&self, w: &[f64]) -> matdiff_num::Value {
         match &self.objective {
             FitObjective::InMemory(p) => p.value(w),
-            FitObjective::Streamed(_) => matdiff_num::Value::Matrix(self.unflatten(w)),
+            FitObjective::Streamed(_) | FitObjective::Distributed(_) => {
+                matdiff_num::Value::Matrix(self.unflatten(w))
+            }
         }
     }
 
@@ -514,6 +584,7 @@ impl PreparedFit {
         match &self.objective {
             FitObjective::InMemory(p) => p.non_finite(),
             FitObjective::Streamed(p) => p.non_finite(),
+            FitObjective::Distributed(p) => p.non_finite(),
         }
     }
 }
@@ -553,6 +624,9 @@ pub enum FitError {
         /// Why.
         source: ObjectiveError,
     },
+    /// A distributed fit could not be set up: a rank could not read its rows.
+    #[error(transparent)]
+    Distributed(#[from] DistributedError),
     /// The run failed: it diverged, or an evaluation failed on the way.
     #[error("{}{}", run_message(.error), .at.as_deref().map(|a| format!(" ({a})")).unwrap_or_default())]
     Run {

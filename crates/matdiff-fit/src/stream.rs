@@ -71,68 +71,16 @@ impl StreamedProblem {
         samples: Option<&str>,
         chunk_rows: usize,
     ) -> Result<StreamedProblem, ProblemError> {
-        let Function { mut graph, root } = function;
-        let var = *graph
-            .variable_named(wrt)
-            .ok_or_else(|| ProblemError::UnknownVariable {
-                name: wrt.to_owned(),
-                known: variable_list(&graph),
-            })?;
-        if !graph.shape(root).is_scalar() {
-            return Err(ProblemError::NotScalar {
-                shape: print::shape(&graph, graph.shape(root)),
-            });
-        }
-        let loss = canonicalize(&mut graph, root);
-        let names = streamed.iter().map(|(n, _)| n.as_str());
-        let given = data_variables(
-            &graph,
-            loss,
-            var.name,
-            names.chain(whole.iter().map(|(n, _)| n.as_str())),
-        )?;
-        let sample_dim = match samples {
-            Some(name) => sample_dimension_named(&graph, name)?,
-            None => default_sample_dim(&graph, &given, &var).ok_or_else(|| {
-                ProblemError::UnknownSampleDimension {
-                    name: "(none)".to_owned(),
-                    known: dimension_list(&graph),
-                }
-            })?,
-        };
-        let not_streamable = || {
-            let design = streamed
-                .iter()
-                .find(|(n, _)| {
-                    graph
-                        .variable_named(n)
-                        .is_some_and(|v| v.kind != matdiff_core::Kind::Vector)
-                })
-                .map_or("X", |(n, _)| n.as_str());
-            ProblemError::NotStreamable {
-                design: design.to_owned(),
-                wrt: wrt.to_owned(),
-            }
-        };
-        let form = LinearForm::recognise(&graph, loss, var.name, sample_dim, &given)
-            .ok_or_else(not_streamable)?;
-        let file_of = |sym: Sym| {
-            streamed
-                .iter()
-                .find(|(n, _)| graph.variable_named(n).is_some_and(|v| v.name == sym))
-                .map(|(_, path)| path)
-        };
-        let design_path = file_of(form.design).ok_or_else(not_streamable)?;
-        let design = RowReader::open(design_path, chunk_rows)?;
+        let loss = LinearLoss::recognise(function, wrt, &streamed, &whole, samples)?;
+        let design = RowReader::open(&loss.design, chunk_rows)?;
         let mut columns = Vec::new();
-        for &c in &form.columns {
-            let path = file_of(c).ok_or_else(not_streamable)?;
+        for (name, path) in &loss.columns {
             let reader = RowReader::open(path, chunk_rows)?;
             if reader.cols() != 1 {
                 return Err(ProblemError::NotAColumn {
                     file: reader.file().to_owned(),
                     cols: reader.cols(),
-                    name: graph.name(c).to_owned(),
+                    name: name.clone(),
                 });
             }
             if reader.rows() != design.rows() {
@@ -145,35 +93,7 @@ impl StreamedProblem {
             }
             columns.push(reader);
         }
-        // The sizes: the samples and the columns of X from the files, the rest from
-        // the data in memory.
-        let x_cols = graph.variable(form.design).map(|v| v.shape.cols);
-        let size = |d: Sym| {
-            if d == sample_dim {
-                return Some(design.rows());
-            }
-            if x_cols == Some(Dim::Named(d)) {
-                return Some(design.cols());
-            }
-            whole.iter().find_map(|(name, m)| {
-                let v = graph.variable_named(name)?;
-                if v.shape.rows == Dim::Named(d) {
-                    Some(m.nrows())
-                } else if v.shape.cols == Dim::Named(d) {
-                    Some(m.ncols())
-                } else {
-                    None
-                }
-            })
-        };
-        let scalar = |sym: Sym| {
-            whole
-                .iter()
-                .find(|(name, _)| graph.variable_named(name).is_some_and(|v| v.name == sym))
-                .filter(|(_, m)| m.nrows() == 1 && m.ncols() == 1)
-                .map(|(_, m)| m[(0, 0)])
-        };
-        let kernel = RowKernel::new(form, sample_dim, size, scalar).ok_or_else(not_streamable)?;
+        let kernel = loss.kernel(&whole, design.rows(), design.cols())?;
         Ok(StreamedProblem {
             variable: wrt.to_owned(),
             dim: design.cols(),
@@ -318,6 +238,146 @@ impl StreamedProblem {
             g.fill(f64::NAN);
         }
         Ok(f64::NAN)
+    }
+}
+
+/// A loss recognised as a linear model's whose samples are in files: the form, the
+/// sample dimension, and the files of the design `X` and of the data columns (`y`),
+/// for the readers that hold the rows (chunk by chunk, or one rank's share).
+pub(crate) struct LinearLoss {
+    graph: matdiff_core::Graph,
+    form: LinearForm,
+    sample_dim: Sym,
+    wrt: String,
+    /// The design's file.
+    pub(crate) design: PathBuf,
+    /// Each data column's name and file, in the form's order.
+    pub(crate) columns: Vec<(String, PathBuf)>,
+}
+
+impl LinearLoss {
+    /// Recognises `function`, a loss in `wrt`, as a linear model's, with `files`
+    /// the data that span the sample dimension and `whole` the values in memory.
+    pub(crate) fn recognise(
+        function: Function,
+        wrt: &str,
+        files: &[(String, PathBuf)],
+        whole: &[(String, Mat<f64>)],
+        samples: Option<&str>,
+    ) -> Result<LinearLoss, ProblemError> {
+        let Function { mut graph, root } = function;
+        let var = *graph
+            .variable_named(wrt)
+            .ok_or_else(|| ProblemError::UnknownVariable {
+                name: wrt.to_owned(),
+                known: variable_list(&graph),
+            })?;
+        if !graph.shape(root).is_scalar() {
+            return Err(ProblemError::NotScalar {
+                shape: print::shape(&graph, graph.shape(root)),
+            });
+        }
+        let loss = canonicalize(&mut graph, root);
+        let names = files.iter().map(|(n, _)| n.as_str());
+        let given = data_variables(
+            &graph,
+            loss,
+            var.name,
+            names.chain(whole.iter().map(|(n, _)| n.as_str())),
+        )?;
+        let sample_dim = match samples {
+            Some(name) => sample_dimension_named(&graph, name)?,
+            None => default_sample_dim(&graph, &given, &var).ok_or_else(|| {
+                ProblemError::UnknownSampleDimension {
+                    name: "(none)".to_owned(),
+                    known: dimension_list(&graph),
+                }
+            })?,
+        };
+        let not_linear = || {
+            let design = files
+                .iter()
+                .find(|(n, _)| {
+                    graph
+                        .variable_named(n)
+                        .is_some_and(|v| v.kind != matdiff_core::Kind::Vector)
+                })
+                .map_or("X", |(n, _)| n.as_str());
+            ProblemError::NotStreamable {
+                design: design.to_owned(),
+                wrt: wrt.to_owned(),
+            }
+        };
+        let form = LinearForm::recognise(&graph, loss, var.name, sample_dim, &given)
+            .ok_or_else(not_linear)?;
+        let file_of = |sym: Sym| {
+            files
+                .iter()
+                .find(|(n, _)| graph.variable_named(n).is_some_and(|v| v.name == sym))
+                .map(|(_, path)| path.clone())
+        };
+        let design = file_of(form.design).ok_or_else(not_linear)?;
+        let mut columns = Vec::new();
+        for &c in &form.columns {
+            let path = file_of(c).ok_or_else(not_linear)?;
+            columns.push((graph.name(c).to_owned(), path));
+        }
+        Ok(LinearLoss {
+            graph,
+            form,
+            sample_dim,
+            wrt: wrt.to_owned(),
+            design,
+            columns,
+        })
+    }
+
+    /// The row kernel for `rows` samples of `cols` features, the other sizes and the
+    /// scalars taken from the values in memory.
+    pub(crate) fn kernel(
+        self,
+        whole: &[(String, Mat<f64>)],
+        rows: usize,
+        cols: usize,
+    ) -> Result<RowKernel, ProblemError> {
+        let LinearLoss {
+            graph,
+            form,
+            sample_dim,
+            wrt,
+            ..
+        } = self;
+        let x_cols = graph.variable(form.design).map(|v| v.shape.cols);
+        let size = |d: Sym| {
+            if d == sample_dim {
+                return Some(rows);
+            }
+            if x_cols == Some(Dim::Named(d)) {
+                return Some(cols);
+            }
+            whole.iter().find_map(|(name, m)| {
+                let v = graph.variable_named(name)?;
+                if v.shape.rows == Dim::Named(d) {
+                    Some(m.nrows())
+                } else if v.shape.cols == Dim::Named(d) {
+                    Some(m.ncols())
+                } else {
+                    None
+                }
+            })
+        };
+        let scalar = |sym: Sym| {
+            whole
+                .iter()
+                .find(|(name, _)| graph.variable_named(name).is_some_and(|v| v.name == sym))
+                .filter(|(_, m)| m.nrows() == 1 && m.ncols() == 1)
+                .map(|(_, m)| m[(0, 0)])
+        };
+        let design_name = graph.name(form.design).to_owned();
+        RowKernel::new(form, sample_dim, size, scalar).ok_or(ProblemError::NotStreamable {
+            design: design_name,
+            wrt,
+        })
     }
 }
 

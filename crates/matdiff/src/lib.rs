@@ -131,6 +131,7 @@ pub mod data {
 /// same number of ranks gets the same bits. [`distributed::Alone`] is one process;
 /// `World` (feature `mpi`) is the processes `mpirun` started. See docs/distributed.md.
 pub mod distributed {
+    pub use matdiff_fit::distributed::gradient::{DistributedError, DistributedProblem};
     pub use matdiff_fit::distributed::linreg::{fit, DistributedFit};
     #[cfg(feature = "mpi")]
     pub use matdiff_fit::distributed::mpi::World;
@@ -149,7 +150,7 @@ pub mod memory {
 /// from its flags: the method, schedule, stop rules with their defaults, starting
 /// point, data (in memory or streamed) and sample dimension.
 pub mod fit {
-    pub use crate::minimize::{prepare, problem};
+    pub use crate::minimize::{prepare, prepare_distributed, problem};
     pub use matdiff_fit::optim::{
         Batch, History, NoObserver, Objective, Observer, OptimError, Options, Outcome, Record,
         Scope,

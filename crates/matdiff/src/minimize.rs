@@ -600,6 +600,52 @@ pub fn prepare(
     spec.prepare(loss.inner.clone())
 }
 
+/// Prepares the same fit with the samples spread over the ranks of `peers`: each rank
+/// reads its rows of the `.npy` files spanning the sample dimension, and every
+/// evaluation sums over all ranks in rank order (docs/distributed.md). A linear
+/// model's loss only, as for streaming; every rank calls it with the same spec.
+///
+/// ```
+/// use matdiff::fit::{self, FitSpec};
+///
+/// // One process is one rank of one: the same fit as in memory.
+/// let dir = std::env::temp_dir().join("matdiff-doc-prepare-distributed");
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let npy = |name: &str, shape: &str, values: &[f64]| {
+///     let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+///     while (11 + header.len()) % 64 != 0 {
+///         header.push(' ');
+///     }
+///     header.push('\n');
+///     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+///     bytes.extend((header.len() as u16).to_le_bytes());
+///     bytes.extend(header.as_bytes());
+///     values.iter().for_each(|v| bytes.extend(v.to_le_bytes()));
+///     let path = dir.join(name);
+///     std::fs::write(&path, bytes).unwrap();
+///     path
+/// };
+/// let x = npy("X.npy", "(3, 1)", &[1.0, 2.0, 3.0]);
+/// let y = npy("y.npy", "(3,)", &[2.0, 4.0, 6.0]);
+/// let f = matdiff::Function::parse("norm2(X*w - y)^2", "X: matrix(N, d)")?;
+/// let mut spec = FitSpec::new("w");
+/// spec.data = vec![("X".into(), fit::Data::File(x)), ("y".into(), fit::Data::File(y))];
+/// spec.lr = 0.02;
+/// spec.stop.max_iter = Some(500);
+/// let peers = std::rc::Rc::new(matdiff::distributed::Alone);
+/// let mut prepared = fit::prepare_distributed(&f, &spec, peers).map_err(matdiff::Error::from)?;
+/// let outcome = prepared.run(&mut fit::NoObserver).map_err(matdiff::Error::from)?;
+/// assert!((outcome.w[0] - 2.0).abs() < 1e-6);
+/// # Ok::<(), matdiff::Error>(())
+/// ```
+pub fn prepare_distributed(
+    loss: &Function,
+    spec: &FitSpec,
+    peers: std::rc::Rc<dyn crate::distributed::Peers>,
+) -> Result<matdiff_fit::spec::PreparedFit, matdiff_fit::spec::FitError> {
+    spec.prepare_distributed(loss.inner.clone(), peers)
+}
+
 /// The loss of `loss` over the variable `wrt` on data in memory, as an objective of
 /// the flattened variable: its value and gradient on all samples or a batch, the
 /// starting points, and the sample dimension `samples` (default: the named row

@@ -1,6 +1,7 @@
-//! `mpirun -n K matdiff linreg --distributed` on loopback, against the same fit in
-//! one process: K = 1 to 4, every closed-form solver, reruns, Longley's certified
-//! values, and shards that cannot be read or do not fit together. Needs OpenMPI and a
+//! `mpirun -n K matdiff linreg --distributed` and `minimize --distributed` on
+//! loopback, against the same fit in one process: K = 1 to 4, every closed-form
+//! solver, reruns, Longley's certified values, gradient descent, mini-batch and SGD
+//! step for step, and shards that cannot be read or do not fit together. Needs OpenMPI and a
 //! build with `--features mpi` (`.ci/run` installs both):
 //! `cargo test -p matdiff --features mpi --test distributed`.
 #![cfg(feature = "mpi")]
@@ -409,5 +410,101 @@ fn options_a_distributed_fit_cannot_honour_are_refused() {
         let (code, _, stderr) = on_ranks(2, &args);
         assert_eq!(code, 2, "{extra:?}: {stderr}");
         assert!(stderr.contains(says), "{extra:?}: {stderr}");
+    }
+}
+
+/// `mpirun -n ranks matdiff minimize … --distributed`, or the same in one process.
+fn minimize(ranks: Option<usize>, dir: &Path, extra: &[&str]) -> Value {
+    let x = format!("X={}", dir.join("X.npy").display());
+    let y = format!("y={}", dir.join("y.npy").display());
+    let mut args = vec![
+        "minimize",
+        "norm2(X*w - y)^2/N + 0.1*norm2(w)^2",
+        "--wrt",
+        "w",
+        "--let",
+        "X: matrix(N, d)",
+        "--data",
+        &x,
+        "--data",
+        &y,
+        "--json",
+        "--quiet",
+    ];
+    args.extend(extra);
+    let mut command = match ranks {
+        Some(k) => {
+            let mut c = Command::new("mpirun");
+            c.args(["--allow-run-as-root", "--oversubscribe", "-n"])
+                .arg(k.to_string())
+                .arg(BIN)
+                .args(&args)
+                .arg("--distributed");
+            c
+        }
+        None => {
+            let mut c = Command::new(BIN);
+            c.args(&args);
+            c
+        }
+    };
+    command.env("RAYON_NUM_THREADS", "1");
+    let (code, out, stderr) = run(command, Duration::from_secs(120));
+    assert_eq!(code, 0, "{ranks:?} {extra:?}: {stderr}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn solution(fit: &Value) -> Vec<f64> {
+    fit["solution"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn gradient_descent_takes_the_steps_of_one_process() {
+    let dir = scratch("minimize-gd");
+    regression_files(&dir, 1001, 5);
+    let steps = ["--lr", "0.005", "--max-iter", "50"];
+    let one = minimize(None, &dir, &steps);
+    assert_eq!(one["iterations"], 50);
+    for ranks in [2, 4] {
+        let fit = minimize(Some(ranks), &dir, &steps);
+        assert_eq!(fit["iterations"], 50, "{fit}");
+        let err = relative(&solution(&fit), &solution(&one));
+        assert!(err < 1e-12, "K = {ranks}: {fit} vs {one} ({err:e})");
+        let loss = (fit["loss"].as_f64().unwrap(), one["loss"].as_f64().unwrap());
+        assert!((loss.0 - loss.1).abs() <= 1e-12 * loss.1.abs(), "{loss:?}");
+    }
+    // The stop rules see the global gradient: the same stop at the same iteration.
+    let until = [
+        "--lr",
+        "0.005",
+        "--tol-grad",
+        "1e-3",
+        "--max-iter",
+        "100000",
+    ];
+    let one = minimize(None, &dir, &until);
+    let fit = minimize(Some(3), &dir, &until);
+    assert_eq!(fit["stop_reason"], one["stop_reason"]);
+    assert_eq!(fit["iterations"], one["iterations"]);
+}
+
+#[test]
+fn mini_batch_and_sgd_draw_the_batches_of_one_process() {
+    let dir = scratch("minimize-batches");
+    regression_files(&dir, 700, 4);
+    for method in ["minibatch", "sgd"] {
+        let run = [
+            "--method", method, "--lr", "0.002", "--epochs", "2", "--seed", "5",
+        ];
+        let one = minimize(None, &dir, &run);
+        let fit = minimize(Some(3), &dir, &run);
+        assert_eq!(fit["iterations"], one["iterations"], "{method}");
+        let err = relative(&solution(&fit), &solution(&one));
+        assert!(err < 1e-10, "{method}: {fit} vs {one} ({err:e})");
     }
 }

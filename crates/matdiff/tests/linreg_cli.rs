@@ -374,9 +374,9 @@ fn features_and_target_from_npy_files() {
     );
 }
 
-/// Without the `mpi` feature, `--distributed` says how to build with it; with it, the
-/// options it cannot honour are refused before any rank starts reading
-/// (`tests/distributed.rs` runs it under mpirun).
+/// Without the `mpi` feature, `--distributed` (linreg and minimize) says how to build
+/// with it; with it, the options it cannot honour are refused before any rank starts
+/// reading (`tests/distributed.rs` runs it under mpirun).
 #[test]
 fn distributed_without_mpi_names_the_build_that_has_it() {
     let x = npy("dx.npy", "(2, 1)", false, &[1.0, 2.0]);
@@ -405,13 +405,37 @@ fn distributed_without_mpi_names_the_build_that_has_it() {
         "{}",
         stderr(&output)
     );
+    let (xd, yd) = (format!("X={x}"), format!("y={y}"));
+    let minimize = [
+        "minimize",
+        "norm2(X*w - y)^2",
+        "--wrt",
+        "w",
+        "--data",
+        &xd,
+        "--data",
+        &yd,
+        "--distributed",
+    ];
+    let output = matdiff(&[&minimize[..], &["--stream"]].concat());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("drop --stream"),
+        "{}",
+        stderr(&output)
+    );
     if cfg!(not(feature = "mpi")) {
-        let output = matdiff(&["linreg", "--x", x, "--y", y, "--distributed"]);
-        assert_eq!(output.status.code(), Some(2));
-        assert!(
-            stderr(&output).contains("cargo build --release --features mpi"),
-            "{}",
-            stderr(&output)
-        );
+        for args in [
+            &["linreg", "--x", x, "--y", y, "--distributed"][..],
+            &minimize[..],
+        ] {
+            let output = matdiff(args);
+            assert_eq!(output.status.code(), Some(2), "{args:?}");
+            assert!(
+                stderr(&output).contains("cargo build --release --features mpi"),
+                "{}",
+                stderr(&output)
+            );
+        }
     }
 }

@@ -17,6 +17,7 @@
 //! factors of the centred rows (TSQR, as many bytes); for gradient descent
 //! ([`gradient`]) the loss and gradient (`8·(d+1)` bytes per step).
 
+pub mod gradient;
 pub mod linreg;
 #[cfg(feature = "mpi")]
 pub mod mpi;

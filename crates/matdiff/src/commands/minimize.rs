@@ -38,13 +38,14 @@ use faer::Mat;
 use indicatif::{ProgressBar, ProgressStyle};
 use matdiff::fit::{
     self, Data, FitError, FitObjective, FitSpec, History, Observer, OptimError, Options, Outcome,
-    Problem, ProblemError, Record, Scope, Start, StopSpec,
+    PreparedFit, Problem, ProblemError, Record, Scope, Start, StopSpec,
 };
 use matdiff::{Function, Method as MethodKind, Sampling as SamplingKind, Schedule as ScheduleKind};
 use serde_json::json;
 
 use self::plot::{plot_format, Curve};
 
+use super::ranks::Ranks;
 use crate::input::load;
 use crate::report::{short, stopped, Failure};
 
@@ -166,6 +167,13 @@ pub struct Args {
     /// stochastic methods then shuffle within chunks.
     #[arg(long, conflicts_with_all = ["lr_sweep"])]
     pub stream: bool,
+    /// Fit across the MPI ranks of `mpirun -n K matdiff minimize … --distributed`: each
+    /// rank maps only its rows of the .npy data spanning the sample dimension, every
+    /// loss and gradient is summed over the ranks in rank order, and rank 0 reports
+    /// (docs/distributed.md). A linear model's loss, as for --stream. Needs a build
+    /// with `--features mpi`.
+    #[arg(long)]
+    pub distributed: bool,
     /// Choose η by Armijo backtracking (full-batch methods, constant schedule).
     #[arg(long)]
     pub line_search: bool,
@@ -247,7 +255,14 @@ pub fn run(args: Args) -> Result<()> {
     let function = load(&args.expr, args.decls.as_deref())?;
     let spec = spec(&args, &function)?;
     let init_file = matches!(spec.start, Start::Value(_)).then_some(args.init.as_str());
-    let mut fit = fit::prepare(&function, &spec).map_err(|e| fit_failure(e, init_file))?;
+    let ranks = start_ranks(&args)?;
+    let mut fit = match &ranks {
+        Some(ranks) => prepare_on_ranks(ranks, &function, &spec)
+            .map_err(|e| ranks.tell(fit_failure(&e, init_file), is_local(&e, ranks)))?,
+        None => fit::prepare(&function, &spec).map_err(|e| fit_failure(&e, init_file))?,
+    };
+    // Every rank of a distributed run takes the same steps; rank 0 alone reports.
+    let reports = ranks.as_ref().is_none_or(Ranks::reports);
     if args.verbose {
         for note in &fit.notes {
             eprintln!("{note}");
@@ -264,16 +279,22 @@ pub fn run(args: Args) -> Result<()> {
     }
     let mut observer = Progress {
         history: History::new(),
-        bar: (!args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(&fit.options)),
+        bar: (reports && !args.quiet && std::io::stderr().is_terminal())
+            .then(|| progress_bar(&fit.options)),
         by_epoch: fit.options.stop.max_epochs.is_some(),
     };
     let result = fit.run(&mut observer);
     if let Some(bar) = &observer.bar {
         observer.finish(bar, result.as_ref().ok());
     }
+    if let Some(ranks) = ranks.as_ref().filter(|r| !r.reports()) {
+        return result
+            .map(|_| ())
+            .map_err(|e| ranks.tell(fit_failure(&e, None), false));
+    }
     // The history and the plot are written even for a diverged run: they show how.
     write_history_and_plot(&args, &observer.history)?;
-    let outcome = result.map_err(|e| fit_failure(e, None))?;
+    let outcome = result.map_err(|e| fit_failure(&e, None))?;
     if !args.quiet && !outcome.stop.converged() {
         eprintln!(
             "note: no tolerance was met ({}); raise --epochs/--max-iter or loosen --tol-grad, --tol-step or --tol-loss",
@@ -298,6 +319,46 @@ pub fn run(args: Args) -> Result<()> {
         render(fit.variable(), solution, &outcome, args.json, peak)
     );
     Ok(())
+}
+
+/// The ranks when `--distributed` is given, with the options it cannot honour refused.
+fn start_ranks(args: &Args) -> Result<Option<Ranks>> {
+    if !args.distributed {
+        return Ok(None);
+    }
+    let refusal = if args.stream {
+        Some("--stream and --distributed: each rank maps only its rows already — drop --stream")
+    } else if args.lr_sweep.is_some() {
+        Some("--lr-sweep is not distributed — sweep in one process")
+    } else if args.save.is_some() {
+        Some("--save is not distributed yet — fit in one process to save the model")
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
+        return Err(Failure::BadInput(message.to_owned()).into());
+    }
+    Ranks::start().map(Some)
+}
+
+/// The fit on this rank's rows of the data.
+#[cfg(feature = "mpi")]
+fn prepare_on_ranks(
+    ranks: &Ranks,
+    function: &Function,
+    spec: &FitSpec,
+) -> Result<PreparedFit, FitError> {
+    fit::prepare_distributed(function, spec, ranks.peers())
+}
+
+#[cfg(not(feature = "mpi"))]
+fn prepare_on_ranks(_: &Ranks, _: &Function, _: &FitSpec) -> Result<PreparedFit, FitError> {
+    unreachable!("Ranks::start fails without MPI")
+}
+
+/// Whether a fit's error is about this rank alone (it could not read its rows).
+fn is_local(error: &FitError, ranks: &Ranks) -> bool {
+    matches!(error, FitError::Distributed(e) if e.is_local(ranks.rank()))
 }
 
 /// Writes `--save`: the library's model of the minimised loss at `solution`, with the
@@ -378,8 +439,8 @@ fn spec(args: &Args, function: &Function) -> Result<FitSpec> {
 
 /// The message and exit code of a fit that could not be prepared or failed: the
 /// library's message, with the flag to change where one applies.
-fn fit_failure(error: FitError, init_file: Option<&str>) -> anyhow::Error {
-    let message = match (&error, error.problem_error()) {
+fn fit_failure(error: &FitError, init_file: Option<&str>) -> anyhow::Error {
+    let message = match (error, error.problem_error()) {
         (_, Some(ProblemError::MissingData { names })) => {
             let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
             format!(

@@ -1,4 +1,5 @@
-//! One module per subcommand: its clap arguments and its `run`.
+//! One module per subcommand: its clap arguments and its `run`; `ranks` is the MPI
+//! side that `linreg` and `minimize` share under `--distributed`.
 
 pub mod bench;
 pub mod check;
@@ -10,5 +11,6 @@ pub mod minimize;
 pub mod parse;
 pub mod plot;
 pub mod predict;
+pub mod ranks;
 pub mod serve;
 pub mod solve;

@@ -6,8 +6,7 @@ use anyhow::Result;
 use matdiff::linreg::LinearRegression;
 
 use super::{bad, Args};
-#[cfg(feature = "mpi")]
-use crate::report::Failure;
+use crate::commands::ranks::Ranks;
 
 /// Options that a distributed fit cannot honour, with what to do instead.
 fn refuse_unsupported(args: &Args) -> Result<()> {
@@ -43,62 +42,28 @@ pub(super) fn run(args: &Args, model: LinearRegression) -> Result<()> {
 
 #[cfg(not(feature = "mpi"))]
 fn fit_on_ranks(_args: &Args, _model: LinearRegression) -> Result<()> {
-    Err(bad(
-        "--distributed needs a matdiff built with MPI: cargo build --release --features mpi \
-         (Debian packages: libopenmpi-dev openmpi-bin libclang-dev pkgconf); see docs/distributed.md",
-    ))
+    Ranks::start().map(|_| ())
 }
 
 #[cfg(feature = "mpi")]
 fn fit_on_ranks(args: &Args, model: LinearRegression) -> Result<()> {
-    use matdiff::distributed::{self, Peers, World};
+    use matdiff::distributed;
 
     let (x_path, y_path) = match (&args.x, &args.y) {
         (Some(x), Some(y)) => (x, y),
         _ => return Err(bad("--distributed needs --x X.npy --y y.npy")),
     };
-    let Some(world) = World::init() else {
-        return Err(bad("MPI was initialised twice in this process"));
-    };
-    let rank = world.rank();
-    // Every rank learns of a failure to read (the ranks compare notes), so every rank
-    // exits 2; the rank that failed says why, the others say which rank it was.
-    let shard = match distributed::load(&world, x_path, y_path) {
-        Ok(shard) => shard,
-        Err(error) => {
-            let local = error.is_local(rank);
-            drop(world);
-            return Err(if local || rank == 0 {
-                bad(error.to_string())
-            } else {
-                Failure::Reported(2).into()
-            });
-        }
-    };
+    let ranks = Ranks::start()?;
+    let (rank, size) = (ranks.rank(), ranks.size());
+    let peers = ranks.peers();
+    // Every rank learns of a failure to read (the ranks compare notes): the rank that
+    // failed says why, rank 0 which rank it was, and all exit 2.
+    let shard = distributed::load(peers.as_ref(), x_path, y_path)
+        .map_err(|e| ranks.tell(bad(e.to_string()), e.is_local(rank)))?;
     let y = faer::Col::from_fn(shard.y.len(), |i| shard.y[i]);
-    let fit = distributed::fit(&world, &model, shard.x.view(), y.as_ref(), &[]);
-    let size = world.size();
-    drop(world);
-    let fit = fit.map_err(|e| {
-        if rank == 0 {
-            super::fit_failure(e)
-        } else {
-            // Every rank has the same error; rank 0 tells it.
-            Failure::Reported(
-                if matches!(
-                    e,
-                    matdiff::linreg::LinregError::Iterative { .. }
-                        | matdiff::linreg::LinregError::Numerical(_)
-                ) {
-                    1
-                } else {
-                    2
-                },
-            )
-            .into()
-        }
-    })?;
-    if rank != 0 {
+    let fit = distributed::fit(peers.as_ref(), &model, shard.x.view(), y.as_ref(), &[])
+        .map_err(|e| ranks.tell(super::fit_failure(e), false))?;
+    if !ranks.reports() {
         return Ok(());
     }
     let source = format!(

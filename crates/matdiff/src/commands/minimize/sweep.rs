@@ -151,7 +151,7 @@ pub(super) fn sweep(
             Err(error) => match (error.diverged_at(), error.failed_evaluation()) {
                 (Some((iteration, loss)), _) => End::Diverged { iteration, loss },
                 (None, Some((iteration, message))) => End::Failed { iteration, message },
-                (None, None) => return Err(fit_failure(error, None)),
+                (None, None) => return Err(fit_failure(&error, None)),
             },
         };
         if let (End::Failed { iteration, message }, false) = (&end, report.quiet) {

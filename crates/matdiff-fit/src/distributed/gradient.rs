@@ -1,0 +1,276 @@
+//! Gradient methods on rows spread over ranks: a linear model's loss (the form of
+//! [`crate::linear_form`], the losses `--stream` takes) as an [`Objective`] whose
+//! every evaluation is a sum over all ranks' rows.
+//!
+//! Every rank runs the same optimiser with the same options and seed, so every rank
+//! draws the same batches of global row indices. An evaluation sums, on each rank,
+//! the terms of the rows of the batch that rank holds, and the ranks' sums (loss and
+//! gradient, `8·(d+1)` bytes) are added along the rank-ordered tree of [`combine`].
+//! Every rank then holds the same loss and gradient and takes the same step: the
+//! iterates are those of one process with the same options, to rounding, and a rerun
+//! at the same number of ranks gives the same bits. Full-batch methods read every
+//! rank's rows at every step; mini-batch and SGD read only the rows drawn (SGD's one
+//! row lives on one rank, and the step still waits for all).
+
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use faer::Mat;
+use matdiff_core::Function;
+use matdiff_num::data::{load_npy_rows, npy_header, DataError};
+
+use super::{combine, gather, shard_rows, Peers};
+use crate::optim::{Batch, Objective, ObjectiveError};
+use crate::problem::ProblemError;
+use crate::rows::{RowKernel, Rows};
+use crate::stream::LinearLoss;
+
+/// Why a distributed loss cannot be set up: this rank's error, or another rank's.
+#[derive(Debug, thiserror::Error)]
+pub enum DistributedError {
+    /// The loss and data do not fit together (the same on every rank).
+    #[error(transparent)]
+    Problem(#[from] ProblemError),
+    /// This rank could not read its rows.
+    #[error("rank {rank}: {source}")]
+    Read {
+        /// The rank.
+        rank: usize,
+        /// What the file said.
+        #[source]
+        source: DataError,
+    },
+    /// Another rank could not read its rows (and said why on its own).
+    #[error("rank {rank} could not read its rows of the data")]
+    Elsewhere {
+        /// That rank.
+        rank: usize,
+    },
+}
+
+impl DistributedError {
+    /// Whether this rank is the one the error is about.
+    pub fn is_local(&self, rank: usize) -> bool {
+        !matches!(self, DistributedError::Elsewhere { rank: other } if *other != rank)
+    }
+}
+
+/// A linear model's loss over the rows of all ranks, this rank holding rows
+/// `[first_row, first_row + n)` of `samples`.
+pub struct DistributedProblem {
+    variable: String,
+    dim: usize,
+    samples: usize,
+    first_row: usize,
+    kernel: RowKernel,
+    rows: Rows,
+    peers: Rc<dyn Peers>,
+    non_finite: Option<String>,
+}
+
+impl std::fmt::Debug for DistributedProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DistributedProblem")
+            .field("variable", &self.variable)
+            .field("samples", &self.samples)
+            .field("first_row", &self.first_row)
+            .field("rank", &self.peers.rank())
+            .field("ranks", &self.peers.size())
+            .finish()
+    }
+}
+
+impl DistributedProblem {
+    /// Binds `function`, a loss in `wrt`, to data: `files` are the `.npy` files of the
+    /// variables spanning the sample dimension (rank `r` of `K` maps rows
+    /// `[r·N/K, (r+1)·N/K)` of each), `whole` the values in memory. Every rank returns
+    /// the same error when any rank cannot read its rows.
+    pub fn new(
+        function: Function,
+        wrt: &str,
+        files: Vec<(String, PathBuf)>,
+        whole: Vec<(String, Mat<f64>)>,
+        samples: Option<&str>,
+        peers: Rc<dyn Peers>,
+    ) -> Result<DistributedProblem, DistributedError> {
+        let loss = LinearLoss::recognise(function, wrt, &files, &whole, samples)?;
+        let (rank, size) = (peers.rank(), peers.size());
+        let local = read_rows(&loss, rank, size);
+        let summary = vec![if local.is_ok() { 1.0 } else { 0.0 }];
+        let all = gather(peers.as_ref(), &summary);
+        if let Some(failed) = all.iter().position(|s| s[0] == 0.0) {
+            return Err(match local {
+                Err(error) if failed == rank => error,
+                _ => DistributedError::Elsewhere { rank: failed },
+            });
+        }
+        let (rows, samples_total, first_row, cols) = local?;
+        let kernel = loss.kernel(&whole, samples_total, cols)?;
+        Ok(DistributedProblem {
+            variable: wrt.to_owned(),
+            dim: cols,
+            samples: samples_total,
+            first_row,
+            kernel,
+            rows,
+            peers,
+            non_finite: None,
+        })
+    }
+
+    /// The name of the optimised variable.
+    pub fn variable(&self) -> &str {
+        &self.variable
+    }
+
+    /// The processes of the run.
+    pub fn peers(&self) -> &dyn Peers {
+        self.peers.as_ref()
+    }
+
+    /// Where the loss turned non-finite at the last evaluation, if it did.
+    pub fn non_finite(&self) -> Option<&str> {
+        self.non_finite.as_deref()
+    }
+
+    /// The loss (and gradient) over all ranks' rows of `batch`: this rank's part,
+    /// then the sum over ranks in rank order. Rank 0 adds the constant and penalty.
+    fn evaluate(&mut self, w: &[f64], batch: Batch<'_>, grad: Option<&mut [f64]>) -> f64 {
+        let n = self.rows.len();
+        let mut local_grad = vec![0.0; if grad.is_some() { self.dim } else { 0 }];
+        let want = grad.is_some();
+        let g = want.then_some(&mut local_grad[..]);
+        let sums = match batch {
+            Batch::All => self.kernel.add_rows(&self.rows, self.samples, w, g),
+            Batch::Rows(drawn) => {
+                let mine: Vec<usize> = drawn
+                    .iter()
+                    .filter(|&&i| (self.first_row..self.first_row + n).contains(&i))
+                    .map(|&i| i - self.first_row)
+                    .collect();
+                let rows = &self.rows;
+                self.kernel.batch_part(
+                    mine.iter().map(|&i| (rows, i)),
+                    mine.len(),
+                    drawn.len(),
+                    w,
+                    g,
+                )
+            }
+        };
+        let mut loss = sums.loss;
+        if self.peers.rank() == 0 {
+            let samples = match batch {
+                Batch::All => self.samples,
+                Batch::Rows(drawn) => drawn.len(),
+            };
+            let g = want.then_some(&mut local_grad[..]);
+            loss += self.kernel.finish(samples, w, g);
+        }
+        // [loss, first non-finite global row + 1 (0: none), gradient…]
+        let flag = sums
+            .non_finite
+            .map_or(0.0, |i| (self.first_row + i + 1) as f64);
+        let mut part = Vec::with_capacity(2 + local_grad.len());
+        part.push(loss);
+        part.push(flag);
+        part.extend_from_slice(&local_grad);
+        let total = combine(self.peers.as_ref(), part, |mut left, right| {
+            left[0] += right[0];
+            if left[1] == 0.0 {
+                left[1] = right[1];
+            }
+            for (l, r) in left[2..].iter_mut().zip(&right[2..]) {
+                *l += r;
+            }
+            left
+        });
+        if let Some(g) = grad {
+            g.copy_from_slice(&total[2..]);
+        }
+        let loss = total[0];
+        if total[1] == 0.0 && loss.is_finite() {
+            return loss;
+        }
+        self.non_finite = Some(if total[1] > 0.0 {
+            format!(
+                "the loss of sample {}, `{}`, is not finite (overflow or an undefined operation)",
+                total[1] as usize - 1,
+                self.kernel.form().texts.sample
+            )
+        } else {
+            "the loss is not finite (overflow or an undefined operation)".to_owned()
+        });
+        f64::NAN
+    }
+}
+
+/// This rank's rows of the design and the data columns: the rows, the samples of
+/// all ranks, the global index of the first row, the features.
+fn read_rows(
+    loss: &LinearLoss,
+    rank: usize,
+    size: usize,
+) -> Result<(Rows, usize, usize, usize), DistributedError> {
+    let failed = |source: DataError| DistributedError::Read { rank, source };
+    let header = npy_header(&loss.design).map_err(failed)?;
+    let range = shard_rows(header.rows, rank, size);
+    let design = load_npy_rows(&loss.design, range.clone()).map_err(failed)?;
+    let mut columns = Vec::new();
+    for (name, path) in &loss.columns {
+        let column = npy_header(path).map_err(failed)?;
+        if column.cols != 1 {
+            return Err(ProblemError::NotAColumn {
+                file: path.display().to_string(),
+                cols: column.cols,
+                name: name.clone(),
+            }
+            .into());
+        }
+        if column.rows != header.rows {
+            return Err(ProblemError::RowCountMismatch {
+                file: path.display().to_string(),
+                rows: column.rows,
+                first: loss.design.display().to_string(),
+                expected: header.rows,
+            }
+            .into());
+        }
+        let values = load_npy_rows(path, range.clone()).map_err(failed)?;
+        columns.push(Mat::from_fn(values.nrows(), 1, |i, _| {
+            values.view()[(i, 0)]
+        }));
+    }
+    let column_refs: Vec<&Mat<f64>> = columns.iter().collect();
+    let rows = Rows::of(&design, &column_refs);
+    Ok((rows, header.rows, range.start, header.cols))
+}
+
+impl Objective for DistributedProblem {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn samples(&self) -> usize {
+        self.samples
+    }
+
+    fn loss(&mut self, w: &[f64], batch: Batch<'_>) -> Result<f64, ObjectiveError> {
+        Ok(self.evaluate(w, batch, None))
+    }
+
+    fn loss_and_gradient(
+        &mut self,
+        w: &[f64],
+        batch: Batch<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, ObjectiveError> {
+        if grad.len() != self.dim || w.len() != self.dim {
+            return Err(ObjectiveError::msg(format!(
+                "the parameters and the gradient need {} entries, as `{}` has",
+                self.dim, self.variable
+            )));
+        }
+        Ok(self.evaluate(w, batch, Some(grad)))
+    }
+}
