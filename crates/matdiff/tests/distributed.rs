@@ -7,7 +7,7 @@
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -43,21 +43,22 @@ fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f64]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// Runs a command, killing it past `limit`: a distributed run must end, never hang.
-fn run(mut command: Command, limit: Duration) -> (i32, String, String) {
-    let mut child = command
+/// Starts a command with its output captured.
+fn spawn(command: &mut Command) -> Child {
+    command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the command starts");
-    let started = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
+        .expect("the command starts")
+}
+
+/// Waits for a command started at `started`, killing it past `limit`: a distributed
+/// run must end, never hang. Its exit code, stdout and stderr.
+fn finish(mut child: Child, started: Instant, limit: Duration) -> (i32, String, String) {
+    while child.try_wait().expect("wait").is_none() {
         if started.elapsed() > limit {
             let _ = child.kill();
-            panic!("{command:?} ran past {limit:?}: a hang");
+            panic!("the command ran past {limit:?}: a hang");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -67,6 +68,11 @@ fn run(mut command: Command, limit: Duration) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs a command to its end (see [`finish`]).
+fn run(mut command: Command, limit: Duration) -> (i32, String, String) {
+    finish(spawn(&mut command), Instant::now(), limit)
 }
 
 /// `matdiff linreg` in one process.
@@ -342,56 +348,39 @@ fn a_rank_killed_mid_run_ends_the_job_with_an_error() {
     assert!(made.success());
     let xr = dir.join("X.{rank}.npy").to_string_lossy().into_owned();
     let yr = dir.join("y.{rank}.npy").to_string_lossy().into_owned();
-    let mut job = Command::new("mpirun")
-        .args([
-            "--allow-run-as-root",
-            "--oversubscribe",
-            "-n",
-            "3",
-            BIN,
-            "linreg",
-        ])
-        .args(["--x", &xr, "--y", &yr, "--distributed"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mpirun starts");
     let started = Instant::now();
+    let job = spawn(
+        Command::new("mpirun")
+            .args([
+                "--allow-run-as-root",
+                "--oversubscribe",
+                "-n",
+                "3",
+                BIN,
+                "linreg",
+            ])
+            .args(["--x", &xr, "--y", &yr, "--distributed"]),
+    );
     let ranks = loop {
         let ranks = ranks_using(&dir);
         if ranks.len() == 3 {
             break ranks;
         }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = job.kill();
-            panic!("the ranks did not start: {ranks:?}");
-        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the ranks did not start: {ranks:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     // Let them reach the point where they wait for each other.
     std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        job.try_wait().unwrap().is_none(),
-        "the job ended before the kill"
-    );
     let killed = Command::new("kill")
         .args(["-9", &ranks[0].to_string()])
         .status()
         .expect("kill runs");
     assert!(killed.success());
-    loop {
-        if job.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = job.kill();
-            panic!("the job hung after a rank was killed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = job.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
+    let (code, _, stderr) = finish(job, started, Duration::from_secs(120));
+    assert_ne!(code, 0, "{stderr}");
     assert!(stderr.contains("signal 9"), "{stderr}");
     assert!(ranks_using(&dir).is_empty(), "ranks left running");
 }
