@@ -131,7 +131,7 @@ pub mod data {
 /// same number of ranks gets the same bits. [`distributed::Alone`] is one process;
 /// `World` (feature `mpi`) is the processes `mpirun` started. See docs/distributed.md.
 pub mod distributed {
-    pub use matdiff_fit::distributed::gradient::{DistributedError, DistributedProblem};
+    pub use matdiff_fit::distributed::gradient::{DistributedError, DistributedProblem, LocalSgd};
     pub use matdiff_fit::distributed::linreg::{fit, DistributedFit};
     #[cfg(feature = "mpi")]
     pub use matdiff_fit::distributed::mpi::World;

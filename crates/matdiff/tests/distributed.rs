@@ -497,3 +497,47 @@ fn mini_batch_and_sgd_draw_the_batches_of_one_process() {
         assert!(err < 1e-10, "{method}: {fit} vs {one} ({err:e})");
     }
 }
+
+#[test]
+fn local_sgd_averages_the_ranks_and_is_plain_sgd_on_one() {
+    let dir = scratch("minimize-local-sgd");
+    regression_files(&dir, 700, 4);
+    let run = [
+        "--method", "sgd", "--lr", "0.002", "--epochs", "3", "--seed", "5",
+    ];
+    // One rank averaging after every step is SGD in one process, step for step.
+    let one = minimize(None, &dir, &run);
+    let alone = minimize(Some(1), &dir, &[&run[..], &["--sync-every", "1"]].concat());
+    assert!(
+        relative(&solution(&alone), &solution(&one)) < 1e-12,
+        "{alone} vs {one}"
+    );
+    // Three ranks on their own rows, averaging every 10 steps: each rank steps once
+    // per row it holds per epoch, reruns give the same bits, and the loss is that of
+    // SGD at this step size (its noise above the minimum).
+    let local = [&run[..], &["--sync-every", "10"]].concat();
+    let fit = minimize(Some(3), &dir, &local);
+    let again = minimize(Some(3), &dir, &local);
+    assert_eq!(fit["solution"], again["solution"]);
+    assert_eq!(fit["iterations"], 3 * 234, "{fit}");
+    let best = minimize(
+        None,
+        &dir,
+        &[
+            "--line-search",
+            "--tol-grad",
+            "1e-9",
+            "--max-iter",
+            "100000",
+        ],
+    );
+    let (loss, minimum) = (
+        fit["loss"].as_f64().unwrap(),
+        best["loss"].as_f64().unwrap(),
+    );
+    let sgd = one["loss"].as_f64().unwrap();
+    assert!(
+        loss >= minimum && loss < minimum + 2.0 * (sgd - minimum).max(1e-3),
+        "{loss} vs minimum {minimum}, SGD {sgd}"
+    );
+}

@@ -417,13 +417,42 @@ fn distributed_without_mpi_names_the_build_that_has_it() {
         &yd,
         "--distributed",
     ];
-    let output = matdiff(&[&minimize[..], &["--stream"]].concat());
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("drop --stream"),
-        "{}",
-        stderr(&output)
-    );
+    let plain = &minimize[..minimize.len() - 1];
+    for (extra, says) in [
+        (&["--distributed", "--stream"][..], "drop --stream"),
+        (
+            &["--sync-every", "5", "--method", "sgd", "--epochs", "1"][..],
+            "add --distributed",
+        ),
+        (
+            &["--distributed", "--sync-every", "5", "--epochs", "1"][..],
+            "--method sgd",
+        ),
+        (
+            &["--distributed", "--sync-every", "5", "--method", "sgd"][..],
+            "give --epochs",
+        ),
+        (
+            &[
+                "--distributed",
+                "--sync-every",
+                "0",
+                "--method",
+                "sgd",
+                "--epochs",
+                "1",
+            ][..],
+            "at least 1",
+        ),
+    ] {
+        let output = matdiff(&[plain, extra].concat());
+        assert_eq!(output.status.code(), Some(2), "{extra:?}");
+        assert!(
+            stderr(&output).contains(says),
+            "{extra:?}: {}",
+            stderr(&output)
+        );
+    }
     if cfg!(not(feature = "mpi")) {
         for args in [
             &["linreg", "--x", x, "--y", y, "--distributed"][..],

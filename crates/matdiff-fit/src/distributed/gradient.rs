@@ -205,6 +205,103 @@ impl DistributedProblem {
     }
 }
 
+/// Local SGD with model averaging: how [`DistributedProblem::local_sgd`] runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LocalSgd {
+    /// The step size η of every local step.
+    pub lr: f64,
+    /// Passes over the rows: each rank takes one step per row it holds per epoch.
+    pub epochs: usize,
+    /// Local steps between two averagings of the ranks' parameters.
+    pub sync_every: usize,
+    /// Seed of the ranks' sampling orders (each rank draws its own from it).
+    pub seed: u64,
+}
+
+impl DistributedProblem {
+    /// Local SGD: every rank runs SGD on its own rows (one row per step, in an order
+    /// of its own each epoch), and every `sync_every` steps the ranks' parameters are
+    /// replaced by their average (summed in rank order, so a rerun gives the same
+    /// bits). Between averagings no rank waits for another: a message per
+    /// `sync_every` steps instead of one per step. The iterates are not those of one
+    /// process (each rank follows its own rows); at `sync_every = 1` and K = 1 they
+    /// are plain SGD. Ends after `epochs` with an averaging, and reports the full loss
+    /// and gradient over all ranks' rows there.
+    pub fn local_sgd(
+        &mut self,
+        start: &[f64],
+        run: &LocalSgd,
+    ) -> Result<crate::optim::Outcome, crate::optim::OptimError> {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+
+        let started = std::time::Instant::now();
+        let (rank, size) = (self.peers.rank(), self.peers.size());
+        let n = self.rows.len();
+        // Every rank steps as often as the largest shard has rows, idling past its own,
+        // so that all ranks average at the same steps.
+        let steps_per_epoch = (0..size)
+            .map(|r| shard_rows(self.samples, r, size).len())
+            .max()
+            .unwrap_or(0);
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+            run.seed ^ (rank as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        let mut w = start.to_vec();
+        let mut grad = vec![0.0; self.dim];
+        let mut steps = 0;
+        let total = run.epochs * steps_per_epoch;
+        for _ in 0..run.epochs {
+            order.shuffle(&mut rng);
+            for k in 0..steps_per_epoch {
+                if let Some(&i) = order.get(k) {
+                    let rows = &self.rows;
+                    let one = std::iter::once((rows, i));
+                    self.kernel.batch_of(one, 1, &w, Some(&mut grad));
+                    crate::rows::axpy(&mut w, -run.lr, &grad);
+                }
+                steps += 1;
+                if steps % run.sync_every.max(1) == 0 || steps == total {
+                    w = self.average(w);
+                }
+            }
+        }
+        let loss = self.evaluate(&w, Batch::All, Some(&mut grad));
+        if !loss.is_finite() {
+            return Err(crate::optim::OptimError::Diverged {
+                iteration: steps,
+                loss_trend: vec![loss],
+                advice: format!(
+                    "local SGD diverged at η = {}: lower the learning rate, or average more often",
+                    run.lr
+                ),
+            });
+        }
+        Ok(crate::optim::Outcome {
+            w,
+            loss,
+            gradient_norm: grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
+            iterations: steps,
+            epochs: run.epochs,
+            seconds: started.elapsed().as_secs_f64(),
+            stop: crate::optim::StopReason::MaxEpochs,
+        })
+    }
+
+    /// The average of every rank's `w`, on every rank.
+    fn average(&self, w: Vec<f64>) -> Vec<f64> {
+        let k = self.peers.size() as f64;
+        let sum = combine(self.peers.as_ref(), w, |mut left, right| {
+            for (l, r) in left.iter_mut().zip(&right) {
+                *l += r;
+            }
+            left
+        });
+        sum.into_iter().map(|v| v / k).collect()
+    }
+}
+
 /// This rank's rows of the design and the data columns: the rows, the samples of
 /// all ranks, the global index of the first row, the features.
 fn read_rows(

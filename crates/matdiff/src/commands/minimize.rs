@@ -36,6 +36,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use faer::Mat;
 use indicatif::{ProgressBar, ProgressStyle};
+use matdiff::distributed::LocalSgd;
 use matdiff::fit::{
     self, Data, FitError, FitObjective, FitSpec, History, Observer, OptimError, Options, Outcome,
     PreparedFit, Problem, ProblemError, Record, Scope, Start, StopSpec,
@@ -174,6 +175,11 @@ pub struct Args {
     /// with `--features mpi`.
     #[arg(long)]
     pub distributed: bool,
+    /// Local SGD under --distributed (--method sgd, with --epochs): each rank steps on
+    /// its own rows, and the ranks average their parameters every S steps, instead of
+    /// one global step per sample that every rank waits for.
+    #[arg(long, value_name = "S")]
+    pub sync_every: Option<usize>,
     /// Choose η by Armijo backtracking (full-batch methods, constant schedule).
     #[arg(long)]
     pub line_search: bool,
@@ -283,7 +289,20 @@ pub fn run(args: Args) -> Result<()> {
             .then(|| progress_bar(&fit.options)),
         by_epoch: fit.options.stop.max_epochs.is_some(),
     };
-    let result = fit.run(&mut observer);
+    let result = match (args.sync_every, &mut fit.objective) {
+        (Some(sync_every), FitObjective::Distributed(problem)) => {
+            let run = LocalSgd {
+                lr: spec.lr,
+                epochs: args.epochs.unwrap_or(1),
+                sync_every,
+                seed: spec.seed,
+            };
+            problem
+                .local_sgd(&fit.start, &run)
+                .map_err(|error| FitError::Run { error, at: None })
+        }
+        _ => fit.run(&mut observer),
+    };
     if let Some(bar) = &observer.bar {
         observer.finish(bar, result.as_ref().ok());
     }
@@ -323,6 +342,22 @@ pub fn run(args: Args) -> Result<()> {
 
 /// The ranks when `--distributed` is given, with the options it cannot honour refused.
 fn start_ranks(args: &Args) -> Result<Option<Ranks>> {
+    if let Some(every) = args.sync_every {
+        let refusal = if !args.distributed {
+            Some("--sync-every averages the ranks of --distributed — add --distributed (and run under mpirun)")
+        } else if args.method != MethodArg::Sgd {
+            Some("--sync-every is local SGD — use --method sgd")
+        } else if args.epochs.is_none() {
+            Some("--sync-every runs a number of epochs — give --epochs")
+        } else if every == 0 {
+            Some("--sync-every 0: give the number of local steps between averagings, at least 1")
+        } else {
+            None
+        };
+        if let Some(message) = refusal {
+            return Err(Failure::BadInput(message.to_owned()).into());
+        }
+    }
     if !args.distributed {
         return Ok(None);
     }
