@@ -22,33 +22,19 @@
 //! factors shared by every term are collected (`(X - A)/norm2(X - A)`).
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ir::{Dim, Func, Graph, Id, Node, Real, Shape};
 
 /// Simplifies `id` to textbook form; the result is in the same graph.
 pub fn simplify(g: &mut Graph, id: Id) -> Id {
-    let mut s = Simplifier {
-        g,
-        cache: HashMap::new(),
-        expanded: HashMap::new(),
-        keys: HashMap::new(),
-        keep_inner: false,
-    };
-    s.simplify(id)
+    Simplifier::new(g, false).simplify(id)
 }
 
 /// Like [`simplify`], but inner products of vectors stay `<u, v>` rather than
 /// becoming `u'*v`: the spelling of the lines of a derivation.
 pub fn simplify_keeping_inner(g: &mut Graph, id: Id) -> Id {
-    let mut s = Simplifier {
-        g,
-        cache: HashMap::new(),
-        expanded: HashMap::new(),
-        keys: HashMap::new(),
-        keep_inner: true,
-    };
-    s.simplify(id)
+    Simplifier::new(g, true).simplify(id)
 }
 
 /// Whether two expressions have the same textbook form.
@@ -101,15 +87,30 @@ type Sum = Vec<Term>;
 struct Simplifier<'g> {
     g: &'g mut Graph,
     cache: HashMap<Id, Id>,
-    /// The expansion of each node already expanded: a subexpression shared by many
-    /// parents (`x'*x + x'*x + …`) is expanded once, not once per path to it.
+    /// The expansion of each node expanded more than once: a subexpression that many
+    /// paths reach (`x'*x + x'*x + …`) is expanded twice at most, not once per path.
+    /// A node expanded once is not kept: keeping every partial sum of a long flat sum
+    /// would copy it once per term.
     expanded: HashMap<Id, Sum>,
+    /// The nodes expanded at least once.
+    seen: HashSet<Id>,
     /// Node comparisons already made (see [`Simplifier::compare`]).
     keys: HashMap<(Id, Id), Ordering>,
     keep_inner: bool,
 }
 
-impl Simplifier<'_> {
+impl<'g> Simplifier<'g> {
+    fn new(g: &'g mut Graph, keep_inner: bool) -> Simplifier<'g> {
+        Simplifier {
+            g,
+            cache: HashMap::new(),
+            expanded: HashMap::new(),
+            seen: HashSet::new(),
+            keys: HashMap::new(),
+            keep_inner,
+        }
+    }
+
     fn simplify(&mut self, id: Id) -> Id {
         if let Some(&done) = self.cache.get(&id) {
             return done;
@@ -186,8 +187,13 @@ impl Simplifier<'_> {
         if let Some(s) = self.expanded.get(&id) {
             return s.clone();
         }
+        // Kept from the second expansion on: a node reached once (each partial sum of
+        // a long flat sum) is not copied into the cache.
+        let again = !self.seen.insert(id);
         let s = self.expand_uncached(id);
-        self.expanded.insert(id, s.clone());
+        if again {
+            self.expanded.insert(id, s.clone());
+        }
         s
     }
 
