@@ -4,7 +4,7 @@
 //! same numbers and a rerun at the same `K` gives the same bits.
 //!
 //! The ranks talk through [`Peers`]: point-to-point messages of `f64`s and a
-//! broadcast from rank 0. The MPI implementation is [`mpi::World`] (feature `mpi`);
+//! broadcast from rank 0. The MPI implementation is `mpi::World` (feature `mpi`);
 //! [`Alone`] is the one-process case, and the tests run several ranks as threads.
 //! On that, [`combine`] reduces one vector per rank along a binary tree whose shape
 //! depends only on `K` (rank `r` takes in rank `r + s` at stage `s = 1, 2, 4, …`),
