@@ -842,6 +842,24 @@ impl<'g> Simplifier<'g> {
             let y = self.build_chain(&tb.chain);
             // The differential goes last (<A, dX>), otherwise a stable order.
             let (dx, dy) = (self.has_differential(x), self.has_differential(y));
+            // <I, A> = tr(A) and <1 1', A> = sum(A) (not in a differential form, whose
+            // gradient is read off the inner product).
+            if !dx && !dy {
+                let reduced = [(x, y), (y, x)].into_iter().find_map(|(p, q)| {
+                    if matches!(self.g.node(p), Node::Eye(_)) {
+                        Some((Func::Tr, q))
+                    } else if is_all_ones_matrix(self.g, p) {
+                        Some((Func::Sum, q))
+                    } else {
+                        None
+                    }
+                });
+                if let Some((f, q)) = reduced {
+                    let node = self.g.apply(f, q);
+                    let body = self.expand(node);
+                    return body.iter().map(|t| self.merge(&scale, t)).collect();
+                }
+            }
             let (x, y) = if (dx && !dy) || (dx == dy && self.compare(x, y) == Ordering::Greater) {
                 (y, x)
             } else {
@@ -1717,6 +1735,13 @@ fn number(g: &Graph, id: Id) -> Option<f64> {
         Node::Mul(a, b) => Some(number(g, a)? * number(g, b)?),
         _ => None,
     }
+}
+
+/// `ones(m)*ones(n)'`: the all-ones matrix.
+fn is_all_ones_matrix(g: &Graph, id: Id) -> bool {
+    matches!(g.node(id), Node::Mul(a, b)
+        if matches!(g.node(a), Node::Ones(_))
+            && matches!(g.node(b), Node::Transpose(t) if matches!(g.node(t), Node::Ones(_))))
 }
 
 /// The constant 1 or an all-ones value: the `1` of `1 - s`.

@@ -97,6 +97,18 @@ const RULES: &[(&str, &str, &str, &str)] = &[
         "z + y .* sigmoid(-x)",
     ),
     (
+        "<I, A> = tr(A)",
+        "<eye(n), A>*B",
+        "A: matrix(n,n)",
+        "tr(A)*B",
+    ),
+    (
+        "<1 1', A> = sum(A)",
+        "<ones(m)*ones(n)', A>",
+        "A: matrix(m,n)",
+        "sum(A)",
+    ),
+    (
         "sinh(u) ./ cosh(u) = tanh(u)",
         "y .* sinh(x) ./ cosh(x)",
         "",
