@@ -541,3 +541,20 @@ fn local_sgd_averages_the_ranks_and_is_plain_sgd_on_one() {
         "{loss} vs minimum {minimum}, SGD {sgd}"
     );
 }
+
+#[test]
+fn a_diverging_distributed_run_fails_once_with_exit_1() {
+    let dir = scratch("minimize-diverge");
+    regression_files(&dir, 300, 3);
+    let x = format!("X={}", dir.join("X.npy").display());
+    let y = format!("y={}", dir.join("y.npy").display());
+    let mut command = Command::new("mpirun");
+    command
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "3", BIN])
+        .args(["minimize", "norm2(X*w - y)^2/N", "--wrt", "w"])
+        .args(["--let", "X: matrix(N, d)", "--data", &x, "--data", &y])
+        .args(["--lr", "5", "--max-iter", "100", "--distributed"]);
+    let (code, _, stderr) = run(command, Duration::from_secs(120));
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.matches("diverged").count(), 1, "{stderr}");
+}

@@ -313,7 +313,11 @@ pub fn run(args: Args) -> Result<()> {
     }
     // The history and the plot are written even for a diverged run: they show how.
     write_history_and_plot(&args, &observer.history)?;
-    let outcome = result.map_err(|e| fit_failure(&e, None))?;
+    // Rank 0 tells a failed distributed run while the other ranks wait for it.
+    let outcome = result.map_err(|e| match &ranks {
+        Some(ranks) => ranks.tell(fit_failure(&e, None), false),
+        None => fit_failure(&e, None),
+    })?;
     if !args.quiet && !outcome.stop.converged() {
         eprintln!(
             "note: no tolerance was met ({}); raise --epochs/--max-iter or loosen --tol-grad, --tol-step or --tol-loss",
