@@ -826,12 +826,7 @@ impl Problem {
                 input: false,
             }));
         }
-        self.non_finite = Some(match sums.non_finite {
-            Some(i) => format!(
-                "the loss of sample {i}, `{sample}`, is not finite (overflow or an undefined operation)"
-            ),
-            None => "the loss is not finite (overflow or an undefined operation)".to_owned(),
-        });
+        self.non_finite = Some(crate::rows::non_finite_message(sums.non_finite, &sample));
         if let Some(grad) = grad {
             grad.fill(f64::NAN);
         }

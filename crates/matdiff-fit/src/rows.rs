@@ -124,6 +124,17 @@ pub(crate) struct Sums {
     pub(crate) non_finite: Option<usize>,
 }
 
+/// What to say when a loss is not finite: at sample `row` (whose per-sample loss is
+/// written `sample`), or somewhere not known.
+pub(crate) fn non_finite_message(row: Option<usize>, sample: &str) -> String {
+    match row {
+        Some(i) => format!(
+            "the loss of sample {i}, `{sample}`, is not finite (overflow or an undefined operation)"
+        ),
+        None => "the loss is not finite (overflow or an undefined operation)".to_owned(),
+    }
+}
+
 /// A [`LinearForm`] with its parameters bound, ready to run on [`Rows`].
 #[derive(Clone, Debug)]
 pub(crate) struct RowKernel {

@@ -377,7 +377,7 @@ impl FitSpec {
         options.validate().map_err(FitError::Options)?;
         let graph = function.graph.clone();
         let (files, whole) = self.files_and_values(&graph)?;
-        let problem = DistributedProblem::new(
+        let mut problem = DistributedProblem::new(
             function,
             &self.wrt,
             files,
@@ -391,22 +391,22 @@ impl FitSpec {
             problem.peers().rank()
         )];
         let start = self.start_of(&graph, Objective::dim(&problem))?;
-        let mut prepared = PreparedFit {
+        // A loss that cannot be evaluated where the run starts is a fault of the data
+        // or the starting point (every rank sees the same sum).
+        problem
+            .loss(&start, Batch::All)
+            .map_err(|source| FitError::AtStart { source })?;
+        if let Some(at) = problem.non_finite() {
+            return Err(FitError::AtStart {
+                source: crate::optim::ObjectiveError::msg(at.to_owned()),
+            });
+        }
+        Ok(PreparedFit {
             objective: FitObjective::Distributed(Box::new(problem)),
             start,
             options,
             notes,
-        };
-        if let FitObjective::Distributed(p) = &mut prepared.objective {
-            p.loss(&prepared.start, Batch::All)
-                .map_err(|source| FitError::AtStart { source })?;
-            if let Some(at) = p.non_finite() {
-                return Err(FitError::AtStart {
-                    source: crate::optim::ObjectiveError::msg(at.to_owned()),
-                });
-            }
-        }
-        Ok(prepared)
+        })
     }
 
     /// The data split as a streamed or distributed fit reads them: the files of the

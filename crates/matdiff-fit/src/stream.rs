@@ -24,7 +24,7 @@ use crate::problem::{
     data_variables, default_sample_dim, dimension_list, sample_dimension_named, variable_list,
     ProblemError,
 };
-use crate::rows::{RowKernel, Rows, Sums};
+use crate::rows::{non_finite_message, RowKernel, Rows, Sums};
 
 /// How many chunks are held at once: a batch of at most `K` samples drawn chunk by
 /// chunk reads the end of one chunk, perhaps the whole last (shorter) chunk, and the
@@ -227,13 +227,10 @@ impl StreamedProblem {
         if sums.non_finite.is_none() && sums.loss.is_finite() {
             return Ok(sums.loss);
         }
-        let sample = &self.kernel.form().texts.sample;
-        self.non_finite = Some(match sums.non_finite {
-            Some(i) => format!(
-                "the loss of sample {i}, `{sample}`, is not finite (overflow or an undefined operation)"
-            ),
-            None => "the loss is not finite (overflow or an undefined operation)".to_owned(),
-        });
+        self.non_finite = Some(non_finite_message(
+            sums.non_finite,
+            &self.kernel.form().texts.sample,
+        ));
         if let Some(g) = grad {
             g.fill(f64::NAN);
         }

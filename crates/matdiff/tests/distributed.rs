@@ -301,6 +301,12 @@ fn a_rank_that_cannot_read_its_shard_ends_every_rank_with_exit_2() {
         stderr.contains("rank 2") && stderr.contains("columns"),
         "{stderr}"
     );
+    // Told once, by rank 0, though every rank knows it.
+    assert_eq!(
+        stderr.matches("every shard needs the same columns").count(),
+        1,
+        "{stderr}"
+    );
     // Not an .npy file.
     let (code, _, stderr) = on_ranks(2, &["--x", "X.csv", "--y", "y.csv"]);
     assert_eq!(code, 2, "{stderr}");

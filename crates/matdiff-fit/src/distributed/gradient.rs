@@ -19,39 +19,33 @@ use faer::Mat;
 use matdiff_core::Function;
 use matdiff_num::data::{load_npy_rows, npy_header, DataError};
 
-use super::{combine, gather, shard_rows, Peers};
+use super::shard::{settle, ShardError};
+use super::{combine, shard_rows, Peers};
 use crate::optim::{Batch, Objective, ObjectiveError};
 use crate::problem::ProblemError;
-use crate::rows::{RowKernel, Rows};
+use crate::rows::{non_finite_message, RowKernel, Rows};
 use crate::stream::LinearLoss;
 
-/// Why a distributed loss cannot be set up: this rank's error, or another rank's.
+/// Why a distributed loss cannot be set up: the loss and data do not fit together
+/// (the same on every rank), or a rank could not read its rows.
 #[derive(Debug, thiserror::Error)]
 pub enum DistributedError {
-    /// The loss and data do not fit together (the same on every rank).
+    /// The loss and data do not fit together.
     #[error(transparent)]
     Problem(#[from] ProblemError),
-    /// This rank could not read its rows.
-    #[error("rank {rank}: {source}")]
-    Read {
-        /// The rank.
-        rank: usize,
-        /// What the file said.
-        #[source]
-        source: DataError,
-    },
-    /// Another rank could not read its rows (and said why on its own).
-    #[error("rank {rank} could not read its rows of the data")]
-    Elsewhere {
-        /// That rank.
-        rank: usize,
-    },
+    /// A rank could not read its rows.
+    #[error(transparent)]
+    Shard(#[from] ShardError),
 }
 
 impl DistributedError {
-    /// Whether this rank is the one the error is about.
+    /// Whether the error is about this rank alone (its file), which it alone can
+    /// tell; a mismatch of loss and data is the same on every rank.
     pub fn is_local(&self, rank: usize) -> bool {
-        !matches!(self, DistributedError::Elsewhere { rank: other } if *other != rank)
+        match self {
+            DistributedError::Shard(e) => e.is_local(rank),
+            DistributedError::Problem(_) => false,
+        }
     }
 }
 
@@ -66,6 +60,10 @@ pub struct DistributedProblem {
     rows: Rows,
     peers: Rc<dyn Peers>,
     non_finite: Option<String>,
+    /// This rank's part, reused by every evaluation: `[loss, flag, gradient…]`.
+    part: Vec<f64>,
+    /// This rank's rows of the last batch, reused.
+    mine: Vec<usize>,
 }
 
 impl std::fmt::Debug for DistributedProblem {
@@ -96,15 +94,8 @@ impl DistributedProblem {
         let loss = LinearLoss::recognise(function, wrt, &files, &whole, samples)?;
         let (rank, size) = (peers.rank(), peers.size());
         let local = read_rows(&loss, rank, size);
-        let summary = vec![if local.is_ok() { 1.0 } else { 0.0 }];
-        let all = gather(peers.as_ref(), &summary);
-        if let Some(failed) = all.iter().position(|s| s[0] == 0.0) {
-            return Err(match local {
-                Err(error) if failed == rank => error,
-                _ => DistributedError::Elsewhere { rank: failed },
-            });
-        }
-        let (rows, samples_total, first_row, cols) = local?;
+        let ((rows, samples_total, first_row, cols), _) =
+            settle(peers.as_ref(), local, |_| Vec::new())?;
         let kernel = loss.kernel(&whole, samples_total, cols)?;
         Ok(DistributedProblem {
             variable: wrt.to_owned(),
@@ -115,6 +106,8 @@ impl DistributedProblem {
             rows,
             peers,
             non_finite: None,
+            part: Vec::new(),
+            mine: Vec::new(),
         })
     }
 
@@ -136,45 +129,45 @@ impl DistributedProblem {
     /// The loss (and gradient) over all ranks' rows of `batch`: this rank's part,
     /// then the sum over ranks in rank order. Rank 0 adds the constant and penalty.
     fn evaluate(&mut self, w: &[f64], batch: Batch<'_>, grad: Option<&mut [f64]>) -> f64 {
-        let n = self.rows.len();
-        let mut local_grad = vec![0.0; if grad.is_some() { self.dim } else { 0 }];
+        // This rank's part: [loss, first non-finite global row + 1 (0: none), gradient…].
+        let width = if grad.is_some() { 2 + self.dim } else { 2 };
+        let mut part = std::mem::take(&mut self.part);
+        part.clear();
+        part.resize(width, 0.0);
+        let (head, local_grad) = part.split_at_mut(2);
         let want = grad.is_some();
-        let g = want.then_some(&mut local_grad[..]);
         let sums = match batch {
-            Batch::All => self.kernel.add_rows(&self.rows, self.samples, w, g),
+            Batch::All => {
+                let g = want.then_some(&mut local_grad[..]);
+                self.kernel.add_rows(&self.rows, self.samples, w, g)
+            }
             Batch::Rows(drawn) => {
-                let mine: Vec<usize> = drawn
-                    .iter()
-                    .filter(|&&i| (self.first_row..self.first_row + n).contains(&i))
-                    .map(|&i| i - self.first_row)
-                    .collect();
+                let held = self.first_row..self.first_row + self.rows.len();
+                self.mine.clear();
+                self.mine.extend(
+                    drawn
+                        .iter()
+                        .filter(|&&i| held.contains(&i))
+                        .map(|&i| i - held.start),
+                );
                 let rows = &self.rows;
-                self.kernel.batch_part(
-                    mine.iter().map(|&i| (rows, i)),
-                    mine.len(),
-                    drawn.len(),
-                    w,
-                    g,
-                )
+                let g = want.then_some(&mut local_grad[..]);
+                let mine = self.mine.iter().map(|&i| (rows, i));
+                self.kernel
+                    .batch_part(mine, self.mine.len(), drawn.len(), w, g)
             }
         };
-        let mut loss = sums.loss;
+        head[0] = sums.loss;
         if self.peers.rank() == 0 {
             let samples = match batch {
                 Batch::All => self.samples,
                 Batch::Rows(drawn) => drawn.len(),
             };
-            let g = want.then_some(&mut local_grad[..]);
-            loss += self.kernel.finish(samples, w, g);
+            head[0] += self.kernel.finish(samples, w, want.then_some(local_grad));
         }
-        // [loss, first non-finite global row + 1 (0: none), gradient…]
-        let flag = sums
+        head[1] = sums
             .non_finite
             .map_or(0.0, |i| (self.first_row + i + 1) as f64);
-        let mut part = Vec::with_capacity(2 + local_grad.len());
-        part.push(loss);
-        part.push(flag);
-        part.extend_from_slice(&local_grad);
         let total = combine(self.peers.as_ref(), part, |mut left, right| {
             left[0] += right[0];
             if left[1] == 0.0 {
@@ -185,22 +178,19 @@ impl DistributedProblem {
             }
             left
         });
+        let (loss, flag) = (total[0], total[1]);
         if let Some(g) = grad {
             g.copy_from_slice(&total[2..]);
+            if flag != 0.0 || !loss.is_finite() {
+                g.fill(f64::NAN);
+            }
         }
-        let loss = total[0];
-        if total[1] == 0.0 && loss.is_finite() {
+        self.part = total;
+        if flag == 0.0 && loss.is_finite() {
             return loss;
         }
-        self.non_finite = Some(if total[1] > 0.0 {
-            format!(
-                "the loss of sample {}, `{}`, is not finite (overflow or an undefined operation)",
-                total[1] as usize - 1,
-                self.kernel.form().texts.sample
-            )
-        } else {
-            "the loss is not finite (overflow or an undefined operation)".to_owned()
-        });
+        let row = (flag > 0.0).then(|| flag as usize - 1);
+        self.non_finite = Some(non_finite_message(row, &self.kernel.form().texts.sample));
         f64::NAN
     }
 }
@@ -309,7 +299,7 @@ fn read_rows(
     rank: usize,
     size: usize,
 ) -> Result<(Rows, usize, usize, usize), DistributedError> {
-    let failed = |source: DataError| DistributedError::Read { rank, source };
+    let failed = |source: DataError| DistributedError::from(ShardError::Read { rank, source });
     let header = npy_header(&loss.design).map_err(failed)?;
     let range = shard_rows(header.rows, rank, size);
     let design = load_npy_rows(&loss.design, range.clone()).map_err(failed)?;

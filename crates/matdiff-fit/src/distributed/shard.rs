@@ -80,9 +80,17 @@ pub enum ShardError {
 }
 
 impl ShardError {
-    /// Whether this rank is the one the error is about (it alone can say why).
+    /// Whether this rank is the one the error is about, so that it alone can say
+    /// why. A disagreement between the shards is known to every rank alike, and the
+    /// other ranks know only which rank failed: rank 0 tells those.
     pub fn is_local(&self, rank: usize) -> bool {
-        !matches!(self, ShardError::Elsewhere { rank: other } if *other != rank)
+        match self {
+            ShardError::Read { rank: r, .. }
+            | ShardError::NotNpy { rank: r, .. }
+            | ShardError::Rows { rank: r, .. }
+            | ShardError::TargetColumns { rank: r, .. } => *r == rank,
+            ShardError::Columns { .. } | ShardError::Elsewhere { .. } => false,
+        }
     }
 }
 
@@ -124,33 +132,48 @@ pub fn rank_file(path: &Path, rank: usize) -> (PathBuf, bool) {
 pub fn load<P: Peers + ?Sized>(peers: &P, x: &Path, y: &Path) -> Result<Shard, ShardError> {
     let rank = peers.rank();
     let local = read(rank, peers.size(), x, y);
-    // What every rank learns of every other: whether it read its rows, how many, and
-    // how many columns each file had.
-    let summary = match &local {
-        Ok(shard) => vec![1.0, shard.x.nrows() as f64, shard.x.ncols() as f64],
-        Err(_) => vec![0.0, 0.0, 0.0],
-    };
-    let all = gather(peers, &summary);
-    if let Some(failed) = all.iter().position(|s| s[0] == 0.0) {
-        return Err(match local {
-            Err(error) if failed == rank => error,
-            _ => ShardError::Elsewhere { rank: failed },
-        });
-    }
-    let mut shard = local.expect("every rank read its rows");
-    let expected = all[0][2] as usize;
-    if let Some(other) = all.iter().position(|s| s[2] as usize != expected) {
+    // What every rank learns of every other: how many rows it read, and how many
+    // columns its file had.
+    let (mut shard, all) = settle(peers, local, |shard: &Shard| {
+        vec![shard.x.nrows() as f64, shard.x.ncols() as f64]
+    })?;
+    let expected = all[0][1] as usize;
+    if let Some(other) = all.iter().position(|s| s[1] as usize != expected) {
         return Err(ShardError::Columns {
             rank: other,
             file: rank_file(x, other).0.display().to_string(),
-            columns: all[other][2] as usize,
+            columns: all[other][1] as usize,
             expected,
         });
     }
-    let rows: Vec<usize> = all.iter().map(|s| s[1] as usize).collect();
+    let rows: Vec<usize> = all.iter().map(|s| s[0] as usize).collect();
     shard.total_rows = rows.iter().sum();
     shard.first_row = rows[..rank].iter().sum();
     Ok(shard)
+}
+
+/// The ranks compare notes on reading their rows: when every rank read them, this
+/// rank's result with every rank's `summary` of its rows, in rank order; else, on
+/// every rank, the error of the first rank that could not (its own words on that
+/// rank, which rank it was on the others). No rank goes on while another has failed.
+pub(crate) fn settle<T, E: From<ShardError>>(
+    peers: &(impl Peers + ?Sized),
+    local: Result<T, E>,
+    summary: impl Fn(&T) -> Vec<f64>,
+) -> Result<(T, Vec<Vec<f64>>), E> {
+    let mut note = vec![if local.is_ok() { 1.0 } else { 0.0 }];
+    if let Ok(value) = &local {
+        note.extend(summary(value));
+    }
+    let all = gather(peers, &note);
+    if let Some(failed) = all.iter().position(|s| s[0] == 0.0) {
+        return Err(match local {
+            Err(error) if failed == peers.rank() => error,
+            _ => ShardError::Elsewhere { rank: failed }.into(),
+        });
+    }
+    let value = local.ok().expect("every rank read its rows");
+    Ok((value, all.into_iter().map(|s| s[1..].to_vec()).collect()))
 }
 
 /// This rank's rows, before the ranks compare notes.

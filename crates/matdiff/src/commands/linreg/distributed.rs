@@ -60,8 +60,8 @@ fn fit_on_ranks(args: &Args, model: LinearRegression) -> Result<()> {
     // failed says why, rank 0 which rank it was, and all exit 2.
     let shard = distributed::load(peers.as_ref(), x_path, y_path)
         .map_err(|e| ranks.tell(bad(e.to_string()), e.is_local(rank)))?;
-    let y = faer::Col::from_fn(shard.y.len(), |i| shard.y[i]);
-    let fit = distributed::fit(peers.as_ref(), &model, shard.x.view(), y.as_ref(), &[])
+    let y = faer::ColRef::from_slice(&shard.y);
+    let fit = distributed::fit(peers.as_ref(), &model, shard.x.view(), y, &[])
         .map_err(|e| ranks.tell(super::fit_failure(e), false))?;
     if !ranks.reports() {
         return Ok(());
