@@ -478,44 +478,50 @@ enum KronSide {
 /// the short forms `Ā = <Q, B> P` and `B̄ = <A, P> Q`. Anything else takes the block
 /// formulas below.
 fn kron_adjoint(g: &mut Graph, bar: Id, a: Id, b: Id, side: KronSide) -> Id {
-    let scalar = |g: &Graph, x: Id| g.shape(x).is_scalar();
-    match g.node(bar) {
-        Node::Neg(x) => {
-            let t = kron_adjoint(g, x, a, b, side);
-            return g.neg(t);
+    through_linear(g, bar, &mut |g, bar| {
+        if let Some((p, q)) = kron_factors(g, bar, g.shape(a), g.shape(b)) {
+            return match side {
+                KronSide::Left => {
+                    let w = g.inner(q, b);
+                    g.mul(w, p)
+                }
+                KronSide::Right => {
+                    let w = g.inner(a, p);
+                    g.mul(w, q)
+                }
+            };
         }
-        Node::Add(x, y) => {
-            let (tx, ty) = (
-                kron_adjoint(g, x, a, b, side),
-                kron_adjoint(g, y, a, b, side),
-            );
-            return g.sum2(tx, ty);
+        match side {
+            KronSide::Left => kron_adjoint_left(g, bar, b, g.shape(a)),
+            KronSide::Right => kron_adjoint_right(g, bar, a, g.shape(b)),
         }
-        Node::Mul(c, x) if scalar(g, c) => {
-            let t = kron_adjoint(g, x, a, b, side);
-            return g.mul(c, t);
+    })
+}
+
+/// A linear map `f` applied to `x`, passed through the sums, negations and scalar
+/// multiples at the top of `x` (`f(2*u - v) = 2*f(u) - f(v)`), so that `f` meets
+/// the simplest pieces it can give short forms for.
+fn through_linear(g: &mut Graph, x: Id, f: &mut dyn FnMut(&mut Graph, Id) -> Id) -> Id {
+    let scalar = |g: &Graph, y: Id| g.shape(y).is_scalar();
+    match g.node(x) {
+        Node::Neg(y) => {
+            let t = through_linear(g, y, f);
+            g.neg(t)
         }
-        Node::Mul(x, c) if scalar(g, c) => {
-            let t = kron_adjoint(g, x, a, b, side);
-            return g.mul(t, c);
+        Node::Add(y, z) => {
+            let ty = through_linear(g, y, f);
+            let tz = through_linear(g, z, f);
+            g.sum2(ty, tz)
         }
-        _ => {}
-    }
-    if let Some((p, q)) = kron_factors(g, bar, g.shape(a), g.shape(b)) {
-        return match side {
-            KronSide::Left => {
-                let w = g.inner(q, b);
-                g.mul(w, p)
-            }
-            KronSide::Right => {
-                let w = g.inner(a, p);
-                g.mul(w, q)
-            }
-        };
-    }
-    match side {
-        KronSide::Left => kron_adjoint_left(g, bar, b, g.shape(a)),
-        KronSide::Right => kron_adjoint_right(g, bar, a, g.shape(b)),
+        Node::Mul(c, y) if scalar(g, c) => {
+            let t = through_linear(g, y, f);
+            g.mul(c, t)
+        }
+        Node::Mul(y, c) if scalar(g, c) => {
+            let t = through_linear(g, y, f);
+            g.mul(t, c)
+        }
+        _ => f(g, x),
     }
 }
 
@@ -594,33 +600,18 @@ fn unvec(g: &mut Graph, v: Id, shape: Shape) -> Id {
     if shape.rows == Dim::ONE {
         return g.transpose(v);
     }
-    match g.node(v) {
-        Node::Apply(Func::Vec, y) if g.shape(y) == shape => return y,
-        Node::Neg(a) => {
-            let fa = unvec(g, a, shape);
-            return g.neg(fa);
+    through_linear(g, v, &mut |g, v| match g.node(v) {
+        Node::Apply(Func::Vec, y) if g.shape(y) == shape => y,
+        _ => {
+            let eye_n = g.eye(shape.cols);
+            let vi = g.vec(eye_n);
+            let vit = g.transpose(vi);
+            let eye_m = g.eye(shape.rows);
+            let left = g.kron(vit, eye_m);
+            let right = g.kron(eye_n, v);
+            g.mul(left, right)
         }
-        Node::Add(a, b) => {
-            let (fa, fb) = (unvec(g, a, shape), unvec(g, b, shape));
-            return g.sum2(fa, fb);
-        }
-        Node::Mul(a, b) if g.shape(a).is_scalar() => {
-            let fb = unvec(g, b, shape);
-            return g.mul(a, fb);
-        }
-        Node::Mul(a, b) if g.shape(b).is_scalar() => {
-            let fa = unvec(g, a, shape);
-            return g.mul(fa, b);
-        }
-        _ => {}
-    }
-    let eye_n = g.eye(shape.cols);
-    let vi = g.vec(eye_n);
-    let vit = g.transpose(vi);
-    let eye_m = g.eye(shape.rows);
-    let left = g.kron(vit, eye_m);
-    let right = g.kron(eye_n, v);
-    g.mul(left, right)
+    })
 }
 
 /// `S ∘ V − S ∘ (1 1' (S ∘ V))` for `S = softmax_cols(Z)`: each column's softmax
