@@ -420,7 +420,9 @@ class MinimizeResult:
     ``epochs``, ``stop_reason``, ``success`` (a tolerance was met), ``message``,
     ``grad_norm``, ``seconds`` and ``history``: a dict of NumPy arrays (``iteration``,
     ``epoch``, ``loss``, ``grad_norm``, ``step_norm``, ``lr``, ``seconds``), one entry
-    per full-loss record.
+    per epoch. ``epoch_loss`` says what a stochastic run's epoch losses are:
+    ``"exact"`` (the full loss), or ``"running"`` (the mean of the epoch's batch
+    losses, with ``grad_norm`` NaN); ``fun`` and ``grad_norm`` are exact either way.
     """
 
     def __init__(self, raw: Dict[str, Any], kind: str) -> None:
@@ -433,6 +435,7 @@ class MinimizeResult:
         self.success: bool = raw["converged"]
         self.message: str = raw["message"]
         self.seconds: float = raw["seconds"]
+        self.epoch_loss: str = raw["epoch_loss"]
         self.history: Dict[str, np.ndarray] = dict(raw["history"])
 
     def __repr__(self) -> str:
@@ -456,6 +459,7 @@ def minimize(
     tol_loss: Optional[float] = None,
     tol_grad: Optional[float] = None,
     n_iter_no_change: Optional[int] = None,
+    epoch_loss: Optional[str] = None,
     schedule: Optional[str] = None,
     sampling: Optional[str] = None,
     chunk_rows: Optional[int] = None,
@@ -474,7 +478,11 @@ def minimize(
     (``sgd`` with ``batch`` > 1 is ``minibatch``);
     ``schedule``: ``constant``, ``invscaling``, ``step``, ``adaptive``; ``sampling``:
     ``shuffle``, ``replace``. Unset options take the command line's defaults (η = 0.01;
-    with no tolerance ``‖∇Q‖ < 1e-6``; with no limit 1000 epochs). ``momentum`` is
+    with no tolerance ``‖∇Q‖ < 1e-6``; with no limit 1000 epochs); a tolerance of 0
+    turns its rule off. ``epoch_loss``: ``exact`` (the full loss after every epoch of
+    a stochastic method, one more pass over the data; the default, as the history
+    keeps it) or ``running`` (the mean of the epoch's batch losses, as scikit-learn
+    reports; no extra pass, and no gradient tolerance). ``momentum`` is
     the command line's: β = 0.9 for the methods ``momentum`` and ``nesterov``.
 
     ``callback(record)`` is called at the start, after every step of a full-batch
@@ -503,6 +511,7 @@ def minimize(
         "tol_loss": tol_loss,
         "tol_grad": tol_grad,
         "n_iter_no_change": n_iter_no_change,
+        "epoch_loss": epoch_loss,
         "schedule": schedule,
         "sampling": sampling,
         "chunk_rows": chunk_rows,

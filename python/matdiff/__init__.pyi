@@ -106,6 +106,7 @@ class MinimizeResult:
     success: bool
     message: str
     seconds: float
+    epoch_loss: str
     history: Dict[str, _Array]
     def __init__(self, raw: Dict[str, Any], kind: str) -> None: ...
 
@@ -123,6 +124,7 @@ def minimize(
     tol_loss: Optional[float] = None,
     tol_grad: Optional[float] = None,
     n_iter_no_change: Optional[int] = None,
+    epoch_loss: Optional[str] = None,
     schedule: Optional[str] = None,
     sampling: Optional[str] = None,
     chunk_rows: Optional[int] = None,

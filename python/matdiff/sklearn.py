@@ -114,7 +114,9 @@ class SGDRegressor(RegressorMixin, BaseEstimator):
     ``method``: ``sgd`` (with ``batch_size`` > 1: mini-batches), ``minibatch``,
     ``momentum``, ``nesterov``, ``adam``, ``gd``; ``lr`` the step size; ``epochs``
     passes over the data; ``tol`` stops when the gradient norm falls below it;
-    ``random_state`` seeds the sampling.
+    ``random_state`` seeds the sampling. Without ``tol`` the epoch losses in
+    ``history_`` are running averages of the batch losses (as scikit-learn's), with
+    no extra pass over the data; ``loss_`` is the exact final loss.
     """
 
     def __init__(
@@ -150,9 +152,10 @@ class SGDRegressor(RegressorMixin, BaseEstimator):
             max_iter=None if stochastic else self.epochs,
             batch=min(self.batch_size, X.shape[0]) if stochastic else None,
             seed=int(seed),
-            # No tolerance: the smallest positive one, which no gradient norm falls
-            # below, so that every epoch runs (matdiff's tolerances are positive).
-            tol_grad=self.tol if self.tol is not None else np.finfo(np.float64).tiny,
+            # No tolerance (0 turns the rule off): every epoch runs, and the epoch
+            # losses are running averages as scikit-learn's, with no extra pass.
+            tol_grad=self.tol if self.tol is not None else 0.0,
+            epoch_loss="running" if self.tol is None else "exact",
         )
         self.coef_ = result.x[:-1].copy()
         self.intercept_ = float(result.x[-1])

@@ -943,6 +943,50 @@ impl Objective for Problem {
         }
     }
 
+    fn descend(&mut self, w: &mut [f64], rows: &[usize], lr: f64) -> Option<(f64, f64)> {
+        let usable = self.row_path.as_ref().is_some_and(|p| p.enabled)
+            && w.len() == self.dim()
+            && rows.iter().all(|&i| i < self.samples);
+        if !usable {
+            return None;
+        }
+        self.prepare_rows();
+        let Some(RowPath {
+            kernel,
+            data: Some(data),
+            ..
+        }) = &mut self.row_path
+        else {
+            return None;
+        };
+        kernel.descend(data, rows, w, lr)
+    }
+
+    fn descend_concurrently(
+        &mut self,
+        w: &mut [f64],
+        rows: &[usize],
+        lr: f64,
+        threads: usize,
+    ) -> Option<f64> {
+        let usable = self.row_path.as_ref().is_some_and(|p| p.enabled)
+            && w.len() == self.dim()
+            && rows.iter().all(|&i| i < self.samples);
+        if !usable {
+            return None;
+        }
+        self.prepare_rows();
+        let Some(RowPath {
+            kernel,
+            data: Some(data),
+            ..
+        }) = &mut self.row_path
+        else {
+            return None;
+        };
+        kernel.descend_concurrently(data, rows, w, lr, threads)
+    }
+
     fn loss_and_gradient(
         &mut self,
         w: &[f64],

@@ -8,20 +8,24 @@
 
 use std::fmt;
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatMut, MatRef, Par};
+use faer::Mat;
 use matdiff_core::Sym;
 use rayon::prelude::*;
 
 use crate::linear_form::{LinearForm, Param, Tape};
+use crate::optim::descend;
 use matdiff_num::{kernels, Stored};
 
 /// Rows per block of a parallel full evaluation.
 const BLOCK_ROWS: usize = 8192;
 
-/// Batches of at least this many rows are gathered into a contiguous block and run
-/// as matrix–vector products; smaller ones (SGD's single rows) row by row.
-const GATHER_ROWS: usize = 16;
+/// How many rows ahead a thread of parallel SGD asks the memory system for.
+const PREFETCH_AHEAD: usize = 8;
+
+/// How many steps a thread of parallel SGD takes on its own view of `w` before it adds
+/// them to the shared `w` and reads that back: writing every step would pass the
+/// cache lines of `w` between the cores at every step.
+const SHARE_EVERY: usize = 16;
 
 /// Samples stored row by row: the design matrix `X` row-major and the row-aligned data
 /// vectors (`y`) as slices, for the rows `0..len`.
@@ -150,19 +154,17 @@ pub(crate) struct RowKernel {
     inputs: Vec<f64>,
     /// Per-block state of the parallel full evaluation.
     blocks: Vec<Block>,
-    /// Buffers of gathered batches.
+    /// Buffers of batches.
     scratch: Scratch,
 }
 
-/// The buffers of a gathered batch, grown to the largest batch and reused.
+/// The buffers of a batch, grown to the largest batch and reused.
 #[derive(Clone, Debug, Default)]
 struct Scratch {
-    rows: Vec<f64>,
-    /// The index of each gathered row in its buffer.
-    index: Vec<usize>,
-    columns: Vec<Vec<f64>>,
-    z: Vec<f64>,
+    /// The rows' slopes `ℓ'(z_i, y_i)`.
     slopes: Vec<f64>,
+    /// The batch gradient of a step taken in place.
+    grad: Vec<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -254,7 +256,7 @@ impl RowKernel {
     /// there, writing the gradient into `grad` when given.
     pub(crate) fn batch_of<'a>(
         &mut self,
-        rows: impl Iterator<Item = (&'a Rows, usize)>,
+        rows: impl Iterator<Item = (&'a Rows, usize)> + Clone,
         len: usize,
         w: &[f64],
         grad: Option<&mut [f64]>,
@@ -270,89 +272,20 @@ impl RowKernel {
     /// of `ℓ` written as the loss, of `ℓ' x_i` into `grad`.
     pub(crate) fn batch_part<'a>(
         &mut self,
-        rows: impl Iterator<Item = (&'a Rows, usize)>,
+        rows: impl Iterator<Item = (&'a Rows, usize)> + Clone,
         count: usize,
         batch: usize,
         w: &[f64],
         grad: Option<&mut [f64]>,
     ) -> Sums {
         self.bind(batch);
-        if count >= GATHER_ROWS {
-            self.gathered(rows, count, w, grad)
-        } else {
-            accumulate(&mut self.form.sample, &mut self.inputs, rows, w, grad)
-        }
-    }
-
-    /// A larger batch: its rows are copied into one contiguous block `X_B` (the copies
-    /// are independent, so the memory system fetches many rows at once), then
-    /// `z = X_B w` and `g = X_Bᵀ ℓ'(z)` are two matrix–vector products by faer, which
-    /// picks the widest vector instructions of the processor it runs on.
-    fn gathered<'a>(
-        &mut self,
-        rows: impl Iterator<Item = (&'a Rows, usize)>,
-        len: usize,
-        w: &[f64],
-        grad: Option<&mut [f64]>,
-    ) -> Sums {
-        let width = w.len();
-        let scratch = &mut self.scratch;
-        scratch.rows.resize(len * width, 0.0);
-        scratch.z.resize(len, 0.0);
-        scratch.slopes.resize(len, 0.0);
-        scratch.columns.resize_with(self.inputs.len() - 1, Vec::new);
-        for column in &mut scratch.columns {
-            column.resize(len, 0.0);
-        }
-        scratch.index.resize(len, 0);
-        for (k, (data, i)) in rows.enumerate().take(len) {
-            scratch.index[k] = i;
-            scratch.rows[k * width..(k + 1) * width]
-                .copy_from_slice(&data.design()[i * width..(i + 1) * width]);
-            for (column, source) in scratch.columns.iter_mut().zip(&data.columns) {
-                column[k] = source[i];
+        if count == 0 {
+            if let Some(grad) = grad {
+                grad.fill(0.0);
             }
+            return Sums::default();
         }
-        let block = MatRef::from_row_major_slice(&scratch.rows[..], len, width);
-        let w_col = MatRef::from_column_major_slice(w, width, 1);
-        matmul(
-            MatMut::from_column_major_slice_mut(&mut scratch.z[..], len, 1),
-            Accum::Replace,
-            block,
-            w_col,
-            1.0,
-            Par::Seq,
-        );
-        let tape = &mut self.form.sample;
-        let mut loss = 0.0;
-        let mut non_finite = None;
-        for k in 0..len {
-            self.inputs[0] = scratch.z[k];
-            for (input, column) in self.inputs[1..].iter_mut().zip(&scratch.columns) {
-                *input = column[k];
-            }
-            tape.run(&self.inputs);
-            let (value, slope) = (tape.output(0), tape.output(1));
-            if !(value.is_finite() && slope.is_finite()) && non_finite.is_none() {
-                non_finite = Some(k);
-            }
-            loss += value;
-            scratch.slopes[k] = slope;
-        }
-        if let Some(g) = grad {
-            matmul(
-                MatMut::from_column_major_slice_mut(g, width, 1),
-                Accum::Replace,
-                block.transpose(),
-                MatRef::from_column_major_slice(&scratch.slopes[..], len, 1),
-                1.0,
-                Par::Seq,
-            );
-        }
-        Sums {
-            loss,
-            non_finite: non_finite.map(|k| scratch.index[k]),
-        }
+        self.in_place(rows, w, grad)
     }
 
     /// `Σ ℓ` over all rows of `data`, part of a sample of `samples` rows, adding
@@ -397,6 +330,170 @@ impl RowKernel {
             }
         }
         total
+    }
+
+    /// The plain step `w ← w − η ∇Q_B(w)` on the rows `batch` of `data`, taken in
+    /// place: the rows' `z_i = x_iᵀw` and slopes `ℓ'(z_i, y_i)` first, then their
+    /// `axpy`s into the gradient (one row: straight into `w`). The iterates are those
+    /// of [`RowKernel::batch`] followed by the step. Returns the batch loss and
+    /// `‖∇Q_B‖²`; `None`, with `w` untouched, when the loss has a penalty or a row's
+    /// loss or slope is not finite (the caller then takes the step the general way,
+    /// which reports why).
+    pub(crate) fn descend(
+        &mut self,
+        data: &Rows,
+        batch: &[usize],
+        w: &mut [f64],
+        lr: f64,
+    ) -> Option<(f64, f64)> {
+        if self.form.penalty.is_some() || batch.is_empty() {
+            return None;
+        }
+        self.bind(batch.len());
+        if let [i] = *batch {
+            let width = data.width;
+            let x = data.design().get(i * width..(i + 1) * width)?;
+            let (value, slope) = self.sample(data, i, dot(x, w));
+            if !(value.is_finite() && slope.is_finite()) {
+                return None;
+            }
+            let norm2 = step_along(w, lr, slope, x);
+            return Some((value + self.form.sample.output(2), norm2));
+        }
+        let mut grad = std::mem::take(&mut self.scratch.grad);
+        grad.resize(w.len(), 0.0);
+        let rows = batch.iter().map(|&i| (data, i));
+        let sums = self.in_place(rows, w, Some(&mut grad));
+        let step = (sums.non_finite.is_none() && sums.loss.is_finite()).then(|| {
+            (
+                sums.loss + self.form.sample.output(2),
+                descend(w, lr, &grad),
+            )
+        });
+        self.scratch.grad = grad;
+        step
+    }
+
+    /// SGD steps on the rows `rows` of `data`, one per row, on `threads` threads at
+    /// once (Hogwild!): thread `t` takes the `t`-th contiguous part of `rows` and steps
+    /// its own view of `w`; every [`SHARE_EVERY`] steps it adds its steps to the shared
+    /// `w` entry by entry, without locks (so that one thread's addition may overwrite
+    /// another's), and reads the shared `w` back. Returns the sum of the rows' losses (NaN once one is not finite);
+    /// `None`, with `w` untouched, when the loss has a penalty.
+    pub(crate) fn descend_concurrently(
+        &mut self,
+        data: &Rows,
+        rows: &[usize],
+        w: &mut [f64],
+        lr: f64,
+        threads: usize,
+    ) -> Option<f64> {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+        if self.form.penalty.is_some() {
+            return None;
+        }
+        self.bind(1);
+        let shared: Vec<AtomicU64> = w.iter().map(|v| AtomicU64::new(v.to_bits())).collect();
+        let failed = AtomicBool::new(false);
+        let part = rows.len().div_ceil(threads.max(1)).max(1);
+        let width = data.width;
+        let design = data.design();
+        let constant = self.form.sample.output(2);
+        let losses: Vec<f64> = std::thread::scope(|scope| {
+            let workers: Vec<_> = rows
+                .chunks(part)
+                .map(|mine| {
+                    let (shared, failed) = (&shared, &failed);
+                    let mut tape = self.form.sample.clone();
+                    let mut inputs = self.inputs.clone();
+                    scope.spawn(move || {
+                        // The thread's view of `w`, and that view when last read.
+                        let mut local: Vec<f64> = shared
+                            .iter()
+                            .map(|s| f64::from_bits(s.load(Relaxed)))
+                            .collect();
+                        let mut read = local.clone();
+                        let mut loss = 0.0;
+                        for (k, &i) in mine.iter().enumerate() {
+                            if let Some(&ahead) = mine.get(k + PREFETCH_AHEAD) {
+                                data.prefetch(&[ahead]);
+                            }
+                            let x = &design[i * width..(i + 1) * width];
+                            inputs[0] = dot(x, &local);
+                            for (input, column) in inputs[1..].iter_mut().zip(&data.columns) {
+                                *input = column[i];
+                            }
+                            tape.run(&inputs);
+                            let (value, slope) = (tape.output(0), tape.output(1));
+                            if !(value.is_finite() && slope.is_finite()) || failed.load(Relaxed) {
+                                failed.store(true, Relaxed);
+                                return f64::NAN;
+                            }
+                            loss += value + constant;
+                            axpy(&mut local, -lr * slope, x);
+                            if (k + 1) % SHARE_EVERY == 0 || k + 1 == mine.len() {
+                                publish(shared, &mut local, &mut read);
+                            }
+                        }
+                        loss
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|h| h.join().unwrap_or(f64::NAN))
+                .collect()
+        });
+        for (wj, s) in w.iter_mut().zip(&shared) {
+            *wj = f64::from_bits(s.load(Relaxed));
+        }
+        Some(losses.iter().sum())
+    }
+
+    /// `ℓ(z, y_i)` and `ℓ'(z, y_i)` for row `i` of `data`.
+    fn sample(&mut self, data: &Rows, i: usize, z: f64) -> (f64, f64) {
+        self.inputs[0] = z;
+        for (input, column) in self.inputs[1..].iter_mut().zip(&data.columns) {
+            *input = column[i];
+        }
+        let tape = &mut self.form.sample;
+        tape.run(&self.inputs);
+        (tape.output(0), tape.output(1))
+    }
+
+    /// `Σ ℓ` over `rows` (each given as its buffer and its index there), writing
+    /// `Σ ℓ' x_i` into `grad` when given: the rows' dot products first (their reads
+    /// independent, so the memory system fetches many rows at once), then their
+    /// `axpy`s in batch order while the rows are still in cache.
+    fn in_place<'a>(
+        &mut self,
+        rows: impl Iterator<Item = (&'a Rows, usize)> + Clone,
+        w: &[f64],
+        grad: Option<&mut [f64]>,
+    ) -> Sums {
+        let mut slopes = std::mem::take(&mut self.scratch.slopes);
+        slopes.clear();
+        let mut loss = 0.0;
+        let mut non_finite = None;
+        for (data, i) in rows.clone() {
+            let width = data.width;
+            let x = &data.design()[i * width..(i + 1) * width];
+            let (value, slope) = self.sample(data, i, dot(x, w));
+            if !(value.is_finite() && slope.is_finite()) && non_finite.is_none() {
+                non_finite = Some(i);
+            }
+            loss += value;
+            slopes.push(slope);
+        }
+        if let Some(grad) = grad {
+            grad.fill(0.0);
+            for ((data, i), &slope) in rows.zip(&slopes) {
+                let width = data.width;
+                axpy(grad, slope, &data.design()[i * width..(i + 1) * width]);
+            }
+        }
+        self.scratch.slopes = slopes;
+        Sums { loss, non_finite }
     }
 
     /// `κ + Σ_j ρ(w_j)` for a sample of `samples` rows, adding `ρ'(w)` into `grad`:
@@ -522,6 +619,40 @@ pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
         .map(|(a, b)| a * b)
         .sum();
     ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])) + tail
+}
+
+/// Adds a thread's steps since it last read the shared `w` (`local − read`) to the
+/// shared `w`, entry by entry without locks, and reads it back into `local` and `read`.
+fn publish(shared: &[std::sync::atomic::AtomicU64], local: &mut [f64], read: &mut [f64]) {
+    use std::sync::atomic::Ordering::Relaxed;
+    for ((s, l), r) in shared.iter().zip(local.iter_mut()).zip(read.iter_mut()) {
+        let now = f64::from_bits(s.load(Relaxed)) + (*l - *r);
+        s.store(now.to_bits(), Relaxed);
+        *l = now;
+        *r = now;
+    }
+}
+
+/// `w ← w − η s x`, returning `‖s x‖²`: a step along one row's gradient `s x`, with
+/// the arithmetic (and so the bits) of the optimiser's `w ← w − η d` for `d = s x`.
+fn step_along(w: &mut [f64], lr: f64, s: f64, x: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let mut wc = w.chunks_exact_mut(4);
+    let mut xc = x.chunks_exact(4);
+    for (wk, xk) in (&mut wc).zip(&mut xc) {
+        for k in 0..4 {
+            let d = s * xk[k];
+            wk[k] -= lr * d;
+            acc[k] += d * d;
+        }
+    }
+    let mut tail = 0.0;
+    for (wi, xi) in wc.into_remainder().iter_mut().zip(xc.remainder()) {
+        let d = s * xi;
+        *wi -= lr * d;
+        tail += d * d;
+    }
+    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
 }
 
 /// `y ← y + a x`.

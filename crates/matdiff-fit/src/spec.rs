@@ -13,7 +13,7 @@
 //! let x = Mat::from_fn(4, 2, |i, j| if i % 2 == j { 1.0 } else { 0.5 });
 //! let y = Mat::from_fn(4, 1, |i, _| i as f64);
 //! let spec = FitSpec {
-//!     data: vec![("X".into(), Data::Memory(x)), ("y".into(), Data::Memory(y))],
+//!     data: vec![("X".into(), Data::Memory(x.into())), ("y".into(), Data::Memory(y.into()))],
 //!     method: MethodKind::Gd,
 //!     lr: 0.2,
 //!     stop: StopSpec { tol_grad: Some(1e-9), max_iter: Some(100_000), ..StopSpec::default() },
@@ -37,8 +37,8 @@ use thiserror::Error;
 use crate::distributed::gradient::{DistributedError, DistributedProblem};
 use crate::distributed::Peers;
 use crate::optim::{
-    self, Batch, LineSearch, Method, Objective, ObjectiveError, Observer, OptimError, Options,
-    Outcome, Sampling, Schedule, StopRules,
+    self, Batch, EpochLoss, LineSearch, Method, Objective, ObjectiveError, Observer, OptimError,
+    Options, Outcome, Sampling, Schedule, StopRules,
 };
 use crate::problem::{Hoisted, Problem, ProblemError};
 use crate::stream::StreamedProblem;
@@ -100,7 +100,9 @@ pub enum SamplingKind {
     Shuffle,
 }
 
-/// The stop rules as given; [`StopSpec::rules`] fills in the defaults.
+/// The stop rules as given; [`StopSpec::rules`] fills in the defaults. A tolerance of
+/// 0 is given but never met: its rule is off, and the default gradient tolerance does
+/// not apply either.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StopSpec {
     /// Stop when `‖w_new − w_old‖ < ε`.
@@ -123,16 +125,18 @@ pub struct StopSpec {
 
 impl StopSpec {
     /// The rules of a run: with no tolerance given, `‖∇Q‖ < 1e-6` applies, and with
-    /// neither an iteration nor an epoch limit, 1000 epochs.
+    /// neither an iteration nor an epoch limit, 1000 epochs. A tolerance given as 0
+    /// turns its rule off (no norm or change falls below 0).
     pub fn rules(&self) -> StopRules {
         let any_tolerance =
             self.tol_step.is_some() || self.tol_loss.is_some() || self.tol_grad.is_some();
         let defaults = StopRules::default();
+        let on = |tol: Option<f64>| tol.filter(|&t| t != 0.0);
         StopRules {
-            tol_step: self.tol_step,
-            tol_loss: self.tol_loss,
+            tol_step: on(self.tol_step),
+            tol_loss: on(self.tol_loss),
             tol_grad: if any_tolerance {
-                self.tol_grad
+                on(self.tol_grad)
             } else {
                 defaults.tol_grad
             },
@@ -164,8 +168,9 @@ pub enum Start {
 /// The value of a data variable.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
-    /// In memory.
-    Memory(Mat<f64>),
+    /// In memory, shared rather than copied by a fit (an owned matrix, or values
+    /// lent by their owner: [`Stored::shared`]).
+    Memory(Stored),
     /// A CSV (header row) or `.npy` file: loaded whole, or read chunk by chunk when
     /// the fit is streamed and the variable spans the sample dimension.
     File(PathBuf),
@@ -196,6 +201,10 @@ pub struct FitSpec {
     pub stop: StopSpec,
     /// Seed of the sampling and of a random start.
     pub seed: u64,
+    /// The loss after each epoch of a stochastic method: exact or the running average.
+    pub epoch_loss: EpochLoss,
+    /// SGD on this many threads at once, lock-free (Hogwild!; not reproducible).
+    pub threads: Option<usize>,
     /// Where to start.
     pub start: Start,
     /// The values of the other variables, by name.
@@ -224,6 +233,8 @@ impl FitSpec {
             line_search: false,
             stop: StopSpec::default(),
             seed: 0,
+            epoch_loss: EpochLoss::Auto,
+            threads: None,
             start: Start::Zeros,
             data: Vec::new(),
             csv_header: matdiff_num::data::CsvHeader::default(),
@@ -277,6 +288,8 @@ impl FitSpec {
             line_search: self.line_search.then(LineSearch::default),
             stop: self.stop.rules(),
             seed: self.seed,
+            epoch_loss: self.epoch_loss,
+            threads: self.threads,
             ..Options::default()
         }
     }
@@ -294,7 +307,7 @@ impl FitSpec {
         for (name, value) in &self.data {
             // A file's values are read as stored (a C-order `.npy` file in place).
             let value = match value {
-                Data::Memory(m) => Stored::from(m.clone()),
+                Data::Memory(m) => m.clone(),
                 Data::File(path) => matdiff_num::data::load_matrix_stored(path, self.csv_header)?,
             };
             data.push((name.clone(), value));
@@ -429,7 +442,7 @@ impl FitSpec {
                     let value = matdiff_num::data::load_matrix_with(path, self.csv_header)?;
                     whole.push((name.clone(), value))
                 }
-                Data::Memory(m) => whole.push((name.clone(), m.clone())),
+                Data::Memory(m) => whole.push((name.clone(), m.to_mat())),
             }
         }
         Ok((files, whole))

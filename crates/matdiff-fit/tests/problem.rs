@@ -544,3 +544,254 @@ fn the_sample_dimension_is_the_shared_row_dimension_unless_named() {
         assert_eq!(problem.samples(), case.count, "{}", case.expr);
     }
 }
+
+/// A run's end point and what the optimiser says of it.
+fn fit(problem: &mut Problem, options: &Options) -> matdiff_fit::optim::Outcome {
+    minimize(problem, &[0.0; 4], options, &mut NoObserver).expect("the run succeeds")
+}
+
+#[test]
+fn steps_taken_in_place_are_the_steps_of_the_gradient() {
+    // SGD and mini-batch steps run in place on the rows (`Objective::descend`);
+    // momentum with β = 0 asks for the batch gradient and steps itself: the same
+    // direction, so the same iterates, to the bit. Least squares, a logistic loss and
+    // a loss with a constant term; single rows and batches of 1 to 40.
+    let losses = [
+        MSE,
+        "sum(softplus(X*w)) - y'*X*w",
+        "1/(2*N)*norm2(X*w - y)^2 + 3",
+    ];
+    for loss in losses {
+        for batch in [1, 2, 7, 40] {
+            let stop = StopRules {
+                tol_grad: None,
+                max_epochs: Some(3),
+                ..StopRules::default()
+            };
+            let in_place = Options {
+                method: if batch == 1 {
+                    Method::Sgd
+                } else {
+                    Method::MiniBatch { batch }
+                },
+                lr: 0.01,
+                stop,
+                seed: 3,
+                ..Options::default()
+            };
+            let general = Options {
+                method: Method::Momentum { beta: 0.0 },
+                batch: Some(batch),
+                ..in_place
+            };
+            let (mut a, ..) = least_squares(loss);
+            let (mut b, ..) = least_squares(loss);
+            let (fast, slow) = (fit(&mut a, &in_place), fit(&mut b, &general));
+            assert_eq!(fast.w, slow.w, "{loss} with batches of {batch}");
+            assert_eq!(fast.loss.to_bits(), slow.loss.to_bits(), "{loss}, {batch}");
+            assert_eq!(fast.iterations, 3 * N.div_ceil(batch), "{loss}, {batch}");
+        }
+    }
+}
+
+#[test]
+fn the_epoch_loss_is_exact_or_the_running_average_of_the_batch_losses() {
+    use matdiff_fit::optim::{EpochLoss, History, OptimError, Scope};
+    let stop = StopRules {
+        tol_grad: None,
+        max_epochs: Some(4),
+        ..StopRules::default()
+    };
+    let options = |epoch_loss| Options {
+        method: Method::MiniBatch { batch: 16 },
+        lr: 0.05,
+        stop,
+        seed: 5,
+        epoch_loss,
+        ..Options::default()
+    };
+    let run = |epoch_loss| {
+        let (mut problem, ..) = least_squares(MSE);
+        let mut history = History::new().with_steps();
+        let outcome = minimize(&mut problem, &[0.0; 4], &options(epoch_loss), &mut history)
+            .expect("the run succeeds");
+        (outcome, history)
+    };
+    let (exact, exact_history) = run(EpochLoss::Exact);
+    let (running, running_history) = run(EpochLoss::Running);
+    // The same iterates, and the same exact loss and gradient norm at the end.
+    assert_eq!(exact.w, running.w);
+    assert_eq!(exact.loss.to_bits(), running.loss.to_bits());
+    assert_eq!(
+        exact.gradient_norm.to_bits(),
+        running.gradient_norm.to_bits()
+    );
+    assert_eq!(
+        (exact.epoch_loss, running.epoch_loss),
+        (EpochLoss::Exact, EpochLoss::Running)
+    );
+    // Each running epoch loss is the mean of that epoch's batch losses; each exact one
+    // the full loss at the epoch's last iterate.
+    let (mut problem, ..) = least_squares(MSE);
+    let steps = N.div_ceil(16);
+    let epochs = |h: &History| {
+        h.records
+            .iter()
+            .filter(|r| r.scope == Scope::Epoch && r.epoch > 0)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let batch_losses: Vec<f64> = running_history
+        .records
+        .iter()
+        .filter(|r| r.scope == Scope::Step)
+        .map(|r| r.loss)
+        .collect();
+    let running_epochs = epochs(&running_history);
+    assert_eq!(running_epochs.len(), 4);
+    for (e, record) in running_epochs.iter().enumerate() {
+        let mean = batch_losses[e * steps..(e + 1) * steps].iter().sum::<f64>() / steps as f64;
+        assert!(
+            (record.loss - mean).abs() <= 1e-15 * mean.abs(),
+            "epoch {e}"
+        );
+        assert!(record.grad_norm.is_nan());
+    }
+    let steps_of = |h: &History| {
+        h.records
+            .iter()
+            .filter(|r| r.scope == Scope::Step)
+            .map(|r| r.iteration)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(steps_of(&exact_history), steps_of(&running_history));
+    for record in epochs(&exact_history) {
+        assert!(record.grad_norm.is_finite());
+    }
+    let mut grad = vec![0.0; 4];
+    let full = problem
+        .loss_and_gradient(&exact.w, Batch::All, &mut grad)
+        .unwrap();
+    assert_eq!(full.to_bits(), exact.loss.to_bits());
+    assert_eq!(
+        epochs(&exact_history).last().map(|r| r.loss.to_bits()),
+        Some(full.to_bits())
+    );
+
+    // Auto: the running average unless a rule or the observer looks at the loss.
+    let auto = options(EpochLoss::Auto);
+    assert!(!auto.exact_epoch_loss(false));
+    assert!(auto.exact_epoch_loss(true));
+    for rules in [
+        StopRules {
+            tol_grad: Some(1e-6),
+            ..stop
+        },
+        StopRules {
+            tol_loss: Some(1e-6),
+            ..stop
+        },
+        StopRules {
+            n_iter_no_change: Some(3),
+            ..stop
+        },
+    ] {
+        assert!(Options {
+            stop: rules,
+            ..auto
+        }
+        .exact_epoch_loss(false));
+    }
+    let (mut problem, ..) = least_squares(MSE);
+    let quiet = minimize(&mut problem, &[0.0; 4], &auto, &mut NoObserver).unwrap();
+    assert_eq!(quiet.epoch_loss, EpochLoss::Running);
+    assert_eq!(quiet.w, exact.w);
+    // The running average cannot serve a gradient tolerance.
+    let refused = Options {
+        stop: StopRules {
+            tol_grad: Some(1e-6),
+            ..stop
+        },
+        ..options(EpochLoss::Running)
+    };
+    let (mut problem, ..) = least_squares(MSE);
+    let error = minimize(&mut problem, &[0.0; 4], &refused, &mut NoObserver).unwrap_err();
+    assert!(matches!(error, OptimError::InvalidOption { .. }), "{error}");
+}
+
+#[test]
+fn sgd_on_several_threads_approaches_the_solution_and_refuses_what_it_cannot_do() {
+    use matdiff_fit::optim::{OptimError, Sampling, Schedule};
+    let (x, y) = data(7);
+    let solution = closed_form(&x, &y);
+    let sgd = Options {
+        method: Method::Sgd,
+        lr: 0.02,
+        stop: StopRules {
+            tol_grad: None,
+            max_epochs: Some(60),
+            ..StopRules::default()
+        },
+        seed: 1,
+        threads: Some(3),
+        ..Options::default()
+    };
+    let (mut problem, ..) = least_squares(MSE);
+    let outcome = fit(&mut problem, &sgd);
+    assert_eq!(outcome.iterations, 60 * N);
+    // SGD at a constant η ends in a neighbourhood of the solution, as on one thread.
+    let (mut alone, ..) = least_squares(MSE);
+    let one = fit(
+        &mut alone,
+        &Options {
+            threads: None,
+            ..sgd
+        },
+    );
+    let off = max_diff(&outcome.w, &solution);
+    assert!(off < 0.1, "{:?} against {solution:?}", outcome.w);
+    assert!(off < 3.0 * max_diff(&one.w, &solution) + 0.02, "{off}");
+    let refused = [
+        Options {
+            method: Method::Gd,
+            ..sgd
+        },
+        Options {
+            sampling: Sampling::Replace,
+            ..sgd
+        },
+        Options {
+            schedule: Schedule::InvScaling { power: 0.25 },
+            ..sgd
+        },
+        Options {
+            stop: StopRules {
+                max_iter: Some(10),
+                ..sgd.stop
+            },
+            ..sgd
+        },
+        Options {
+            threads: Some(0),
+            ..sgd
+        },
+    ];
+    for options in refused {
+        let (mut problem, ..) = least_squares(MSE);
+        let error = minimize(&mut problem, &[0.0; 4], &options, &mut NoObserver).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                OptimError::InvalidOption {
+                    option: "threads",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+    // A loss that is not a linear model's has no parallel steps.
+    let (mut problem, ..) = least_squares("1/N*norm2(X*w - y)^2 + norm2(w)^4");
+    let error = minimize(&mut problem, &[0.0; 4], &sgd, &mut NoObserver).unwrap_err();
+    assert!(error.to_string().contains("linear model"), "{error}");
+}

@@ -24,5 +24,5 @@ pub use check::{
 pub use error::EvalError;
 pub use inputs::{InputError, Inputs, Sizes, Values};
 pub use plan::{Plan, PlanOptions};
-pub use stored::{Order, Stored};
+pub use stored::{Order, SharedValues, Stored};
 pub use value::Value;

@@ -5,7 +5,8 @@
 //! The rest of the code reads a [`Stored`] through [`Stored::view`], a faer view with
 //! the strides of the storage, or asks for the rows as one slice
 //! ([`Stored::rows_slice`]) where it runs over samples row by row. Cloning shares the
-//! values.
+//! values. A caller that owns its values elsewhere (a NumPy array) lends them with
+//! [`Stored::shared`], without a copy.
 
 use std::fmt;
 use std::sync::Arc;
@@ -43,6 +44,18 @@ enum Values {
     },
     /// A faer matrix, by columns.
     Matrix(Mat<f64>),
+    /// Values owned by someone else, kept alive by `owner`, in `order`.
+    Shared {
+        owner: Box<dyn SharedValues>,
+        order: Order,
+    },
+}
+
+/// Values owned outside matdiff (a NumPy array's buffer) and lent to a [`Stored`] for
+/// as long as it lives: the owner keeps them alive and unchanged.
+pub trait SharedValues: Send + Sync + 'static {
+    /// The values, in the order the [`Stored`] is made with.
+    fn values(&self) -> &[f64];
 }
 
 impl Values {
@@ -55,12 +68,15 @@ impl Values {
                 &file.bytes()[*start..*start + len * 8],
             )),
             Values::Matrix(_) => None,
+            Values::Shared { owner, .. } => Some(owner.values()),
         }
     }
 
     fn order(&self) -> Order {
         match self {
-            Values::Owned { order, .. } | Values::Mapped { order, .. } => *order,
+            Values::Owned { order, .. }
+            | Values::Mapped { order, .. }
+            | Values::Shared { order, .. } => *order,
             Values::Matrix(_) => Order::Columns,
         }
     }
@@ -72,6 +88,7 @@ impl fmt::Debug for Stored {
             Values::Owned { .. } => "owned",
             Values::Mapped { .. } => "mapped",
             Values::Matrix(_) => "matrix",
+            Values::Shared { .. } => "shared",
         };
         write!(
             f,
@@ -114,6 +131,27 @@ impl Stored {
             rows,
             cols,
         }
+    }
+
+    /// `rows × cols` values in `order` that `owner` keeps (read in place, not copied);
+    /// `None` when it does not hold `rows · cols` values.
+    pub fn shared(
+        rows: usize,
+        cols: usize,
+        owner: impl SharedValues,
+        order: Order,
+    ) -> Option<Stored> {
+        if rows.checked_mul(cols)? != owner.values().len() {
+            return None;
+        }
+        Some(Stored {
+            values: Arc::new(Values::Shared {
+                owner: Box::new(owner),
+                order,
+            }),
+            rows,
+            cols,
+        })
     }
 
     /// `rows × cols` native-endian `f64`s of a mapped file from byte `start`, in

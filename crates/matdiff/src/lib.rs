@@ -86,7 +86,7 @@ pub use matdiff_core::solve::{
     Definiteness, MinimumNorm, Report as SolveReport, ReportStep as SolveStep,
 };
 pub use matdiff_core::DerivativeKind;
-pub use matdiff_fit::optim::{Record, Scope, StopReason};
+pub use matdiff_fit::optim::{EpochLoss, Record, Scope, StopReason};
 pub use minimize::{DataValue, Fit, Minimize};
 pub use solved::{Solved, SolvedValues};
 pub use values::{Evaluation, Values};
@@ -123,7 +123,7 @@ pub mod data {
         load_csv_columns, load_csv_with, load_matrix_stored, load_matrix_with, parse_csv,
         parse_csv_columns, CsvHeader, DataError, RowReader, Table,
     };
-    pub use matdiff_num::Stored;
+    pub use matdiff_num::{Order, SharedValues, Stored};
 }
 
 /// Data-parallel fitting over row shards: ranks that each hold a contiguous block of

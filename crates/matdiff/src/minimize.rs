@@ -8,6 +8,7 @@ use matdiff_fit::optim::{Observer, Record, StopReason};
 use matdiff_fit::spec::{Data, FitSpec, Start};
 use serde::Serialize;
 
+use crate::data::Stored;
 use crate::function::name_known;
 use crate::{Error, Function, Method, Sampling, Schedule};
 
@@ -24,6 +25,23 @@ use crate::{Error, Function, Method, Sampling, Schedule};
 pub trait DataValue {
     /// The value as a matrix (a vector as one column).
     fn to_matrix(&self) -> Mat<f64>;
+
+    /// The value as a fit stores it: a copy, unless it is [`Stored`] already (shared).
+    fn to_stored(&self) -> Stored {
+        Stored::from(self.to_matrix())
+    }
+}
+
+/// Data held as stored (a mapped file, or values lent by their owner with
+/// [`Stored::shared`]): a fit reads them in place.
+impl DataValue for Stored {
+    fn to_matrix(&self) -> Mat<f64> {
+        self.to_mat()
+    }
+
+    fn to_stored(&self) -> Stored {
+        self.clone()
+    }
 }
 
 impl DataValue for MatRef<'_, f64> {
@@ -136,7 +154,7 @@ impl<'a> Minimize<'a> {
     pub fn data(mut self, name: &str, value: impl DataValue) -> Minimize<'a> {
         self.spec
             .data
-            .push((name.to_owned(), Data::Memory(value.to_matrix())));
+            .push((name.to_owned(), Data::Memory(value.to_stored())));
         self
     }
 
@@ -289,7 +307,7 @@ impl<'a> Minimize<'a> {
         self
     }
 
-    /// Stop when `‖∇Q(w)‖ < ε`.
+    /// Stop when `‖∇Q(w)‖ < ε` (0: never).
     ///
     /// ```
     /// # let f = matdiff::Function::parse("norm2(x)^2", "")?;
@@ -353,6 +371,48 @@ impl<'a> Minimize<'a> {
     /// ```
     pub fn min_improvement(mut self, delta: f64) -> Minimize<'a> {
         self.spec.stop.min_improvement = Some(delta);
+        self
+    }
+
+    /// What the loss after each epoch of a stochastic run is: exact (one more pass
+    /// over the data per epoch) or the running average of the epoch's batch losses;
+    /// by default exact where a stop rule or the observer looks at it. The fit's final
+    /// loss and gradient norm are exact either way.
+    ///
+    /// ```
+    /// let f = matdiff::Function::parse("1/N*norm2(X*w - y)^2", "X: matrix(N,d)")?;
+    /// let x = matdiff::faer::mat![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 1.0]];
+    /// let y = [1.0, 2.0, 3.0, 4.0];
+    /// let fit = matdiff::Minimize::new(&f, "w")
+    ///     .data("X", x.as_ref())
+    ///     .data("y", &y)
+    ///     .method(matdiff::Method::Sgd)
+    ///     .epochs(3)
+    ///     .tol_grad(0.0)
+    ///     .epoch_loss(matdiff::EpochLoss::Running)
+    ///     .run()?;
+    /// assert_eq!(fit.epoch_loss, matdiff::EpochLoss::Running);
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn epoch_loss(mut self, epoch_loss: crate::EpochLoss) -> Minimize<'a> {
+        self.spec.epoch_loss = epoch_loss;
+        self
+    }
+
+    /// SGD on `k` threads at once, lock-free (Hogwild!): each thread takes a part of
+    /// every epoch's samples and steps the shared variable without waiting for the
+    /// others. Faster on several cores, but steps may overwrite each other, so a rerun
+    /// does not give the same bits; one thread (the default) is reproducible. For
+    /// `sgd` on a linear model's loss, shuffled, whole epochs at one `η`.
+    ///
+    /// ```
+    /// # let f = matdiff::Function::parse("norm2(x)^2", "")?;
+    /// let m = matdiff::Minimize::new(&f, "x").method(matdiff::Method::Sgd).threads(2);
+    /// # assert_eq!(m.spec().threads, Some(2));
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn threads(mut self, k: usize) -> Minimize<'a> {
+        self.spec.threads = Some(k);
         self
     }
 
@@ -458,7 +518,7 @@ impl<'a> Minimize<'a> {
             .data
             .iter()
             .map(|(name, value)| match value {
-                Data::Memory(m) => Ok((name.clone(), m.clone())),
+                Data::Memory(m) => Ok((name.clone(), m.to_mat())),
                 Data::File(path) => Ok((
                     name.clone(),
                     matdiff_num::data::load_matrix_with(path, self.spec.csv_header)?,
@@ -506,6 +566,7 @@ impl<'a> Minimize<'a> {
             stop_reason: outcome.stop,
             converged: outcome.stop.converged(),
             stop_description: outcome.stop.description(),
+            epoch_loss: outcome.epoch_loss,
             seconds: outcome.seconds,
             start: prepared.unflatten(&prepared.start),
         })
@@ -556,6 +617,10 @@ pub struct Fit {
     pub stop_description: &'static str,
     /// Wall-clock seconds of the run.
     pub seconds: f64,
+    /// What the loss after each epoch was: `exact`, or `running` (the mean of the
+    /// epoch's batch losses).
+    #[serde(serialize_with = "serialize_epoch_loss")]
+    pub epoch_loss: crate::EpochLoss,
     /// Where the run started.
     #[serde(skip)]
     pub start: Mat<f64>,
@@ -563,6 +628,13 @@ pub struct Fit {
 
 fn serialize_stop<S: serde::Serializer>(stop: &StopReason, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(stop.name())
+}
+
+fn serialize_epoch_loss<S: serde::Serializer>(
+    epoch_loss: &crate::EpochLoss,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(epoch_loss.name())
 }
 
 /// A value as DESIGN's JSON encoding: a number for 1 × 1, a flat list for a column,
@@ -586,7 +658,7 @@ pub(crate) fn serialize_value<S: serde::Serializer>(m: &Mat<f64>, s: S) -> Resul
 ///
 /// let f = matdiff::Function::parse("norm2(x - a)^2", "")?;
 /// let mut spec = FitSpec::new("x");
-/// spec.data.push(("a".into(), fit::Data::Memory(matdiff::faer::mat![[1.0], [2.0]])));
+/// spec.data.push(("a".into(), fit::Data::Memory(matdiff::faer::mat![[1.0], [2.0]].into())));
 /// spec.lr = 0.25;
 /// let mut prepared = fit::prepare(&f, &spec).map_err(matdiff::Error::from)?;
 /// let outcome = prepared.run(&mut fit::NoObserver).map_err(matdiff::Error::from)?;

@@ -543,6 +543,7 @@ fn json_has_the_contract_keys_and_names_each_stop_rule() {
     let dir = least_squares_files("stops");
     let keys = [
         "converged",
+        "epoch_loss",
         "epochs",
         "grad_norm",
         "iterations",
@@ -787,5 +788,59 @@ fn a_learning_rate_sweep_draws_every_curve_and_marks_the_diverged_rate() {
     assert_eq!(
         runs[1]["solution"],
         serde_json::from_str::<Value>(&single.stdout).unwrap()["solution"]
+    );
+}
+
+#[test]
+fn epoch_losses_are_exact_where_looked_at_and_sgd_runs_on_several_threads() {
+    let dir = least_squares_files("epoch-loss");
+    let sgd = format!("{FIT} --method sgd --lr 0.05 --epochs 20 --json --quiet");
+    let fit = |options: &str| {
+        let run = minimize(&dir, &format!("{sgd} {options}"));
+        assert_eq!(run.code, 0, "{options}: {}", run.stderr);
+        let json: Value = serde_json::from_str(&run.stdout).unwrap();
+        (json, solution(&run))
+    };
+    // No rule looks at the epochs' losses: the running average, with the same
+    // iterates and the same exact final loss.
+    let (running, w_running) = fit("--tol-grad 0");
+    let (exact, w_exact) = fit("--tol-grad 0 --epoch-loss exact");
+    assert_eq!(running["epoch_loss"], "running");
+    assert_eq!(exact["epoch_loss"], "exact");
+    assert_eq!(w_running, w_exact);
+    assert_eq!(running["loss"], exact["loss"]);
+    assert_eq!(running["stop_reason"], "epochs");
+    // A gradient tolerance (the default) or a history needs the exact loss.
+    assert_eq!(fit("").0["epoch_loss"], "exact");
+    let (history, _) = fit("--tol-grad 0 --history h.csv");
+    assert_eq!(history["epoch_loss"], "exact");
+    let refused = minimize(&dir, &format!("{sgd} --epoch-loss running --tol-grad 1e-8"));
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("--epoch-loss"),
+        "{}",
+        refused.stderr
+    );
+    // Text output says which.
+    let text = minimize(
+        &dir,
+        &format!("{FIT} --method sgd --lr 0.05 --epochs 3 --tol-grad 0 --quiet"),
+    );
+    assert!(
+        text.stdout.contains("epoch losses: running averages"),
+        "{}",
+        text.stdout
+    );
+
+    // Hogwild! on two threads: near the one-thread fit, not bit for bit.
+    let (_, w_threads) = fit("--tol-grad 0 --threads 2");
+    assert!(max_diff(&w_threads, &W_TRUE) < 0.05, "{w_threads:?}");
+    assert!(max_diff(&w_threads, &w_running) < 0.05);
+    let gd = minimize(&dir, &format!("{FIT} --threads 2 --epochs 3"));
+    assert_eq!(gd.code, 2);
+    assert!(
+        gd.stderr.contains("--threads") && gd.stderr.contains("sgd"),
+        "{}",
+        gd.stderr
     );
 }

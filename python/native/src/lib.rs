@@ -11,10 +11,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
+use matdiff::data::{Order, SharedValues, Stored};
 use matdiff::faer::{Mat, MatRef};
-use matdiff::{Error, Function, Inputs, Method, Minimize, Sampling, Schedule, Solver};
+use matdiff::{EpochLoss, Error, Function, Inputs, Method, Minimize, Sampling, Schedule, Solver};
 use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{
+    IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray,
+    PyUntypedArrayMethods,
+};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -178,6 +182,48 @@ fn view<'a>(name: &str, held: &'a Held<'_>) -> PyResult<View<'a>> {
             more.len()
         ))),
     }
+}
+
+/// A contiguous float64 array's buffer, kept alive by a reference to the array: what
+/// a fit reads in place instead of a copy.
+struct ArrayValues {
+    _array: Py<PyUntypedArray>,
+    start: *const f64,
+    len: usize,
+}
+
+// SAFETY: the buffer is read only, never written, and lives as long as the array,
+// which `_array` keeps alive; the documented rule is that Python does not change an
+// array during a call that reads it.
+unsafe impl Send for ArrayValues {}
+unsafe impl Sync for ArrayValues {}
+
+impl SharedValues for ArrayValues {
+    fn values(&self) -> &[f64] {
+        // SAFETY: `start..start + len` is the array's contiguous buffer (see above).
+        unsafe { std::slice::from_raw_parts(self.start, self.len) }
+    }
+}
+
+/// A C- or Fortran-contiguous float64 matrix or vector lent to a fit without a copy;
+/// `None` for scalars, files and strided arrays.
+fn lend(held: &Held<'_>) -> Option<Stored> {
+    let Held::Array(array) = held else {
+        return None;
+    };
+    let data = array.as_slice().ok()?;
+    let (rows, cols, order) = match *array.shape() {
+        [n] => (n, 1, Order::Columns),
+        [rows, cols] if array.is_c_contiguous() => (rows, cols, Order::Rows),
+        [rows, cols] => (rows, cols, Order::Columns),
+        _ => return None,
+    };
+    let values = ArrayValues {
+        _array: array.as_untyped().clone().unbind(),
+        start: data.as_ptr(),
+        len: data.len(),
+    };
+    Stored::shared(rows, cols, values, order)
 }
 
 /// The library's inputs over borrowed values.
@@ -434,6 +480,15 @@ fn schedule(name: &str) -> PyResult<Schedule> {
     })
 }
 
+fn epoch_loss(name: &str) -> PyResult<EpochLoss> {
+    Ok(match name {
+        "auto" => EpochLoss::Auto,
+        "exact" => EpochLoss::Exact,
+        "running" => EpochLoss::Running,
+        other => return Err(unknown("epoch_loss", other, &["auto", "exact", "running"])),
+    })
+}
+
 fn sampling(name: &str) -> PyResult<Sampling> {
     Ok(match name {
         "shuffle" => Sampling::Shuffle,
@@ -470,6 +525,7 @@ struct Options {
     max_iter: Option<usize>,
     epochs: Option<usize>,
     n_iter_no_change: Option<usize>,
+    epoch_loss: Option<EpochLoss>,
     seed: Option<u64>,
     samples: Option<String>,
     start: Option<Mat<f64>>,
@@ -517,6 +573,9 @@ fn read_options(options: &Bound<'_, PyDict>) -> PyResult<Options> {
         max_iter: get("max_iter")?.map(|v| v.extract()).transpose()?,
         epochs: get("epochs")?.map(|v| v.extract()).transpose()?,
         n_iter_no_change: get("n_iter_no_change")?.map(|v| v.extract()).transpose()?,
+        epoch_loss: get("epoch_loss")?
+            .map(|v| epoch_loss(&v.extract::<String>()?))
+            .transpose()?,
         seed: get("seed")?.map(|v| v.extract()).transpose()?,
         samples: get("samples")?.map(|v| v.extract()).transpose()?,
         start,
@@ -590,6 +649,9 @@ fn configure<'a>(
     if let Some(v) = options.n_iter_no_change {
         run = run.n_iter_no_change(v);
     }
+    if let Some(v) = options.epoch_loss {
+        run = run.epoch_loss(v);
+    }
     if let Some(v) = options.seed {
         run = run.seed(v);
     }
@@ -617,10 +679,14 @@ fn minimize<'py>(
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let held = hold(data)?;
-    let views = held
-        .iter()
-        .map(|(name, value)| Ok((name.as_str(), view(name, value)?)))
-        .collect::<PyResult<Vec<_>>>()?;
+    let mut views = Vec::with_capacity(held.len());
+    let mut shared = Vec::new();
+    for (name, value) in &held {
+        match lend(value) {
+            Some(stored) => shared.push((name.as_str(), stored)),
+            None => views.push((name.as_str(), view(name, value)?)),
+        }
+    }
     let options = read_options(options)?;
 
     let mut history = History::default();
@@ -642,9 +708,12 @@ fn minimize<'py>(
                 }
             }
         };
-        configure(function, wrt, &views, &options)
-            .observer(observer)
-            .run()
+        let mut run = configure(function, wrt, &views, &options);
+        // Arrays are lent to the fit in place rather than copied into it.
+        for (name, stored) in &shared {
+            run = run.data(name, stored.clone());
+        }
+        run.observer(observer).run()
     });
     if let Some(error) = callback_error {
         return Err(error);
@@ -660,6 +729,7 @@ fn minimize<'py>(
     result.set_item("converged", fit.converged)?;
     result.set_item("message", fit.stop_description)?;
     result.set_item("seconds", fit.seconds)?;
+    result.set_item("epoch_loss", fit.epoch_loss.name())?;
     let columns = PyDict::new(py);
     columns.set_item("iteration", history.iteration.into_pyarray(py))?;
     columns.set_item("epoch", history.epoch.into_pyarray(py))?;

@@ -276,6 +276,8 @@ impl DistributedProblem {
             epochs: run.epochs,
             seconds: started.elapsed().as_secs_f64(),
             stop: crate::optim::StopReason::MaxEpochs,
+            // No full loss between the start and the end.
+            epoch_loss: crate::optim::EpochLoss::Running,
         })
     }
 

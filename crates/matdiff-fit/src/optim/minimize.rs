@@ -10,7 +10,7 @@ use super::error::OptimError;
 use super::method::Rule;
 use super::objective::{Batch, Objective, ObjectiveError};
 use super::observer::{Observer, Record, Scope};
-use super::options::{LineSearch, Options, Schedule};
+use super::options::{EpochLoss, LineSearch, Options, Schedule};
 use super::sampler::Sampler;
 use super::stop::StopReason;
 
@@ -32,6 +32,9 @@ pub struct Outcome {
     pub seconds: f64,
     /// The rule that ended the run.
     pub stop: StopReason,
+    /// What the loss after each epoch was: [`EpochLoss::Exact`] (always for
+    /// full-batch methods) or [`EpochLoss::Running`].
+    pub epoch_loss: EpochLoss,
 }
 
 /// How many full losses a divergence report shows.
@@ -84,6 +87,7 @@ pub fn minimize<O: Objective + ?Sized>(
     }
     let rng = ChaCha8Rng::seed_from_u64(options.seed);
     let mut sampler = batch.map(|b| Sampler::new(options.sampling, samples, b, rng));
+    let running = sampler.is_some() && !options.exact_epoch_loss(observer.wants_epoch_losses());
     Run {
         objective,
         options,
@@ -106,6 +110,8 @@ pub fn minimize<O: Objective + ?Sized>(
         no_change: 0,
         trend: [f64::NAN; TREND],
         trend_len: 0,
+        running,
+        stale: false,
     }
     .run(sampler.as_mut())
 }
@@ -138,9 +144,15 @@ struct Run<'a, O: ?Sized> {
     best_loss: f64,
     /// Consecutive epochs without improvement.
     no_change: usize,
-    /// The last full losses, a ring buffer.
+    /// The last epoch losses, a ring buffer.
     trend: [f64; TREND],
     trend_len: usize,
+    /// Whether the loss after an epoch is the running average of its batch losses
+    /// (else the exact full loss).
+    running: bool,
+    /// Whether `loss` and `grad` are a running average and unknown, rather than the
+    /// full loss and gradient at `w`.
+    stale: bool,
 }
 
 impl<O: Objective + ?Sized> Run<'_, O> {
@@ -174,7 +186,7 @@ impl<O: Objective + ?Sized> Run<'_, O> {
                     }
                     Some(search) => match self.searched_step(&search)? {
                         Some((step_norm, lr)) => (step_norm, lr, true),
-                        None => return Ok(self.finish(StopReason::LineSearchFailed)),
+                        None => return self.conclude(StopReason::LineSearchFailed),
                     },
                 },
                 Some(sampler) => self.stochastic_epoch(sampler)?,
@@ -185,7 +197,7 @@ impl<O: Objective + ?Sized> Run<'_, O> {
             self.report(Scope::Epoch, self.loss, self.grad_norm, step_norm, lr);
             self.check_divergence()?;
             if let Some(reason) = self.stop_reason(old_loss, step_norm) {
-                return Ok(self.finish(reason));
+                return self.conclude(reason);
             }
         }
     }
@@ -262,6 +274,9 @@ impl<O: Objective + ?Sized> Run<'_, O> {
     /// displacement over the epoch, the last `η`, and whether the epoch was completed
     /// (the iteration limit may cut it short).
     fn stochastic_epoch(&mut self, sampler: &mut Sampler) -> Result<(f64, f64, bool), OptimError> {
+        if let Some(threads) = self.options.threads.filter(|&k| k > 1) {
+            return self.concurrent_epoch(sampler, threads);
+        }
         self.scratch_w.copy_from_slice(&self.w);
         sampler.start_epoch();
         let mut lr = self.lr();
@@ -270,6 +285,7 @@ impl<O: Objective + ?Sized> Run<'_, O> {
         let steps_observed = self.observer.wants_steps();
         let ahead = sampler.batch().max(PREFETCH_ROWS);
         let mut served = 0usize;
+        let (mut loss_sum, mut steps) = (0.0, 0usize);
         for _ in 0..sampler.steps_per_epoch() {
             if self.options.stop.max_iter == Some(self.iteration) {
                 complete = false;
@@ -283,37 +299,95 @@ impl<O: Objective + ?Sized> Run<'_, O> {
             }
             let rows = sampler.next_batch();
             served += rows.len();
-            let batch_loss = self
-                .objective
-                .loss_and_gradient(&self.w, Batch::Rows(rows), &mut self.scratch_grad)
-                .map_err(|e| objective_error(self.iteration, e))?;
-            // The plain rule's direction is the gradient itself: no copy, and the
-            // step's length gives the gradient's norm.
-            let direction = if self.rule.is_plain() {
-                &self.scratch_grad
+            // The plain rule's step is the objective's own where it can take it in
+            // place; otherwise, and for the other rules, the gradient is asked for.
+            let in_place = if self.rule.is_plain() {
+                self.objective.descend(&mut self.w, rows, lr)
             } else {
-                self.rule.direction(&self.scratch_grad, &mut self.direction);
-                &self.direction
+                None
             };
-            let direction_norm = descend(&mut self.w, lr, direction).sqrt();
+            let (batch_loss, direction_norm, batch_grad_norm) = match in_place {
+                Some((batch_loss, norm2)) => (batch_loss, norm2.sqrt(), norm2.sqrt()),
+                None => {
+                    let batch_loss = self
+                        .objective
+                        .loss_and_gradient(&self.w, Batch::Rows(rows), &mut self.scratch_grad)
+                        .map_err(|e| objective_error(self.iteration, e))?;
+                    // The plain rule's direction is the gradient itself: no copy, and
+                    // the step's length gives the gradient's norm.
+                    let direction = if self.rule.is_plain() {
+                        &self.scratch_grad
+                    } else {
+                        self.rule.direction(&self.scratch_grad, &mut self.direction);
+                        &self.direction
+                    };
+                    let direction_norm = descend(&mut self.w, lr, direction).sqrt();
+                    let batch_grad_norm = if !steps_observed || self.rule.is_plain() {
+                        direction_norm
+                    } else {
+                        norm(&self.scratch_grad)
+                    };
+                    (batch_loss, direction_norm, batch_grad_norm)
+                }
+            };
             let step_norm = lr * direction_norm;
             self.iteration += 1;
+            loss_sum += batch_loss;
+            steps += 1;
             if steps_observed {
-                let batch_grad_norm = if self.rule.is_plain() {
-                    direction_norm
-                } else {
-                    norm(&self.scratch_grad)
-                };
                 self.report(Scope::Step, batch_loss, batch_grad_norm, step_norm, lr);
             }
             if !(batch_loss.is_finite() && step_norm.is_finite()) {
                 return Err(self.diverged(batch_loss));
             }
         }
-        self.loss = self.full_evaluation()?;
-        self.grad_norm = norm(&self.grad);
+        self.end_epoch(loss_sum, steps)?;
         let displacement = distance(&self.w, &self.scratch_w);
         Ok((displacement, lr, complete))
+    }
+
+    /// One epoch of SGD steps on `threads` threads at once (Hogwild!, see
+    /// [`Objective::descend_concurrently`]) at the epoch's `η`, then its loss.
+    fn concurrent_epoch(
+        &mut self,
+        sampler: &mut Sampler,
+        threads: usize,
+    ) -> Result<(f64, f64, bool), OptimError> {
+        self.scratch_w.copy_from_slice(&self.w);
+        sampler.start_epoch();
+        let lr = self.lr_for_step();
+        let rows = sampler.take_rest();
+        let steps = rows.len();
+        let Some(loss_sum) = self
+            .objective
+            .descend_concurrently(&mut self.w, rows, lr, threads)
+        else {
+            return Err(OptimError::InvalidOption {
+                option: "threads",
+                reason: "parallel SGD needs a linear model's loss (a sum over samples of a function of X*w) on data in memory".to_owned(),
+            });
+        };
+        self.iteration += steps;
+        if !loss_sum.is_finite() {
+            return Err(self.diverged(loss_sum));
+        }
+        self.end_epoch(loss_sum, steps)?;
+        let displacement = distance(&self.w, &self.scratch_w);
+        Ok((displacement, lr, true))
+    }
+
+    /// The loss after an epoch of `steps` batch steps whose losses add up to
+    /// `loss_sum`: the full loss and gradient, or the running average.
+    fn end_epoch(&mut self, loss_sum: f64, steps: usize) -> Result<(), OptimError> {
+        if !self.running {
+            self.loss = self.full_evaluation()?;
+            self.grad_norm = norm(&self.grad);
+        } else if steps > 0 {
+            self.loss = loss_sum / steps as f64;
+            self.grad_norm = f64::NAN;
+            self.stale = true;
+        }
+        Ok(())
     }
 
     /// The full loss at `w`, writing the full gradient.
@@ -339,12 +413,14 @@ impl<O: Objective + ?Sized> Run<'_, O> {
         self.search_lr.unwrap_or_else(|| self.lr_for_step())
     }
 
-    /// Fails when the full loss is NaN/Inf or has grown far above its best.
+    /// Fails when the epoch's loss is NaN/Inf or has grown far above its best, or the
+    /// full gradient is NaN/Inf.
     fn check_divergence(&mut self) -> Result<(), OptimError> {
         let scale = self.initial_loss.abs().max(self.best_loss.abs());
         let runaway = self.loss - self.best_loss
             > self.options.divergence_factor * scale.max(f64::MIN_POSITIVE);
-        if !self.loss.is_finite() || !self.grad_norm.is_finite() || runaway {
+        let gradient_broken = !self.stale && !self.grad_norm.is_finite();
+        if !self.loss.is_finite() || gradient_broken || runaway {
             return Err(self.diverged(self.loss));
         }
         self.push_trend(self.loss);
@@ -438,6 +514,17 @@ impl<O: Objective + ?Sized> Run<'_, O> {
         }
     }
 
+    /// Ends the run for `stop`, with the full loss and gradient at the last iterate
+    /// (computed now when the epochs only had their running averages).
+    fn conclude(mut self, stop: StopReason) -> Result<Outcome, OptimError> {
+        if self.stale {
+            self.loss = self.full_evaluation()?;
+            self.grad_norm = norm(&self.grad);
+            self.stale = false;
+        }
+        Ok(self.finish(stop))
+    }
+
     fn finish(self, stop: StopReason) -> Outcome {
         Outcome {
             w: self.w,
@@ -447,6 +534,11 @@ impl<O: Objective + ?Sized> Run<'_, O> {
             epochs: self.epoch,
             seconds: self.started.elapsed().as_secs_f64(),
             stop,
+            epoch_loss: if self.running {
+                EpochLoss::Running
+            } else {
+                EpochLoss::Exact
+            },
         }
     }
 }
@@ -464,7 +556,7 @@ fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
 
 /// `w ← w − η d`, returning `‖d‖²`, in one pass with four independent accumulators
 /// so that the loop vectorises.
-fn descend(w: &mut [f64], lr: f64, d: &[f64]) -> f64 {
+pub(crate) fn descend(w: &mut [f64], lr: f64, d: &[f64]) -> f64 {
     let mut acc = [0.0; 4];
     let mut wc = w.chunks_exact_mut(4);
     let mut dc = d.chunks_exact(4);

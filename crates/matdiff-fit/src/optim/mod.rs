@@ -97,8 +97,9 @@ mod sampler;
 mod stop;
 
 pub use error::OptimError;
+pub(crate) use minimize::descend;
 pub use minimize::{minimize, Outcome};
 pub use objective::{Batch, Objective, ObjectiveError};
 pub use observer::{History, HistoryRecord, NoObserver, Observer, Record, Scope};
-pub use options::{LineSearch, Method, Options, Sampling, Schedule, StopRules};
+pub use options::{EpochLoss, LineSearch, Method, Options, Sampling, Schedule, StopRules};
 pub use stop::StopReason;

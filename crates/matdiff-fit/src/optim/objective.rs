@@ -35,6 +35,30 @@ pub trait Objective {
     /// arithmetic on it). It must not change any result; the default does nothing.
     fn prefetch(&mut self, _rows: &[usize]) {}
 
+    /// Takes the plain step `w ← w − η ∇Q_B(w)` on the samples `rows` itself, where
+    /// it can do so without handing out the gradient (in one pass over the batch's
+    /// data), with the result the caller's own step would have. Returns the batch loss
+    /// and `‖∇Q_B(w)‖²`; `None` (the default) leaves `w` untouched and the step to
+    /// the caller, which then asks for the gradient (and so learns of any error).
+    fn descend(&mut self, _w: &mut [f64], _rows: &[usize], _lr: f64) -> Option<(f64, f64)> {
+        None
+    }
+
+    /// Takes a plain SGD step on each of the samples `rows`, on `threads` threads at
+    /// once without locks (Hogwild!): each thread takes a contiguous part of `rows`
+    /// and steps the shared `w` as it goes, so that steps may overwrite each other.
+    /// Returns the sum of the samples' losses (NaN when one was not finite, `w` then
+    /// unusable); `None` (the default), with `w` untouched, when the objective cannot.
+    fn descend_concurrently(
+        &mut self,
+        _w: &mut [f64],
+        _rows: &[usize],
+        _lr: f64,
+        _threads: usize,
+    ) -> Option<f64> {
+        None
+    }
+
     /// The loss `Q(w)` on `batch`, writing `∇Q(w)` into `grad` (length [`Objective::dim`]).
     fn loss_and_gradient(
         &mut self,

@@ -50,6 +50,13 @@ pub trait Observer {
     fn wants_steps(&self) -> bool {
         true
     }
+
+    /// Whether it keeps the loss after each epoch, so that a stochastic run with
+    /// [`EpochLoss::Auto`](crate::optim::EpochLoss) takes the exact full loss rather
+    /// than the running average; by default, yes.
+    fn wants_epoch_losses(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that ignores everything.
@@ -60,6 +67,10 @@ impl Observer for NoObserver {
     fn record(&mut self, _record: &Record<'_>) {}
 
     fn wants_steps(&self) -> bool {
+        false
+    }
+
+    fn wants_epoch_losses(&self) -> bool {
         false
     }
 }
@@ -186,5 +197,9 @@ impl<O: Observer + ?Sized> Observer for &mut O {
 
     fn wants_steps(&self) -> bool {
         (**self).wants_steps()
+    }
+
+    fn wants_epoch_losses(&self) -> bool {
+        (**self).wants_epoch_losses()
     }
 }

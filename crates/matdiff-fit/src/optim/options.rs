@@ -201,6 +201,37 @@ impl Default for StopRules {
     }
 }
 
+/// What the loss after each epoch of a stochastic method is: what the stop rules, the
+/// divergence test and the observer see. Full-batch methods always have the exact
+/// loss (their step computes it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EpochLoss {
+    /// Exact when a stop rule looks at the loss or the gradient (`tol_grad`,
+    /// `tol_loss`, `n_iter_no_change`, the adaptive schedule) or the observer keeps
+    /// the losses ([`Observer::wants_epoch_losses`](crate::optim::Observer)); the
+    /// running average otherwise.
+    #[default]
+    Auto,
+    /// The full loss and gradient at the end of every epoch: one more pass over the
+    /// data per epoch.
+    Exact,
+    /// The mean of the epoch's batch losses, each taken at the iterate of its step
+    /// (what scikit-learn reports): no extra pass. The final loss and gradient of the
+    /// run are still exact.
+    Running,
+}
+
+impl EpochLoss {
+    /// The name used in options and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            EpochLoss::Auto => "auto",
+            EpochLoss::Exact => "exact",
+            EpochLoss::Running => "running",
+        }
+    }
+}
+
 /// Everything [`minimize`](crate::optim::minimize) needs besides the objective.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Options {
@@ -228,6 +259,13 @@ pub struct Options {
     /// The run is declared diverged when the full loss exceeds its best so far by more
     /// than `divergence_factor × max(|Q(w₀)|, |Q_best|)`, or is NaN or infinite.
     pub divergence_factor: f64,
+    /// The loss after each epoch of a stochastic method: exact, or the running average.
+    pub epoch_loss: EpochLoss,
+    /// SGD on this many threads at once, lock-free (Hogwild!): each takes a part of
+    /// the epoch's samples and steps the shared parameters without waiting for the
+    /// others, so that updates may overwrite each other and a rerun does not give the
+    /// same bits. `None` or 1: one thread, reproducible.
+    pub threads: Option<usize>,
 }
 
 impl Default for Options {
@@ -242,6 +280,8 @@ impl Default for Options {
             stop: StopRules::default(),
             seed: 0,
             divergence_factor: 1e3,
+            epoch_loss: EpochLoss::Auto,
+            threads: None,
         }
     }
 }
@@ -257,6 +297,23 @@ impl Options {
             Method::Momentum { .. } | Method::Nesterov { .. } | Method::Adam { .. } => self.batch,
         };
         batch.filter(|&b| b < samples)
+    }
+
+    /// Whether a stochastic run takes the exact full loss after every epoch, given
+    /// whether its observer keeps the losses.
+    pub fn exact_epoch_loss(&self, observer_keeps_losses: bool) -> bool {
+        match self.epoch_loss {
+            EpochLoss::Exact => true,
+            EpochLoss::Running => false,
+            EpochLoss::Auto => {
+                let stop = &self.stop;
+                observer_keeps_losses
+                    || stop.tol_grad.is_some()
+                    || stop.tol_loss.is_some()
+                    || stop.n_iter_no_change.is_some()
+                    || self.schedule == Schedule::Adaptive
+            }
+        }
     }
 
     /// Checks every option, so that a run can only fail for reasons of the objective.
@@ -352,6 +409,39 @@ impl Options {
                     return invalid(option, "a tolerance must be a positive number");
                 }
             }
+        }
+        match self.threads {
+            Some(0) => return invalid("threads", "parallel SGD needs at least 1 thread"),
+            Some(k) if k > 1 => {
+                if self.method != Method::Sgd {
+                    return invalid("threads", "parallel (Hogwild!) steps are for sgd only");
+                }
+                if self.sampling == Sampling::Replace {
+                    return invalid(
+                        "threads",
+                        "parallel SGD shares out the epoch's samples; use shuffled sampling",
+                    );
+                }
+                if matches!(self.schedule, Schedule::InvScaling { .. }) {
+                    return invalid(
+                        "threads",
+                        "parallel SGD keeps η for a whole epoch; use the constant, step or adaptive schedule",
+                    );
+                }
+                if stop.max_iter.is_some() {
+                    return invalid(
+                        "threads",
+                        "parallel SGD runs whole epochs; limit the run by epochs",
+                    );
+                }
+            }
+            _ => {}
+        }
+        if self.epoch_loss == EpochLoss::Running && stop.tol_grad.is_some() {
+            return invalid(
+                "epoch_loss",
+                "tol_grad needs the full gradient after every epoch; use the exact epoch loss or no gradient tolerance",
+            );
         }
         if stop.max_iter.is_none() && stop.max_epochs.is_none() {
             return invalid(

@@ -87,6 +87,19 @@ impl Sampler {
         }
     }
 
+    /// The rest of this epoch's samples, all taken at once (empty when sampling with
+    /// replacement).
+    pub(crate) fn take_rest(&mut self) -> &[usize] {
+        match self.sampling {
+            Sampling::Shuffle | Sampling::Chunks { .. } => {
+                let start = self.position;
+                self.position = self.samples;
+                &self.indices[start..]
+            }
+            Sampling::Replace => &[],
+        }
+    }
+
     /// The next batch of the epoch.
     pub(crate) fn next_batch(&mut self) -> &[usize] {
         match self.sampling {

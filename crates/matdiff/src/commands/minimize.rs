@@ -16,7 +16,7 @@
 //! or, with `--json`, one object:
 //! `{"solution": …, "loss": …, "grad_norm": …, "iterations": …, "epochs": …,
 //! "stop_reason": "grad_norm", "seconds": …, "variable": "w", "converged": true,
-//! "stop_description": "…"}` where `solution` is the JSON value encoding
+//! "stop_description": "…", "epoch_loss": "exact"}` where `solution` is the JSON value encoding
 //! (a number, a flat list for a vector, a list of rows for a matrix) and
 //! `stop_reason` names the criterion that fired: `grad_norm`, `step_norm`,
 //! `loss_change` (a tolerance was met), `max_iter`, `epochs` (a limit was reached),
@@ -41,7 +41,9 @@ use matdiff::fit::{
     self, Data, FitError, FitObjective, FitSpec, History, Observer, OptimError, Options, Outcome,
     PreparedFit, Problem, ProblemError, Record, Scope, Start, StopSpec,
 };
-use matdiff::{Function, Method as MethodKind, Sampling as SamplingKind, Schedule as ScheduleKind};
+use matdiff::{
+    EpochLoss, Function, Method as MethodKind, Sampling as SamplingKind, Schedule as ScheduleKind,
+};
 use serde_json::json;
 
 use self::plot::{plot_format, Curve};
@@ -92,13 +94,28 @@ pub enum SamplingArg {
     Shuffle,
 }
 
+/// What the loss after each epoch of a stochastic method is.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EpochLossArg {
+    /// Exact when a stop rule (--tol-grad, --tol-loss, --n-iter-no-change, the adaptive
+    /// schedule), --history or --plot looks at it; else the running average.
+    #[default]
+    Auto,
+    /// The full loss and gradient after every epoch (one more pass over the data).
+    Exact,
+    /// The mean of the epoch's batch losses, as scikit-learn reports (no extra pass).
+    Running,
+}
+
 /// Arguments of `matdiff minimize`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Stopping: any rule given stops the run (--tol-step, --tol-loss, --tol-grad, --max-iter,
 --epochs, --n-iter-no-change); with no tolerance given, --tol-grad 1e-6 applies, and with
-neither --max-iter nor --epochs, 1000 epochs. For stochastic methods the rules look at the
-full loss after each epoch.
+neither --max-iter nor --epochs, 1000 epochs. A tolerance of 0 turns its rule off. For
+stochastic methods the rules look at the loss after each epoch: the full loss where a
+rule, --history or --plot needs it, else the running average of the epoch's batch
+losses (--epoch-loss; the final loss and gradient norm are always exact).
 
 A dimension name used as a scalar is the batch size on a batch: `1/N*norm2(X*w - y)^2`
 is the batch mean squared error.
@@ -106,11 +123,13 @@ is the batch mean squared error.
 Output: the rule that stopped the run, the final loss, the gradient norm, iterations,
 epochs, seconds and the solution. --json prints {\"solution\", \"loss\", \"grad_norm\",
 \"iterations\", \"epochs\", \"stop_reason\", \"seconds\", \"variable\", \"converged\",
-\"stop_description\"}; stop_reason is one of grad_norm, step_norm, loss_change, max_iter,
-epochs, no_improvement, line_search_failed. Exit 1 when the run diverges, 2 on bad input.
+\"stop_description\", \"epoch_loss\"}; stop_reason is one of grad_norm, step_norm,
+loss_change, max_iter, epochs, no_improvement, line_search_failed; epoch_loss is exact or
+running. Exit 1 when the run diverges, 2 on bad input.
 
 A linear model's loss (a sum over samples of a function of X*w, like least squares or
-logistic regression) runs SGD and mini-batch steps row by row. --chunk-rows K shuffles
+logistic regression) runs SGD and mini-batch steps row by row, in place; --threads K runs
+SGD on K threads at once (Hogwild!, not bit-reproducible). --chunk-rows K shuffles
 within chunks of K consecutive samples; --stream reads .npy (C order) and CSV data
 chunk by chunk, in memory bounded by K, and reports the peak memory (peak_rss_bytes).
 
@@ -183,15 +202,24 @@ pub struct Args {
     /// Choose η by Armijo backtracking (full-batch methods, constant schedule).
     #[arg(long)]
     pub line_search: bool,
-    /// Stop when ‖w_new − w_old‖ < ε.
+    /// Stop when ‖w_new − w_old‖ < ε (0: never).
     #[arg(long, value_name = "ε")]
     pub tol_step: Option<f64>,
-    /// Stop when |Q_new − Q_old| < ε.
+    /// Stop when |Q_new − Q_old| < ε (0: never).
     #[arg(long, value_name = "ε")]
     pub tol_loss: Option<f64>,
-    /// Stop when ‖∇Q(w)‖ < ε.
+    /// Stop when ‖∇Q(w)‖ < ε (0: never).
     #[arg(long, value_name = "ε")]
     pub tol_grad: Option<f64>,
+    /// The loss after each epoch of sgd and mini-batch runs: the exact full loss, or
+    /// the running average of the epoch's batch losses (no extra pass over the data).
+    #[arg(long, value_enum, default_value_t = EpochLossArg::Auto)]
+    pub epoch_loss: EpochLossArg,
+    /// SGD on K threads at once, lock-free (Hogwild!): faster on several cores, but
+    /// steps may overwrite each other, so reruns differ in the last bits. Without it,
+    /// one thread and the same bits on every run.
+    #[arg(long, value_name = "K")]
+    pub threads: Option<usize>,
     /// Stop after K updates of the variable.
     #[arg(long, value_name = "K")]
     pub max_iter: Option<usize>,
@@ -285,6 +313,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let mut observer = Progress {
         history: History::new(),
+        keeps_losses: args.history.is_some() || args.plot.is_some(),
         bar: (reports && !args.quiet && std::io::stderr().is_terminal())
             .then(|| progress_bar(&fit.options)),
         by_epoch: fit.options.stop.max_epochs.is_some(),
@@ -468,6 +497,12 @@ fn spec(args: &Args, function: &Function) -> Result<FitSpec> {
             min_improvement: args.min_improvement,
         },
         seed: args.seed,
+        epoch_loss: match args.epoch_loss {
+            EpochLossArg::Auto => EpochLoss::Auto,
+            EpochLossArg::Exact => EpochLoss::Exact,
+            EpochLossArg::Running => EpochLoss::Running,
+        },
+        threads: args.threads,
         start,
         data: data_specs(&args.data, function)?,
         csv_header: crate::input::csv_header(),
@@ -562,7 +597,7 @@ fn data_specs(specs: &[String], function: &Function) -> Result<Vec<(String, Data
             let (name, file) = split_data_spec(spec)?;
             refuse_repeated(specs, spec, name)?;
             let value = if is_json(file) {
-                Data::Memory(read_json_value(file, name, function)?)
+                Data::Memory(read_json_value(file, name, function)?.into())
             } else {
                 Data::File(file.into())
             };
@@ -715,6 +750,7 @@ fn render(
             "variable": variable,
             "converged": outcome.stop.converged(),
             "stop_description": stopped(outcome.stop, variable),
+            "epoch_loss": outcome.epoch_loss.name(),
         });
         if let (Some(peak), Some(object)) = (peak_rss_bytes, value.as_object_mut()) {
             object.insert("peak_rss_bytes".to_owned(), json!(peak));
@@ -727,8 +763,12 @@ fn render(
     let peak = peak_rss_bytes
         .map(|b| format!("peak memory: {:.1} MB\n", b as f64 / 1e6))
         .unwrap_or_default();
+    let epoch_loss = match outcome.epoch_loss {
+        EpochLoss::Running => "epoch losses: running averages of the batch losses\n",
+        _ => "",
+    };
     format!(
-        "stopped: {}\nloss: {}\ngradient norm ‖∇f({variable})‖: {}\niterations: {}\nepochs: {}\nseconds: {:.3}\n{peak}{} = {}\n",
+        "stopped: {}\nloss: {}\ngradient norm ‖∇f({variable})‖: {}\niterations: {}\nepochs: {}\n{epoch_loss}seconds: {:.3}\n{peak}{} = {}\n",
         stopped(outcome.stop, variable),
         short(outcome.loss),
         short(outcome.gradient_norm),
@@ -743,6 +783,8 @@ fn render(
 /// Keeps the history and moves the progress bar.
 struct Progress {
     history: History,
+    /// Whether the epoch losses are written (--history) or drawn (--plot).
+    keeps_losses: bool,
     bar: Option<ProgressBar>,
     /// Whether the bar counts epochs (else iterations).
     by_epoch: bool,
@@ -771,16 +813,25 @@ impl Observer for Progress {
         // The bar moves per epoch; only the history might keep steps.
         self.history.wants_steps()
     }
+
+    fn wants_epoch_losses(&self) -> bool {
+        self.keeps_losses
+    }
 }
 
 /// Moves the bar to `position` and shows the run's iteration, loss and gradient norm.
+/// An epoch with the running average of its batch losses has no gradient norm.
 fn show(bar: &ProgressBar, position: usize, iteration: usize, loss: f64, gradient_norm: f64) {
     bar.set_position(position as u64);
-    bar.set_message(format!(
-        "iteration {iteration}  loss {}  ‖∇f‖ {}",
-        short(loss),
-        short(gradient_norm)
-    ));
+    bar.set_message(if gradient_norm.is_nan() {
+        format!("iteration {iteration}  running loss {}", short(loss))
+    } else {
+        format!(
+            "iteration {iteration}  loss {}  ‖∇f‖ {}",
+            short(loss),
+            short(gradient_norm)
+        )
+    });
 }
 
 impl Progress {

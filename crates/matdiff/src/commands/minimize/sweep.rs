@@ -135,6 +135,8 @@ pub(super) fn sweep(
         };
         let mut observer = Progress {
             history: History::new(),
+            // Every rate's loss curve is drawn and tabled.
+            keeps_losses: true,
             bar: report.bar_wanted().then(|| {
                 let bar = progress_bar(&fit.options);
                 bar.set_prefix(format!("η = {}  ", rate.text));
