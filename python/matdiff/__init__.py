@@ -460,6 +460,7 @@ def minimize(
     tol_grad: Optional[float] = None,
     n_iter_no_change: Optional[int] = None,
     epoch_loss: Optional[str] = None,
+    threads: Optional[int] = None,
     schedule: Optional[str] = None,
     sampling: Optional[str] = None,
     chunk_rows: Optional[int] = None,
@@ -482,7 +483,8 @@ def minimize(
     turns its rule off. ``epoch_loss``: ``exact`` (the full loss after every epoch of
     a stochastic method, one more pass over the data; the default, as the history
     keeps it) or ``running`` (the mean of the epoch's batch losses, as scikit-learn
-    reports; no extra pass, and no gradient tolerance). ``momentum`` is
+    reports; no extra pass, and no gradient tolerance). ``threads``: SGD on that many
+    threads at once, lock-free (Hogwild!): faster, but not reproducible bit for bit. ``momentum`` is
     the command line's: β = 0.9 for the methods ``momentum`` and ``nesterov``.
 
     ``callback(record)`` is called at the start, after every step of a full-batch
@@ -512,6 +514,7 @@ def minimize(
         "tol_grad": tol_grad,
         "n_iter_no_change": n_iter_no_change,
         "epoch_loss": epoch_loss,
+        "threads": threads,
         "schedule": schedule,
         "sampling": sampling,
         "chunk_rows": chunk_rows,

@@ -125,6 +125,7 @@ def minimize(
     tol_grad: Optional[float] = None,
     n_iter_no_change: Optional[int] = None,
     epoch_loss: Optional[str] = None,
+    threads: Optional[int] = None,
     schedule: Optional[str] = None,
     sampling: Optional[str] = None,
     chunk_rows: Optional[int] = None,

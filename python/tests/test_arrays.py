@@ -69,6 +69,11 @@ NO_COPY = textwrap.dedent(
     f(X=X, w=w, y=y)
     f.value_and_grad("w", X=X, w=w, y=y)
     md.linreg(X[:, 1:3], y)                 # a strided view: converted once, small
+    if order == "C":                        # a fit reads the rows in place
+        md.minimize(f, "w", X=X, y=y, method="gd", lr=0.1, max_iter=3, tol_grad=0)
+        md.minimize(f, "w", X=X, y=y, method="sgd", lr=1e-3, epochs=1, tol_grad=0)
+        md.minimize(f, "w", X=X, y=y, method="minibatch", batch=64, lr=1e-2, epochs=1,
+                    tol_grad=0, epoch_loss="running")
     print(peak() - start, X.nbytes)
     """
 )

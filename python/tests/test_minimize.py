@@ -104,3 +104,31 @@ def test_linreg_warns_on_collinear_columns(regression):
     fit = md.linreg(X2, y)
     assert fit.rank == X.shape[1]
     assert fit.warnings
+
+
+def test_epoch_losses_running_or_exact_and_sgd_on_threads(regression):
+    X, _, y = regression
+    X = np.ascontiguousarray(X)
+    common = dict(method="minibatch", batch=8, lr=0.05, epochs=6, seed=4, tol_grad=0)
+    exact = md.minimize(LOSS, "w", X=X, y=y, **common)
+    running = md.minimize(LOSS, "w", X=X, y=y, epoch_loss="running", **common)
+    assert (exact.epoch_loss, running.epoch_loss) == ("exact", "running")
+    # The same steps; the final loss exact either way, the epochs' losses not.
+    np.testing.assert_array_equal(exact.x, running.x)
+    assert running.fun == exact.fun == pytest.approx(np.mean((X @ exact.x - y) ** 2), rel=1e-12)
+    assert exact.history["loss"][-1] == pytest.approx(exact.fun, rel=1e-12)
+    assert np.isnan(running.history["grad_norm"][1:]).all()
+    assert running.history["loss"][-1] != exact.history["loss"][-1]
+    with pytest.raises(md.MatdiffError, match="epoch_loss"):
+        md.minimize(LOSS, "w", X=X, y=y, epoch_loss="sometimes", **common)
+    with pytest.raises(md.MatdiffError, match="gradient"):
+        md.minimize(LOSS, "w", X=X, y=y, epoch_loss="running", method="sgd", epochs=2, tol_grad=1e-3)
+
+    # SGD on two threads (Hogwild!) lands near the one-thread fit.
+    sgd = dict(method="sgd", lr=0.01, epochs=40, seed=1, tol_grad=0)
+    one = md.minimize(LOSS, "w", X=X, y=y, **sgd)
+    two = md.minimize(LOSS, "w", X=X, y=y, threads=2, **sgd)
+    best = np.linalg.lstsq(X, y, rcond=None)[0]
+    assert np.abs(two.x - best).max() < 3 * np.abs(one.x - best).max() + 0.05
+    with pytest.raises(md.MatdiffError, match="threads"):
+        md.minimize(LOSS, "w", X=X, y=y, method="gd", max_iter=3, threads=2)

@@ -359,6 +359,12 @@ impl Problem {
                     check_shape(&graph, &name, value.nrows(), value.ncols())?;
                     inputs.set_stored_by_rows(declared.name, value);
                 }
+                // A wide matrix stored by columns (a Fortran-order file, an array
+                // lent by its owner) is read in place too.
+                Some(declared) if value.ncols() > 1 && !declared.kind.is_symmetric() => {
+                    check_shape(&graph, &name, value.nrows(), value.ncols())?;
+                    inputs.set_stored(declared.name, value);
+                }
                 _ => inputs.set_named(&graph, &name, value.into_mat())?,
             }
         }
@@ -424,8 +430,8 @@ impl Problem {
         for v in &data {
             let stored = inputs.stored_by_rows(v.sym).is_some();
             if v.by_rows && !stored {
-                let m = inputs.get(v.sym).expect("data variables have values");
-                let rows = Stored::rows_of(m.as_ref());
+                let m = inputs.view(v.sym).expect("data variables have values");
+                let rows = Stored::rows_of(m);
                 inputs.set_stored_by_rows(v.sym, rows);
             } else if !v.by_rows && stored {
                 let m = inputs.view(v.sym).expect("data variables have values");
@@ -873,11 +879,15 @@ impl Problem {
             let full = self
                 .full
                 .inputs
-                .get(var.sym)
-                .expect("data not stored by rows is stored by columns");
+                .view(var.sym)
+                .expect("the full inputs hold every data variable");
             let src_col = |k: usize| if var.slice_cols { rows[k] } else { k };
             for k in 0..buf.ncols() {
-                let source = full.col_as_slice(src_col(k));
+                let source = full
+                    .col(src_col(k))
+                    .try_as_col_major()
+                    .expect("data not stored by rows is stored by columns")
+                    .as_slice();
                 let target = buf.col_as_slice_mut(k);
                 if var.slice_rows {
                     for (t, &i) in target.iter_mut().zip(rows) {

@@ -137,6 +137,9 @@ pub struct Inputs {
     values: BTreeMap<Sym, Mat<f64>>,
     /// Matrices stored row by row (owned, or mapped from a C-order `.npy` file).
     by_rows: BTreeMap<Sym, Stored>,
+    /// Matrices stored column by column and shared, not copied: mapped from a
+    /// Fortran-order `.npy` file, or lent by their owner.
+    by_columns: BTreeMap<Sym, Stored>,
     differentials: BTreeMap<Sym, Mat<f64>>,
 }
 
@@ -149,7 +152,20 @@ impl Inputs {
     /// Sets the value of the variable `sym`.
     pub fn set(&mut self, sym: Sym, value: Mat<f64>) {
         self.by_rows.remove(&sym);
+        self.by_columns.remove(&sym);
         self.values.insert(sym, value);
+    }
+
+    /// Sets the matrix variable `sym` to a matrix as stored, without copying it: by
+    /// rows as [`Inputs::set_stored_by_rows`], by columns read in place like an owned
+    /// matrix (but not seen by [`Inputs::get`]). A single column is copied.
+    pub fn set_stored(&mut self, sym: Sym, stored: Stored) {
+        if stored.ncols() == 1 || stored.rows_slice().is_some() {
+            return self.set_stored_by_rows(sym, stored);
+        }
+        self.values.remove(&sym);
+        self.by_rows.remove(&sym);
+        self.by_columns.insert(sym, stored);
     }
 
     /// Sets the matrix variable `sym` from its transpose (`d × N` for an `N × d`
@@ -167,6 +183,7 @@ impl Inputs {
     pub fn set_stored_by_rows(&mut self, sym: Sym, stored: Stored) {
         self.values.remove(&sym);
         self.by_rows.remove(&sym);
+        self.by_columns.remove(&sym);
         if stored.ncols() == 1 {
             self.values.insert(sym, stored.into_mat());
         } else if stored.rows_slice().is_some() {
@@ -180,7 +197,11 @@ impl Inputs {
     pub fn view(&self, sym: Sym) -> Option<MatRef<'_, f64>> {
         match self.values.get(&sym) {
             Some(m) => Some(m.as_ref()),
-            None => self.by_rows.get(&sym).map(Stored::view),
+            None => self
+                .by_rows
+                .get(&sym)
+                .or_else(|| self.by_columns.get(&sym))
+                .map(Stored::view),
         }
     }
 

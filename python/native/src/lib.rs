@@ -526,6 +526,7 @@ struct Options {
     epochs: Option<usize>,
     n_iter_no_change: Option<usize>,
     epoch_loss: Option<EpochLoss>,
+    threads: Option<usize>,
     seed: Option<u64>,
     samples: Option<String>,
     start: Option<Mat<f64>>,
@@ -576,6 +577,7 @@ fn read_options(options: &Bound<'_, PyDict>) -> PyResult<Options> {
         epoch_loss: get("epoch_loss")?
             .map(|v| epoch_loss(&v.extract::<String>()?))
             .transpose()?,
+        threads: get("threads")?.map(|v| v.extract()).transpose()?,
         seed: get("seed")?.map(|v| v.extract()).transpose()?,
         samples: get("samples")?.map(|v| v.extract()).transpose()?,
         start,
@@ -651,6 +653,9 @@ fn configure<'a>(
     }
     if let Some(v) = options.epoch_loss {
         run = run.epoch_loss(v);
+    }
+    if let Some(v) = options.threads {
+        run = run.threads(v);
     }
     if let Some(v) = options.seed {
         run = run.seed(v);
