@@ -561,8 +561,17 @@ fn steps_taken_in_place_are_the_steps_of_the_gradient() {
         "sum(softplus(X*w)) - y'*X*w",
         "1/(2*N)*norm2(X*w - y)^2 + 3",
     ];
+    // 700 samples, batches of up to 300 rows.
+    let rows = 700;
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let x = Mat::from_fn(rows, 4, |_, _| rng.random_range(-1.0..1.0));
+    let y = Mat::from_fn(rows, 1, |i, _| x[(i, 0)] - 2.0 * x[(i, 3)] + 0.1);
+    let problem = |loss: &str| {
+        let data = vec![("X".into(), x.clone()), ("y".into(), y.clone())];
+        Problem::new(function(loss, "X: matrix(N, d)"), "w", data, None).unwrap()
+    };
     for loss in losses {
-        for batch in [1, 2, 7, 40] {
+        for batch in [1, 2, 7, 40, 300] {
             let stop = StopRules {
                 tol_grad: None,
                 max_epochs: Some(3),
@@ -584,12 +593,22 @@ fn steps_taken_in_place_are_the_steps_of_the_gradient() {
                 batch: Some(batch),
                 ..in_place
             };
-            let (mut a, ..) = least_squares(loss);
-            let (mut b, ..) = least_squares(loss);
-            let (fast, slow) = (fit(&mut a, &in_place), fit(&mut b, &general));
+            let (fast, slow) = (
+                fit(&mut problem(loss), &in_place),
+                fit(&mut problem(loss), &general),
+            );
             assert_eq!(fast.w, slow.w, "{loss} with batches of {batch}");
             assert_eq!(fast.loss.to_bits(), slow.loss.to_bits(), "{loss}, {batch}");
-            assert_eq!(fast.iterations, 3 * N.div_ceil(batch), "{loss}, {batch}");
+            assert_eq!(fast.iterations, 3 * rows.div_ceil(batch), "{loss}, {batch}");
+            // Full evaluations run blocks of rows in parallel, added in block order.
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let again = pool.install(|| fit(&mut problem(loss), &in_place));
+                assert_eq!(again.w, fast.w, "{loss}, {batch}, {threads} threads");
+            }
         }
     }
 }
