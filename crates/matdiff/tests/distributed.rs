@@ -489,19 +489,74 @@ fn gradient_descent_takes_the_steps_of_one_process() {
 }
 
 #[test]
-fn mini_batch_and_sgd_draw_the_batches_of_one_process() {
-    let dir = scratch("minimize-batches");
+fn sgd_draws_the_samples_of_one_process() {
+    let dir = scratch("minimize-sgd");
     regression_files(&dir, 700, 4);
-    for method in ["minibatch", "sgd"] {
-        let run = [
-            "--method", method, "--lr", "0.002", "--epochs", "2", "--seed", "5",
-        ];
-        let one = minimize(None, &dir, &run);
-        let fit = minimize(Some(3), &dir, &run);
-        assert_eq!(fit["iterations"], one["iterations"], "{method}");
-        let err = relative(&solution(&fit), &solution(&one));
-        assert!(err < 1e-10, "{method}: {fit} vs {one} ({err:e})");
+    let run = [
+        "--method", "sgd", "--lr", "0.002", "--epochs", "2", "--seed", "5",
+    ];
+    let one = minimize(None, &dir, &run);
+    let fit = minimize(Some(3), &dir, &run);
+    assert_eq!(fit["iterations"], one["iterations"]);
+    let err = relative(&solution(&fit), &solution(&one));
+    assert!(err < 1e-10, "{fit} vs {one} ({err:e})");
+}
+
+#[test]
+fn mini_batch_draws_a_share_of_every_batch_on_each_rank() {
+    let dir = scratch("minimize-minibatch");
+    regression_files(&dir, 1001, 5);
+    let run = [
+        "--method",
+        "minibatch",
+        "--batch",
+        "32",
+        "--lr",
+        "0.002",
+        "--epochs",
+        "20",
+        "--seed",
+        "5",
+    ];
+    // One rank draws the batches of one process: the same iterates, bit for bit.
+    let one = minimize(None, &dir, &run);
+    let alone = minimize(Some(1), &dir, &run);
+    assert_eq!(alone["solution"], one["solution"], "{alone} vs {one}");
+    assert_eq!(alone["iterations"], one["iterations"]);
+    // On more ranks each draws 32/K of its own rows per step: other batches, the same
+    // loss within the noise of mini-batch descent, and the same bits on a rerun.
+    let (loss_one, mut shares) = (one["loss"].as_f64().unwrap(), Vec::new());
+    for ranks in [2, 4] {
+        let fit = minimize(Some(ranks), &dir, &run);
+        let again = minimize(Some(ranks), &dir, &run);
+        assert_eq!(fit["solution"], again["solution"], "K = {ranks}");
+        // An epoch: every rank through its rows once, ⌈251/8⌉ = 32 steps at K = 4.
+        assert_eq!(fit["iterations"], one["iterations"], "K = {ranks}: {fit}");
+        let loss = fit["loss"].as_f64().unwrap();
+        assert!(
+            (loss - loss_one).abs() < 0.03 * loss_one,
+            "K = {ranks}: {loss} vs one process {loss_one}"
+        );
+        shares.push(fit["solution"].clone());
     }
+    assert_ne!(shares[0], shares[1], "K = 2 and 4 draw other batches");
+}
+
+#[test]
+fn a_batch_smaller_than_the_ranks_is_refused() {
+    let dir = scratch("minimize-small-batch");
+    regression_files(&dir, 100, 2);
+    let x = format!("X={}", dir.join("X.npy").display());
+    let y = format!("y={}", dir.join("y.npy").display());
+    let mut command = Command::new("mpirun");
+    command
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "4", BIN])
+        .args(["minimize", "norm2(X*w - y)^2/N", "--wrt", "w"])
+        .args(["--let", "X: matrix(N, d)", "--data", &x, "--data", &y])
+        .args(["--method", "minibatch", "--batch", "3", "--distributed"]);
+    let (code, _, stderr) = run(command, Duration::from_secs(120));
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.matches("--batch 4 or more").count(), 1, "{stderr}");
 }
 
 #[test]

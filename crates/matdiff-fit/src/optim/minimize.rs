@@ -3,9 +3,6 @@
 
 use std::time::Instant;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
 use super::error::OptimError;
 use super::method::Rule;
 use super::objective::{Batch, Objective, ObjectiveError};
@@ -82,8 +79,11 @@ pub fn minimize<O: Objective + ?Sized>(
     if batch.is_some() && samples == 0 {
         return Err(OptimError::NoSamples);
     }
-    let rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut sampler = batch.map(|b| Sampler::new(options.sampling, samples, b, rng));
+    // Samples spread over processes are drawn as shares, each process from its own.
+    let mut sampler = batch.map(|b| match objective.spread(b) {
+        Some(spread) => Sampler::spread(options.sampling, &spread, b, options.seed),
+        None => Sampler::new(options.sampling, samples, b, options.seed),
+    });
     Run {
         objective,
         options,
@@ -281,11 +281,14 @@ impl<O: Objective + ?Sized> Run<'_, O> {
             if served % ahead == 0 {
                 self.objective.prefetch(sampler.upcoming(ahead, ahead));
             }
-            let rows = sampler.next_batch();
-            served += rows.len();
+            let batch = sampler.next_batch();
+            served += match batch {
+                Batch::Rows(rows) | Batch::Share { rows, .. } => rows.len(),
+                Batch::All => 0,
+            };
             let batch_loss = self
                 .objective
-                .loss_and_gradient(&self.w, Batch::Rows(rows), &mut self.scratch_grad)
+                .loss_and_gradient(&self.w, batch, &mut self.scratch_grad)
                 .map_err(|e| objective_error(self.iteration, e))?;
             // The plain rule's direction is the gradient itself: no copy, and the
             // step's length gives the gradient's norm.

@@ -93,12 +93,12 @@ mod minimize;
 mod objective;
 mod observer;
 mod options;
-mod sampler;
+pub(crate) mod sampler;
 mod stop;
 
 pub use error::OptimError;
 pub use minimize::{minimize, Outcome};
-pub use objective::{Batch, Objective, ObjectiveError};
+pub use objective::{seed_of_rank, Batch, Objective, ObjectiveError, Spread};
 pub use observer::{History, HistoryRecord, NoObserver, Observer, Record, Scope};
 pub use options::{LineSearch, Method, Options, Sampling, Schedule, StopRules};
 pub use stop::StopReason;
