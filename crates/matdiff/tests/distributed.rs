@@ -408,10 +408,18 @@ fn options_a_distributed_fit_cannot_honour_are_refused() {
     }
 }
 
-/// `mpirun -n ranks matdiff minimize … --distributed`, or the same in one process.
+/// `mpirun -n ranks matdiff minimize … --distributed`, or the same in one process,
+/// on `X.npy` and `y.npy` in `dir`.
 fn minimize(ranks: Option<usize>, dir: &Path, extra: &[&str]) -> Value {
-    let x = format!("X={}", dir.join("X.npy").display());
-    let y = format!("y={}", dir.join("y.npy").display());
+    let (code, out, stderr) = minimize_on(ranks, &dir.join("X.npy"), &dir.join("y.npy"), extra);
+    assert_eq!(code, 0, "{ranks:?} {extra:?}: {stderr}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// [`minimize`] on the files `x` and `y`: the exit code, stdout and stderr.
+fn minimize_on(ranks: Option<usize>, x: &Path, y: &Path, extra: &[&str]) -> (i32, String, String) {
+    let x = format!("X={}", x.display());
+    let y = format!("y={}", y.display());
     let mut args = vec![
         "minimize",
         "norm2(X*w - y)^2/N + 0.1*norm2(w)^2",
@@ -444,9 +452,7 @@ fn minimize(ranks: Option<usize>, dir: &Path, extra: &[&str]) -> Value {
         }
     };
     command.env("RAYON_NUM_THREADS", "1");
-    let (code, out, stderr) = run(command, Duration::from_secs(120));
-    assert_eq!(code, 0, "{ranks:?} {extra:?}: {stderr}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    run(command, Duration::from_secs(120))
 }
 
 fn solution(fit: &Value) -> Vec<f64> {
@@ -618,4 +624,69 @@ fn a_diverging_distributed_run_fails_once_with_exit_1() {
     let (code, _, stderr) = run(command, Duration::from_secs(120));
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(stderr.matches("diverged").count(), 1, "{stderr}");
+}
+
+#[test]
+fn ranks_streaming_their_rows_take_the_steps_of_mapped_rows() {
+    let dir = scratch("minimize-stream");
+    regression_files(&dir, 1001, 5);
+    // Gradient descent: each rank streams its rows in chunks of 64 at every step;
+    // one process holds them all in memory.
+    let steps = ["--lr", "0.005", "--max-iter", "50"];
+    let one = minimize(None, &dir, &steps);
+    let streamed = [&steps[..], &["--stream", "--chunk-rows", "64"]].concat();
+    let fit = minimize(Some(2), &dir, &streamed);
+    assert_eq!(fit["iterations"], 50, "{fit}");
+    let err = relative(&solution(&fit), &solution(&one));
+    assert!(err < 1e-12, "{fit} vs {one} ({err:e})");
+    // Mini-batch and local SGD draw within chunks of each rank's rows when streamed;
+    // mapped rows drawn by the same chunks give the same steps.
+    for method in [
+        &["--method", "minibatch", "--batch", "32"][..],
+        &["--method", "sgd", "--sync-every", "10"][..],
+    ] {
+        let run = [method, &["--lr", "0.002", "--epochs", "2", "--seed", "5"]].concat();
+        let mapped = minimize(Some(3), &dir, &[&run[..], &["--chunk-rows", "64"]].concat());
+        let streamed = minimize(
+            Some(3),
+            &dir,
+            &[&run[..], &["--stream", "--chunk-rows", "64"]].concat(),
+        );
+        assert_eq!(streamed["iterations"], mapped["iterations"], "{method:?}");
+        let err = relative(&solution(&streamed), &solution(&mapped));
+        assert!(err < 1e-12, "{method:?}: {streamed} vs {mapped} ({err:e})");
+    }
+}
+
+#[test]
+fn a_rank_that_cannot_stream_its_rows_ends_every_rank_with_exit_2() {
+    let dir = scratch("minimize-stream-faults");
+    let (xs, ys) = regression_data(300, 3);
+    for rank in 0..3 {
+        let rows = rank * 100..(rank + 1) * 100;
+        let mut x = xs[rows.start * 3..rows.end * 3].to_vec();
+        if rank == 1 {
+            // Found only when rank 1 reads its second chunk.
+            x[70 * 3 + 1] = f64::NAN;
+        }
+        write_npy(&dir.join(format!("X.{rank}.npy")), 100, 3, &x);
+        write_npy(&dir.join(format!("y.{rank}.npy")), 100, 0, &ys[rows]);
+    }
+    let (x, y) = (dir.join("X.{rank}.npy"), dir.join("y.{rank}.npy"));
+    let stream = ["--stream", "--chunk-rows", "64", "--max-iter", "5"];
+    let (code, _, stderr) = minimize_on(Some(3), &x, &y, &stream);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("rank 1") && stderr.contains("X.1.npy"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("only finite numbers"), "{stderr}");
+    // A missing file, found when the ranks open their files.
+    std::fs::remove_file(dir.join("X.2.npy")).unwrap();
+    let (code, _, stderr) = minimize_on(Some(3), &x, &y, &stream);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("rank 2") && stderr.contains("X.2.npy"),
+        "{stderr}"
+    );
 }
