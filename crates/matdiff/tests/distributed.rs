@@ -1,7 +1,8 @@
 //! `mpirun -n K matdiff linreg --distributed` and `minimize --distributed` on
 //! loopback, against the same fit in one process: K = 1 to 4, every closed-form
-//! solver, reruns, Longley's certified values, gradient descent, mini-batch and SGD
-//! step for step, and shards that cannot be read or do not fit together. Needs OpenMPI and a
+//! solver, reruns, Longley's certified values, gradient descent and SGD step for
+//! step, mini-batch by shares of every rank, local SGD, ranks streaming their rows,
+//! and shards that cannot be read or do not fit together. Needs OpenMPI and a
 //! build with `--features mpi` (`.ci/run` installs both):
 //! `cargo test -p matdiff --features mpi --test distributed`.
 #![cfg(feature = "mpi")]

@@ -2,15 +2,19 @@
 //! [`crate::linear_form`], the losses `--stream` takes) as an [`Objective`] whose
 //! every evaluation is a sum over all ranks' rows.
 //!
-//! Every rank runs the same optimiser with the same options and seed, so every rank
-//! draws the same batches of global row indices. An evaluation sums, on each rank,
-//! the terms of the rows of the batch that rank holds, and the ranks' sums (loss and
-//! gradient, `8·(d+1)` bytes) are added along the rank-ordered tree of [`combine`].
-//! Every rank then holds the same loss and gradient and takes the same step: the
-//! iterates are those of one process with the same options, to rounding, and a rerun
-//! at the same number of ranks gives the same bits. Full-batch methods read every
-//! rank's rows at every step; mini-batch and SGD read only the rows drawn (SGD's one
-//! row lives on one rank, and the step still waits for all).
+//! Every rank runs the same optimiser with the same options and seed. An evaluation
+//! sums, on each rank, the terms of the rows of the batch that rank holds, and the
+//! ranks' sums (loss, flags and gradient, `8·(d+3)` bytes) are added along the
+//! rank-ordered tree of [`combine`]. Every rank then holds the same loss and gradient
+//! and takes the same step, and a rerun at the same number of ranks gives the same
+//! bits. Full-batch methods read every rank's rows at every step and take the steps of
+//! one process, to rounding. A batch of two or more samples is drawn as shares
+//! ([`Spread`]): each rank draws its part from its own rows, so one rank takes the
+//! steps of one process and more ranks other, stratified, batches. SGD's one sample
+//! is drawn from all rows as one process draws it (it lives on one rank, and the step
+//! still waits for all); [`DistributedProblem::local_sgd`] steps on each rank's own
+//! rows instead. A rank's rows are mapped, or read chunk by chunk at every
+//! evaluation through the streamed reader ([`Chunks`]).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
