@@ -65,7 +65,7 @@
 //!         -> Result<f64, ObjectiveError> {
 //!         let rows: Vec<usize> = match batch {
 //!             Batch::All => (0..self.0.len()).collect(),
-//!             Batch::Rows(rows) => rows.to_vec(),
+//!             Batch::Rows(rows) | Batch::Share { rows, .. } => rows.to_vec(),
 //!         };
 //!         let n = rows.len() as f64;
 //!         grad[0] = rows.iter().map(|&i| 2.0 * (w[0] - self.0[i])).sum::<f64>() / n;

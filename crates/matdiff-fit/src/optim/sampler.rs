@@ -189,3 +189,62 @@ impl Sampler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows of every step's batch, drawn here, and the whole batch's size.
+    fn epoch(sampler: &mut Sampler) -> Vec<(Vec<usize>, usize)> {
+        sampler.start_epoch();
+        (0..sampler.steps_per_epoch())
+            .map(|_| match sampler.next_batch() {
+                Batch::Rows(rows) => (rows.to_vec(), rows.len()),
+                Batch::Share { rows, of } => (rows.to_vec(), of),
+                Batch::All => unreachable!("a sampler draws rows"),
+            })
+            .collect()
+    }
+
+    /// Shares of a batch: each process passes through its own rows once per epoch,
+    /// the processes agree on the epoch's steps and each step's batch size, and one
+    /// process draws what an undistributed run draws.
+    #[test]
+    fn shares_pass_through_each_process_rows_once_per_epoch() {
+        // (rows per process, batch, steps per epoch)
+        let cases: [(&[usize], usize, usize); 4] = [
+            (&[500, 501], 32, 32),
+            (&[250, 250, 250, 251], 32, 32),
+            (&[10, 3, 7], 4, 7),
+            (&[1001], 32, 32),
+        ];
+        for sampling in [Sampling::Shuffle, Sampling::Chunks { rows: 64 }] {
+            for (sizes, batch, steps) in cases {
+                let mut sizes_of_steps = Vec::new();
+                for rank in 0..sizes.len() {
+                    let spread = Spread {
+                        rank,
+                        sizes: sizes.to_vec(),
+                    };
+                    let mut sampler = Sampler::spread(sampling, &spread, batch, 7);
+                    assert_eq!(sampler.steps_per_epoch(), steps, "{sizes:?}");
+                    let drawn = epoch(&mut sampler);
+                    let mut rows: Vec<usize> = drawn.iter().flat_map(|(r, _)| r.clone()).collect();
+                    rows.sort_unstable();
+                    let first = spread.first();
+                    assert_eq!(rows, (first..first + sizes[rank]).collect::<Vec<_>>());
+                    sizes_of_steps.push(drawn.iter().map(|(_, of)| *of).collect::<Vec<_>>());
+                    if sizes.len() == 1 {
+                        let mut alone = Sampler::new(sampling, sizes[0], batch, 7);
+                        let plain = epoch(&mut alone);
+                        assert_eq!(drawn, plain, "{sampling:?}");
+                    }
+                }
+                // Every process computes the same batch sizes, which add up to N.
+                assert!(sizes_of_steps.windows(2).all(|w| w[0] == w[1]));
+                let total: usize = sizes_of_steps[0].iter().sum();
+                assert_eq!(total, sizes.iter().sum::<usize>(), "{sizes:?}");
+            }
+        }
+    }
+}
