@@ -715,7 +715,7 @@ impl Problem {
         }
         let evaluator = match batch {
             Batch::All => &mut self.full,
-            Batch::Rows(rows) => {
+            Batch::Rows(rows) | Batch::Share { rows, .. } => {
                 self.check_batches().map_err(ObjectiveError::new)?;
                 if rows.is_empty() {
                     return Err(ObjectiveError::new(ProblemError::EmptyBatch));
@@ -778,7 +778,7 @@ impl Problem {
         if !self.row_path.as_ref().is_some_and(|p| p.enabled) || batch == Batch::All {
             return Ok(None);
         }
-        if let Batch::Rows(rows) = batch {
+        if let Batch::Rows(rows) | Batch::Share { rows, .. } = batch {
             if rows.is_empty() {
                 return Err(ObjectiveError::new(ProblemError::EmptyBatch));
             }
@@ -799,7 +799,9 @@ impl Problem {
             return Ok(None);
         };
         Ok(match batch {
-            Batch::Rows(rows) => Some(kernel.batch(data, rows, w, grad)),
+            Batch::Rows(rows) | Batch::Share { rows, .. } => {
+                Some(kernel.batch(data, rows, w, grad))
+            }
             Batch::All => None,
         })
     }

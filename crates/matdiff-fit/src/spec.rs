@@ -377,10 +377,13 @@ impl FitSpec {
     }
 
     /// Binds the loss to the rows this rank holds of the data (rank `r` of `K` maps
-    /// rows `[r·N/K, (r+1)·N/K)` of each `.npy` file spanning the sample dimension)
-    /// and makes the fit whose every evaluation sums over all ranks
-    /// ([`DistributedProblem`]): a linear model's loss, like [`FitSpec::stream`]'s.
-    /// Every rank must call it, with the same spec.
+    /// rows `[r·N/K, (r+1)·N/K)` of each `.npy` file spanning the sample dimension, or
+    /// reads `X.{rank}.npy` whole) and makes the fit whose every evaluation sums over
+    /// all ranks ([`DistributedProblem`]): a linear model's loss, like
+    /// [`FitSpec::stream`]'s. With [`FitSpec::stream`], each rank reads its rows chunk
+    /// by chunk. A batch of `B ≥ 2` samples takes a share from every rank
+    /// ([`Spread`](crate::optim::Spread)), so it needs `B ≥ K`. Every rank must call
+    /// it, with the same spec.
     pub fn prepare_distributed(
         &self,
         function: Function,
@@ -388,6 +391,22 @@ impl FitSpec {
     ) -> Result<PreparedFit, FitError> {
         let options = self.options();
         options.validate().map_err(FitError::Options)?;
+        let ranks = peers.size();
+        if let Some(batch) = options.effective_batch(usize::MAX) {
+            if batch > 1 && batch < ranks {
+                return Err(FitError::BatchBelowRanks { batch, ranks });
+            }
+        }
+        let chunk_rows = if self.stream {
+            // Each rank's share of a batch is drawn within its chunks.
+            let share =
+                options
+                    .effective_batch(usize::MAX)
+                    .map(|b| if b > 1 { b.div_ceil(ranks) } else { b });
+            Some(self.chunking(&options, share)?)
+        } else {
+            None
+        };
         let graph = function.graph.clone();
         let (files, whole) = self.files_and_values(&graph)?;
         let mut problem = DistributedProblem::new(
@@ -396,19 +415,31 @@ impl FitSpec {
             files,
             whole,
             self.samples.as_deref(),
+            chunk_rows,
             peers,
         )?;
-        let notes = vec![format!(
+        let mut notes = vec![format!(
             "rows spread over {} ranks, rank {} of them",
             problem.peers().size(),
             problem.peers().rank()
         )];
+        if let Some(rows) = chunk_rows {
+            notes.push(format!(
+                "each rank streams its rows in chunks of {rows} rows"
+            ));
+        }
         let start = self.start_of(&graph, Objective::dim(&problem))?;
         // A loss that cannot be evaluated where the run starts is a fault of the data
         // or the starting point (every rank sees the same sum).
-        problem
-            .loss(&start, Batch::All)
-            .map_err(|source| FitError::AtStart { source })?;
+        problem.loss(&start, Batch::All).map_err(|source| {
+            // A rank that could not read its rows is told as at the start.
+            match source.into_inner().downcast::<DistributedError>() {
+                Ok(error) => FitError::Distributed(*error),
+                Err(other) => FitError::AtStart {
+                    source: crate::optim::ObjectiveError::new(other),
+                },
+            }
+        })?;
         if let Some(at) = problem.non_finite() {
             return Err(FitError::AtStart {
                 source: crate::optim::ObjectiveError::msg(at.to_owned()),
@@ -470,11 +501,9 @@ impl FitSpec {
         })
     }
 
-    fn prepare_streamed(
-        &self,
-        function: Function,
-        options: Options,
-    ) -> Result<PreparedFit, FitError> {
+    /// The rows per chunk of a streamed fit, checked against the batches drawn from
+    /// the chunks: `batch` samples at most per process.
+    fn chunking(&self, options: &Options, batch: Option<usize>) -> Result<usize, FitError> {
         let chunk_rows = match options.sampling {
             Sampling::Chunks { rows } => rows,
             Sampling::Replace if options.effective_batch(usize::MAX).is_some() => {
@@ -482,7 +511,7 @@ impl FitSpec {
             }
             Sampling::Shuffle | Sampling::Replace => self.chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS),
         };
-        if let Some(batch) = options.effective_batch(usize::MAX) {
+        if let Some(batch) = batch {
             if batch > chunk_rows {
                 return Err(FitError::BatchExceedsChunk {
                     batch,
@@ -490,6 +519,15 @@ impl FitSpec {
                 });
             }
         }
+        Ok(chunk_rows)
+    }
+
+    fn prepare_streamed(
+        &self,
+        function: Function,
+        options: Options,
+    ) -> Result<PreparedFit, FitError> {
+        let chunk_rows = self.chunking(&options, options.effective_batch(usize::MAX))?;
         let graph = function.graph.clone();
         let (streamed, whole) = self.files_and_values(&graph)?;
         let problem = StreamedProblem::new(
@@ -631,6 +669,14 @@ pub enum FitError {
         /// Rows per chunk.
         chunk: usize,
     },
+    /// A batch too small to take a share from every rank of a distributed fit.
+    #[error("a batch of {batch} samples cannot take a share from each of {ranks} ranks — draw at least {ranks} samples per batch, or one (SGD)")]
+    BatchBelowRanks {
+        /// Samples per batch.
+        batch: usize,
+        /// Ranks.
+        ranks: usize,
+    },
     /// The loss cannot be evaluated at the starting point.
     #[error("the loss cannot be evaluated at the starting point: {source}")]
     AtStart {
@@ -667,6 +713,13 @@ impl FitError {
             FitError::Problem(e) => e.is_input_error(),
             FitError::Run { error, .. } => match error {
                 OptimError::Diverged { .. } => false,
+                // A rank that could not read its rows on the way is a fault of the
+                // data.
+                OptimError::Objective { source, .. }
+                    if source.inner().downcast_ref::<DistributedError>().is_some() =>
+                {
+                    true
+                }
                 OptimError::Objective { source, .. } => {
                     problem_error(source).is_some_and(ProblemError::is_input_error)
                 }

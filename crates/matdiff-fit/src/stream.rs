@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use faer::Mat;
 use matdiff_core::diff::canonicalize;
 use matdiff_core::{print, Dim, Function, Sym};
-use matdiff_num::data::RowReader;
+use matdiff_num::data::{DataError, RowReader};
 
 use crate::linear_form::LinearForm;
 use crate::optim::{Batch, Objective, ObjectiveError};
@@ -44,8 +44,18 @@ pub struct StreamedProblem {
     variable: String,
     dim: usize,
     samples: usize,
-    chunk_rows: usize,
     kernel: RowKernel,
+    chunks: Chunks,
+    non_finite: Option<String>,
+}
+
+/// The rows of a design file and its data columns, read chunk by chunk into at most
+/// [`SLOTS`] buffers: the reader under a streamed loss, of all rows in one process
+/// ([`StreamedProblem`]) or of one rank's rows
+/// ([`DistributedProblem`](crate::distributed::gradient::DistributedProblem)).
+#[derive(Debug)]
+pub(crate) struct Chunks {
+    chunk_rows: usize,
     design: RowReader,
     columns: Vec<RowReader>,
     slots: [Slot; SLOTS],
@@ -53,7 +63,118 @@ pub struct StreamedProblem {
     /// used longest ago.
     used: [u64; SLOTS],
     clock: u64,
-    non_finite: Option<String>,
+}
+
+impl Chunks {
+    /// The rows of `design` and `columns` (readers of as many rows, in blocks of
+    /// `chunk_rows`).
+    pub(crate) fn new(design: RowReader, columns: Vec<RowReader>, chunk_rows: usize) -> Chunks {
+        Chunks {
+            chunk_rows: chunk_rows.max(1),
+            design,
+            columns,
+            slots: Default::default(),
+            used: [0; SLOTS],
+            clock: 0,
+        }
+    }
+
+    /// The number of rows.
+    pub(crate) fn rows(&self) -> usize {
+        self.design.rows()
+    }
+
+    /// The slot holding `chunk`, reading it into the slot not used last if needed.
+    fn load(&mut self, chunk: usize) -> Result<usize, DataError> {
+        self.clock += 1;
+        if let Some(k) = self.slots.iter().position(|s| s.chunk == Some(chunk)) {
+            self.used[k] = self.clock;
+            return Ok(k);
+        }
+        let k = (0..SLOTS).min_by_key(|&k| self.used[k]).unwrap_or(0);
+        let slot = &mut self.slots[k];
+        slot.chunk = None;
+        slot.data.width = self.design.cols();
+        self.design.read_block(chunk, slot.data.design_buffer())?;
+        slot.data.columns.resize_with(self.columns.len(), Vec::new);
+        for (reader, column) in self.columns.iter_mut().zip(&mut slot.data.columns) {
+            reader.read_block(chunk, column)?;
+        }
+        slot.chunk = Some(chunk);
+        self.used[k] = self.clock;
+        Ok(k)
+    }
+
+    /// `Σ ℓ` over every row, a part of a sample of `samples` rows, one chunk after
+    /// another, writing `Σ ℓ' x_i` into `grad` (without the constant and penalty:
+    /// [`RowKernel::finish`]).
+    pub(crate) fn add_rows(
+        &mut self,
+        kernel: &mut RowKernel,
+        samples: usize,
+        w: &[f64],
+        mut grad: Option<&mut [f64]>,
+    ) -> Result<Sums, DataError> {
+        if let Some(g) = grad.as_deref_mut() {
+            g.fill(0.0);
+        }
+        let k = self.chunk_rows;
+        let mut total = Sums::default();
+        for chunk in 0..self.design.blocks() {
+            let slot = self.load(chunk)?;
+            let part = kernel.add_rows(&self.slots[slot].data, samples, w, grad.as_deref_mut());
+            total.loss += part.loss;
+            total.non_finite = total.non_finite.or(part.non_finite.map(|i| chunk * k + i));
+        }
+        Ok(total)
+    }
+
+    /// The part of a batch of `batch` samples that the rows `rows` (drawn chunk by
+    /// chunk) contribute, without the constant and penalty, writing the gradient's
+    /// part into `grad`.
+    pub(crate) fn batch_part(
+        &mut self,
+        kernel: &mut RowKernel,
+        rows: &[usize],
+        batch: usize,
+        w: &[f64],
+        grad: Option<&mut [f64]>,
+    ) -> Result<Sums, ProblemError> {
+        let k = self.chunk_rows;
+        // The chunks the batch reads, in order of first use.
+        let mut chunks = [usize::MAX; SLOTS];
+        let mut count = 0;
+        for &i in rows {
+            if !chunks[..count].contains(&(i / k)) {
+                if count == SLOTS {
+                    return Err(ProblemError::BatchAcrossChunks { chunk: k });
+                }
+                chunks[count] = i / k;
+                count += 1;
+            }
+        }
+        for &chunk in &chunks[..count] {
+            self.load(chunk)?;
+        }
+        let slots = &self.slots;
+        let slot_of = |chunk: usize| {
+            slots
+                .iter()
+                .find(|s| s.chunk == Some(chunk))
+                .unwrap_or(&slots[0])
+        };
+        let items = rows.iter().map(|&i| (&slot_of(i / k).data, i % k));
+        let sums = kernel.batch_part(items, rows.len(), batch, w, grad);
+        Ok(Sums {
+            loss: sums.loss,
+            non_finite: sums.non_finite.map(|local| {
+                rows.iter()
+                    .copied()
+                    .find(|&i| i % k == local)
+                    .unwrap_or(local)
+            }),
+        })
+    }
 }
 
 impl StreamedProblem {
@@ -76,35 +197,17 @@ impl StreamedProblem {
         let mut columns = Vec::new();
         for (name, path) in &loss.columns {
             let reader = RowReader::open(path, chunk_rows)?;
-            if reader.cols() != 1 {
-                return Err(ProblemError::NotAColumn {
-                    file: reader.file().to_owned(),
-                    cols: reader.cols(),
-                    name: name.clone(),
-                });
-            }
-            if reader.rows() != design.rows() {
-                return Err(ProblemError::RowCountMismatch {
-                    file: reader.file().to_owned(),
-                    rows: reader.rows(),
-                    first: design.file().to_owned(),
-                    expected: design.rows(),
-                });
-            }
+            check_column(&reader, name, &design)?;
             columns.push(reader);
         }
-        let kernel = loss.kernel(&whole, design.rows(), design.cols())?;
+        let (rows, cols) = (design.rows(), design.cols());
+        let kernel = loss.kernel(&whole, rows, cols)?;
         Ok(StreamedProblem {
             variable: wrt.to_owned(),
-            dim: design.cols(),
-            samples: design.rows(),
-            chunk_rows: chunk_rows.max(1),
+            dim: cols,
+            samples: rows,
             kernel,
-            design,
-            columns,
-            slots: Default::default(),
-            used: [0; SLOTS],
-            clock: 0,
+            chunks: Chunks::new(design, columns, chunk_rows),
             non_finite: None,
         })
     }
@@ -116,7 +219,7 @@ impl StreamedProblem {
 
     /// Rows per chunk.
     pub fn chunk_rows(&self) -> usize {
-        self.chunk_rows
+        self.chunks.chunk_rows
     }
 
     /// The recognised form of the loss.
@@ -129,55 +232,20 @@ impl StreamedProblem {
         self.non_finite.as_deref()
     }
 
-    /// The slot holding `chunk`, reading it into the slot not used last if needed.
-    fn load(&mut self, chunk: usize) -> Result<usize, ProblemError> {
-        self.clock += 1;
-        if let Some(k) = self.slots.iter().position(|s| s.chunk == Some(chunk)) {
-            self.used[k] = self.clock;
-            return Ok(k);
-        }
-        let k = (0..SLOTS).min_by_key(|&k| self.used[k]).unwrap_or(0);
-        let slot = &mut self.slots[k];
-        slot.chunk = None;
-        slot.data.width = self.design.cols();
-        self.design.read_block(chunk, slot.data.design_buffer())?;
-        slot.data.columns.resize_with(self.columns.len(), Vec::new);
-        for (reader, column) in self.columns.iter_mut().zip(&mut slot.data.columns) {
-            reader.read_block(chunk, column)?;
-        }
-        slot.chunk = Some(chunk);
-        self.used[k] = self.clock;
-        Ok(k)
-    }
-
     fn evaluate(
         &mut self,
         w: &[f64],
         batch: Batch<'_>,
         mut grad: Option<&mut [f64]>,
     ) -> Result<f64, ProblemError> {
-        let k = self.chunk_rows;
-        let sums = match batch {
+        let (mut sums, samples) = match batch {
             Batch::All => {
-                if let Some(g) = grad.as_deref_mut() {
-                    g.fill(0.0);
-                }
-                let mut total = Sums::default();
-                for chunk in 0..self.design.blocks() {
-                    let slot = self.load(chunk)?;
-                    let part = self.kernel.add_rows(
-                        &self.slots[slot].data,
-                        self.samples,
-                        w,
-                        grad.as_deref_mut(),
-                    );
-                    total.loss += part.loss;
-                    total.non_finite = total.non_finite.or(part.non_finite.map(|i| chunk * k + i));
-                }
-                total.loss += self.kernel.finish(self.samples, w, grad.as_deref_mut());
-                total
+                let sums =
+                    self.chunks
+                        .add_rows(&mut self.kernel, self.samples, w, grad.as_deref_mut())?;
+                (sums, self.samples)
             }
-            Batch::Rows(rows) => {
+            Batch::Rows(rows) | Batch::Share { rows, .. } => {
                 if rows.is_empty() {
                     return Err(ProblemError::EmptyBatch);
                 }
@@ -187,43 +255,17 @@ impl StreamedProblem {
                         samples: self.samples,
                     });
                 }
-                // The chunks the batch reads, in order of first use.
-                let mut chunks = [usize::MAX; SLOTS];
-                let mut count = 0;
-                for &i in rows {
-                    if !chunks[..count].contains(&(i / k)) {
-                        if count == SLOTS {
-                            return Err(ProblemError::BatchAcrossChunks { chunk: k });
-                        }
-                        chunks[count] = i / k;
-                        count += 1;
-                    }
-                }
-                for &chunk in &chunks[..count] {
-                    self.load(chunk)?;
-                }
-                let slots = &self.slots;
-                let slot_of = |chunk: usize| {
-                    slots
-                        .iter()
-                        .find(|s| s.chunk == Some(chunk))
-                        .unwrap_or(&slots[0])
-                };
-                let items = rows.iter().map(|&i| (&slot_of(i / k).data, i % k));
-                let sums = self
-                    .kernel
-                    .batch_of(items, rows.len(), w, grad.as_deref_mut());
-                Sums {
-                    loss: sums.loss,
-                    non_finite: sums.non_finite.map(|local| {
-                        rows.iter()
-                            .copied()
-                            .find(|&i| i % k == local)
-                            .unwrap_or(local)
-                    }),
-                }
+                let sums = self.chunks.batch_part(
+                    &mut self.kernel,
+                    rows,
+                    rows.len(),
+                    w,
+                    grad.as_deref_mut(),
+                )?;
+                (sums, rows.len())
             }
         };
+        sums.loss += self.kernel.finish(samples, w, grad.as_deref_mut());
         if sums.non_finite.is_none() && sums.loss.is_finite() {
             return Ok(sums.loss);
         }
@@ -236,6 +278,31 @@ impl StreamedProblem {
         }
         Ok(f64::NAN)
     }
+}
+
+/// Checks that `reader`, the file of the data column `name`, is a column with a value
+/// for every row of `design`.
+pub(crate) fn check_column(
+    reader: &RowReader,
+    name: &str,
+    design: &RowReader,
+) -> Result<(), ProblemError> {
+    if reader.cols() != 1 {
+        return Err(ProblemError::NotAColumn {
+            file: reader.file().to_owned(),
+            cols: reader.cols(),
+            name: name.to_owned(),
+        });
+    }
+    if reader.rows() != design.rows() {
+        return Err(ProblemError::RowCountMismatch {
+            file: reader.file().to_owned(),
+            rows: reader.rows(),
+            first: design.file().to_owned(),
+            expected: design.rows(),
+        });
+    }
+    Ok(())
 }
 
 /// A loss recognised as a linear model's whose samples are in files: the form, the

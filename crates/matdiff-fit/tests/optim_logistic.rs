@@ -111,7 +111,7 @@ impl Objective for Logistic {
                     sum += self.accumulate(w, i, 1.0 / size, grad);
                 }
             }
-            Batch::Rows(rows) => {
+            Batch::Rows(rows) | Batch::Share { rows, .. } => {
                 for &i in rows {
                     sum += self.accumulate(w, i, 1.0 / size, grad);
                 }

@@ -1329,6 +1329,8 @@ pub fn load_matrix_stored(path: impl AsRef<Path>, header: CsvHeader) -> Result<S
 /// [`RowReader::open`]; a block is read into a row-major buffer.
 pub struct RowReader {
     file: String,
+    /// The file's row that is row 0 here ([`RowReader::window`]).
+    first: usize,
     rows: usize,
     cols: usize,
     block_rows: usize,
@@ -1434,11 +1436,40 @@ impl RowReader {
         self.rows.div_ceil(self.block_rows)
     }
 
+    /// The reader of the rows `rows` of the file alone, numbered from 0 and cut into
+    /// blocks from `rows.start` on: one process's share of a `.npy` file, the others
+    /// never read. A CSV file's rows lie at positions known block by block, so only a
+    /// `.npy` file can be windowed.
+    pub fn window(mut self, rows: Range<usize>) -> Result<RowReader, DataError> {
+        if rows.end > self.rows || rows.start > rows.end {
+            return Err(DataError::Io {
+                file: self.file,
+                message: format!(
+                    "rows {}..{} asked for, the file has {}",
+                    rows.start, rows.end, self.rows
+                ),
+            });
+        }
+        if let Source::Csv { .. } = self.source {
+            return Err(DataError::Io {
+                file: self.file,
+                message:
+                    "a window of a CSV file's rows cannot be read in blocks — convert it to .npy"
+                        .to_owned(),
+            });
+        }
+        self.first += rows.start;
+        self.rows = rows.len();
+        Ok(self)
+    }
+
     /// Reads block `block` (rows `block·block_rows ..`, fewer in the last block) into
     /// `out`, row-major, replacing its contents; returns the number of rows read.
     pub fn read_block(&mut self, block: usize, out: &mut Vec<f64>) -> Result<usize, DataError> {
         let first = block * self.block_rows;
         let count = self.block_rows.min(self.rows.saturating_sub(first));
+        // The file's row of this block's first.
+        let first = self.first + first;
         out.clear();
         let (file, cols) = (&self.file, self.cols);
         match &mut self.source {
@@ -1519,6 +1550,7 @@ fn open_npy(
     }
     Ok(RowReader {
         file,
+        first: 0,
         rows: layout.rows,
         cols: layout.cols,
         block_rows,
@@ -1578,6 +1610,7 @@ fn open_csv(
     drop(malformed);
     Ok(RowReader {
         file,
+        first: 0,
         rows,
         cols: width,
         block_rows,

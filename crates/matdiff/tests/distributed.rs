@@ -1,7 +1,8 @@
 //! `mpirun -n K matdiff linreg --distributed` and `minimize --distributed` on
 //! loopback, against the same fit in one process: K = 1 to 4, every closed-form
-//! solver, reruns, Longley's certified values, gradient descent, mini-batch and SGD
-//! step for step, and shards that cannot be read or do not fit together. Needs OpenMPI and a
+//! solver, reruns, Longley's certified values, gradient descent and SGD step for
+//! step, mini-batch by shares of every rank, local SGD, ranks streaming their rows,
+//! and shards that cannot be read or do not fit together. Needs OpenMPI and a
 //! build with `--features mpi` (`.ci/run` installs both):
 //! `cargo test -p matdiff --features mpi --test distributed`.
 #![cfg(feature = "mpi")]
@@ -408,10 +409,18 @@ fn options_a_distributed_fit_cannot_honour_are_refused() {
     }
 }
 
-/// `mpirun -n ranks matdiff minimize … --distributed`, or the same in one process.
+/// `mpirun -n ranks matdiff minimize … --distributed`, or the same in one process,
+/// on `X.npy` and `y.npy` in `dir`.
 fn minimize(ranks: Option<usize>, dir: &Path, extra: &[&str]) -> Value {
-    let x = format!("X={}", dir.join("X.npy").display());
-    let y = format!("y={}", dir.join("y.npy").display());
+    let (code, out, stderr) = minimize_on(ranks, &dir.join("X.npy"), &dir.join("y.npy"), extra);
+    assert_eq!(code, 0, "{ranks:?} {extra:?}: {stderr}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// [`minimize`] on the files `x` and `y`: the exit code, stdout and stderr.
+fn minimize_on(ranks: Option<usize>, x: &Path, y: &Path, extra: &[&str]) -> (i32, String, String) {
+    let x = format!("X={}", x.display());
+    let y = format!("y={}", y.display());
     let mut args = vec![
         "minimize",
         "norm2(X*w - y)^2/N + 0.1*norm2(w)^2",
@@ -444,9 +453,7 @@ fn minimize(ranks: Option<usize>, dir: &Path, extra: &[&str]) -> Value {
         }
     };
     command.env("RAYON_NUM_THREADS", "1");
-    let (code, out, stderr) = run(command, Duration::from_secs(120));
-    assert_eq!(code, 0, "{ranks:?} {extra:?}: {stderr}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    run(command, Duration::from_secs(120))
 }
 
 fn solution(fit: &Value) -> Vec<f64> {
@@ -489,19 +496,74 @@ fn gradient_descent_takes_the_steps_of_one_process() {
 }
 
 #[test]
-fn mini_batch_and_sgd_draw_the_batches_of_one_process() {
-    let dir = scratch("minimize-batches");
+fn sgd_draws_the_samples_of_one_process() {
+    let dir = scratch("minimize-sgd");
     regression_files(&dir, 700, 4);
-    for method in ["minibatch", "sgd"] {
-        let run = [
-            "--method", method, "--lr", "0.002", "--epochs", "2", "--seed", "5",
-        ];
-        let one = minimize(None, &dir, &run);
-        let fit = minimize(Some(3), &dir, &run);
-        assert_eq!(fit["iterations"], one["iterations"], "{method}");
-        let err = relative(&solution(&fit), &solution(&one));
-        assert!(err < 1e-10, "{method}: {fit} vs {one} ({err:e})");
+    let run = [
+        "--method", "sgd", "--lr", "0.002", "--epochs", "2", "--seed", "5",
+    ];
+    let one = minimize(None, &dir, &run);
+    let fit = minimize(Some(3), &dir, &run);
+    assert_eq!(fit["iterations"], one["iterations"]);
+    let err = relative(&solution(&fit), &solution(&one));
+    assert!(err < 1e-10, "{fit} vs {one} ({err:e})");
+}
+
+#[test]
+fn mini_batch_draws_a_share_of_every_batch_on_each_rank() {
+    let dir = scratch("minimize-minibatch");
+    regression_files(&dir, 1001, 5);
+    let run = [
+        "--method",
+        "minibatch",
+        "--batch",
+        "32",
+        "--lr",
+        "0.002",
+        "--epochs",
+        "20",
+        "--seed",
+        "5",
+    ];
+    // One rank draws the batches of one process: the same iterates, bit for bit.
+    let one = minimize(None, &dir, &run);
+    let alone = minimize(Some(1), &dir, &run);
+    assert_eq!(alone["solution"], one["solution"], "{alone} vs {one}");
+    assert_eq!(alone["iterations"], one["iterations"]);
+    // On more ranks each draws 32/K of its own rows per step: other batches, the same
+    // loss within the noise of mini-batch descent, and the same bits on a rerun.
+    let (loss_one, mut shares) = (one["loss"].as_f64().unwrap(), Vec::new());
+    for ranks in [2, 4] {
+        let fit = minimize(Some(ranks), &dir, &run);
+        let again = minimize(Some(ranks), &dir, &run);
+        assert_eq!(fit["solution"], again["solution"], "K = {ranks}");
+        // An epoch: every rank through its rows once, ⌈251/8⌉ = 32 steps at K = 4.
+        assert_eq!(fit["iterations"], one["iterations"], "K = {ranks}: {fit}");
+        let loss = fit["loss"].as_f64().unwrap();
+        assert!(
+            (loss - loss_one).abs() < 0.03 * loss_one,
+            "K = {ranks}: {loss} vs one process {loss_one}"
+        );
+        shares.push(fit["solution"].clone());
     }
+    assert_ne!(shares[0], shares[1], "K = 2 and 4 draw other batches");
+}
+
+#[test]
+fn a_batch_smaller_than_the_ranks_is_refused() {
+    let dir = scratch("minimize-small-batch");
+    regression_files(&dir, 100, 2);
+    let x = format!("X={}", dir.join("X.npy").display());
+    let y = format!("y={}", dir.join("y.npy").display());
+    let mut command = Command::new("mpirun");
+    command
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "4", BIN])
+        .args(["minimize", "norm2(X*w - y)^2/N", "--wrt", "w"])
+        .args(["--let", "X: matrix(N, d)", "--data", &x, "--data", &y])
+        .args(["--method", "minibatch", "--batch", "3", "--distributed"]);
+    let (code, _, stderr) = run(command, Duration::from_secs(120));
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.matches("--batch 4 or more").count(), 1, "{stderr}");
 }
 
 #[test]
@@ -563,4 +625,69 @@ fn a_diverging_distributed_run_fails_once_with_exit_1() {
     let (code, _, stderr) = run(command, Duration::from_secs(120));
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(stderr.matches("diverged").count(), 1, "{stderr}");
+}
+
+#[test]
+fn ranks_streaming_their_rows_take_the_steps_of_mapped_rows() {
+    let dir = scratch("minimize-stream");
+    regression_files(&dir, 1001, 5);
+    // Gradient descent: each rank streams its rows in chunks of 64 at every step;
+    // one process holds them all in memory.
+    let steps = ["--lr", "0.005", "--max-iter", "50"];
+    let one = minimize(None, &dir, &steps);
+    let streamed = [&steps[..], &["--stream", "--chunk-rows", "64"]].concat();
+    let fit = minimize(Some(2), &dir, &streamed);
+    assert_eq!(fit["iterations"], 50, "{fit}");
+    let err = relative(&solution(&fit), &solution(&one));
+    assert!(err < 1e-12, "{fit} vs {one} ({err:e})");
+    // Mini-batch and local SGD draw within chunks of each rank's rows when streamed;
+    // mapped rows drawn by the same chunks give the same steps.
+    for method in [
+        &["--method", "minibatch", "--batch", "32"][..],
+        &["--method", "sgd", "--sync-every", "10"][..],
+    ] {
+        let run = [method, &["--lr", "0.002", "--epochs", "2", "--seed", "5"]].concat();
+        let mapped = minimize(Some(3), &dir, &[&run[..], &["--chunk-rows", "64"]].concat());
+        let streamed = minimize(
+            Some(3),
+            &dir,
+            &[&run[..], &["--stream", "--chunk-rows", "64"]].concat(),
+        );
+        assert_eq!(streamed["iterations"], mapped["iterations"], "{method:?}");
+        let err = relative(&solution(&streamed), &solution(&mapped));
+        assert!(err < 1e-12, "{method:?}: {streamed} vs {mapped} ({err:e})");
+    }
+}
+
+#[test]
+fn a_rank_that_cannot_stream_its_rows_ends_every_rank_with_exit_2() {
+    let dir = scratch("minimize-stream-faults");
+    let (xs, ys) = regression_data(300, 3);
+    for rank in 0..3 {
+        let rows = rank * 100..(rank + 1) * 100;
+        let mut x = xs[rows.start * 3..rows.end * 3].to_vec();
+        if rank == 1 {
+            // Found only when rank 1 reads its second chunk.
+            x[70 * 3 + 1] = f64::NAN;
+        }
+        write_npy(&dir.join(format!("X.{rank}.npy")), 100, 3, &x);
+        write_npy(&dir.join(format!("y.{rank}.npy")), 100, 0, &ys[rows]);
+    }
+    let (x, y) = (dir.join("X.{rank}.npy"), dir.join("y.{rank}.npy"));
+    let stream = ["--stream", "--chunk-rows", "64", "--max-iter", "5"];
+    let (code, _, stderr) = minimize_on(Some(3), &x, &y, &stream);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("rank 1") && stderr.contains("X.1.npy"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("only finite numbers"), "{stderr}");
+    // A missing file, found when the ranks open their files.
+    std::fs::remove_file(dir.join("X.2.npy")).unwrap();
+    let (code, _, stderr) = minimize_on(Some(3), &x, &y, &stream);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("rank 2") && stderr.contains("X.2.npy"),
+        "{stderr}"
+    );
 }

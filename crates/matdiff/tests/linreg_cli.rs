@@ -419,7 +419,6 @@ fn distributed_without_mpi_names_the_build_that_has_it() {
     ];
     let plain = &minimize[..minimize.len() - 1];
     for (extra, says) in [
-        (&["--distributed", "--stream"][..], "drop --stream"),
         (
             &["--sync-every", "5", "--method", "sgd", "--epochs", "1"][..],
             "add --distributed",

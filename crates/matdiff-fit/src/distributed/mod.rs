@@ -15,7 +15,7 @@
 //! What is combined: for a linear regression ([`linreg`]) the means and centred
 //! co-moments of `[X y]` (`8·(d+1)²` bytes per rank) and, for QR, the triangular
 //! factors of the centred rows (TSQR, as many bytes); for gradient descent
-//! ([`gradient`]) the loss and gradient (`8·(d+1)` bytes per step).
+//! ([`gradient`]) the loss, two flags and the gradient (`8·(d+3)` bytes per step).
 
 pub mod gradient;
 pub mod linreg;

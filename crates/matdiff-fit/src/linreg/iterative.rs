@@ -107,7 +107,7 @@ impl LeastSquares<'_> {
     fn rows<'b>(&self, batch: Batch<'b>) -> RowIter<'b> {
         match batch {
             Batch::All => RowIter::All(0..self.z.nrows()),
-            Batch::Rows(rows) => RowIter::Some(rows.iter()),
+            Batch::Rows(rows) | Batch::Share { rows, .. } => RowIter::Some(rows.iter()),
         }
     }
 }

@@ -3,9 +3,6 @@
 
 use std::time::Instant;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
 use super::error::OptimError;
 use super::method::Rule;
 use super::objective::{Batch, Objective, ObjectiveError};
@@ -85,8 +82,11 @@ pub fn minimize<O: Objective + ?Sized>(
     if batch.is_some() && samples == 0 {
         return Err(OptimError::NoSamples);
     }
-    let rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut sampler = batch.map(|b| Sampler::new(options.sampling, samples, b, rng));
+    // Samples spread over processes are drawn as shares, each process from its own.
+    let mut sampler = batch.map(|b| match objective.spread(b) {
+        Some(spread) => Sampler::spread(options.sampling, &spread, b, options.seed),
+        None => Sampler::new(options.sampling, samples, b, options.seed),
+    });
     let running = sampler.is_some() && !options.exact_epoch_loss(observer.wants_epoch_losses());
     Run {
         objective,
@@ -297,21 +297,25 @@ impl<O: Objective + ?Sized> Run<'_, O> {
             if served % ahead == 0 {
                 self.objective.prefetch(sampler.upcoming(ahead, ahead));
             }
-            let rows = sampler.next_batch();
-            served += rows.len();
+            let batch = sampler.next_batch();
+            served += match batch {
+                Batch::Rows(rows) | Batch::Share { rows, .. } => rows.len(),
+                Batch::All => 0,
+            };
             // The plain rule's step is the objective's own where it can take it in
             // place; otherwise, and for the other rules, the gradient is asked for.
-            let in_place = if self.rule.is_plain() {
-                self.objective.descend(&mut self.w, rows, lr)
-            } else {
-                None
+            let in_place = match batch {
+                Batch::Rows(rows) if self.rule.is_plain() => {
+                    self.objective.descend(&mut self.w, rows, lr)
+                }
+                _ => None,
             };
             let (batch_loss, direction_norm, batch_grad_norm) = match in_place {
                 Some((batch_loss, norm2)) => (batch_loss, norm2.sqrt(), norm2.sqrt()),
                 None => {
                     let batch_loss = self
                         .objective
-                        .loss_and_gradient(&self.w, Batch::Rows(rows), &mut self.scratch_grad)
+                        .loss_and_gradient(&self.w, batch, &mut self.scratch_grad)
                         .map_err(|e| objective_error(self.iteration, e))?;
                     // The plain rule's direction is the gradient itself: no copy, and
                     // the step's length gives the gradient's norm.

@@ -65,7 +65,7 @@
 //!         -> Result<f64, ObjectiveError> {
 //!         let rows: Vec<usize> = match batch {
 //!             Batch::All => (0..self.0.len()).collect(),
-//!             Batch::Rows(rows) => rows.to_vec(),
+//!             Batch::Rows(rows) | Batch::Share { rows, .. } => rows.to_vec(),
 //!         };
 //!         let n = rows.len() as f64;
 //!         grad[0] = rows.iter().map(|&i| 2.0 * (w[0] - self.0[i])).sum::<f64>() / n;
@@ -93,13 +93,13 @@ mod minimize;
 mod objective;
 mod observer;
 mod options;
-mod sampler;
+pub(crate) mod sampler;
 mod stop;
 
 pub use error::OptimError;
 pub(crate) use minimize::descend;
 pub use minimize::{minimize, Outcome};
-pub use objective::{Batch, Objective, ObjectiveError};
+pub use objective::{seed_of_rank, Batch, Objective, ObjectiveError, Spread};
 pub use observer::{History, HistoryRecord, NoObserver, Observer, Record, Scope};
 pub use options::{EpochLoss, LineSearch, Method, Options, Sampling, Schedule, StopRules};
 pub use stop::StopReason;

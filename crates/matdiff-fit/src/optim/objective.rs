@@ -59,6 +59,14 @@ pub trait Objective {
         None
     }
 
+    /// Whether this process holds only some of the samples, the others lying on other
+    /// processes that run the same optimiser in step with it: then a batch of `batch`
+    /// samples is drawn as a share from every process ([`Spread`]) and evaluated as
+    /// [`Batch::Share`]. `None`, the default, draws every batch from all samples.
+    fn spread(&self, _batch: usize) -> Option<Spread> {
+        None
+    }
+
     /// The loss `Q(w)` on `batch`, writing `∇Q(w)` into `grad` (length [`Objective::dim`]).
     fn loss_and_gradient(
         &mut self,
@@ -76,6 +84,56 @@ pub enum Batch<'a> {
     /// The samples with these indices along the sample dimension, in this order; an
     /// index may repeat when batches are drawn with replacement.
     Rows(&'a [usize]),
+    /// This process's rows of a batch of `of` samples spread over processes
+    /// ([`Objective::spread`]): the indices, along the sample dimension, of the samples
+    /// it drew from those it holds; the loss is that of the whole batch once the
+    /// processes' parts are added. An objective that holds every sample reads it as
+    /// [`Batch::Rows`].
+    Share {
+        /// The rows this process drew.
+        rows: &'a [usize],
+        /// The samples of the whole batch, over all processes.
+        of: usize,
+    },
+}
+
+/// The samples of an objective spread over `sizes.len()` processes, this one being
+/// `rank`: process `r` holds `sizes[r]` consecutive samples, after those of the
+/// processes before it.
+///
+/// A batch of `B` samples takes `B_r = ⌊B/K⌋` samples from each of the `K` processes,
+/// one more from the first `B mod K`, each process drawing from its own samples by
+/// the options' [`Sampling`](crate::optim::Sampling) with a generator seeded by
+/// [`seed_of_rank`]. An epoch is `max_r ⌈sizes[r]/B_r⌉` steps: every process passes
+/// through its samples once, and one that is through before the others (its share
+/// being larger than its rows left) draws fewer or none in the last steps; the batch
+/// is then the samples drawn, `of` in [`Batch::Share`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spread {
+    /// This process, `0 ≤ rank < sizes.len()`.
+    pub rank: usize,
+    /// The samples each process holds, in process order.
+    pub sizes: Vec<usize>,
+}
+
+impl Spread {
+    /// The samples process `rank` draws for a batch of `batch`: `⌊B/K⌋`, one more for
+    /// the first `B mod K` processes.
+    pub fn share(&self, batch: usize, rank: usize) -> usize {
+        let k = self.sizes.len().max(1);
+        batch / k + usize::from(rank < batch % k)
+    }
+
+    /// The global index of this process's first sample.
+    pub fn first(&self) -> usize {
+        self.sizes[..self.rank].iter().sum()
+    }
+}
+
+/// The seed of process `rank`'s sampling for a run seeded with `seed`: `seed` itself
+/// on process 0 (so one process draws as an undistributed run), apart on the others.
+pub fn seed_of_rank(seed: u64, rank: usize) -> u64 {
+    seed ^ (rank as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 impl Batch<'_> {
@@ -84,6 +142,7 @@ impl Batch<'_> {
         match self {
             Batch::All => samples,
             Batch::Rows(rows) => rows.len(),
+            Batch::Share { of, .. } => *of,
         }
     }
 }

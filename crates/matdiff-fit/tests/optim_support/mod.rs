@@ -65,7 +65,7 @@ impl Objective for LeastSquares {
                     sum += self.accumulate(w, i, 1.0 / size, grad);
                 }
             }
-            Batch::Rows(rows) => {
+            Batch::Rows(rows) | Batch::Share { rows, .. } => {
                 for &i in rows {
                     sum += self.accumulate(w, i, 1.0 / size, grad);
                 }

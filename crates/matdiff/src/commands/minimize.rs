@@ -188,10 +188,12 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["lr_sweep"])]
     pub stream: bool,
     /// Fit across the MPI ranks of `mpirun -n K matdiff minimize … --distributed`: each
-    /// rank maps only its rows of the .npy data spanning the sample dimension, every
+    /// rank maps only its rows of the .npy data spanning the sample dimension (or reads
+    /// its own file, `--data 'X=X.{rank}.npy'`; with --stream, chunk by chunk), every
     /// loss and gradient is summed over the ranks in rank order, and rank 0 reports
-    /// (docs/distributed.md). A linear model's loss, as for --stream. Needs a build
-    /// with `--features mpi`.
+    /// (docs/distributed.md). A batch of B ≥ 2 samples takes B/K from each rank's rows;
+    /// SGD draws its one sample from all rows. A linear model's loss, as for --stream.
+    /// Needs a build with `--features mpi`.
     #[arg(long)]
     pub distributed: bool,
     /// Local SGD under --distributed (--method sgd, with --epochs): each rank steps on
@@ -325,6 +327,7 @@ pub fn run(args: Args) -> Result<()> {
                 epochs: args.epochs.unwrap_or(1),
                 sync_every,
                 seed: spec.seed,
+                sampling: fit.options.sampling,
             };
             problem
                 .local_sgd(&fit.start, &run)
@@ -394,9 +397,7 @@ fn start_ranks(args: &Args) -> Result<Option<Ranks>> {
     if !args.distributed {
         return Ok(None);
     }
-    let refusal = if args.stream {
-        Some("--stream and --distributed: each rank maps only its rows already — drop --stream")
-    } else if args.lr_sweep.is_some() {
+    let refusal = if args.lr_sweep.is_some() {
         Some("--lr-sweep is not distributed — sweep in one process")
     } else if args.save.is_some() {
         Some("--save is not distributed yet — fit in one process to save the model")
@@ -529,6 +530,9 @@ fn fit_failure(error: &FitError, init_file: Option<&str>) -> anyhow::Error {
         (FitError::ReplaceWhileStreaming, _) => "--stream reads the data chunk by chunk, so batches are drawn chunk by chunk too — use --sampling shuffle (within chunks), not replace".to_owned(),
         (FitError::BatchExceedsChunk { batch, chunk }, _) => format!(
             "a batch of {batch} samples does not fit in a chunk of {chunk} rows — raise --chunk-rows to at least {batch}"
+        ),
+        (FitError::BatchBelowRanks { batch, ranks }, _) => format!(
+            "a batch of {batch} samples cannot take a share from each of {ranks} ranks — use --batch {ranks} or more, --method sgd, or fewer ranks"
         ),
         (FitError::Options(OptimError::InvalidOption { option, reason }), _) => {
             format!("invalid {}: {reason}", crate::report::flag(option))
