@@ -455,9 +455,11 @@ fn by_rows(
     }
 }
 
-/// Columns of `x` summarised together from a matrix stored by rows: one cache line of
-/// a row holds eight of them.
-const SUMMARY_GROUP: usize = 8;
+/// Columns of `x` summarised together from a matrix stored by rows: a kibibyte of
+/// each row, so that a group walks the rows in long runs the prefetcher follows
+/// (groups of one cache line, eight columns, read each row's lines out of order and
+/// took twice as long).
+const SUMMARY_GROUP: usize = 128;
 
 /// [`summarize`] for every column of `x`, stored by rows (`rows`, see [`by_rows`]):
 /// groups of adjacent columns in parallel, each reading the rows in order, so that
