@@ -518,14 +518,14 @@ impl<'a> Minimize<'a> {
             .data
             .iter()
             .map(|(name, value)| match value {
-                Data::Memory(m) => Ok((name.clone(), m.to_mat())),
+                Data::Memory(m) => Ok((name.clone(), m.clone())),
                 Data::File(path) => Ok((
                     name.clone(),
-                    matdiff_num::data::load_matrix_with(path, self.spec.csv_header)?,
+                    matdiff_num::data::load_matrix_stored(path, self.spec.csv_header)?,
                 )),
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        matdiff_fit::problem::Problem::new(
+        matdiff_fit::problem::Problem::with_stored(
             self.function.inner.clone(),
             &self.spec.wrt,
             data,
@@ -721,7 +721,8 @@ pub fn prepare_distributed(
 /// The loss of `loss` over the variable `wrt` on data in memory, as an objective of
 /// the flattened variable: its value and gradient on all samples or a batch, the
 /// starting points, and the sample dimension `samples` (default: the named row
-/// dimension most data share, preferring those `wrt` does not span).
+/// dimension most data share, preferring those `wrt` does not span). The data are
+/// matrices, or [`Stored`] values read in place (a mapped `.npy` file).
 ///
 /// ```
 /// use matdiff::fit::{self, Batch, Objective};
@@ -739,8 +740,9 @@ pub fn prepare_distributed(
 pub fn problem(
     loss: &Function,
     wrt: &str,
-    data: Vec<(String, Mat<f64>)>,
+    data: Vec<(String, impl Into<Stored>)>,
     samples: Option<&str>,
 ) -> Result<matdiff_fit::problem::Problem, matdiff_fit::problem::ProblemError> {
-    matdiff_fit::problem::Problem::new(loss.inner.clone(), wrt, data, samples)
+    let data = data.into_iter().map(|(name, value)| (name, value.into()));
+    matdiff_fit::problem::Problem::with_stored(loss.inner.clone(), wrt, data.collect(), samples)
 }

@@ -36,6 +36,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use faer::Mat;
 use indicatif::{ProgressBar, ProgressStyle};
+use matdiff::data::Stored;
 use matdiff::distributed::LocalSgd;
 use matdiff::fit::{
     self, Data, FitError, FitObjective, FitSpec, History, Observer, OptimError, Options, Outcome,
@@ -573,18 +574,20 @@ fn write_history_and_plot(args: &Args, history: &History) -> Result<()> {
     Ok(())
 }
 
-/// Reads every `--data NAME=FILE`: CSV and `.npy` by the data loader, JSON as the value
-/// encoding of values (fitted to the variable's declaration as `eval --at` does).
-pub(crate) fn load_data(specs: &[String], function: &Function) -> Result<Vec<(String, Mat<f64>)>> {
+/// Reads every `--data NAME=FILE` whole: CSV and `.npy` by the data loader as stored (a
+/// C-order `.npy` file read in place), JSON as the value encoding of values (fitted to
+/// the variable's declaration as `eval --at` does).
+pub(crate) fn load_data(specs: &[String], function: &Function) -> Result<Vec<(String, Stored)>> {
     specs
         .iter()
         .map(|spec| {
             let (name, file) = split_data_spec(spec)?;
             refuse_repeated(specs, spec, name)?;
             let value = if is_json(file) {
-                read_json_value(file, name, function)?
+                read_json_value(file, name, function)?.into()
             } else {
-                crate::input::load_matrix(file).map_err(|e| Failure::BadInput(e.to_string()))?
+                matdiff::data::load_matrix_stored(file, crate::input::csv_header())
+                    .map_err(|e| Failure::BadInput(e.to_string()))?
             };
             Ok((name.to_owned(), value))
         })

@@ -152,7 +152,7 @@ fn evaluate(function: &matdiff::Function, solved: &Solved, args: &Args) -> Resul
         None => Values::new(),
     };
     for (name, value) in load_data(&args.data, function)? {
-        values.insert(&name, value);
+        values.insert(&name, value.into_mat());
     }
     solved.evaluate(&values.inputs()).map_err(|e| match e {
         matdiff::Error::Domain(message) => Failure::Failed(message).into(),
