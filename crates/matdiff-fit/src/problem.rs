@@ -766,6 +766,26 @@ impl Problem {
         Ok(loss)
     }
 
+    /// The row kernel and the rows, readied, for steps taken in place on the samples
+    /// `rows` from `w`; `None` when the loss has no row kernel or they do not fit.
+    fn steps_in_place(&mut self, w: &[f64], rows: &[usize]) -> Option<(&mut RowKernel, &Rows)> {
+        let usable = self.row_path.as_ref().is_some_and(|p| p.enabled)
+            && w.len() == self.dim()
+            && rows.iter().all(|&i| i < self.samples);
+        if !usable {
+            return None;
+        }
+        self.prepare_rows();
+        match &mut self.row_path {
+            Some(RowPath {
+                kernel,
+                data: Some(data),
+                ..
+            }) => Some((kernel, &*data)),
+            _ => None,
+        }
+    }
+
     /// Runs the row kernel when the loss has one and the batch is rows; `None` leaves
     /// the evaluation to the plan, which also takes every full evaluation: its passes
     /// over blocks of the rows stored by rows read `X` once, in parallel.
@@ -956,21 +976,7 @@ impl Objective for Problem {
     }
 
     fn descend(&mut self, w: &mut [f64], rows: &[usize], lr: f64) -> Option<(f64, f64)> {
-        let usable = self.row_path.as_ref().is_some_and(|p| p.enabled)
-            && w.len() == self.dim()
-            && rows.iter().all(|&i| i < self.samples);
-        if !usable {
-            return None;
-        }
-        self.prepare_rows();
-        let Some(RowPath {
-            kernel,
-            data: Some(data),
-            ..
-        }) = &mut self.row_path
-        else {
-            return None;
-        };
+        let (kernel, data) = self.steps_in_place(w, rows)?;
         kernel.descend(data, rows, w, lr)
     }
 
@@ -981,21 +987,7 @@ impl Objective for Problem {
         lr: f64,
         threads: usize,
     ) -> Option<f64> {
-        let usable = self.row_path.as_ref().is_some_and(|p| p.enabled)
-            && w.len() == self.dim()
-            && rows.iter().all(|&i| i < self.samples);
-        if !usable {
-            return None;
-        }
-        self.prepare_rows();
-        let Some(RowPath {
-            kernel,
-            data: Some(data),
-            ..
-        }) = &mut self.row_path
-        else {
-            return None;
-        };
+        let (kernel, data) = self.steps_in_place(w, rows)?;
         kernel.descend_concurrently(data, rows, w, lr, threads)
     }
 

@@ -14,7 +14,7 @@
 //! is drawn from all rows as one process draws it (it lives on one rank, and the step
 //! still waits for all); [`DistributedProblem::local_sgd`] steps on each rank's own
 //! rows instead. A rank's rows are mapped, or read chunk by chunk at every
-//! evaluation through the streamed reader ([`Chunks`]).
+//! evaluation through the streamed reader (`stream::Chunks`).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -22,10 +22,10 @@ use std::rc::Rc;
 
 use faer::Mat;
 use matdiff_core::Function;
-use matdiff_num::data::{load_npy_rows, npy_header, DataError, NpyLayout, RowReader};
+use matdiff_num::data::{load_npy_rows, DataError, RowReader};
 
-use super::shard::{rank_file, settle, ShardError};
-use super::{combine, shard_rows, Peers};
+use super::shard::{rank_file, rank_rows, settle, ShardError};
+use super::{combine, Peers};
 use crate::optim::sampler::Sampler;
 use crate::optim::{seed_of_rank, Batch, Objective, ObjectiveError, Sampling, Spread};
 use crate::problem::ProblemError;
@@ -457,27 +457,7 @@ fn read_rows(
 ) -> Result<(Held, usize), DistributedError> {
     let failed = |source: DataError| DistributedError::from(ShardError::Read { rank, source });
     // The file this rank reads of `path`, and its rows there.
-    let open = |path: &Path| -> Result<(PathBuf, NpyLayout, Range<usize>, bool), DistributedError> {
-        let (file, own) = rank_file(path, rank);
-        let npy = file
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-        if !npy {
-            return Err(ShardError::NotNpy {
-                rank,
-                file: file.display().to_string(),
-            }
-            .into());
-        }
-        let header = npy_header(&file).map_err(failed)?;
-        let rows = if own {
-            0..header.rows
-        } else {
-            shard_rows(header.rows, rank, size)
-        };
-        Ok((file, header, rows, own))
-    };
+    let open = |path: &Path| rank_rows(path, rank, size).map_err(DistributedError::from);
     let (design, header, range, own) = open(&loss.design)?;
     let mut columns = Vec::new();
     for (name, path) in &loss.columns {

@@ -2,9 +2,10 @@
 //! (no rank reads the whole file), or a file of its own when the path names the rank
 //! (`X.{rank}.npy`, the data split beforehand).
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use matdiff_num::data::{load_npy_rows, npy_header, DataError};
+use matdiff_num::data::{load_npy_rows, npy_header, DataError, NpyLayout};
 use matdiff_num::Stored;
 use thiserror::Error;
 
@@ -176,34 +177,40 @@ pub(crate) fn settle<T, E: From<ShardError>>(
     Ok((value, all.into_iter().map(|s| s[1..].to_vec()).collect()))
 }
 
+/// The `.npy` file that rank `rank` of `size` reads for `path` (its own file where
+/// `path` names `{rank}`, else the shared one), the file's header, the rows the rank
+/// reads there (all of its own file, its share of a shared one), and whether the file
+/// is its own.
+pub(crate) fn rank_rows(
+    path: &Path,
+    rank: usize,
+    size: usize,
+) -> Result<(PathBuf, NpyLayout, Range<usize>, bool), ShardError> {
+    let (file, own) = rank_file(path, rank);
+    let npy = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    if !npy {
+        return Err(ShardError::NotNpy {
+            rank,
+            file: file.display().to_string(),
+        });
+    }
+    let header = npy_header(&file).map_err(|source| ShardError::Read { rank, source })?;
+    let rows = if own {
+        0..header.rows
+    } else {
+        shard_rows(header.rows, rank, size)
+    };
+    Ok((file, header, rows, own))
+}
+
 /// This rank's rows, before the ranks compare notes.
 fn read(rank: usize, size: usize, x: &Path, y: &Path) -> Result<Shard, ShardError> {
-    let (x_file, x_own) = rank_file(x, rank);
-    let (y_file, y_own) = rank_file(y, rank);
-    for file in [&x_file, &y_file] {
-        let npy = file
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-        if !npy {
-            return Err(ShardError::NotNpy {
-                rank,
-                file: file.display().to_string(),
-            });
-        }
-    }
+    let (x_file, _, x_rows, _) = rank_rows(x, rank, size)?;
+    let (y_file, y_header, y_rows, _) = rank_rows(y, rank, size)?;
     let failed = |source: DataError| ShardError::Read { rank, source };
-    let rows_of = |file: &Path, own: bool| -> Result<std::ops::Range<usize>, ShardError> {
-        let header = npy_header(file).map_err(failed)?;
-        Ok(if own {
-            0..header.rows
-        } else {
-            shard_rows(header.rows, rank, size)
-        })
-    };
-    let x_rows = rows_of(&x_file, x_own)?;
-    let y_rows = rows_of(&y_file, y_own)?;
-    let y_header = npy_header(&y_file).map_err(failed)?;
     if y_header.cols != 1 {
         return Err(ShardError::TargetColumns {
             rank,
