@@ -296,7 +296,7 @@ pub fn parse_csv_columns(
     header: CsvHeader,
     names: &[&str],
 ) -> Result<Table, DataError> {
-    let (columns, rows, values) = csv_values(name, text.as_bytes(), header, Some(names))?;
+    let (columns, rows, values) = csv_values(name, text.as_bytes(), header, Some(names), &|_| {})?;
     Ok(table(name.to_owned(), columns, rows, &values))
 }
 
@@ -326,8 +326,10 @@ fn read_csv(
     let handle = std::fs::File::open(path).map_err(io)?;
     let metadata = handle.metadata().map_err(io)?;
     if metadata.is_file() && metadata.len() > 0 {
-        let file = MappedFile::open(&handle).map_err(io)?;
-        csv_values(&name, file.bytes(), header, names)
+        let file = MappedFile::open_once(&handle).map_err(io)?;
+        csv_values(&name, file.bytes(), header, names, &|parsed| {
+            file.release(parsed)
+        })
     } else {
         let limit = if metadata.is_file() {
             metadata.len()
@@ -335,7 +337,7 @@ fn read_csv(
             crate::memory::budget_bytes()
         };
         let bytes = read_bounded(&name, handle, limit)?;
-        csv_values(&name, &bytes, header, names)
+        csv_values(&name, &bytes, header, names, &|_| {})
     }
 }
 
@@ -352,7 +354,7 @@ pub fn parse_csv(name: &str, text: &str) -> Result<Table, DataError> {
 /// carriage return) and a file with an error are read again by the plain reader,
 /// which gives the same values, and the same errors with their lines and columns.
 pub fn parse_csv_data(name: &str, bytes: &[u8], header: CsvHeader) -> Result<Table, DataError> {
-    let (columns, rows, values) = csv_values(name, bytes, header, None)?;
+    let (columns, rows, values) = csv_values(name, bytes, header, None, &|_| {})?;
     Ok(table(name.to_owned(), columns, rows, &values))
 }
 
@@ -373,11 +375,13 @@ fn table(path: String, columns: Vec<String>, rows: usize, values: &[f64]) -> Tab
 /// The column names, the number of rows and the values row by row of CSV bytes (of
 /// the columns `selected`, when given): in parallel where that reads the file as the
 /// plain reader does, else (and for a selection of columns) by the plain reader.
+/// `parsed` is told of each stretch of bytes the parallel reader has parsed.
 fn csv_values(
     name: &str,
     bytes: &[u8],
     header: CsvHeader,
     selected: Option<&[&str]>,
+    parsed: &(dyn Fn(&[u8]) + Sync),
 ) -> Result<(Vec<String>, usize, Vec<f64>), DataError> {
     // Spreadsheets often start UTF-8 files with a byte-order mark; it is not part of
     // the first column's name.
@@ -398,7 +402,7 @@ fn csv_values(
         CsvHeader::FirstRow => bytes.get(reader.position().byte() as usize..),
         CsvHeader::Absent => Some(bytes),
     };
-    if let Some(values) = body.and_then(|body| parallel::values(body, columns.len())) {
+    if let Some(values) = body.and_then(|body| parallel::values(body, columns.len(), parsed)) {
         if !values.is_empty() {
             let rows = values.len() / columns.len();
             return Ok((columns, rows, values));
@@ -494,9 +498,13 @@ mod parallel {
     const PIECE_BYTES: usize = 1 << 20;
 
     /// The values of the rows of `body`, `width` a row, row by row; `None` when the
-    /// plain reader must read it.
-    pub(super) fn values(body: &[u8], width: usize) -> Option<Vec<f64>> {
-        values_in_pieces(body, width, PIECE_BYTES)
+    /// plain reader must read it. `done` is told of each piece once it is parsed.
+    pub(super) fn values(
+        body: &[u8],
+        width: usize,
+        done: &(dyn Fn(&[u8]) + Sync),
+    ) -> Option<Vec<f64>> {
+        values_in_pieces(body, width, PIECE_BYTES, done)
     }
 
     /// [`values`], in pieces of about `piece_bytes`.
@@ -504,11 +512,16 @@ mod parallel {
         body: &[u8],
         width: usize,
         piece_bytes: usize,
+        done: &(dyn Fn(&[u8]) + Sync),
     ) -> Option<Vec<f64>> {
         let pieces = split(body, piece_bytes.max(1));
         let parsed: Vec<Option<Vec<f64>>> = pieces
             .par_iter()
-            .map(|piece| parse_piece(piece, width))
+            .map(|piece| {
+                let values = parse_piece(piece, width);
+                done(piece);
+                values
+            })
             .collect();
         let total = parsed
             .iter()
@@ -1667,7 +1680,7 @@ mod tests {
         for &(body, width, parallel_reads) in cases {
             let plain = serial(body, width);
             for piece in 1..=body.len() + 1 {
-                let values = parallel::values_in_pieces(body.as_bytes(), width, piece);
+                let values = parallel::values_in_pieces(body.as_bytes(), width, piece, &|_| {});
                 match (&values, &plain) {
                     (Some(v), Ok(p)) => assert_eq!(v, p, "{body:?} in pieces of {piece}"),
                     (Some(v), Err(e)) => panic!("{body:?}: parallel {v:?}, plain {e}"),

@@ -27,6 +27,49 @@ impl MappedFile {
         Ok(MappedFile { map })
     }
 
+    /// Maps `file` read-only for one pass from start to end (a CSV file being parsed):
+    /// its pages are faulted in as they are read, and [`MappedFile::release`] lets go
+    /// of those already parsed, so that the text and the values parsed from it are not
+    /// held in memory side by side.
+    pub(crate) fn open_once(file: &File) -> std::io::Result<MappedFile> {
+        // SAFETY: as for `open`.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::MmapOptions::new().map(file)? };
+        Ok(MappedFile { map })
+    }
+
+    /// Takes the whole pages of `part` (a slice of this file's bytes) out of the
+    /// process's memory; the page cache keeps them. Does nothing for bytes outside
+    /// the map.
+    pub(crate) fn release(&self, part: &[u8]) {
+        const PAGE: usize = 4096;
+        let base = self.map.as_ptr() as usize;
+        let start = part.as_ptr() as usize;
+        let Some(offset) = start.checked_sub(base) else {
+            return;
+        };
+        let end = offset + part.len();
+        if end > self.map.len() {
+            return;
+        }
+        // Whole pages only: a page shared with a neighbouring part stays.
+        let (first, last) = (offset.div_ceil(PAGE) * PAGE, end / PAGE * PAGE);
+        if first < last {
+            // SAFETY: the map is a read-only mapping of a file. Dropping its pages
+            // changes no byte of it: a later read of them faults them in again from
+            // the file (the page cache), with the same contents. Advice is only a
+            // hint, so its failure is ignored.
+            #[allow(unsafe_code)]
+            let _ = unsafe {
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    first,
+                    last - first,
+                )
+            };
+        }
+    }
+
     /// Maps the `len` bytes of `file` from byte `offset` read-only, faulting in only
     /// those pages: the part of a file one process of a distributed run reads.
     pub(crate) fn open_range(file: &File, offset: u64, len: usize) -> std::io::Result<MappedFile> {
@@ -46,5 +89,30 @@ impl MappedFile {
     /// The file's bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn released_pages_read_back_the_same_bytes() {
+        let dir = std::env::temp_dir().join(format!("matdiff-mapped-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bytes");
+        let bytes: Vec<u8> = (0..5 * 4096 + 123).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        let map = MappedFile::open_once(&file).unwrap();
+        assert_eq!(map.bytes(), &bytes[..]);
+        // Parts that cover whole pages, parts within a page, and a slice of another
+        // buffer (ignored).
+        map.release(&map.bytes()[100..3 * 4096 + 5]);
+        map.release(&map.bytes()[4096 + 1..4096 + 10]);
+        map.release(&map.bytes()[..]);
+        map.release(&bytes[..]);
+        assert_eq!(map.bytes(), &bytes[..]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
