@@ -570,8 +570,24 @@ def linreg(X: ArrayLike, y: ArrayLike, solver: str = "auto") -> LinregResult:
         raise ShapeError("error: `y` must be a 1-D array, one target per row of X")
     y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
     for name, values in (("X", X), ("y", y)):
-        bad = np.argwhere(~np.isfinite(values))
-        if len(bad):
-            place = ", ".join(str(i) for i in bad[0])
+        place = _first_non_finite(values)
+        if place is not None:
             raise DataError(f"error: `{name}` has a non-finite value at [{place}] — remove or impute it")
     return LinregResult(_native.linreg(X, y, solver))
+
+
+# Rows checked at a time for non-finite values: the check's temporary array stays a
+# few megabytes, not the size of X.
+_CHECK_ROWS = 65536
+
+
+def _first_non_finite(values: np.ndarray) -> Optional[str]:
+    """The index of the first NaN or infinity in ``values`` (row-major order), as
+    ``"i, j"``; ``None`` when every value is finite."""
+    for start in range(0, max(len(values), 1), _CHECK_ROWS):
+        block = values[start : start + _CHECK_ROWS]
+        if not np.isfinite(block).all():
+            first = np.argwhere(~np.isfinite(block))[0]
+            first[0] += start
+            return ", ".join(str(i) for i in first)
+    return None

@@ -66,6 +66,14 @@ def test_divergence_error_carries_advice(rng):
 def test_data_error():
     with pytest.raises(md.DataError, match=r"`X` has a non-finite value at \[0, 1\]"):
         md.linreg(np.array([[1.0, np.nan], [2.0, 3.0], [3.0, 1.0]]), np.array([1.0, 2.0, 3.0]))
+    # Rows are checked a block at a time: a value far down is found where it is.
+    X = np.ones((150_000, 3))
+    X[:, 1] = np.arange(150_000.0)
+    X[140_001, 2] = np.inf
+    with pytest.raises(md.DataError, match=r"`X` has a non-finite value at \[140001, 2\]"):
+        md.linreg(X, np.arange(150_000.0))
+    with pytest.raises(md.DataError, match=r"`y` has a non-finite value at \[7\]"):
+        md.linreg(np.ones((10, 2)), np.where(np.arange(10) == 7, np.nan, 1.0))
 
 
 def test_data_error_from_a_malformed_file(tmp_path):
