@@ -110,7 +110,7 @@ mod tests {
         // buffer (ignored).
         map.release(&map.bytes()[100..3 * 4096 + 5]);
         map.release(&map.bytes()[4096 + 1..4096 + 10]);
-        map.release(&map.bytes()[..]);
+        map.release(map.bytes());
         map.release(&bytes[..]);
         assert_eq!(map.bytes(), &bytes[..]);
         std::fs::remove_dir_all(&dir).unwrap();
