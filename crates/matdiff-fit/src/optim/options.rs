@@ -440,7 +440,7 @@ impl Options {
         if self.epoch_loss == EpochLoss::Running && stop.tol_grad.is_some() {
             return invalid(
                 "epoch_loss",
-                "tol_grad needs the full gradient after every epoch; use the exact epoch loss or no gradient tolerance",
+                "a gradient tolerance (which applies when no tolerance is given) needs the full gradient after every epoch; set it to 0 (off) or take the exact epoch loss",
             );
         }
         if stop.max_iter.is_none() && stop.max_epochs.is_none() {
