@@ -7,21 +7,16 @@
 //! `cargo test -p matdiff --features mpi --test distributed`.
 #![cfg(feature = "mpi")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_matdiff");
+mod common;
+use common::{npy_bytes, scratch};
 
-/// A folder of its own for each test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("distributed-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+const BIN: &str = env!("CARGO_BIN_EXE_matdiff");
 
 /// A C-order float64 `.npy` file of `rows × cols` values (cols 0: a vector).
 fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f64]) {
@@ -30,18 +25,7 @@ fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f64]) {
     } else {
         format!("({rows}, {cols})")
     };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    for v in values {
-        bytes.extend(v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
+    std::fs::write(path, npy_bytes(&shape, false, values)).unwrap();
 }
 
 /// Starts a command with its output captured.

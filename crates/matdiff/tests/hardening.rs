@@ -26,16 +26,7 @@ fn temp_file(name: &str, bytes: &[u8]) -> String {
 
 /// A version-1 `.npy` file of little-endian f64 values in C order.
 fn npy(shape: &str, values: &[f64]) -> Vec<u8> {
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    bytes
+    common::npy_bytes(shape, false, values)
 }
 
 /// A design matrix with an exact linear target: y = 1 + 2 x1 - x2 + noise-free.

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
+mod common;
+
 fn matdiff(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_matdiff"))
         .args(args)
@@ -309,25 +311,13 @@ fn bad_input_messages() {
 
 /// A version-1 `.npy` file of little-endian f64 values, written by hand.
 fn npy(suffix: &str, shape: &str, fortran: bool, values: &[f64]) -> PathBuf {
-    let mut header = format!(
-        "{{'descr': '<f8', 'fortran_order': {}, 'shape': {shape}, }}",
-        if fortran { "True" } else { "False" }
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let path = std::env::temp_dir().join(format!(
         "matdiff-linreg-npy-{}-{}-{suffix}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::write(&path, bytes).unwrap();
+    std::fs::write(&path, common::npy_bytes(shape, fortran, values)).unwrap();
     path
 }
 

@@ -490,25 +490,11 @@ fn read_csv(path: &Path) -> faer::Mat<f64> {
 
 /// A NumPy `.npy` file (format 1.0, little-endian f64, C order) of a matrix.
 fn npy(m: &faer::Mat<f64>) -> Vec<u8> {
-    let mut header = format!(
-        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}",
-        m.nrows(),
-        m.ncols()
-    );
-    // Magic (6) + version (2) + length (2) + header end on a multiple of 64.
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    for i in 0..m.nrows() {
-        for j in 0..m.ncols() {
-            bytes.extend(m[(i, j)].to_le_bytes());
-        }
-    }
-    bytes
+    let shape = format!("({}, {})", m.nrows(), m.ncols());
+    let rows: Vec<f64> = (0..m.nrows())
+        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
+        .collect();
+    common::npy_bytes(&shape, false, &rows)
 }
 
 #[test]

@@ -73,6 +73,24 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The bytes of a version-1 `.npy` file of little-endian `f64` values of the NumPy
+/// shape `shape` (`"(3, 2)"`, `"(3,)"`), in C order or, with `fortran`, Fortran order,
+/// written by hand as NumPy writes them.
+pub fn npy_bytes(shape: &str, fortran: bool, values: &[f64]) -> Vec<u8> {
+    let order = if fortran { "True" } else { "False" };
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': {order}, 'shape': {shape}, }}");
+    // Magic (6) + version (2) + length (2) + header end on a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    bytes
+}
+
 /// A `matdiff serve` on a port the system picks, on 127.0.0.1, ended when dropped.
 pub struct Server {
     child: std::process::Child,
