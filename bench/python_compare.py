@@ -11,7 +11,8 @@ float64, C order; y = X w + 0.1 ε) and prints a Markdown table:
   ``r = X@w - y; (r@r/N, 2/N*X.T@r)`` (median of --repeat calls each);
 - ``LinearRegression().fit`` against scikit-learn's;
 - ``SGDRegressor`` against scikit-learn's at equal epochs (5 epochs, one sample a
-  step, η = 0.001 constant, no early stop), and matdiff's default mini-batches of 32;
+  step, η = 0.001 constant, no early stop), on one thread and with ``n_jobs=2``, and
+  matdiff's default mini-batches of 32;
 - the call overhead of ``fg`` on a 10 × 3 problem (mean over 10⁵ calls);
 - the growth of resident memory during each fit (sampled every millisecond), as a
   share of X's size, each fit in a fresh process (``--memory WHAT``, run by this
@@ -85,7 +86,7 @@ def peak_during(fun):
 FITS = {
     "LinearRegression": lambda X, y: __import__("matdiff.sklearn").sklearn.LinearRegression().fit(X, y),
     "SGDRegressor": lambda X, y: __import__("matdiff.sklearn").sklearn.SGDRegressor(
-        epochs=5, batch_size=32, random_state=0
+        epochs=5, batch_size=1, lr=0.001, random_state=0
     ).fit(X, y),
     "fg(w) + L-BFGS": lambda X, y: lbfgs(X, y),
     "sklearn LinearRegression": lambda X, y: __import__("sklearn.linear_model").linear_model.LinearRegression().fit(X, y),
@@ -169,6 +170,11 @@ def main():
         t_ours, t_theirs = once(lambda: sgd_ours.fit(X, y)), once(lambda: sgd_theirs.fit(X, y))
     r2_ours, r2_theirs = sgd_ours.score(X[:10_000], y[:10_000]), sgd_theirs.score(X[:10_000], y[:10_000])
     row("SGDRegressor, 5 epochs, batch 1", t_ours, t_theirs, f"scikit-learn; R² {r2_ours:.4f} vs {r2_theirs:.4f}")
+    # The same on two threads (Hogwild!), against the same scikit-learn run.
+    sgd_threads = md_sklearn.SGDRegressor(lr=0.001, epochs=5, batch_size=1, random_state=0, n_jobs=2)
+    t_threads = once(lambda: sgd_threads.fit(X, y))
+    r2_threads = sgd_threads.score(X[:10_000], y[:10_000])
+    row("SGDRegressor, same, n_jobs=2 (Hogwild!)", t_threads, t_theirs, f"scikit-learn; R² {r2_threads:.4f}")
     minibatch = md_sklearn.SGDRegressor(lr=0.01, epochs=5, batch_size=32, random_state=0)
     t_mb = once(lambda: minibatch.fit(X, y))
     rows.append(("SGDRegressor, 5 epochs, batch 32 (default)", t_mb, float("nan"), float("nan"), f"R² {minibatch.score(X[:10_000], y[:10_000]):.4f}"))

@@ -423,10 +423,12 @@ class MinimizeResult:
     per epoch. ``epoch_loss`` says what a stochastic run's epoch losses are:
     ``"exact"`` (the full loss), or ``"running"`` (the mean of the epoch's batch
     losses, with ``grad_norm`` NaN); ``fun`` and ``grad_norm`` are exact either way.
+    ``intercept`` is the fitted intercept with ``intercept=True``, else ``None``.
     """
 
     def __init__(self, raw: Dict[str, Any], kind: str) -> None:
         self.x = _shaped(raw["x"], kind)
+        self.intercept: Optional[float] = raw["intercept"]
         self.fun: float = raw["fun"]
         self.grad_norm: float = raw["grad_norm"]
         self.nit: int = raw["nit"]
@@ -461,6 +463,7 @@ def minimize(
     n_iter_no_change: Optional[int] = None,
     epoch_loss: Optional[str] = None,
     threads: Optional[int] = None,
+    intercept: bool = False,
     schedule: Optional[str] = None,
     sampling: Optional[str] = None,
     chunk_rows: Optional[int] = None,
@@ -486,6 +489,13 @@ def minimize(
     reports; no extra pass, and no gradient tolerance). ``threads``: SGD on that many
     threads at once, lock-free (Hogwild!): faster, but not reproducible bit for bit. ``momentum`` is
     the command line's: β = 0.9 for the methods ``momentum`` and ``nesterov``.
+
+    ``intercept=True`` fits an intercept ``b`` with the variable of a linear model's
+    loss, as scikit-learn's ``fit_intercept``: the predictor ``X*w`` becomes
+    ``X*w + b``, as if ``X`` had a last column of ones, which is never built (``X`` is
+    still read in place); a penalty in the loss leaves ``b`` out. The result's
+    ``intercept`` holds ``b``, and a callback's ``x`` ends with it. Data in memory
+    only; another loss raises :class:`MatdiffError`.
 
     ``callback(record)`` is called at the start, after every step of a full-batch
     method and after every step and epoch of a stochastic one, with a dict (``scope``,
@@ -515,6 +525,7 @@ def minimize(
         "n_iter_no_change": n_iter_no_change,
         "epoch_loss": epoch_loss,
         "threads": threads,
+        "intercept": intercept,
         "schedule": schedule,
         "sampling": sampling,
         "chunk_rows": chunk_rows,

@@ -98,6 +98,7 @@ def check(f: Function, wrt: str) -> Check: ...
 
 class MinimizeResult:
     x: Union[float, _Array]
+    intercept: Optional[float]
     fun: float
     grad_norm: float
     nit: int
@@ -126,6 +127,7 @@ def minimize(
     n_iter_no_change: Optional[int] = None,
     epoch_loss: Optional[str] = None,
     threads: Optional[int] = None,
+    intercept: bool = False,
     schedule: Optional[str] = None,
     sampling: Optional[str] = None,
     chunk_rows: Optional[int] = None,

@@ -109,7 +109,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
 class SGDRegressor(RegressorMixin, BaseEstimator):
     """Linear regression by matdiff's stochastic gradient methods on
-    ``1/N‖[X, 1] w − y‖²``.
+    ``1/N‖X w + b − y‖²``.
 
     ``method``: ``sgd`` (with ``batch_size`` > 1: mini-batches), ``minibatch``,
     ``momentum``, ``nesterov``, ``adam``, ``gd``; ``lr`` the step size; ``epochs``
@@ -117,6 +117,12 @@ class SGDRegressor(RegressorMixin, BaseEstimator):
     ``random_state`` seeds the sampling. Without ``tol`` the epoch losses in
     ``history_`` are running averages of the batch losses (as scikit-learn's), with
     no extra pass over the data; ``loss_`` is the exact final loss.
+
+    The intercept ``b`` is fitted with the coefficients (``intercept=True`` of
+    :func:`matdiff.minimize`): a float64 ``X`` in C order is read in place, never
+    copied. ``n_jobs`` > 1 runs one-sample SGD (``method="sgd"``, ``batch_size=1``)
+    on that many threads at once, lock-free (Hogwild!): faster on several cores, but
+    not reproducible bit for bit; the default, one thread, is.
     """
 
     def __init__(
@@ -127,6 +133,7 @@ class SGDRegressor(RegressorMixin, BaseEstimator):
         batch_size: int = 32,
         tol: Optional[float] = None,
         random_state: Optional[int] = None,
+        n_jobs: Optional[int] = None,
     ):
         self.method = method
         self.lr = lr
@@ -134,6 +141,7 @@ class SGDRegressor(RegressorMixin, BaseEstimator):
         self.batch_size = batch_size
         self.tol = tol
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any) -> "SGDRegressor":
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
@@ -141,24 +149,29 @@ class SGDRegressor(RegressorMixin, BaseEstimator):
         if seed is None or not isinstance(seed, (int, np.integer)):
             seed = np.random.RandomState(seed).randint(2**31)
         stochastic = self.method not in ("gd",)
+        batch = min(self.batch_size, X.shape[0]) if stochastic else None
+        # Several threads are one-sample SGD's only; minimize refuses them otherwise.
+        threads = self.n_jobs if self.n_jobs is not None and self.n_jobs > 1 else None
         result = minimize(
             _LEAST_SQUARES,
             "w",
-            X=_with_ones(X),
+            X=X,
             y=y,
+            intercept=True,
             method=self.method,
             lr=self.lr,
             epochs=self.epochs,
             max_iter=None if stochastic else self.epochs,
-            batch=min(self.batch_size, X.shape[0]) if stochastic else None,
+            batch=batch,
+            threads=threads,
             seed=int(seed),
             # No tolerance (0 turns the rule off): every epoch runs, and the epoch
             # losses are running averages as scikit-learn's, with no extra pass.
             tol_grad=self.tol if self.tol is not None else 0.0,
             epoch_loss="running" if self.tol is None else "exact",
         )
-        self.coef_ = result.x[:-1].copy()
-        self.intercept_ = float(result.x[-1])
+        self.coef_ = np.atleast_1d(result.x)
+        self.intercept_ = float(result.intercept)
         self.n_iter_ = result.epochs
         self.t_ = result.nit
         self.loss_ = result.fun

@@ -58,6 +58,11 @@ NO_COPY = textwrap.dedent(
     w = np.full(d, 0.01)
     f = md.Function("1/N*norm2(X*w - y)^2", let="X: matrix(N,d)")
     f.value_and_grad("w", X=X, w=w, y=y)    # warm up the module's own memory
+    try:                                    # and scikit-learn's, when it is there
+        from matdiff.sklearn import SGDRegressor
+        SGDRegressor(epochs=1, random_state=0).fit(X[:100].copy(), y[:100].copy())
+    except ImportError:
+        SGDRegressor = None
 
     def peak():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -74,6 +79,10 @@ NO_COPY = textwrap.dedent(
         md.minimize(f, "w", X=X, y=y, method="sgd", lr=1e-3, epochs=1, tol_grad=0)
         md.minimize(f, "w", X=X, y=y, method="minibatch", batch=64, lr=1e-2, epochs=1,
                     tol_grad=0, epoch_loss="running")
+        md.minimize(f, "w", X=X, y=y, method="sgd", lr=1e-3, epochs=1, tol_grad=0,
+                    intercept=True)             # no [X, 1] built for the intercept
+        if SGDRegressor is not None:
+            SGDRegressor(epochs=1, batch_size=1, lr=1e-3, random_state=0).fit(X, y)
     print(peak() - start, X.nbytes)
     """
 )

@@ -132,3 +132,44 @@ def test_epoch_losses_running_or_exact_and_sgd_on_threads(regression):
     assert np.abs(two.x - best).max() < 3 * np.abs(one.x - best).max() + 0.05
     with pytest.raises(md.MatdiffError, match="threads"):
         md.minimize(LOSS, "w", X=X, y=y, method="gd", max_iter=3, threads=2)
+
+
+def test_an_intercept_is_fitted_without_a_column_of_ones(regression):
+    X, _, y = regression
+    y = y + 4.0
+    f = md.Function("1/N*norm2(X*w - y)^2", let="X: matrix(N,d)")
+    res = md.minimize(f, "w", X=X, y=y, intercept=True, lr=0.2, tol_grad=1e-11, max_iter=20_000)
+    # The least-squares solution on [X, 1], computed by NumPy.
+    exact, *_ = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)
+    np.testing.assert_allclose(res.x, exact[:-1], atol=1e-8)
+    assert res.intercept == pytest.approx(exact[-1], abs=1e-8)
+    assert res.x.shape == (X.shape[1],)
+    r = X @ res.x + res.intercept - y
+    assert res.fun == pytest.approx(r @ r / len(y), rel=1e-12)
+    # Stochastic methods too; without the option there is no intercept.
+    sgd = md.minimize(f, "w", X=X, y=y, intercept=True, method="sgd", lr=0.01, epochs=100,
+                      seed=0, tol_grad=0)
+    assert sgd.intercept == pytest.approx(exact[-1], abs=0.05)
+    assert md.minimize(f, "w", X=X, y=y, max_iter=2).intercept is None
+    # The penalty leaves the intercept out: ridge on [X, 1] with an unpenalised b.
+    ridge = md.Function("1/N*norm2(X*w - y)^2 + lam*norm2(w)^2", let="X: matrix(N,d); lam: scalar")
+    res = md.minimize(ridge, "w", X=X, y=y, lam=0.5, intercept=True, lr=0.2, tol_grad=1e-11,
+                      max_iter=20_000)
+    n, d = X.shape
+    A = np.column_stack([X, np.ones(n)])
+    P = np.diag([0.5] * d + [0.0])
+    exact = np.linalg.solve(A.T @ A / n + P, A.T @ y / n)
+    np.testing.assert_allclose(res.x, exact[:-1], atol=1e-8)
+    assert res.intercept == pytest.approx(exact[-1], abs=1e-8)
+
+
+def test_an_intercept_needs_a_linear_model_in_memory(regression, tmp_path):
+    X, _, y = regression
+    f = md.Function("norm2(X*w - y)", let="X: matrix(N,d)")
+    with pytest.raises(md.MatdiffError, match="write the intercept into the loss"):
+        md.minimize(f, "w", X=X, y=y, intercept=True)
+    g = md.Function("1/N*norm2(X*w - y)^2", let="X: matrix(N,d)")
+    np.save(tmp_path / "X.npy", X)
+    with pytest.raises(md.MatdiffError, match="data in memory only"):
+        md.minimize(g, "w", X=str(tmp_path / "X.npy"), y=y, intercept=True, stream=True,
+                    method="sgd")

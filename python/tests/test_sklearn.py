@@ -58,6 +58,19 @@ def test_sgd_regressor_approaches_least_squares(regression):
     assert set(model.history_) >= {"loss", "epoch"}
 
 
+def test_sgd_regressor_fits_the_intercept(regression):
+    X, _, y = regression
+    y = y - 7.0
+    exact = linear_model.LinearRegression().fit(X, y)
+    model = SGDRegressor(lr=0.01, epochs=200, batch_size=8, random_state=0).fit(X, y)
+    assert model.intercept_ == pytest.approx(exact.intercept_, abs=0.05)
+    assert model.coef_.shape == exact.coef_.shape
+    # On two threads (Hogwild!) one-sample SGD lands near the same model.
+    model = SGDRegressor(lr=0.01, epochs=200, batch_size=1, random_state=0, n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(model.coef_, exact.coef_, atol=0.1)
+    assert model.intercept_ == pytest.approx(exact.intercept_, abs=0.1)
+
+
 def test_sgd_regressor_is_reproducible_with_a_seed(regression):
     X, _, y = regression
     a = SGDRegressor(random_state=3).fit(X, y).coef_

@@ -177,6 +177,12 @@ pub enum ProblemError {
         /// Rows per chunk.
         chunk: usize,
     },
+    /// An intercept asked for with a loss that is not a linear model's.
+    #[error("an intercept is added to the linear predictor `X*{wrt}` of a linear model's loss (one that sums a function of `X*{wrt}` over the samples, like 1/N*norm2(X*w - y)^2), and this loss has none — write the intercept into the loss instead")]
+    InterceptWithoutLinearModel {
+        /// The optimised variable.
+        wrt: String,
+    },
     /// Compiling or running the evaluation failed; the message names the subexpression.
     #[error("{message}")]
     Evaluation {
@@ -291,6 +297,8 @@ pub struct Problem {
     row_path: Option<RowPath>,
     /// The data matrices stored by rows (see [`DataVar::by_rows`]).
     by_rows: Vec<Sym>,
+    /// Whether an intercept is fitted with the variable ([`Problem::fit_intercept`]).
+    intercept: bool,
 }
 
 impl Problem {
@@ -460,7 +468,32 @@ impl Problem {
             hoisted: None,
             row_path,
             by_rows,
+            intercept: false,
         })
+    }
+
+    /// Fits an intercept `b` with the variable of a linear model's loss: the
+    /// predictor becomes `z_i = x_iᵀw + b`, as if the data matrix had a last column
+    /// of ones, which is never stored (the data are read in place as before). The
+    /// parameters are then the variable's entries followed by `b`
+    /// ([`Problem::intercept`] reads it off), every evaluation runs the row kernel,
+    /// and a penalty in the loss leaves `b` out.
+    pub fn fit_intercept(&mut self) -> Result<(), ProblemError> {
+        let Some(path) = &mut self.row_path else {
+            return Err(ProblemError::InterceptWithoutLinearModel {
+                wrt: self.variable().to_owned(),
+            });
+        };
+        path.kernel.fit_intercept();
+        path.enabled = true;
+        self.intercept = true;
+        self.prepare_rows();
+        Ok(())
+    }
+
+    /// The fitted intercept in the parameters `w`, when the problem has one.
+    pub fn intercept(&self, w: &[f64]) -> Option<f64> {
+        self.intercept.then(|| w.last().copied()).flatten()
     }
 
     /// The loss as a linear model's, `Σ_i ℓ(x_iᵀw, y_i) + Σ_j ρ(w_j)`, when it has that
@@ -505,7 +538,8 @@ impl Problem {
     /// runs the generic plan) or back on; for comparing the two.
     pub fn use_row_kernel(&mut self, enabled: bool) {
         if let Some(path) = &mut self.row_path {
-            path.enabled = enabled;
+            // The plan knows nothing of an intercept.
+            path.enabled = enabled || self.intercept;
         }
     }
 
@@ -565,9 +599,9 @@ impl Problem {
         &self.sizes
     }
 
-    /// The starting point `w = 0`.
+    /// The starting point `w = 0` (and `b = 0`).
     pub fn zeros(&self) -> Vec<f64> {
-        vec![0.0; self.rows * self.cols]
+        vec![0.0; self.dim()]
     }
 
     /// A random starting point drawn with `seed`, as
@@ -575,10 +609,13 @@ impl Problem {
     /// declaration (symmetric for `symmetric`, positive definite for `spd`).
     pub fn random_start(&self, seed: u64) -> Vec<f64> {
         let kind = self.graph().variable_named(self.variable()).map(|v| v.kind);
-        crate::spec::random_start(kind, self.rows, self.cols, seed)
+        let mut w = crate::spec::random_start(kind, self.rows, self.cols, seed);
+        w.resize(self.dim(), 0.0);
+        w
     }
 
-    /// Flattens a value of the optimised variable column-major, checking its shape.
+    /// Flattens a value of the optimised variable column-major, checking its shape
+    /// (with an intercept, `b = 0` follows).
     pub fn flatten(&self, value: &Mat<f64>) -> Result<Vec<f64>, ProblemError> {
         if (value.nrows(), value.ncols()) != (self.rows, self.cols) {
             return Err(ProblemError::StartShape {
@@ -587,20 +624,22 @@ impl Problem {
                 given: format!("{} × {}", value.nrows(), value.ncols()),
             });
         }
-        let mut w = Vec::with_capacity(self.rows * self.cols);
+        let mut w = Vec::with_capacity(self.dim());
         for j in 0..self.cols {
             w.extend_from_slice(value.col_as_slice(j));
         }
+        w.resize(self.dim(), 0.0);
         Ok(w)
     }
 
-    /// The optimised variable with the flattened parameters `w` (column-major).
+    /// The optimised variable with the flattened parameters `w` (column-major; an
+    /// intercept after them is left out).
     ///
     /// # Panics
     ///
     /// If `w` does not have [`Objective::dim`] entries.
     pub fn unflatten(&self, w: &[f64]) -> Mat<f64> {
-        assert_eq!(w.len(), self.rows * self.cols, "w has the variable's size");
+        assert_eq!(w.len(), self.dim(), "w has the variable's size");
         Mat::from_fn(self.rows, self.cols, |i, j| w[i + j * self.rows])
     }
 
@@ -615,7 +654,7 @@ impl Problem {
             .graph
             .variable(self.wrt)
             .is_some_and(|v| v.shape.is_scalar());
-        if is_scalar && w.len() == 1 {
+        if is_scalar && w.len() == 1 + usize::from(self.intercept) {
             Value::Scalar(w[0])
         } else {
             Value::Matrix(self.unflatten(w))
@@ -642,6 +681,16 @@ impl Problem {
             return Ok(h.clone());
         }
         let before = self.full.plan.flops();
+        if self.intercept {
+            // The row kernel takes every evaluation; the plan is not run.
+            let answer = Hoisted {
+                values: Vec::new(),
+                flops_before: before,
+                flops_after: before,
+            };
+            self.hoisted = Some(answer.clone());
+            return Ok(answer);
+        }
         let mut graph = self.graph.clone();
         let rewritten = hoist::hoist(&mut graph, &[self.loss, self.gradient], self.wrt);
         let mut answer = Hoisted {
@@ -702,7 +751,7 @@ impl Problem {
         batch: Batch<'_>,
         mut grad: Option<&mut [f64]>,
     ) -> Result<f64, ObjectiveError> {
-        let dim = self.rows * self.cols;
+        let dim = self.dim();
         if w.len() != dim {
             return Err(ObjectiveError::msg(format!(
                 "the parameters have {} entries, `{}` has {dim}",
@@ -787,15 +836,18 @@ impl Problem {
     }
 
     /// Runs the row kernel when the loss has one and the batch is rows; `None` leaves
-    /// the evaluation to the plan, which also takes every full evaluation: its passes
-    /// over blocks of the rows stored by rows read `X` once, in parallel.
+    /// the evaluation to the plan, which also takes every full evaluation (its passes
+    /// over blocks of the rows stored by rows read `X` once, in parallel) but with an
+    /// intercept, which only the row kernel knows.
     fn row_kernel(
         &mut self,
         w: &[f64],
         batch: Batch<'_>,
         grad: Option<&mut [f64]>,
     ) -> Result<Option<Sums>, ObjectiveError> {
-        if !self.row_path.as_ref().is_some_and(|p| p.enabled) || batch == Batch::All {
+        if !self.row_path.as_ref().is_some_and(|p| p.enabled)
+            || (batch == Batch::All && !self.intercept)
+        {
             return Ok(None);
         }
         if let Batch::Rows(rows) | Batch::Share { rows, .. } = batch {
@@ -818,12 +870,18 @@ impl Problem {
         else {
             return Ok(None);
         };
-        Ok(match batch {
-            Batch::Rows(rows) | Batch::Share { rows, .. } => {
-                Some(kernel.batch(data, rows, w, grad))
+        Ok(Some(match batch {
+            Batch::Rows(rows) | Batch::Share { rows, .. } => kernel.batch(data, rows, w, grad),
+            Batch::All => {
+                let mut grad = grad;
+                if let Some(g) = grad.as_deref_mut() {
+                    g.fill(0.0);
+                }
+                let mut sums = kernel.add_rows(data, self.samples, w, grad.as_deref_mut());
+                sums.loss += kernel.finish(self.samples, w, grad);
+                sums
             }
-            Batch::All => None,
-        })
+        }))
     }
 
     /// The loss from the row kernel's sums. As with the plan, a function evaluated
@@ -953,7 +1011,7 @@ impl Problem {
 
 impl Objective for Problem {
     fn dim(&self) -> usize {
-        self.rows * self.cols
+        self.rows * self.cols + usize::from(self.intercept)
     }
 
     fn samples(&self) -> usize {

@@ -5,6 +5,10 @@
 //! `axpy` on a contiguous row of `X`, nothing allocated. The full loss runs the same
 //! loop over fixed blocks of rows in parallel and adds the blocks' sums in block
 //! order, so the result does not depend on the number of threads.
+//!
+//! With a fitted intercept the predictor is `z_i = x_iᵀw + b`, as if `X` had a last
+//! column of ones that is never stored: `b` is the entry after the coefficients,
+//! its gradient `Σ ℓ'(z_i, y_i)`, and the penalty leaves it out.
 
 use std::fmt;
 
@@ -156,6 +160,8 @@ pub(crate) struct RowKernel {
     blocks: Vec<Block>,
     /// Buffers of batches.
     scratch: Scratch,
+    /// Whether `w` ends with a fitted intercept `b`, added to every `x_iᵀw`.
+    intercept: bool,
 }
 
 /// The buffers of a batch, grown to the largest batch and reused.
@@ -207,7 +213,14 @@ impl RowKernel {
             inputs,
             blocks: Vec::new(),
             scratch: Scratch::default(),
+            intercept: false,
         })
+    }
+
+    /// Fits an intercept `b` with the coefficients: `w` then has one more entry, `b`,
+    /// and the predictor is `z_i = x_iᵀw + b`.
+    pub(crate) fn fit_intercept(&mut self) {
+        self.intercept = true;
     }
 
     /// The recognised form.
@@ -312,13 +325,14 @@ impl RowKernel {
         }
         self.bind(samples);
         let want_grad = grad.is_some();
+        let intercept = self.intercept;
         self.blocks[..blocks]
             .par_iter_mut()
             .enumerate()
             .for_each(|(k, b)| {
                 let rows = (k * BLOCK_ROWS..((k + 1) * BLOCK_ROWS).min(n)).map(|i| (data, i));
                 let g = want_grad.then_some(&mut b.grad[..]);
-                b.sums = accumulate(&mut b.tape, &mut b.inputs, rows, w, g);
+                b.sums = accumulate(&mut b.tape, &mut b.inputs, rows, w, intercept, g);
             });
         let mut total = Sums::default();
         let mut grad = grad;
@@ -353,11 +367,11 @@ impl RowKernel {
         if let [i] = *batch {
             let width = data.width;
             let x = data.design().get(i * width..(i + 1) * width)?;
-            let (value, slope) = self.sample(data, i, dot(x, w));
+            let (value, slope) = self.sample(data, i, predict(x, w, self.intercept));
             if !(value.is_finite() && slope.is_finite()) {
                 return None;
             }
-            let norm2 = step_along(w, lr, slope, x);
+            let norm2 = step_along(w, lr, slope, x, self.intercept);
             return Some((value + self.form.sample.output(2), norm2));
         }
         let mut grad = std::mem::take(&mut self.scratch.grad);
@@ -399,6 +413,7 @@ impl RowKernel {
         let width = data.width;
         let design = data.design();
         let constant = self.form.sample.output(2);
+        let intercept = self.intercept;
         let losses: Vec<f64> = std::thread::scope(|scope| {
             let workers: Vec<_> = rows
                 .chunks(part)
@@ -419,7 +434,7 @@ impl RowKernel {
                                 data.prefetch(&[ahead]);
                             }
                             let x = &design[i * width..(i + 1) * width];
-                            inputs[0] = dot(x, &local);
+                            inputs[0] = predict(x, &local, intercept);
                             for (input, column) in inputs[1..].iter_mut().zip(&data.columns) {
                                 *input = column[i];
                             }
@@ -430,7 +445,7 @@ impl RowKernel {
                                 return f64::NAN;
                             }
                             loss += value + constant;
-                            axpy(&mut local, -lr * slope, x);
+                            add_row(&mut local, -lr * slope, x, intercept);
                             if (k + 1) % SHARE_EVERY == 0 || k + 1 == mine.len() {
                                 publish(shared, &mut local, &mut read);
                             }
@@ -478,7 +493,7 @@ impl RowKernel {
         for (data, i) in rows.clone() {
             let width = data.width;
             let x = &data.design()[i * width..(i + 1) * width];
-            let (value, slope) = self.sample(data, i, dot(x, w));
+            let (value, slope) = self.sample(data, i, predict(x, w, self.intercept));
             if !(value.is_finite() && slope.is_finite()) && non_finite.is_none() {
                 non_finite = Some(i);
             }
@@ -489,7 +504,12 @@ impl RowKernel {
             grad.fill(0.0);
             for ((data, i), &slope) in rows.zip(&slopes) {
                 let width = data.width;
-                axpy(grad, slope, &data.design()[i * width..(i + 1) * width]);
+                add_row(
+                    grad,
+                    slope,
+                    &data.design()[i * width..(i + 1) * width],
+                    self.intercept,
+                );
             }
         }
         self.scratch.slopes = slopes;
@@ -513,7 +533,7 @@ impl RowKernel {
     ) -> Option<&'static str> {
         let width = data.width;
         if let Some(x) = data.design().get(i * width..(i + 1) * width) {
-            self.inputs[0] = dot(x, w);
+            self.inputs[0] = predict(x, w, self.intercept);
             for (input, column) in self.inputs[1..].iter_mut().zip(&data.columns) {
                 *input = column[i];
             }
@@ -522,15 +542,17 @@ impl RowKernel {
                 return Some(error);
             }
         }
+        let coefficients = &w[..w.len() - usize::from(self.intercept)];
         let penalty = self.form.penalty.as_mut()?;
-        w.iter().find_map(|&wj| {
+        coefficients.iter().find_map(|&wj| {
             penalty.run1(wj);
             penalty.domain_error()
         })
     }
 
-    /// `κ + Σ_j ρ(w_j)`, adding `ρ'(w)` into `grad`.
+    /// `κ + Σ_j ρ(w_j)`, adding `ρ'(w)` into `grad` (the intercept is not penalised).
     fn constant_and_penalty(&mut self, w: &[f64], grad: Option<&mut [f64]>) -> f64 {
+        let w = &w[..w.len() - usize::from(self.intercept)];
         let mut loss = self.form.sample.output(2);
         if let Some(penalty) = &mut self.form.penalty {
             match grad {
@@ -552,13 +574,15 @@ impl RowKernel {
     }
 }
 
-/// `Σ ℓ(x_iᵀw, y_i)` over `rows` of `data`, writing `Σ ℓ'(x_iᵀw, y_i) x_i` into
-/// `grad` (zero when there are no rows).
+/// `Σ ℓ(z_i, y_i)` over `rows` of `data`, writing `Σ ℓ'(z_i, y_i) x_i` into `grad`
+/// (zero when there are no rows); `z_i = x_iᵀw`, plus the last entry of `w` with an
+/// `intercept`.
 fn accumulate<'a>(
     tape: &mut Tape,
     inputs: &mut [f64],
     rows: impl Iterator<Item = (&'a Rows, usize)>,
     w: &[f64],
+    intercept: bool,
     mut grad: Option<&mut [f64]>,
 ) -> Sums {
     let mut loss = 0.0;
@@ -569,7 +593,7 @@ fn accumulate<'a>(
     for (data, i) in rows {
         let width = data.width;
         let x = &data.design()[i * width..(i + 1) * width];
-        inputs[0] = dot(x, w);
+        inputs[0] = predict(x, w, intercept);
         for (input, column) in inputs[1..].iter_mut().zip(&data.columns) {
             *input = column[i];
         }
@@ -584,8 +608,11 @@ fn accumulate<'a>(
                 for (gj, xj) in g.iter_mut().zip(x) {
                     *gj = slope * xj;
                 }
+                if intercept {
+                    g[x.len()] = slope;
+                }
             } else {
-                axpy(g, slope, x);
+                add_row(g, slope, x, intercept);
             }
         }
         first = false;
@@ -621,6 +648,27 @@ pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
     ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])) + tail
 }
 
+/// The predictor `x_iᵀw` of the row `x`, plus `b`, the entry of `w` after the
+/// coefficients, with an `intercept`.
+#[inline]
+fn predict(x: &[f64], w: &[f64], intercept: bool) -> f64 {
+    let z = dot(x, w);
+    if intercept {
+        z + w[x.len()]
+    } else {
+        z
+    }
+}
+
+/// `g ← g + a x̃` for the row `x̃ = [x, 1]` with an `intercept`, else `x`.
+#[inline]
+fn add_row(g: &mut [f64], a: f64, x: &[f64], intercept: bool) {
+    axpy(g, a, x);
+    if intercept {
+        g[x.len()] += a;
+    }
+}
+
 /// Adds a thread's steps since it last read the shared `w` (`local − read`) to the
 /// shared `w`, entry by entry without locks, and reads it back into `local` and `read`.
 fn publish(shared: &[std::sync::atomic::AtomicU64], local: &mut [f64], read: &mut [f64]) {
@@ -635,7 +683,9 @@ fn publish(shared: &[std::sync::atomic::AtomicU64], local: &mut [f64], read: &mu
 
 /// `w ← w − η s x`, returning `‖s x‖²`: a step along one row's gradient `s x`, with
 /// the arithmetic (and so the bits) of the optimiser's `w ← w − η d` for `d = s x`.
-fn step_along(w: &mut [f64], lr: f64, s: f64, x: &[f64]) -> f64 {
+/// With an `intercept` the row is `[x, 1]`: the last entry of `w` steps by `η s`.
+fn step_along(w: &mut [f64], lr: f64, s: f64, x: &[f64], intercept: bool) -> f64 {
+    let (w, bias) = w.split_at_mut(x.len().min(w.len()));
     let mut acc = [0.0; 4];
     let mut wc = w.chunks_exact_mut(4);
     let mut xc = x.chunks_exact(4);
@@ -651,6 +701,10 @@ fn step_along(w: &mut [f64], lr: f64, s: f64, x: &[f64]) -> f64 {
         let d = s * xi;
         *wi -= lr * d;
         tail += d * d;
+    }
+    if let (true, [b, ..]) = (intercept, bias) {
+        *b -= lr * s;
+        tail += s * s;
     }
     (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
 }

@@ -205,6 +205,10 @@ pub struct FitSpec {
     pub epoch_loss: EpochLoss,
     /// SGD on this many threads at once, lock-free (Hogwild!; not reproducible).
     pub threads: Option<usize>,
+    /// Fit an intercept `b` with the variable of a linear model's loss: the
+    /// predictor `X*w` becomes `X*w + b` ([`Problem::fit_intercept`]); data in
+    /// memory only. The parameters end with `b` ([`PreparedFit::intercept`]).
+    pub intercept: bool,
     /// Where to start.
     pub start: Start,
     /// The values of the other variables, by name.
@@ -235,6 +239,7 @@ impl FitSpec {
             seed: 0,
             epoch_loss: EpochLoss::Auto,
             threads: None,
+            intercept: false,
             start: Start::Zeros,
             data: Vec::new(),
             csv_header: matdiff_num::data::CsvHeader::default(),
@@ -300,6 +305,9 @@ impl FitSpec {
     pub fn prepare(&self, function: Function) -> Result<PreparedFit, FitError> {
         let options = self.options();
         options.validate().map_err(FitError::Options)?;
+        if self.intercept && self.stream {
+            return Err(FitError::InterceptNotInMemory { how: "streamed" });
+        }
         if self.stream {
             return self.prepare_streamed(function, options);
         }
@@ -314,6 +322,10 @@ impl FitSpec {
         }
         let mut problem = Problem::with_stored(function, &self.wrt, data, self.samples.as_deref())?;
         let mut notes = Vec::new();
+        if self.intercept {
+            problem.fit_intercept()?;
+            notes.push("an intercept b is fitted: the predictor is X*w + b".to_owned());
+        }
         if options.effective_batch(usize::MAX).is_some() {
             if problem.sample_dimension().is_none() {
                 return Err(FitError::NoSampleDimension {
@@ -356,11 +368,9 @@ impl FitSpec {
                 started.elapsed().as_secs_f64()
             ));
         }
-        let (rows, cols) = problem.shape();
-        let kind = variable_kind(problem.graph(), &self.wrt);
         let start = match &self.start {
             Start::Zeros => problem.zeros(),
-            Start::Random => random_start(kind, rows, cols, self.seed),
+            Start::Random => problem.random_start(self.seed),
             Start::Value(value) => problem.flatten(value)?,
         };
         // A loss that cannot be evaluated where the run starts is a fault of the data
@@ -391,6 +401,11 @@ impl FitSpec {
     ) -> Result<PreparedFit, FitError> {
         let options = self.options();
         options.validate().map_err(FitError::Options)?;
+        if self.intercept {
+            return Err(FitError::InterceptNotInMemory {
+                how: "spread over ranks",
+            });
+        }
         let ranks = peers.size();
         if let Some(batch) = options.effective_batch(usize::MAX) {
             if batch > 1 && batch < ranks {
@@ -630,6 +645,15 @@ impl PreparedFit {
         }
     }
 
+    /// The fitted intercept in the parameters `w`, when the fit has one
+    /// ([`FitSpec::intercept`]).
+    pub fn intercept(&self, w: &[f64]) -> Option<f64> {
+        match &self.objective {
+            FitObjective::InMemory(p) => p.intercept(w),
+            FitObjective::Streamed(_) | FitObjective::Distributed(_) => None,
+        }
+    }
+
     /// Where a value turned non-finite during the last evaluation, if one did.
     pub fn non_finite(&self) -> Option<&str> {
         match &self.objective {
@@ -657,6 +681,12 @@ pub enum FitError {
     NoSampleDimension {
         /// The method's name.
         method: &'static str,
+    },
+    /// An intercept asked for with data that are not all in memory.
+    #[error("an intercept is fitted on data in memory only, and these are {how} — load the data whole, or write the intercept into the loss")]
+    InterceptNotInMemory {
+        /// How the data are read instead.
+        how: &'static str,
     },
     /// Batches drawn with replacement from streamed data.
     #[error("streamed data are read chunk by chunk, so batches are drawn chunk by chunk too — sample by shuffling within chunks, not with replacement")]

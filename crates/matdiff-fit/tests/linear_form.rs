@@ -190,3 +190,135 @@ fn failures_on_rows_are_reported_like_the_plans() {
         .non_finite()
         .is_some_and(|at| at.contains("is not finite")));
 }
+
+/// With a fitted intercept, every linear loss against the same loss written with the
+/// intercept as a scalar datum `b` (`X*w` read as `(X*w + b)`) on the generic plan:
+/// the loss and the coefficients' gradient agree to rounding, and the intercept's
+/// gradient with a central difference of the loss in `b`. The penalty leaves `b` out.
+#[test]
+fn a_fitted_intercept_is_a_last_column_of_ones() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let batches: Vec<Vec<usize>> = vec![vec![3], vec![0, 56, 7, 7]];
+    for &(expr, targets) in LINEAR {
+        let mut fitted = problem(expr, targets);
+        fitted
+            .fit_intercept()
+            .unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert_eq!(fitted.dim(), D + 1, "{expr}: the parameters end with b");
+        let written = expr.replace("X*w", "(X*w + b)");
+        let function = parse_function(&written, &format!("{DECLS}; b: scalar")).unwrap();
+        for trial in 0..3 {
+            let w: Vec<f64> = (0..=D).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let b = w[D];
+            let mut data = data(targets, 11);
+            if !expr.contains("lambda") {
+                data.retain(|(name, _)| name != "lambda");
+            }
+            data.push(("b".into(), Mat::from_fn(1, 1, |_, _| b)));
+            let mut reference = Problem::new(function.clone(), "w", data, None)
+                .unwrap_or_else(|e| panic!("{written}: {e}"));
+            let mut check = |batch: Batch<'_>, what: &str| {
+                let mut grad = vec![0.0; D + 1];
+                let loss = fitted.loss_and_gradient(&w, batch, &mut grad).unwrap();
+                let (plain_loss, plain_grad) = evaluate(&mut reference, &w[..D], batch);
+                let what = format!("{what}, trial {trial}");
+                assert_close(expr, &format!("{what} loss"), loss, plain_loss);
+                for j in 0..D {
+                    let at = format!("{what} gradient[{j}]");
+                    assert_close(expr, &at, grad[j], plain_grad[j]);
+                }
+                let h = 1e-6;
+                let mut shifted = w.clone();
+                shifted[D] = b + h;
+                let up = fitted.loss(&shifted, batch).unwrap();
+                shifted[D] = b - h;
+                let down = fitted.loss(&shifted, batch).unwrap();
+                let difference = (up - down) / (2.0 * h);
+                assert!(
+                    (grad[D] - difference).abs() <= 1e-6 * (1.0 + difference.abs()),
+                    "{expr}, {what}: ∂/∂b {} vs central difference {difference}",
+                    grad[D]
+                );
+            };
+            check(Batch::All, "full");
+            for rows in &batches {
+                check(Batch::Rows(rows), &format!("batch {rows:?}"));
+            }
+        }
+    }
+    // A loss that is not a linear model's has no predictor to add `b` to.
+    let mut other = problem(OTHER[1], Targets::Real);
+    let error = other.fit_intercept().unwrap_err().to_string();
+    assert!(
+        error.contains("write the intercept into the loss"),
+        "{error}"
+    );
+}
+
+/// Fits with an intercept follow the fits on `[X, 1]` without one, step for step (to
+/// rounding: the dot products add in another order), by every kind of step: the
+/// in-place SGD step, mini-batches, full gradient descent; Hogwild! SGD, not
+/// reproducible, lands near the same point. Streamed data are refused.
+#[test]
+fn fits_with_an_intercept_follow_the_fits_on_a_column_of_ones() {
+    use matdiff_fit::optim::NoObserver;
+    use matdiff_fit::spec::{Data, FitSpec, MethodKind, StopSpec};
+    let loss = "1/N*norm2(X*w - y)^2";
+    let function = parse_function(loss, DECLS).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let x = Mat::from_fn(N, D, |_, _| rng.random_range(-1.0..1.0));
+    let y = Mat::from_fn(N, 1, |i, _| {
+        2.5 + x[(i, 0)] - x[(i, 3)] + rng.random_range(-0.1..0.1)
+    });
+    let ones = Mat::from_fn(N, D + 1, |i, j| if j < D { x[(i, j)] } else { 1.0 });
+    let spec = |method, batch, threads, design: &Mat<f64>, intercept| FitSpec {
+        method,
+        batch,
+        threads,
+        intercept,
+        lr: 0.05,
+        stop: StopSpec {
+            tol_grad: Some(0.0),
+            epochs: Some(30),
+            max_iter: matches!(method, MethodKind::Gd).then_some(300),
+            ..StopSpec::default()
+        },
+        data: vec![
+            ("X".into(), Data::Memory(design.clone().into())),
+            ("y".into(), Data::Memory(y.clone().into())),
+        ],
+        ..FitSpec::new("w")
+    };
+    let cases = [
+        (MethodKind::Sgd, None, None),
+        (MethodKind::MiniBatch, Some(8), None),
+        (MethodKind::Gd, None, None),
+        (MethodKind::Sgd, None, Some(2)),
+    ];
+    for (method, batch, threads) in cases {
+        let mut with = spec(method, batch, threads, &x, true)
+            .prepare(function.clone())
+            .unwrap();
+        let fitted = with.run(&mut NoObserver).unwrap();
+        let mut without = spec(method, batch, threads, &ones, false)
+            .prepare(function.clone())
+            .unwrap();
+        let plain = without.run(&mut NoObserver).unwrap();
+        let tol = if threads.is_some() { 0.05 } else { 1e-9 };
+        for (j, (a, b)) in fitted.w.iter().zip(&plain.w).enumerate() {
+            assert!((a - b).abs() <= tol, "{method:?}: w[{j}] {a} vs {b}");
+        }
+        assert_eq!(with.intercept(&fitted.w), Some(fitted.w[D]));
+        assert_eq!(with.unflatten(&fitted.w).nrows(), D);
+        assert!((fitted.loss - plain.loss).abs() <= tol * (1.0 + plain.loss));
+        assert!(
+            (fitted.w[D] - 2.5).abs() < 0.2,
+            "{method:?}: b = {}",
+            fitted.w[D]
+        );
+    }
+    let mut streamed = spec(MethodKind::Sgd, None, None, &x, true);
+    streamed.stream = true;
+    let error = streamed.prepare(function).unwrap_err().to_string();
+    assert!(error.contains("data in memory only"), "{error}");
+}

@@ -416,6 +416,31 @@ impl<'a> Minimize<'a> {
         self
     }
 
+    /// Fits an intercept `b` with the variable of a linear model's loss, as
+    /// scikit-learn's `fit_intercept`: the predictor `X*w` becomes `X*w + b`, as if
+    /// `X` had a last column of ones, which is never built (the data are read in
+    /// place), and a penalty in the loss leaves `b` out. [`Fit::intercept`] holds
+    /// `b`. Data in memory only; a loss that is not a linear model's is refused.
+    ///
+    /// ```
+    /// let f = matdiff::Function::parse("1/N*norm2(X*w - y)^2", "X: matrix(N, d)")?;
+    /// let x = matdiff::faer::mat![[0.0], [1.0], [2.0], [3.0]];
+    /// let fit = matdiff::Minimize::new(&f, "w")
+    ///     .data("X", &x)
+    ///     .data("y", &[1.0, 3.0, 5.0, 7.0]) // y = 2x + 1
+    ///     .intercept(true)
+    ///     .lr(0.1)
+    ///     .tol_grad(1e-10)
+    ///     .run()?;
+    /// assert!((fit.solution[(0, 0)] - 2.0).abs() < 1e-8);
+    /// assert!((fit.intercept.unwrap() - 1.0).abs() < 1e-8);
+    /// # Ok::<(), matdiff::Error>(())
+    /// ```
+    pub fn intercept(mut self, on: bool) -> Minimize<'a> {
+        self.spec.intercept = on;
+        self
+    }
+
     /// The seed of the sampling and of a random start (default 0).
     ///
     /// ```
@@ -559,6 +584,7 @@ impl<'a> Minimize<'a> {
         Ok(Fit {
             variable: prepared.variable().to_owned(),
             solution: prepared.unflatten(&outcome.w),
+            intercept: prepared.intercept(&outcome.w),
             loss: outcome.loss,
             grad_norm: outcome.gradient_norm,
             iterations: outcome.iterations,
@@ -600,6 +626,9 @@ pub struct Fit {
     /// Its value at the end of the run (a vector as one column).
     #[serde(serialize_with = "serialize_value")]
     pub solution: Mat<f64>,
+    /// The fitted intercept `b`, when one was asked for ([`Minimize::intercept`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intercept: Option<f64>,
     /// The full loss there.
     pub loss: f64,
     /// The norm of the full gradient there.

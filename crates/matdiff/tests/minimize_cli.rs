@@ -314,6 +314,12 @@ const BAD_INPUTS: &[BadInput] = &[
         says: "bad.csv:3:2: non-numeric cell \"two\"" },
     BadInput { line: "{FIT} --method sgd --chunk-rows 0",
         says: "a chunk needs at least 1 row" },
+    BadInput { line: r#""norm2(X*w - y)" --wrt w --data X=X.csv --data y=y.csv --intercept"#,
+        says: "an intercept is added to the linear predictor `X*w` of a linear model's loss" },
+    BadInput { line: "{FIT} --intercept --stream",
+        says: "an intercept is fitted on data in memory only, and these are streamed" },
+    BadInput { line: "{FIT} --intercept --save m.json",
+        says: "'--intercept' cannot be used with '--save" },
 ];
 
 #[test]
@@ -829,4 +835,57 @@ fn epoch_losses_are_exact_where_looked_at_and_sgd_runs_on_several_threads() {
         "{}",
         gd.stderr
     );
+}
+
+/// `--intercept` on the features alone gives the fit on `[1, a, b]` (the ones stored
+/// in the file): the intercept is the first coefficient there, in text and in JSON.
+#[test]
+fn an_intercept_is_the_coefficient_of_a_column_of_ones() {
+    let dir = least_squares_files("intercept");
+    let x = std::fs::read_to_string(dir.join("X.csv")).unwrap();
+    let features: String = x
+        .lines()
+        .map(|line| {
+            line.split_once(',')
+                .map_or(line, |(_, rest)| rest)
+                .to_owned()
+                + "\n"
+        })
+        .collect();
+    std::fs::write(dir.join("F.csv"), features).unwrap();
+    let tight = "--method gd --lr 0.3 --tol-grad 1e-12 --max-iter 100000 --json --quiet";
+    let ones = minimize(&dir, &format!("{FIT} {tight}"));
+    assert_eq!(ones.code, 0, "{}", ones.stderr);
+    let with_ones = solution(&ones);
+    let line = r#""1/N*norm2(X*w - y)^2" --wrt w --let "X: matrix(N,d)" --data X=F.csv --data y=y.csv --intercept"#;
+    for method in [
+        tight.to_owned(),
+        "--method sgd --lr 0.02 --epochs 200 --json --quiet".to_owned(),
+    ] {
+        let run = minimize(&dir, &format!("{line} {method}"));
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let w = solution(&run);
+        let json: Value = serde_json::from_str(&run.stdout).unwrap();
+        let b = json["intercept"]
+            .as_f64()
+            .expect("an intercept in the JSON");
+        let tol = if method.contains("sgd") { 0.02 } else { 1e-8 };
+        assert!(
+            max_diff(&w, &with_ones[1..]) < tol,
+            "{method}: {w:?} vs {with_ones:?}"
+        );
+        assert!(
+            (b - with_ones[0]).abs() < tol,
+            "{method}: b = {b}, {with_ones:?}"
+        );
+    }
+    let text = minimize(
+        &dir,
+        &format!("{line} --method gd --lr 0.3 --max-iter 10 --quiet"),
+    );
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("\nintercept b = "), "{}", text.stdout);
+    // Without the option the JSON has no intercept.
+    let json: Value = serde_json::from_str(&ones.stdout).unwrap();
+    assert!(json.get("intercept").is_none());
 }

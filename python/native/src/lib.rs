@@ -527,6 +527,7 @@ struct Options {
     n_iter_no_change: Option<usize>,
     epoch_loss: Option<EpochLoss>,
     threads: Option<usize>,
+    intercept: bool,
     seed: Option<u64>,
     samples: Option<String>,
     start: Option<Mat<f64>>,
@@ -578,6 +579,10 @@ fn read_options(options: &Bound<'_, PyDict>) -> PyResult<Options> {
             .map(|v| epoch_loss(&v.extract::<String>()?))
             .transpose()?,
         threads: get("threads")?.map(|v| v.extract()).transpose()?,
+        intercept: get("intercept")?
+            .map(|v| v.extract())
+            .transpose()?
+            .unwrap_or(false),
         seed: get("seed")?.map(|v| v.extract()).transpose()?,
         samples: get("samples")?.map(|v| v.extract()).transpose()?,
         start,
@@ -657,6 +662,9 @@ fn configure<'a>(
     if let Some(v) = options.threads {
         run = run.threads(v);
     }
+    if options.intercept {
+        run = run.intercept(true);
+    }
     if let Some(v) = options.seed {
         run = run.seed(v);
     }
@@ -726,6 +734,7 @@ fn minimize<'py>(
     let fit = outcome.map_err(|e| to_py(py, e))?;
     let result = PyDict::new(py);
     result.set_item("x", to_numpy(py, fit.solution.as_ref()))?;
+    result.set_item("intercept", fit.intercept)?;
     result.set_item("fun", fit.loss)?;
     result.set_item("grad_norm", fit.grad_norm)?;
     result.set_item("nit", fit.iterations)?;

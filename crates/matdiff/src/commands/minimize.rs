@@ -126,11 +126,13 @@ epochs, seconds and the solution. --json prints {\"solution\", \"loss\", \"grad_
 \"iterations\", \"epochs\", \"stop_reason\", \"seconds\", \"variable\", \"converged\",
 \"stop_description\", \"epoch_loss\"}; stop_reason is one of grad_norm, step_norm,
 loss_change, max_iter, epochs, no_improvement, line_search_failed; epoch_loss is exact or
-running. Exit 1 when the run diverges, 2 on bad input.
+running; with --intercept, \"intercept\" holds b. Exit 1 when the run diverges, 2 on
+bad input.
 
 A linear model's loss (a sum over samples of a function of X*w, like least squares or
 logistic regression) runs SGD and mini-batch steps row by row, in place; --threads K runs
-SGD on K threads at once (Hogwild!, not bit-reproducible). --chunk-rows K shuffles
+SGD on K threads at once (Hogwild!, not bit-reproducible); --intercept fits an intercept b
+in X*w + b without building a column of ones. --chunk-rows K shuffles
 within chunks of K consecutive samples; --stream reads .npy (C order) and CSV data
 chunk by chunk, in memory bounded by K, and reports the peak memory (peak_rss_bytes).
 
@@ -223,6 +225,12 @@ pub struct Args {
     /// one thread and the same bits on every run.
     #[arg(long, value_name = "K")]
     pub threads: Option<usize>,
+    /// Fit an intercept b with the variable of a linear model's loss: the predictor
+    /// X*w becomes X*w + b, as if X had a last column of ones, which is never built;
+    /// a penalty leaves b out. Data loaded whole only; a saved model has no place for
+    /// b yet, so not with --save.
+    #[arg(long, conflicts_with = "save")]
+    pub intercept: bool,
     /// Stop after K updates of the variable.
     #[arg(long, value_name = "K")]
     pub max_iter: Option<usize>,
@@ -370,10 +378,12 @@ pub fn run(args: Args) -> Result<()> {
     let peak = matches!(fit.objective, FitObjective::Streamed(_))
         .then(stream::peak_rss_bytes)
         .flatten();
-    print!(
-        "{}",
-        render(fit.variable(), solution, &outcome, args.json, peak)
-    );
+    let fitted = Fitted {
+        variable: fit.variable(),
+        solution,
+        intercept: fit.intercept(&outcome.w),
+    };
+    print!("{}", render(&fitted, &outcome, args.json, peak));
     Ok(())
 }
 
@@ -505,6 +515,7 @@ fn spec(args: &Args, function: &Function) -> Result<FitSpec> {
             EpochLossArg::Running => EpochLoss::Running,
         },
         threads: args.threads,
+        intercept: args.intercept,
         start,
         data: data_specs(&args.data, function)?,
         csv_header: crate::input::csv_header(),
@@ -737,14 +748,25 @@ fn read_point_value(flag: &str, arg: &str, name: &str, function: &Function) -> R
         .map_err(|e| Failure::BadInput(format!("{source}: {e}")).into())
 }
 
+/// What the run fitted: the variable's value, and the intercept with --intercept.
+struct Fitted<'a> {
+    variable: &'a str,
+    solution: serde_json::Value,
+    intercept: Option<f64>,
+}
+
 /// The report on stdout.
 fn render(
-    variable: &str,
-    solution: serde_json::Value,
+    fitted: &Fitted<'_>,
     outcome: &Outcome,
     json: bool,
     peak_rss_bytes: Option<u64>,
 ) -> String {
+    let Fitted {
+        variable,
+        solution,
+        intercept,
+    } = fitted;
     if json {
         let mut value = json!({
             "solution": solution,
@@ -762,6 +784,9 @@ fn render(
         if let (Some(peak), Some(object)) = (peak_rss_bytes, value.as_object_mut()) {
             object.insert("peak_rss_bytes".to_owned(), json!(peak));
         }
+        if let (Some(b), Some(object)) = (intercept, value.as_object_mut()) {
+            object.insert("intercept".to_owned(), json!(b));
+        }
         return format!(
             "{}\n",
             serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -774,8 +799,11 @@ fn render(
         EpochLoss::Running => "epoch losses: running averages of the batch losses\n",
         _ => "",
     };
+    let intercept = intercept
+        .map(|b| format!("intercept b = {}\n", short(b)))
+        .unwrap_or_default();
     format!(
-        "stopped: {}\nloss: {}\ngradient norm ‖∇f({variable})‖: {}\niterations: {}\nepochs: {}\n{epoch_loss}seconds: {:.3}\n{peak}{} = {}\n",
+        "stopped: {}\nloss: {}\ngradient norm ‖∇f({variable})‖: {}\niterations: {}\nepochs: {}\n{epoch_loss}seconds: {:.3}\n{peak}{} = {}\n{intercept}",
         stopped(outcome.stop, variable),
         short(outcome.loss),
         short(outcome.gradient_norm),
