@@ -32,3 +32,4 @@ def test_the_notebook_of_docs_python_md_runs():
     s, fit, opt = namespace["s"], namespace["fit"], namespace["opt"]
     assert s.grad_norm < 1e-6
     assert abs(fit.intercept - s.x[-1]) < 1e-6
+    assert abs(namespace["centred"].intercept - s.x[-1]) < 1e-6
