@@ -726,7 +726,12 @@ fn minimize<'py>(
         for (name, stored) in &shared {
             run = run.data(name, stored.clone());
         }
-        run.observer(observer).run()
+        // Without a Python callback only the epochs' records (the history) are made.
+        if callback.is_some() {
+            run.observer(observer).run()
+        } else {
+            run.epoch_observer(observer).run()
+        }
     });
     if let Some(error) = callback_error {
         return Err(error);
