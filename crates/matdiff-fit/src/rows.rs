@@ -434,12 +434,8 @@ impl RowKernel {
                                 data.prefetch(&[ahead]);
                             }
                             let x = &design[i * width..(i + 1) * width];
-                            inputs[0] = predict(x, &local, intercept);
-                            for (input, column) in inputs[1..].iter_mut().zip(&data.columns) {
-                                *input = column[i];
-                            }
-                            tape.run(&inputs);
-                            let (value, slope) = (tape.output(0), tape.output(1));
+                            let z = predict(x, &local, intercept);
+                            let (value, slope) = run_sample(&mut tape, &mut inputs, data, i, z);
                             if !(value.is_finite() && slope.is_finite()) || failed.load(Relaxed) {
                                 failed.store(true, Relaxed);
                                 return f64::NAN;
@@ -467,13 +463,7 @@ impl RowKernel {
 
     /// `ℓ(z, y_i)` and `ℓ'(z, y_i)` for row `i` of `data`.
     fn sample(&mut self, data: &Rows, i: usize, z: f64) -> (f64, f64) {
-        self.inputs[0] = z;
-        for (input, column) in self.inputs[1..].iter_mut().zip(&data.columns) {
-            *input = column[i];
-        }
-        let tape = &mut self.form.sample;
-        tape.run(&self.inputs);
-        (tape.output(0), tape.output(1))
+        run_sample(&mut self.form.sample, &mut self.inputs, data, i, z)
     }
 
     /// `Σ ℓ` over `rows` (each given as its buffer and its index there), writing
@@ -533,11 +523,7 @@ impl RowKernel {
     ) -> Option<&'static str> {
         let width = data.width;
         if let Some(x) = data.design().get(i * width..(i + 1) * width) {
-            self.inputs[0] = predict(x, w, self.intercept);
-            for (input, column) in self.inputs[1..].iter_mut().zip(&data.columns) {
-                *input = column[i];
-            }
-            self.form.sample.run(&self.inputs);
+            self.sample(data, i, predict(x, w, self.intercept));
             if let Some(error) = self.form.sample.domain_error() {
                 return Some(error);
             }
@@ -593,12 +579,7 @@ fn accumulate<'a>(
     for (data, i) in rows {
         let width = data.width;
         let x = &data.design()[i * width..(i + 1) * width];
-        inputs[0] = predict(x, w, intercept);
-        for (input, column) in inputs[1..].iter_mut().zip(&data.columns) {
-            *input = column[i];
-        }
-        tape.run(inputs);
-        let (value, slope) = (tape.output(0), tape.output(1));
+        let (value, slope) = run_sample(tape, inputs, data, i, predict(x, w, intercept));
         if !(value.is_finite() && slope.is_finite()) && non_finite.is_none() {
             non_finite = Some(i);
         }
@@ -646,6 +627,18 @@ pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
         .map(|(a, b)| a * b)
         .sum();
     ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])) + tail
+}
+
+/// `ℓ(z, y_i)` and `ℓ'(z, y_i)`: `tape` run on the per-row inputs `[z, y_i, …]` of row
+/// `i` of `data`, written into `inputs`.
+#[inline]
+fn run_sample(tape: &mut Tape, inputs: &mut [f64], data: &Rows, i: usize, z: f64) -> (f64, f64) {
+    inputs[0] = z;
+    for (input, column) in inputs[1..].iter_mut().zip(&data.columns) {
+        *input = column[i];
+    }
+    tape.run(inputs);
+    (tape.output(0), tape.output(1))
 }
 
 /// The predictor `x_iᵀw` of the row `x`, plus `b`, the entry of `w` after the
